@@ -1,0 +1,174 @@
+"""Typed, validated configuration.
+
+A YAML file is read with ``yaml.safe_load`` and turned once, at the entry
+point, into frozen dataclasses. Unknown keys, wrong types and missing required
+keys fail here, naming the key, before any work starts. Key names follow the
+original project (``input_size``, ``batch_size``, ``embd_shape``, ``sub_name``,
+...); ``input_size`` may be one int (square) or ``[height, width]``.
+"""
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+
+import yaml
+
+
+DEFAULT_INPUT_SIZE = (64, 128)  # (height, width): the lateral ROI is about twice as wide as high
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessConfig:
+    """Green-screen segmentation, pose normalisation, ROI and quality gate."""
+
+    # Background: OpenCV HSV (hue 0..179). The range admits yellow-green to
+    # blue-green tents under warm and cold light.
+    green_hue: tuple[int, int] = (35, 95)
+    green_min_saturation: int = 60
+    green_min_value: int = 40
+    # Fraction of the photo that must be green for it to count as a tent photo.
+    min_green_fraction: float = 0.2
+    # Segmentation runs on a copy whose long side is at most this; the ROI is
+    # cut from the full-resolution photo.
+    work_size: int = 512
+    # Fish area as a fraction of the photo.
+    min_fish_fraction: float = 0.01
+    # Quality gate: mask solidity (area / convex hull area), ellipse aspect
+    # (major / minor axis), focus (variance of the Laplacian of the ROI, grey
+    # levels squared, measured at the ROI's output size).
+    min_solidity: float = 0.7
+    min_aspect: float = 1.6
+    max_aspect: float = 6.0
+    min_focus: float = 20.0
+    # Image sanity.
+    min_image_side: int = 64
+    max_image_pixels: int = 60_000_000
+    # Output.
+    roi_format: typing.Literal["png", "jpg"] = "png"
+    records_per_shard: int = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One run's configuration (every stage reads the keys it needs)."""
+
+    sub_name: str
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE
+    preprocess: PreprocessConfig = PreprocessConfig()
+
+
+def load_config(path, overrides=None):
+    """Read and validate a YAML config; ``overrides`` may change keys, never add them."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
+    for key, value in (overrides or {}).items():
+        section = raw
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            section = section.setdefault(parent, {})
+        section[leaf] = value
+    try:
+        return from_dict(Config, raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def from_dict(cls, raw, prefix=""):
+    """Build dataclass ``cls`` from a mapping, checking every key and type."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping")
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {prefix + unknown[0]!r}; known keys: {', '.join(sorted(fields))}"
+        )
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, field in fields.items():
+        key = prefix + name
+        if name not in raw:
+            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"missing required key {key!r}")
+            continue
+        values[name] = _convert(hints[name], raw[name], key)
+    return cls(**values)
+
+
+def _convert(hint, value, key):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, key + ".")
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in args:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, key)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0])
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{key!r} must be one of {list(args)}, got {value!r}")
+        return value
+    if origin is tuple:
+        if key.endswith("input_size") and isinstance(value, int) and not isinstance(value, bool):
+            value = [value, value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key!r} must be a list, got {value!r}")
+        if args and args[-1] is not Ellipsis and len(value) != len(args):
+            raise ConfigError(f"{key!r} must have {len(args)} items, got {len(value)}")
+        item_types = [args[0]] * len(value) if args[-1:] == (Ellipsis,) else args
+        converted = tuple(_convert(t, v, f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value)))
+        if key.endswith("input_size") and any(side <= 0 for side in converted):
+            raise ConfigError(f"{key!r} sides must be positive, got {list(converted)}")
+        return converted
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key!r} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key!r} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key!r} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key!r} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"config type {hint!r} of {key!r} is not supported")
+
+
+def snapshot(config):
+    """The config as plain YAML-able data (tuples become lists)."""
+
+    def plain(value):
+        if isinstance(value, tuple):
+            return [plain(item) for item in value]
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        return value
+
+    return plain(dataclasses.asdict(config))

@@ -1,0 +1,223 @@
+"""``prepare_data.py``: a folder of photos in, ROIs, a manifest and TFRecords out.
+
+Re-running skips photos already in the manifest (so an interrupted run picks
+up where it stopped) unless ``overwrite``; nothing under the photo folder is
+ever written, and nothing in the output folder but this stage's own files.
+"""
+
+import dataclasses
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+from lateral.config import snapshot
+from lateral.data import report
+from lateral.data.layout import discover_photos
+from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
+from lateral.preprocess.rejection import PhotoRejected
+
+MANIFEST = "manifest.jsonl"
+SETTINGS = "prepare_settings.json"
+LABEL_MAP = "label_map.json"
+ROI_FOLDER = "rois"
+RECORD_FOLDER = "tfrecords"
+
+
+class PrepareError(ValueError):
+    """The arguments cannot work; raised before any photo is processed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    raw_dir: str
+    out_dir: str
+    source: str
+    label: str
+    session: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    preprocess: object  # PreprocessConfig
+    output_size: tuple
+    segment: bool
+
+    def as_json(self):
+        return {"preprocess": snapshot(self.preprocess), "input_size": list(self.output_size), "segment": self.segment}
+
+
+def prepare(input_dir, output_dir, preprocess, output_size, segment=True, workers=1, overwrite=False, progress=True):
+    """Process every photo under ``input_dir``; returns the summary dict."""
+    raw_dir, out_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
+    settings = Settings(preprocess, tuple(output_size), segment)
+    _check_arguments(raw_dir, out_dir, settings, workers, overwrite)
+    entries = discover_photos(raw_dir)
+    if not entries:
+        raise PrepareError(f"no photos found under {raw_dir} (expected RAW/<fish_id>/* or RAW/<session>/<fish_id>/*)")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / SETTINGS).write_text(json.dumps(settings.as_json(), indent=2) + "\n")
+    done = {} if overwrite else _finished_records(out_dir)
+    pending = [
+        Task(str(raw_dir), str(out_dir), entry.source, entry.label, entry.session)
+        for entry in entries
+        if entry.source not in done
+    ]
+    with open(out_dir / MANIFEST, "w" if overwrite else "a") as manifest:
+        for record in _run(pending, settings, workers, progress):
+            manifest.write(json.dumps(record) + "\n")
+            manifest.flush()
+            done[record["source"]] = record
+
+    wanted = {entry.source for entry in entries}
+    records = [done[source] for source in sorted(done) if source in wanted]
+    _write_atomically(out_dir / MANIFEST, "".join(json.dumps(record) + "\n" for record in records))
+    ok_records = [record for record in records if record["status"] == "ok"]
+    label_map = {label: index for index, label in enumerate(sorted({r["label"] for r in ok_records}))}
+    _write_atomically(out_dir / LABEL_MAP, json.dumps(label_map, indent=2) + "\n")
+    shards = _write_records(out_dir, ok_records, label_map, preprocess.records_per_shard)
+    report.write_montage(out_dir / "montage.png", out_dir, ok_records)
+    summary = report.summarise(records)
+    summary["shards"] = [path.name for path in shards]
+    _write_atomically(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _check_arguments(raw_dir, out_dir, settings, workers, overwrite):
+    if not raw_dir.is_dir():
+        raise PrepareError(f"--input_dir {raw_dir} is not a folder")
+    if out_dir == raw_dir or raw_dir in out_dir.parents:
+        raise PrepareError(f"--output_dir {out_dir} is inside --input_dir {raw_dir}; choose a folder outside it")
+    if out_dir in raw_dir.parents:
+        raise PrepareError(f"--input_dir {raw_dir} is inside --output_dir {out_dir}; choose a separate output folder")
+    if workers < 1:
+        raise PrepareError(f"--workers must be at least 1, got {workers}")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise PrepareError(f"--output_dir {out_dir} exists and is not a folder")
+    settings_file = out_dir / SETTINGS
+    if not settings_file.exists():
+        if any(out_dir.iterdir()):
+            raise PrepareError(f"--output_dir {out_dir} holds other files and no {SETTINGS}; choose an empty or new folder")
+        return
+    previous = json.loads(settings_file.read_text())
+    if previous != settings.as_json() and not overwrite:
+        changed = sorted(key for key in settings.as_json() if previous.get(key) != settings.as_json()[key])
+        raise PrepareError(
+            f"{out_dir} was prepared with different settings ({', '.join(changed)}); "
+            "pass --overwrite to redo it or choose another --output_dir"
+        )
+
+
+def _finished_records(out_dir):
+    """Records of photos already handled; an ok photo whose ROI file is gone is redone."""
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return {}
+    done = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # the last line of an interrupted run
+        if record["status"] == "rejected" or (out_dir / record["roi_image"]).exists():
+            done[record["source"]] = record
+    return done
+
+
+def _run(tasks, settings, workers, progress):
+    bar = tqdm(total=len(tasks), desc="preparing photos", unit="photo", disable=not progress or not tasks)
+    if workers == 1 or len(tasks) < 2:
+        results = (_process(task, settings) for task in tasks)
+        yield from _with_progress(results, bar)
+        return
+    # spawn, not fork: the parent may already hold TensorFlow's threads.
+    context = multiprocessing.get_context("spawn")
+    chunk = max(1, min(16, len(tasks) // (4 * workers)))
+    with context.Pool(workers, initializer=_init_worker, initargs=(settings,)) as pool:
+        yield from _with_progress(pool.imap_unordered(_process_in_worker, tasks, chunksize=chunk), bar)
+
+
+def _with_progress(results, bar):
+    with bar:
+        for record in results:
+            bar.update()
+            yield record
+
+
+_worker_settings = None
+
+
+def _init_worker(settings):
+    global _worker_settings
+    cv2.setNumThreads(1)
+    _worker_settings = settings
+
+
+def _process_in_worker(task):
+    return _process(task, _worker_settings)
+
+
+def _process(task, settings):
+    """Process one photo into its manifest record; never raises."""
+    record = {
+        "source": task.source,
+        "label": task.label,
+        "session": task.session,
+        "status": "rejected",
+        "reason": None,
+        "detail": None,
+        "roi": None,
+        "eye": None,
+        "dorsal_fin_start": None,
+        "belly": None,
+        "angle": None,
+        "flipped": None,
+        "flank": None,
+        "quality": {},
+        "roi_image": None,
+    }
+    process = process_tent_photo if settings.segment else process_cropped_photo
+    try:
+        roi, measurements = process(Path(task.raw_dir) / task.source, settings.preprocess, settings.output_size)
+        roi_image = f"{ROI_FOLDER}/{task.source}.{settings.preprocess.roi_format}"
+        encoded = cv2.imencode(f".{settings.preprocess.roi_format}", roi)[1].tobytes()
+        destination = Path(task.out_dir) / roi_image
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(encoded)
+    except PhotoRejected as rejection:
+        record.update(reason=rejection.reason, detail=rejection.detail, quality=rejection.quality)
+        return record
+    except Exception as error:  # a photo must never stop the run; say what happened
+        record.update(reason="error", detail=f"{type(error).__name__}: {error}")
+        return record
+    record.update(measurements, status="ok", roi_image=roi_image)
+    return record
+
+
+def _write_records(out_dir, ok_records, label_map, records_per_shard):
+    from lateral.data import tfrecord  # TensorFlow is imported only once photos are done
+
+    examples = [
+        tfrecord.serialize_example(
+            (out_dir / record["roi_image"]).read_bytes(),
+            label_map[record["label"]],
+            record["label"],
+            record["session"],
+            record["source"],
+            record["flank"],
+        )
+        for record in ok_records
+    ]
+    return tfrecord.write_shards(examples, out_dir / RECORD_FOLDER, records_per_shard) if examples else []
+
+
+def _write_atomically(path, text):
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)

@@ -1,0 +1,39 @@
+"""One registry per family of interchangeable parts (backbones, heads, losses, ...).
+
+    BACKBONES = Registry("backbone")
+
+    @BACKBONES.register("MobileNetV2")
+    def mobilenet_v2(...): ...
+
+    BACKBONES.get("MobileNetV2")
+
+A duplicate name is an error; an unknown name fails listing the known ones.
+"""
+
+
+class Registry:
+    def __init__(self, family):
+        self.family = family
+        self._entries = {}
+
+    def register(self, name):
+        def add(entry):
+            if name in self._entries:
+                raise ValueError(f"{self.family} {name!r} is registered twice")
+            self._entries[name] = entry
+            return entry
+
+        return add
+
+    def get(self, name):
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "(none)"
+            raise KeyError(f"unknown {self.family} {name!r}; known: {known}") from None
+
+    def names(self):
+        return sorted(self._entries)
+
+    def __contains__(self, name):
+        return name in self._entries

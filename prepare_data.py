@@ -1,0 +1,48 @@
+"""Photos of fish in a green tent (or pre-cropped fish) -> ROIs, manifest, TFRecords.
+
+    python prepare_data.py --input_dir RAW --output_dir OUT [--cfg_path C]
+        [--no_segment] [--workers N] [--overwrite]
+"""
+
+import sys
+
+from absl import app, flags
+
+from lateral.config import DEFAULT_INPUT_SIZE, ConfigError, PreprocessConfig, load_config
+from lateral.data.prepare import PrepareError, prepare
+from lateral.data.report import format_summary
+
+flags.DEFINE_string("input_dir", None, "photos: RAW/<fish_id>/* or RAW/<session>/<fish_id>/*")
+flags.DEFINE_string("output_dir", None, "where ROIs, manifest.jsonl and TFRecords go")
+flags.DEFINE_string("cfg_path", None, "YAML config (its input_size and preprocess keys); defaults if absent")
+flags.DEFINE_boolean("no_segment", False, "photos are already cropped to the fish: skip segmentation")
+flags.DEFINE_integer("workers", 1, "parallel worker processes")
+flags.DEFINE_boolean("overwrite", False, "redo photos already in the output folder")
+flags.mark_flags_as_required(["input_dir", "output_dir"])
+FLAGS = flags.FLAGS
+
+
+
+
+def main(argv):
+    del argv
+    try:
+        if FLAGS.cfg_path:
+            config = load_config(FLAGS.cfg_path)
+            preprocess, input_size = config.preprocess, config.input_size
+        else:
+            preprocess, input_size = PreprocessConfig(), DEFAULT_INPUT_SIZE
+        summary = prepare(
+            FLAGS.input_dir, FLAGS.output_dir, preprocess, input_size,
+            segment=not FLAGS.no_segment, workers=FLAGS.workers, overwrite=FLAGS.overwrite,
+        )
+    except (ConfigError, PrepareError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    print(f"written to {FLAGS.output_dir}: manifest.jsonl, rois/, tfrecords/, label_map.json, montage.png, summary.json")
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    app.run(main)
