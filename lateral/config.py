@@ -41,10 +41,10 @@ class PreprocessConfig:
     # Quality gate: mask solidity (area / convex hull area), ellipse aspect
     # (major / minor axis), focus (variance of the Laplacian of the ROI, grey
     # levels squared, measured at the ROI's output size).
-    min_solidity: float = 0.7
+    min_solidity: float = 0.5
     min_aspect: float = 1.6
     max_aspect: float = 6.0
-    min_focus: float = 20.0
+    min_focus: float = 10.0
     # Image sanity.
     min_image_side: int = 64
     max_image_pixels: int = 60_000_000
@@ -54,12 +54,69 @@ class PreprocessConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Training augmentation; each op is switched by its own key (see lateral/data/augment.py)."""
+
+    random_crop: bool = True
+    crop_margin: float = 0.1
+    # Off by default: a mirrored left flank looks like a right flank's pose.
+    flip_horizontal: bool = False
+    flip_vertical: bool = False
+    saturation: bool = True
+    saturation_range: tuple[float, float] = (0.7, 1.3)
+    brightness: bool = True
+    brightness_delta: float = 0.15
+    trivial_augment: bool = False
+    trivial_augment_magnitude: float = 0.5
+    # Probability of erasing a box (Fishial: 0.358); 0 switches it off.
+    random_erasing: float = 0.0
+    erasing_scale: tuple[float, float] = (0.05, 0.4)
+    erasing_ratio: tuple[float, float] = (0.05, 6.1)
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """One run's configuration (every stage reads the keys it needs)."""
 
     sub_name: str
     input_size: tuple[int, int] = DEFAULT_INPUT_SIZE
     preprocess: PreprocessConfig = PreprocessConfig()
+    # Data.
+    train_dataset: typing.Optional[str] = None  # prepare_data.py output folder, or TFRecord file/glob
+    test_dataset: typing.Optional[str] = None
+    class_by: typing.Literal["fish", "fish_flank"] = "fish_flank"
+    num_classes: typing.Optional[int] = None  # checked against the training set when given
+    split: typing.Literal["by_identity", "by_session", "none"] = "by_identity"
+    val_fraction: float = 0.2
+    val_sessions: tuple[str, ...] = ()
+    sampler: typing.Literal["balanced", "shuffled"] = "balanced"
+    classes_per_batch: int = 8
+    samples_per_class: int = 4
+    max_per_class: int = 0  # 0: no cap (Fishial capped at 50)
+    batch_size: int = 32  # shuffled sampler; the balanced batch is classes_per_batch x samples_per_class
+    eval_batch_size: int = 64
+    augment: AugmentConfig = AugmentConfig()
+    seed: int = 0
+    # Model.
+    backbone_type: str = "MobileNetV2"
+    backbone_width: float = 1.0  # MobileNet width multiplier (alpha)
+    weights: str = "none"  # imagenet | none | path to a .h5/.weights.h5 file
+    embd_shape: int = 512
+    dropout: float = 0.5
+    head_type: str = "ArcHead"
+    margin: float = 0.5
+    logist_scale: float = 64.0
+    # Optimisation.
+    epochs: int = 5
+    steps_per_epoch: typing.Optional[int] = None  # default: one pass over the training images
+    optimizer: typing.Literal["sgd", "adam", "adamw"] = "sgd"
+    base_lr: float = 0.01
+    lr_schedule: typing.Literal["constant", "cosine"] = "cosine"
+    warmup_epochs: float = 0.0
+    momentum: float = 0.9
+    w_decay: float = 5e-4
+    save_steps: int = 1000
+    mixed_precision: typing.Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
 
 
 def load_config(path, overrides=None):
@@ -172,3 +229,10 @@ def snapshot(config):
         return value
 
     return plain(dataclasses.asdict(config))
+
+
+def require(config, keys, purpose):
+    """Fail naming the first of ``keys`` that ``purpose`` needs but the config leaves unset."""
+    for key in keys:
+        if getattr(config, key) in (None, "", ()):
+            raise ConfigError(f"missing required key {key!r} for {purpose}")

@@ -48,10 +48,14 @@ def write_montage(path, out_dir, ok_records):
     for index in picks:
         record = ok_records[index]
         tile = cv2.imread(str(out_dir / record["roi_image"]), cv2.IMREAD_COLOR)
+        if tile is None:  # a ROI file changed by hand since: leave it out of the picture
+            continue
         tile = cv2.resize(tile, (192, max(1, round(192 * tile.shape[0] / tile.shape[1]))))
         caption = np.full((18, tile.shape[1], 3), 255, np.uint8)
         cv2.putText(caption, f"{record['label']} {record['flank']}", (3, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
         tiles.append(np.vstack([tile, caption]))
+    if not tiles:
+        return
     height = max(tile.shape[0] for tile in tiles)
     tiles = [np.pad(tile, ((0, height - tile.shape[0]), (2, 2), (0, 0)), constant_values=255) for tile in tiles]
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % MONTAGE_COLUMNS)

@@ -17,6 +17,8 @@ from lateral.preprocess.rejection import PhotoRejected
 # Fractions of the body length (snout to caudal peduncle).
 EYE_SEARCH = (0.02, 0.2)
 EYE_RADIUS = 0.03
+# A blob at least this fraction as dark (centre minus surround) as the darkest is an eye candidate.
+EYE_STRENGTH = 0.6
 FIN_SEARCH_END = 0.85
 # Slopes of the top outline (rows per column): a fin's leading edge is steeper
 # than STEEP, the back in front of it flatter than GENTLE.
@@ -59,25 +61,47 @@ def _find_eye(mask, gray, columns, top, bottom, body_length):
     radius = max(1.0, EYE_RADIUS * body_length)
     first = int(columns[0] + EYE_SEARCH[0] * body_length)
     last = int(columns[0] + EYE_SEARCH[1] * body_length) + 1
-    # Centre-surround response: negative where a blob is darker than its
-    # surroundings, which a dark back along the outline is not.
+    # Grey levels blurred over fish pixels only (the green outside does not count).
     pad = int(4 * radius)
     x0, x1 = max(first - pad, 0), min(last + pad, mask.shape[1])
     window = gray[:, x0:x1].astype(np.float32)
-    centre = cv2.GaussianBlur(window, (0, 0), 0.7 * radius)
-    surround = cv2.GaussianBlur(window, (0, 0), 2.5 * radius)
-    response = centre - surround
-    inner = cv2.erode(mask[:, x0:x1], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)), iterations=max(1, round(radius)))
+    inside = (mask[:, x0:x1] > 0).astype(np.float32)
+    centre = _masked_blur(window, inside, 0.35 * radius)
+    # Darker than every point of a ring around it: an eye, not the edge
+    # between a dark back and a pale belly (darker than only one side).
+    ring_radius = max(2, round(0.8 * radius))
+    ring = np.zeros((2 * ring_radius + 1,) * 2, np.uint8)
+    cv2.circle(ring, (ring_radius, ring_radius), ring_radius, 1, thickness=max(1, round(0.25 * radius)))
+    response = centre - cv2.erode(centre, ring)
+    # The outline's edge pixels mix fish and green; the eye sits well inside.
+    inner = cv2.distanceTransform(mask[:, x0:x1], cv2.DIST_L2, 3) >= radius
     rows = np.arange(mask.shape[0])[:, None]
     mid_line = np.interp(np.arange(x0, x1), columns, (top + bottom) / 2)[None, :]
-    candidates = (inner > 0) & (rows <= mid_line)
+    candidates = inner & (rows <= mid_line)
     candidates[:, : first - x0] = False
     candidates[:, last - x0 :] = False
     if not candidates.any():
         raise PhotoRejected("landmarks_not_found", "no room for an eye in the head region")
+    # Spots can be as dark as the eye; the eye is the foremost strong dark
+    # blob, so take the most anterior local minimum among the strong ones.
     response = np.where(candidates, response, np.inf)
-    row, column = np.unravel_index(np.argmin(response), response.shape)
+    strongest = response.min()
+    kernel = np.ones((2 * round(radius) + 1,) * 2, np.uint8)
+    local_minima = (response <= -cv2.dilate(-np.where(np.isfinite(response), response, 1e9).astype(np.float32), kernel))
+    strong = local_minima & (response <= EYE_STRENGTH * strongest) & np.isfinite(response)
+    rows, cols = np.nonzero(strong)
+    if cols.size == 0:
+        row, column = np.unravel_index(np.argmin(response), response.shape)
+    else:
+        foremost = np.argmin(cols)
+        row, column = rows[foremost], cols[foremost]
     return float(column + x0), float(row)
+
+
+def _masked_blur(image, weights, sigma):
+    """Gaussian blur of ``image`` over the pixels where ``weights`` is 1 (normalised convolution)."""
+    blurred = cv2.GaussianBlur(image * weights, (0, 0), sigma)
+    return blurred / np.maximum(cv2.GaussianBlur(weights, (0, 0), sigma), 1e-3)
 
 
 def _find_fin_start(top, eye_offset, body_end, body_length):

@@ -67,13 +67,14 @@ def dorsal_side_is_up(mask):
     """The dorsal fin stands out from the body's outline; the belly is smooth.
 
     Over the middle of the fish, compare how far each side's outline peaks
-    above its typical distance from the centre line.
+    beyond its typical distance from the long axis (the mask's centre row,
+    the mask being rotated to horizontal).
     """
     columns, top, bottom = column_profiles(mask)
     start, stop = int(0.2 * columns.size), int(0.8 * columns.size)
-    centre = (top[start:stop] + bottom[start:stop]) / 2
-    upper = centre - top[start:stop]
-    lower = bottom[start:stop] - centre
+    axis_row = np.nonzero(mask)[0].mean()
+    upper = axis_row - top[start:stop]
+    lower = bottom[start:stop] - axis_row
     upper_bump = upper.max() - np.median(upper)
     lower_bump = lower.max() - np.median(lower)
     return upper_bump >= lower_bump

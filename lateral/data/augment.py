@@ -1,0 +1,106 @@
+"""Training-time augmentation of single ROI images (float32, 0..255, HxWx3).
+
+The original project's recipe (random crop, horizontal flip, saturation and
+brightness jitter) and Fishial's (TrivialAugment, vertical flip, random
+erasing with scale (0.05, 0.4) and ratio (0.05, 6.1)), each switched on and
+tuned in the config's ``augment`` section. Each op is registered under the
+config key that switches it; they run in the order of ``ORDER``.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from lateral.registry import Registry
+
+AUGMENTATIONS = Registry("augmentation")
+# Geometry first, then colour, then erasing (applied to the finished image, as
+# torchvision's RandomErasing is applied after ToTensor in Fishial's recipe).
+ORDER = ("random_crop", "flip_horizontal", "flip_vertical", "saturation", "brightness", "trivial_augment", "random_erasing")
+
+
+@AUGMENTATIONS.register("random_crop")
+def random_crop(cfg):
+    """Enlarge by ``crop_margin`` and cut a random window of the original size back out."""
+
+    def apply(image):
+        height, width = tf.shape(image)[0], tf.shape(image)[1]
+        scale = 1.0 + cfg.crop_margin
+        larger = tf.image.resize(image, tf.cast(tf.cast([height, width], tf.float32) * scale, tf.int32))
+        return tf.image.random_crop(larger, tf.stack([height, width, 3]))
+
+    return apply
+
+
+@AUGMENTATIONS.register("flip_horizontal")
+def flip_horizontal(cfg):
+    return tf.image.random_flip_left_right
+
+
+@AUGMENTATIONS.register("flip_vertical")
+def flip_vertical(cfg):
+    return tf.image.random_flip_up_down
+
+
+@AUGMENTATIONS.register("saturation")
+def saturation(cfg):
+    lower, upper = cfg.saturation_range
+    return lambda image: tf.image.random_saturation(image, lower, upper)
+
+
+@AUGMENTATIONS.register("brightness")
+def brightness(cfg):
+    return lambda image: tf.clip_by_value(tf.image.random_brightness(image, cfg.brightness_delta * 255.0), 0.0, 255.0)
+
+
+@AUGMENTATIONS.register("trivial_augment")
+def trivial_augment(cfg):
+    """TrivialAugment (Mueller & Hutter 2021): one randomly chosen op per image.
+
+    Keras' RandAugment with ``num_ops=1`` is that, at a magnitude of ``trivial_augment_magnitude``.
+    """
+    layer = keras.layers.RandAugment(value_range=(0, 255), num_ops=1, factor=cfg.trivial_augment_magnitude)
+    return lambda image: layer(image, training=True)
+
+
+@AUGMENTATIONS.register("random_erasing")
+def random_erasing(cfg):
+    """Random erasing (Zhong et al. 2020) with probability, area scale and aspect ratio ranges.
+
+    Keras' RandomErasing has no aspect-ratio range, which Fishial's recipe sets
+    to (0.05, 6.1) for long thin occlusions like fins and weeds; hence this op.
+    """
+    low_scale, high_scale = cfg.erasing_scale
+    log_ratio = (math.log(cfg.erasing_ratio[0]), math.log(cfg.erasing_ratio[1]))
+
+    def apply(image):
+        height = tf.cast(tf.shape(image)[0], tf.float32)
+        width = tf.cast(tf.shape(image)[1], tf.float32)
+        area = height * width * tf.random.uniform([], low_scale, high_scale)
+        ratio = tf.exp(tf.random.uniform([], *log_ratio))
+        box_height = tf.clip_by_value(tf.round(tf.sqrt(area * ratio)), 1.0, height)
+        box_width = tf.clip_by_value(tf.round(tf.sqrt(area / ratio)), 1.0, width)
+        top = tf.floor(tf.random.uniform([]) * (height - box_height + 1.0))
+        left = tf.floor(tf.random.uniform([]) * (width - box_width + 1.0))
+        rows = tf.range(height)[:, None]
+        columns = tf.range(width)[None, :]
+        inside = (rows >= top) & (rows < top + box_height) & (columns >= left) & (columns < left + box_width)
+        erase = inside & (tf.random.uniform([]) < cfg.random_erasing)
+        return tf.where(erase[:, :, None], tf.zeros_like(image), image)
+
+    return apply
+
+
+def build_augmentation(cfg):
+    """One function applying every op the config switches on, or None if none is."""
+    ops = [AUGMENTATIONS.get(name)(cfg) for name in ORDER if getattr(cfg, name)]
+    if not ops:
+        return None
+
+    def augment(image):
+        for op in ops:
+            image = op(image)
+        return tf.clip_by_value(image, 0.0, 255.0)
+
+    return augment

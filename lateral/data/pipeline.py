@@ -1,0 +1,61 @@
+"""tf.data input pipelines over an in-memory RoiSet.
+
+Images leave the pipeline as float32 in 0..255 at ``input_size``; the model
+normalises them for its backbone, so a saved model takes plain pixels.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def decode_roi(encoded, input_size):
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return tf.image.resize(tf.cast(image, tf.float32), input_size)
+
+
+def _tensors(roi_set):
+    return tf.constant(list(roi_set.images), tf.string), tf.constant(roi_set.labels, tf.int64)
+
+
+def training_dataset(roi_set, index_batches, input_size, augment=None):
+    """Batches of (images, labels) in the order the index sampler chose them."""
+    images, labels = _tensors(roi_set)
+
+    def load(index):
+        image = decode_roi(tf.gather(images, index), input_size)
+        if augment is not None:
+            image = augment(image)
+        return image, tf.gather(labels, index)
+
+    # Unbatching into single images lets decoding run in parallel; the fixed
+    # batch size and deterministic order keep every batch as the sampler chose it.
+    batch_size = index_batches.element_spec.shape[0]
+    return (
+        index_batches.unbatch()
+        .map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+        .batch(batch_size if batch_size is not None else _first_batch_size(index_batches), drop_remainder=True)
+        .prefetch(AUTOTUNE)
+    )
+
+
+def _first_batch_size(index_batches):
+    return int(next(iter(index_batches.take(1))).shape[0])
+
+
+def evaluation_dataset(roi_set, input_size, batch_size):
+    """Every image once, in order, without augmentation: (images, labels)."""
+    images, labels = _tensors(roi_set)
+    return (
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .map(lambda encoded, label: (decode_roi(encoded, input_size), label), num_parallel_calls=AUTOTUNE)
+        .batch(batch_size)
+        .prefetch(AUTOTUNE)
+    )
+
+
+def decode_all(roi_set, input_size, batch_size=256):
+    """All images decoded into one float32 array (for benchmarks and small sets)."""
+    return np.concatenate([images.numpy() for images, _ in evaluation_dataset(roi_set, input_size, batch_size)])

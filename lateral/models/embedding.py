@@ -1,0 +1,57 @@
+"""The stage-one embedding network: pixels -> normalisation -> backbone -> output layer.
+
+The output layer is the original project's (arcface-tf2's OutputLayer):
+BatchNorm, Dropout, Flatten, Dense to ``embd_shape``, BatchNorm. The model
+takes float pixels in 0..255 and returns float32 embeddings whatever the
+mixed-precision policy, so a saved model needs no preprocessing outside it.
+"""
+
+import keras
+import numpy as np
+
+from lateral.models.backbones import build_backbone
+
+# keras.applications.imagenet_utils' constants.
+IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
+IMAGENET_MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+
+@keras.saving.register_keras_serializable(package="lateral")
+class PixelNormalisation(keras.layers.Layer):
+    """``keras.applications`` preprocess_input modes as a layer: caffe, tf, torch or none."""
+
+    def __init__(self, mode, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("caffe", "tf", "torch", "none"):
+            raise ValueError(f"unknown normalisation mode {mode!r}")
+        self.mode = mode
+
+    def call(self, images):
+        images = keras.ops.cast(images, self.compute_dtype)
+        if self.mode == "tf":
+            return images / 127.5 - 1.0
+        if self.mode == "caffe":
+            return images[..., ::-1] - np.array(IMAGENET_MEAN_BGR, "float32").astype(self.compute_dtype)
+        if self.mode == "torch":
+            mean = np.array(IMAGENET_MEAN_RGB, "float32").astype(self.compute_dtype)
+            std = np.array(IMAGENET_STD_RGB, "float32").astype(self.compute_dtype)
+            return (images - mean) / std
+        return images
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+def build_embedding_model(input_size, backbone_type, embd_shape, weights="none", width=1.0, dropout=0.5, name="embedding"):
+    height, width_px = input_size
+    pixels = keras.Input((height, width_px, 3), name="pixels")
+    backbone, normalisation = build_backbone(backbone_type, (height, width_px, 3), weights, width)
+    features = backbone(PixelNormalisation(normalisation, name="normalisation")(pixels))
+    x = keras.layers.BatchNormalization(name="output_bn_in")(features)
+    x = keras.layers.Dropout(dropout, name="output_dropout")(x)
+    x = keras.layers.Flatten(name="output_flatten")(x)
+    x = keras.layers.Dense(embd_shape, name="output_dense")(x)
+    x = keras.layers.BatchNormalization(name="output_bn_out")(x)
+    embeddings = keras.layers.Activation("linear", dtype="float32", name="embedding_float32")(x)
+    return keras.Model(pixels, embeddings, name=name)

@@ -1,0 +1,845 @@
+"""Synthetic photos of single fish lying on their side in a green photo tent.
+
+The built-in dataset for tests, the demo and benchmarks. Every photo comes with
+exact ground truth in source-pixel coordinates (x right, y down): landmarks,
+the lateral ROI of the protocol, the pose and the flank shown.
+
+The canonical frame of a fish has the head LEFT and the dorsal fin UP and
+shows the LEFT flank; y points down. The snout is at (0, 0), the tail base at
+x = L (the body length). A photo maps canonical points to source pixels by
+``p = A @ [x, y, 1]`` with ``A = [s R(angle) F | t]``: F mirrors x for a
+right-flank photo (the right flank's pattern is stored as it looks after
+mirroring back to head left), R turns counter-clockwise on screen for a
+positive angle, as cv2.getRotationMatrix2D does, s is pixels per canonical unit.
+
+    python -m lateral.synthetic OUT --ids 10 --sessions 2 --per_id 4
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+GROUND_TRUTH_FILE = "ground_truth.jsonl"
+FLANKS = ("left", "right")
+
+# The body outline is sampled densely near the snout, where it curves most.
+OUTLINE_SAMPLES = 300
+# Spots start behind the gill cover so that the eye stays the darkest blob
+# of the head (the landmark finder looks for it there).
+SPOT_REGION_START = 0.16
+SPOT_RADIUS = (0.008, 0.035)  # fractions of the body length
+SPOTS_PER_FLANK = (40, 120)
+# Halos of red spots are this much wider than the spot.
+HALO_FACTOR = 1.5
+# Spots keep their centres at least this share of their summed radii apart.
+SPOT_SPACING = 1.0
+
+BODY_LENGTH_OF_WIDTH = (0.45, 0.70)  # fish body length / photo width
+EDGE_STRIP_PROBABILITY = 0.1
+JPEG_QUALITY = (60, 95)
+UNIFORM_BYTE_SD = 256 / np.sqrt(12)  # standard deviation of uniform draws of 0..255
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FlankSpots:
+    """One flank's spots in body-normalised coordinates.
+
+    u runs from the snout (0) to the tail base (1); v from the top outline
+    (-1) to the bottom outline (+1) at that u. Radii are fractions of the
+    body length; a halo radius of 0 means no halo.
+    """
+
+    u: np.ndarray
+    v: np.ndarray
+    radius: np.ndarray
+    bgr: np.ndarray
+    halo_radius: np.ndarray
+    halo_bgr: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Fish:
+    """An individual: body shape, fins, colours and both flanks' spots (canonical frame)."""
+
+    length: float
+    outline_x: np.ndarray
+    outline_top: np.ndarray  # y of the top outline at outline_x (negative: above the snout)
+    outline_bottom: np.ndarray
+    eye_centre: tuple[float, float]
+    eye_radius: float
+    dorsal_fin: np.ndarray  # polygon; point 0 is the anterior base, on the top outline
+    tail_fin: np.ndarray  # polygon, partly hidden under the peduncle
+    fin_rays: np.ndarray  # (n, 2, 2) segments, drawn darker on both fins
+    dorsal_fin_alpha: float
+    tail_fin_alpha: float
+    operculum: np.ndarray  # polyline of the gill cover's rear edge
+    back_bgr: np.ndarray
+    belly_bgr: np.ndarray
+    fin_bgr: np.ndarray
+    iris_bgr: np.ndarray
+    pupil_bgr: np.ndarray
+    gradient_centre: float  # v where the back colour has turned half into the belly colour
+    gradient_width: float  # v over which it turns
+    left_spots: FlankSpots
+    right_spots: FlankSpots
+
+    def y_top(self, x):
+        return np.interp(x, self.outline_x, self.outline_top)
+
+    def y_bottom(self, x):
+        return np.interp(x, self.outline_x, self.outline_bottom)
+
+    def body_point(self, u, v):
+        """Canonical (x, y) of body-normalised (u, v)."""
+        x = np.asarray(u) * self.length
+        top, bottom = self.y_top(x), self.y_bottom(x)
+        return x, (top + bottom) / 2 + np.asarray(v) * (bottom - top) / 2
+
+    def spots(self, flank):
+        return self.left_spots if flank == "left" else self.right_spots
+
+    def body_polygon(self):
+        return np.concatenate(
+            [np.stack([self.outline_x, self.outline_top], 1), np.stack([self.outline_x, self.outline_bottom], 1)[::-1]]
+        )
+
+    def outline_points(self):
+        """Every point of the fish's silhouette (body and fins)."""
+        return np.concatenate([self.body_polygon(), self.dorsal_fin, self.tail_fin])
+
+    def landmarks(self):
+        """Canonical landmarks: eye, dorsal_fin_start, belly, snout, tail_base."""
+        lowest = int(np.argmax(self.outline_bottom))
+        tail_mid = (self.y_top(self.length) + self.y_bottom(self.length)) / 2
+        snout_mid = (self.outline_top[0] + self.outline_bottom[0]) / 2
+        return {
+            "eye": np.array(self.eye_centre),
+            "dorsal_fin_start": self.dorsal_fin[0].copy(),
+            "belly": np.array([self.outline_x[lowest], self.outline_bottom[lowest]]),
+            "snout": np.array([0.0, snout_mid]),
+            "tail_base": np.array([self.length, tail_mid]),
+        }
+
+    def roi_corners(self):
+        """The protocol's lateral ROI, canonical: top-left, top-right, bottom-right, bottom-left."""
+        marks = self.landmarks()
+        left, (right, top) = marks["eye"][0], marks["dorsal_fin_start"]
+        depth = marks["belly"][1] - top
+        upper, lower = top + depth / 20, top + depth / 2
+        return np.array([[left, upper], [right, upper], [right, lower], [left, lower]])
+
+
+# ---------------------------------------------------------------- the fish
+
+
+def make_fish(individual_seed):
+    """The fixed appearance of one individual, fully determined by its seed."""
+    rng = np.random.default_rng(individual_seed)
+    length = rng.uniform(80.0, 120.0)
+    outline_x, top, bottom = _body_outline(rng, length)
+    shape = dict(length=length, outline_x=outline_x, outline_top=top, outline_bottom=bottom)
+
+    def y_top(x):
+        return np.interp(x, outline_x, top)
+
+    def y_bottom(x):
+        return np.interp(x, outline_x, bottom)
+
+    eye_centre, eye_radius = _eye(rng, length, y_top, y_bottom)
+    dorsal_fin, dorsal_rays = _dorsal_fin(rng, length, y_top)
+    tail_fin, tail_rays = _tail_fin(rng, length, y_top, y_bottom)
+    colours = _skin_colours(rng)
+    partial = Fish(
+        **shape,
+        eye_centre=eye_centre,
+        eye_radius=eye_radius,
+        dorsal_fin=dorsal_fin,
+        tail_fin=tail_fin,
+        fin_rays=np.concatenate([dorsal_rays, tail_rays]),
+        dorsal_fin_alpha=rng.uniform(0.9, 0.97),
+        tail_fin_alpha=rng.uniform(0.35, 0.6),
+        operculum=_operculum(rng, length, y_top, y_bottom),
+        **colours,
+        left_spots=None,
+        right_spots=None,
+    )
+    # Independent draws: the two flanks of a fish share nothing but the body.
+    return dataclasses.replace(partial, left_spots=_flank_spots(rng, partial), right_spots=_flank_spots(rng, partial))
+
+
+def _body_outline(rng, length):
+    """Sampled top and bottom outlines: round snout, deep body, narrow peduncle."""
+    t = np.linspace(0.0, 1.0, OUTLINE_SAMPLES) ** 2
+    depth = rng.uniform(0.22, 0.32) * length
+    back_share = rng.uniform(0.5, 0.62)  # trout backs arch more than their bellies
+    peduncle = rng.uniform(0.08, 0.12) * length
+    peduncle_top = peduncle * rng.uniform(0.45, 0.55)
+    peduncle_at = rng.uniform(0.85, 0.9)
+    roundness = rng.uniform(0.5, 0.65)
+    flare = rng.uniform(0.1, 0.2)
+    upper = _half_profile(t, rng.uniform(0.3, 0.42), back_share * depth, peduncle_at, peduncle_top, roundness, rng.uniform(0.8, 1.25), flare)
+    lower_peak_at = rng.uniform(0.33, 0.45)
+    lower = _half_profile(
+        t, lower_peak_at, (1 - back_share) * depth, peduncle_at, peduncle - peduncle_top, roundness, rng.uniform(0.8, 1.25), flare
+    )
+    return t * length, -upper, lower
+
+
+def _half_profile(t, peak_at, peak, peduncle_at, peduncle, roundness, taper_power, flare):
+    """Distance of one outline from the snout's axis along t = x / L.
+
+    A superellipse quarter up to the peak (vertical tangent at the snout: a
+    round nose), a cosine taper down to the peduncle (smooth at both ends), then
+    a slight flare towards the tail fin.
+    """
+    head = peak * (1 - (1 - np.minimum(t / peak_at, 1.0)) ** 2) ** roundness
+    taper_phase = np.clip((t - peak_at) / (peduncle_at - peak_at), 0.0, 1.0) ** taper_power
+    taper = peduncle + (peak - peduncle) * (1 + np.cos(np.pi * taper_phase)) / 2
+    rear = peduncle * (1 + flare * np.clip((t - peduncle_at) / (1 - peduncle_at), 0.0, 1.0) ** 2)
+    return np.where(t <= peak_at, head, np.where(t <= peduncle_at, taper, rear))
+
+
+def _eye(rng, length, y_top, y_bottom):
+    """Eye centre and radius: in the head, above the body's midline, fully inside."""
+    x = rng.uniform(0.06, 0.11) * length
+    top, bottom = y_top(x), y_bottom(x)
+    half_depth = (bottom - top) / 2
+    radius = min(rng.uniform(0.025, 0.035) * length, 0.4 * half_depth)
+    lift = rng.uniform(0.35, 0.6)
+    # The head narrows towards the snout: shrink until the whole eye fits.
+    while True:
+        y = (top + bottom) / 2 - lift * (half_depth - radius)
+        if _circles_inside(np.array([x]), np.array([y]), np.array([radius]), length, y_top, y_bottom, 0.01 * length)[0]:
+            return (float(x), float(y)), float(radius)
+        radius *= 0.9
+
+
+def _circles_inside(x, y, radius, length, y_top, y_bottom, clearance):
+    """Which circles lie inside the body outline with this clearance (checked on 16 rim points)."""
+    angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    rim_x = x[:, None] + (radius[:, None] + clearance) * np.cos(angles)
+    rim_y = y[:, None] + (radius[:, None] + clearance) * np.sin(angles)
+    inside = (rim_x >= 0) & (rim_x <= length) & (rim_y >= y_top(rim_x)) & (rim_y <= y_bottom(rim_x))
+    return inside.all(axis=1)
+
+
+def _bezier(start, control, end, count):
+    s = np.linspace(0.0, 1.0, count)[:, None]
+    start, control, end = (np.asarray(p, np.float64) for p in (start, control, end))
+    return (1 - s) ** 2 * start + 2 * s * (1 - s) * control + s**2 * end
+
+
+def _rays(roots, edge, count):
+    """Fin rays from points along the fin's root to points along its outer edge."""
+    pick = np.linspace(0, 1, count)
+    root = np.stack([np.interp(pick, np.linspace(0, 1, len(roots)), roots[:, i]) for i in range(2)], 1)
+    tip = np.stack([np.interp(pick, np.linspace(0, 1, len(edge)), edge[:, i]) for i in range(2)], 1)
+    return np.stack([root, tip], 1)
+
+
+def _dorsal_fin(rng, length, y_top):
+    """The dorsal fin: a steep leading edge from the back, a concave trailing edge."""
+    start = rng.uniform(0.33, 0.45) * length
+    height = rng.uniform(0.12, 0.2) * length
+    base = rng.uniform(0.11, 0.16) * length
+    front = np.array([start, y_top(start)])
+    peak = front + (rng.uniform(0.3, 0.5) * height, -height)
+    rear_base = np.array([start + base, y_top(start + base)])
+    rear_tip = rear_base + (rng.uniform(0.02, 0.05) * length, -rng.uniform(0.1, 0.25) * height)
+    trailing_edge = _bezier(peak, peak + (0.3, 0.85) * (rear_tip - peak), rear_tip, 12)
+    # The base runs inside the body, which is drawn over it: no seam at the back.
+    hidden_x = np.linspace(rear_base[0], start, 8)
+    hidden_base = np.stack([hidden_x, y_top(hidden_x) + 0.03 * length], 1)
+    polygon = np.concatenate([[front], trailing_edge, [rear_base], hidden_base])
+    rays = _rays(hidden_base[::-1], np.concatenate([[front], trailing_edge]), 8)[1:]
+    return polygon, rays
+
+
+def _tail_fin(rng, length, y_top, y_bottom):
+    """A forked tail fin behind the peduncle, its root hidden under the body."""
+    fin_length = rng.uniform(0.17, 0.24) * length
+    spread = rng.uniform(0.13, 0.19) * length
+    centre = (y_top(length) + y_bottom(length)) / 2
+    root_top = np.array([length, y_top(length)])
+    root_bottom = np.array([length, y_bottom(length)])
+    upper_tip = np.array([length + fin_length, centre - spread])
+    lower_tip = np.array([length + fin_length * rng.uniform(0.92, 1.0), centre + spread * rng.uniform(0.9, 1.0)])
+    notch = np.array([length + rng.uniform(0.45, 0.7) * fin_length, centre])
+    upper_edge = _bezier(root_top, root_top + (0.35, 0.65) * (upper_tip - root_top), upper_tip, 8)
+    lower_edge = _bezier(lower_tip, root_bottom + (0.35, 0.65) * (lower_tip - root_bottom), root_bottom, 8)
+    fork_control = length + 0.8 * fin_length
+    trailing_edge = np.concatenate(
+        [
+            _bezier(upper_tip, (fork_control, centre - 0.35 * spread), notch, 8),
+            _bezier(notch, (fork_control, centre + 0.35 * spread), lower_tip, 8)[1:],
+        ]
+    )
+    hidden_x = 0.95 * length
+    hidden_root = np.array([[hidden_x, y_bottom(hidden_x) - 0.005 * length], [hidden_x, y_top(hidden_x) + 0.005 * length]])
+    polygon = np.concatenate([upper_edge, trailing_edge[1:-1], lower_edge, hidden_root])
+    peduncle_half = (root_bottom[1] - root_top[1]) / 2
+    roots = np.array([[length, centre - 0.6 * peduncle_half], [length, centre + 0.6 * peduncle_half]])
+    rays = _rays(roots, trailing_edge, 11)
+    return polygon, rays
+
+
+def _operculum(rng, length, y_top, y_bottom):
+    """Rear edge of the gill cover: an arc bulging towards the tail."""
+    x = rng.uniform(0.17, 0.21) * length
+    top, bottom = y_top(x), y_bottom(x)
+    v = np.linspace(-0.8, 0.85, 12)
+    return np.stack([x + 0.03 * length * (1 - v**2), (top + bottom) / 2 + v * (bottom - top) / 2], 1)
+
+
+def _hsv_to_bgr(hsv):
+    """OpenCV HSV (hue 0..179) rows to BGR float rows."""
+    hsv = np.clip(np.round(np.atleast_2d(hsv)), 0, 255).astype(np.uint8)[:, None, :]
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[:, 0, :].astype(np.float64)
+
+
+def _skin_colours(rng):
+    """Colours from hue families shared by all fish: colour alone does not identify one."""
+
+    def draw(hue, saturation, value):
+        return _hsv_to_bgr([rng.uniform(*hue), rng.uniform(*saturation), rng.uniform(*value)])[0]
+
+    return dict(
+        back_bgr=draw((10, 22), (90, 170), (60, 105)),  # dark olive-brown
+        belly_bgr=draw((18, 30), (15, 55), (175, 225)),  # pale silver to yellowish
+        fin_bgr=draw((6, 16), (100, 170), (75, 105)),  # a darker, redder brown that stays off green when blended
+        iris_bgr=draw((15, 28), (40, 110), (150, 210)),
+        pupil_bgr=draw((0, 179), (0, 60), (8, 22)),
+        gradient_centre=rng.uniform(-0.1, 0.25),
+        gradient_width=rng.uniform(0.35, 0.7),
+    )
+
+
+def _flank_spots(rng, fish):
+    """A trout-like pattern: mostly dark spots on the back, some haloed red ones near the lateral line.
+
+    Candidates that fit inside the body are accepted one by one unless they
+    would crowd an accepted spot; a flank too crowded for its count relaxes
+    the spacing rather than looping forever.
+    """
+    count = int(rng.integers(SPOTS_PER_FLANK[0], SPOTS_PER_FLANK[1] + 1))
+    red_share = rng.uniform(0.15, 0.4)
+    spacing = SPOT_SPACING
+    accepted = []
+    centres = np.empty((count, 2))
+    reach = np.empty(count)  # outer radius, halo included
+    while len(accepted) < count:
+        batch = _spot_candidates(rng, 2 * count, red_share, fish)
+        x, y = fish.body_point(batch["u"], batch["v"])
+        outer = np.maximum(batch["radius"], batch["halo_radius"]) * fish.length
+        for index in range(len(x)):
+            placed = len(accepted)
+            if placed == count:
+                break
+            gaps = np.hypot(centres[:placed, 0] - x[index], centres[:placed, 1] - y[index])
+            if np.all(gaps >= spacing * (reach[:placed] + outer[index])):
+                centres[placed], reach[placed] = (x[index], y[index]), outer[index]
+                accepted.append({key: values[index] for key, values in batch.items()})
+        spacing *= 0.9
+    return FlankSpots(**{key: np.array([spot[key] for spot in accepted]) for key in accepted[0]})
+
+
+def _spot_candidates(rng, count, red_share, fish):
+    """Random spots that lie inside the body and clear of the eye."""
+    red = rng.random(count) < red_share
+    u = rng.uniform(SPOT_REGION_START, 0.97, count)
+    dark_v = -0.95 + 1.7 * rng.beta(1.3, 2.0, count)
+    red_v = np.clip(rng.normal(0.05, 0.3, count), -0.8, 0.8)
+    v = np.where(red, red_v, dark_v)
+    # Log-uniform radii, skewed towards the small end: many small spots, few large.
+    low, high = np.log(SPOT_RADIUS)
+    radius = np.exp(low + (high - low) * rng.random(count) ** 1.5)
+    dark_bgr = _hsv_to_bgr(np.stack([rng.uniform(5, 20, count), rng.uniform(60, 180, count), rng.uniform(20, 55, count)], 1))
+    red_bgr = _hsv_to_bgr(np.stack([rng.uniform(0, 12, count), rng.uniform(160, 235, count), rng.uniform(150, 215, count)], 1))
+    halo_bgr = _hsv_to_bgr(np.stack([rng.uniform(15, 25, count), rng.uniform(30, 80, count), rng.uniform(185, 225, count)], 1))
+    halo_radius = np.where(red, HALO_FACTOR * radius, 0.0)
+
+    length = fish.length
+    x, y = fish.body_point(u, v)
+    outer = np.maximum(radius, halo_radius) * length
+    inside = _circles_inside(x, y, outer, length, fish.y_top, fish.y_bottom, 0.005 * length)
+    clear_of_eye = np.hypot(x - fish.eye_centre[0], y - fish.eye_centre[1]) > 1.8 * fish.eye_radius + outer
+    keep = inside & clear_of_eye
+    return dict(
+        u=u[keep],
+        v=v[keep],
+        radius=radius[keep],
+        bgr=np.where(red[:, None], red_bgr, dark_bgr)[keep],
+        halo_radius=halo_radius[keep],
+        halo_bgr=halo_bgr[keep],
+    )
+
+
+# ------------------------------------------------------- the canonical layer
+
+# Drawing with sub-pixel precision: cv2 takes integer coordinates with this many fractional bits.
+SHIFT = 4
+ONE = 1 << SHIFT
+
+
+def _fixed(points):
+    return np.round(np.asarray(points) * ONE).astype(np.int32)
+
+
+def render_canonical_flank(fish, flank, pixels_per_unit=4.0):
+    """The fish in its canonical pose (head left, dorsal up), no per-photo variation.
+
+    Returns ``(bgr, alpha, origin)``: colours (uint8; fin colour outside the
+    fish), coverage (uint8) and the canonical point at pixel (0, 0): canonical
+    point c is at pixel ``(c - origin) * pixels_per_unit``.
+    """
+    bgr, alpha, origin = _fish_layer(fish, flank, pixels_per_unit, np.ones(3), 0.0)
+    return bgr, np.round(alpha * 255).astype(np.uint8), origin
+
+
+def _fish_layer(fish, flank, pixels_per_unit, skin_gain, spot_blur):
+    """The fish drawn once at the photo's scale: straight (not premultiplied) BGR uint8, alpha float32.
+
+    Outside the fish the colour is the fin colour, not black, so that
+    interpolating the layer when it is warped leaves no dark fringe.
+    """
+    points = fish.outline_points()
+    padding = (3 + 3 * spot_blur) / pixels_per_unit
+    origin = points.min(axis=0) - padding
+    width, height = np.ceil((points.max(axis=0) + padding - origin) * pixels_per_unit).astype(int) + 1
+
+    def to_layer(canonical):
+        return (np.asarray(canonical) - origin) * pixels_per_unit
+
+    skin = _skin_gradient(fish, origin, pixels_per_unit, (height, width), skin_gain)
+    _draw_spots(skin, fish, fish.spots(flank), to_layer, pixels_per_unit, skin_gain)
+    _darken_along(skin, to_layer(fish.operculum), 0.78, max(1, round(0.004 * fish.length * pixels_per_unit)))
+    if spot_blur > 0:
+        skin = cv2.GaussianBlur(skin, (0, 0), spot_blur)
+    _draw_eye(skin, fish, to_layer, pixels_per_unit)
+
+    body = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(body, [_fixed(to_layer(fish.body_polygon()))], 255, cv2.LINE_AA, SHIFT)
+    fin_colour, fin_alpha = _fins(fish, to_layer, pixels_per_unit, (height, width), skin_gain)
+    body_alpha = body.astype(np.float32) / 255
+    colour = cv2.blendLinear(skin, fin_colour, body_alpha, 1 - body_alpha)
+    alpha = body_alpha + fin_alpha.astype(np.float32) / 255 * (1 - body_alpha)
+    return colour, alpha, origin
+
+
+def _skin_gradient(fish, origin, pixels_per_unit, shape, skin_gain):
+    """Dark back to pale belly, following the body outline column by column.
+
+    Each pixel's place on the ramp is linear in its row within a column, so
+    the ramp is an index image looked up in a 256-colour table.
+    """
+    height, width = shape
+    x = origin[0] + np.arange(width) / pixels_per_unit
+    rows = (origin[1] + np.arange(height) / pixels_per_unit).astype(np.float32)
+    top, bottom = fish.y_top(x), fish.y_bottom(x)
+    half = np.maximum((bottom - top) / 2, 1e-6)
+    # ramp = (v - centre) / width + 1/2 with v = (y - mid) / half, scaled to 0..255
+    per_row = 255 / (half * fish.gradient_width)
+    offset = 255 * (0.5 - fish.gradient_centre / fish.gradient_width) - per_row * (top + bottom) / 2
+    ramp = rows[:, None] * per_row.astype(np.float32) + offset.astype(np.float32)
+    np.clip(ramp, 0, 255, out=ramp)
+    steps = np.linspace(0.0, 1.0, 256)[:, None]
+    steps = steps * steps * (3 - 2 * steps)  # smoothstep: no visible band edges
+    table = fish.back_bgr + steps * (fish.belly_bgr - fish.back_bgr)
+    table = np.clip(table * skin_gain, 0, 255).astype(np.uint8)[:, None, :]
+    return cv2.applyColorMap(ramp.astype(np.uint8), table)
+
+
+def _draw_spots(skin, fish, spots, to_layer, pixels_per_unit, skin_gain):
+    """Halos first, so that no halo covers a neighbouring spot."""
+    centres = _fixed(to_layer(np.stack(fish.body_point(spots.u, spots.v), 1))).tolist()
+    scale = fish.length * pixels_per_unit * ONE
+    halo_radii = np.round(spots.halo_radius * scale).astype(int).tolist()
+    radii = np.maximum(ONE // 2, np.round(spots.radius * scale).astype(int)).tolist()
+    halo_colours = np.clip(spots.halo_bgr * skin_gain, 0, 255).tolist()
+    colours = np.clip(spots.bgr * skin_gain, 0, 255).tolist()
+    for centre, radius, colour in zip(centres, halo_radii, halo_colours):
+        if radius > 0:
+            cv2.circle(skin, centre, radius, colour, -1, cv2.LINE_AA, SHIFT)
+    for centre, radius, colour in zip(centres, radii, colours):
+        cv2.circle(skin, centre, radius, colour, -1, cv2.LINE_AA, SHIFT)
+
+
+def _colour(bgr):
+    return tuple(float(c) for c in np.clip(bgr, 0, 255))
+
+
+def _darken_along(skin, polyline, factor, thickness):
+    """Shade the skin along a line (within the line's box only: the rest is untouched)."""
+    x0, y0 = np.maximum(np.floor(polyline.min(axis=0)).astype(int) - thickness - 1, 0)
+    x1, y1 = np.ceil(polyline.max(axis=0)).astype(int) + thickness + 2
+    box = skin[y0:y1, x0:x1]
+    line = np.zeros(box.shape[:2], np.uint8)
+    cv2.polylines(line, [_fixed(polyline - (x0, y0))], False, 255, thickness, cv2.LINE_AA, SHIFT)
+    shade = 1 - (1 - factor) * line.astype(np.float32)[..., None] / 255
+    box[:] = np.clip(box * shade, 0, 255).astype(np.uint8)
+
+
+def _draw_eye(skin, fish, to_layer, pixels_per_unit):
+    centre = tuple(int(c) for c in _fixed(to_layer(fish.eye_centre)))
+    radius = fish.eye_radius * pixels_per_unit * ONE
+    cv2.circle(skin, centre, max(ONE, int(round(radius))), _colour(fish.iris_bgr), -1, cv2.LINE_AA, SHIFT)
+    cv2.circle(skin, centre, max(ONE // 2, int(round(0.6 * radius))), _colour(fish.pupil_bgr), -1, cv2.LINE_AA, SHIFT)
+
+
+def _fins(fish, to_layer, pixels_per_unit, shape, skin_gain):
+    """Fin colour (with darker rays) everywhere, and fin opacity (uint8); the body covers the fins' roots."""
+    colour = np.full((*shape, 3), np.clip(fish.fin_bgr * skin_gain, 0, 255).astype(np.uint8), np.uint8)
+    ray_thickness = max(1, round(0.004 * fish.length * pixels_per_unit))
+    rays = [_fixed(to_layer(ray)) for ray in fish.fin_rays]
+    cv2.polylines(colour, rays, False, _colour(0.7 * fish.fin_bgr * skin_gain), ray_thickness, cv2.LINE_AA, SHIFT)
+    alpha = np.zeros(shape, np.uint8)
+    cv2.fillPoly(alpha, [_fixed(to_layer(fish.dorsal_fin))], round(255 * fish.dorsal_fin_alpha), cv2.LINE_AA, SHIFT)
+    cv2.fillPoly(alpha, [_fixed(to_layer(fish.tail_fin))], round(255 * fish.tail_fin_alpha), cv2.LINE_AA, SHIFT)
+    return colour, alpha
+
+
+# ---------------------------------------------------- per-photo parameters
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class EdgeStrip:
+    """A non-green band (table, tent edge) along one border, clear of the fish."""
+
+    side: str
+    polygon: np.ndarray  # source pixels
+    bgr: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PhotoParams:
+    size: tuple[int, int]  # (width, height)
+    flank: str
+    upside_down: bool
+    angle: float  # total rotation, degrees, counter-clockwise on screen, in (-180, 180]
+    scale: float  # pixels per canonical unit
+    to_photo: np.ndarray  # 2x3 affine: canonical point -> source pixel
+    skin_gain: np.ndarray  # per BGR channel
+    spot_blur: float  # Gaussian sigma in pixels
+    tent_hsv: tuple[float, float, float]
+    tent_texture: float  # relative strength of folds and blotches
+    exposure: float
+    light_slope: tuple[float, float]  # relative brightness change across the width and height
+    vignette: float  # relative darkening at the corners
+    noise_sigma: float
+    jpeg_quality: int
+    edge_strip: EdgeStrip | None
+
+
+def draw_photo_params(fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY):
+    """Everything that varies from photo to photo, drawn without rendering anything."""
+    width, height = size
+    flank = FLANKS[int(rng.integers(2))]
+    flipped_over = bool(rng.random() < upside_down)
+    rotation = rng.uniform(-max_rotation, max_rotation) + (180.0 if flipped_over else 0.0)
+    angle = float((rotation + 180.0) % 360.0 - 180.0)
+    angle = 180.0 if angle == -180.0 else angle
+    linear = _turn_and_mirror(angle, flank)
+    margin = max(4.0, 0.04 * min(width, height))
+    scale = _fitting_scale(rng, fish, linear, size, margin)
+    to_photo = _place(rng, fish, scale * linear, size, margin)
+    return PhotoParams(
+        size=(width, height),
+        flank=flank,
+        upside_down=flipped_over,
+        angle=angle,
+        scale=scale,
+        to_photo=to_photo,
+        skin_gain=rng.normal(1.0, 0.03, 3).clip(0.92, 1.08) * rng.uniform(0.94, 1.06),
+        spot_blur=rng.uniform(0.0, 0.004) * fish.length * scale,
+        tent_hsv=(rng.uniform(40, 80), rng.uniform(90, 220), rng.uniform(120, 200)),
+        tent_texture=rng.uniform(0.02, 0.08),
+        exposure=rng.uniform(0.8, 1.15),
+        light_slope=tuple(rng.uniform(-0.2, 0.2, 2)),
+        vignette=rng.uniform(0.0, 0.3),
+        noise_sigma=rng.uniform(1.5, 5.0),
+        jpeg_quality=int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)),
+        edge_strip=_edge_strip(rng, fish, to_photo, size, margin) if rng.random() < edge_strip else None,
+    )
+
+
+def _turn_and_mirror(angle, flank):
+    """Linear part of canonical -> photo at unit scale (mirror first, then turn)."""
+    radians = np.radians(angle)
+    cos, sin = np.cos(radians), np.sin(radians)
+    turn = np.array([[cos, sin], [-sin, cos]])  # as cv2.getRotationMatrix2D
+    mirror = np.diag([-1.0 if flank == "right" else 1.0, 1.0])
+    return turn @ mirror
+
+
+def _fitting_scale(rng, fish, linear, size, margin):
+    """Body length 45-70% of the width, capped so the turned fish fits inside the margins."""
+    width, height = size
+    turned = fish.outline_points() @ linear.T
+    extent = turned.max(axis=0) - turned.min(axis=0)
+    fits = min((width - 2 * margin) / extent[0], (height - 2 * margin) / extent[1])
+    low, high = (share * width / fish.length for share in BODY_LENGTH_OF_WIDTH)
+    high = min(high, fits)
+    return float(rng.uniform(min(low, high), high))
+
+
+def _place(rng, fish, linear, size, margin):
+    """Translate so that the whole fish, fins included, lies inside the margins."""
+    moved = fish.outline_points() @ linear.T
+    low = margin - moved.min(axis=0)
+    high = np.array(size, np.float64) - 1 - margin - moved.max(axis=0)
+    offset = rng.uniform(low, np.maximum(low, high))
+    return np.hstack([linear, offset[:, None]])
+
+
+def _edge_strip(rng, fish, to_photo, size, margin):
+    """A slanted band along a border with room for it; None when no border has room."""
+    width, height = size
+    box_low, box_high = _apply(to_photo, fish.outline_points()).min(axis=0), _apply(to_photo, fish.outline_points()).max(axis=0)
+    room = {"left": box_low[0], "top": box_low[1], "right": width - 1 - box_high[0], "bottom": height - 1 - box_high[1]}
+    clearance = margin / 2
+    minimum = {side: max(3.0, 0.02 * (width if side in ("left", "right") else height)) for side in room}
+    sides = [side for side in room if room[side] - clearance >= minimum[side]]
+    if not sides:
+        return None
+    side = sides[int(rng.integers(len(sides)))]
+    span = width if side in ("left", "right") else height
+    near, far = rng.uniform(minimum[side], min(room[side] - clearance, 0.15 * span), 2)
+    corners = {
+        "left": [[0, 0], [near, 0], [far, height], [0, height]],
+        "right": [[width, 0], [width - near, 0], [width - far, height], [width, height]],
+        "top": [[0, 0], [width, 0], [width, far], [0, near]],
+        "bottom": [[0, height], [width, height], [width, height - far], [0, height - near]],
+    }[side]
+    grey = rng.random() < 0.5
+    hsv = (rng.uniform(0, 179), rng.uniform(0, 30), rng.uniform(50, 110)) if grey else (rng.uniform(8, 20), rng.uniform(60, 140), rng.uniform(50, 110))
+    return EdgeStrip(side, np.array(corners, np.float64), _hsv_to_bgr(hsv)[0])
+
+
+def _apply(affine, points):
+    return np.asarray(points, np.float64).reshape(-1, 2) @ affine[:, :2].T + affine[:, 2]
+
+
+# --------------------------------------------------------------- the photo
+
+
+def render_photo(fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY):
+    """One JPEG-degraded photo of ``fish`` and its ground truth (see module docstring)."""
+    _, image, truth = render_photo_jpeg(fish, rng, size, max_rotation, upside_down, edge_strip)
+    return image, truth
+
+
+def render_photo_jpeg(fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY):
+    """As render_photo, also returning the JPEG bytes the image was decoded from."""
+    params = draw_photo_params(fish, rng, size, max_rotation, upside_down, edge_strip)
+    image = _compose(fish, params, rng)
+    encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality])[1].tobytes()
+    decoded = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
+    return encoded, decoded, ground_truth(fish, params)
+
+
+def _compose(fish, params, rng):
+    """Tent, fish, light and sensor noise, before JPEG (uint8 BGR)."""
+    width, height = params.size
+    gain = _lighting(params)
+    photo = _tent(rng, params, gain)
+    if params.edge_strip is not None:
+        _paint_strip(photo, params.edge_strip, gain)
+    colour, alpha, origin = _fish_layer(fish, params.flank, params.scale, params.skin_gain, params.spot_blur)
+    layer_to_canonical = np.array([[1 / params.scale, 0, origin[0]], [0, 1 / params.scale, origin[1]]])
+    layer_to_photo = params.to_photo @ np.vstack([layer_to_canonical, [0, 0, 1]])
+    lit = cv2.multiply(colour, cv2.merge([_gain_in_layer(gain, params.size, layer_to_photo, alpha.shape)] * 3), dtype=cv2.CV_8U)
+    layer_height, layer_width = alpha.shape
+    corners = _apply(layer_to_photo, [[0, 0], [layer_width, 0], [0, layer_height], [layer_width, layer_height]])
+    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1, (width, height))
+    # Warp only into the fish's box: most of the photo is tent.
+    layer_to_box = layer_to_photo - np.array([[0, 0, x0], [0, 0, y0]])
+    box_size = (int(x1 - x0), int(y1 - y0))
+    placed = cv2.warpAffine(lit, layer_to_box, box_size, flags=cv2.INTER_LINEAR)
+    coverage = cv2.warpAffine(alpha, layer_to_box, box_size, flags=cv2.INTER_LINEAR)
+    box = photo[y0:y1, x0:x1]
+    cv2.blendLinear(placed, box, coverage, 1 - coverage, dst=box)
+    _add_sensor_noise(rng, photo, params.noise_sigma)
+    return photo
+
+
+def _lighting(params):
+    """Brightness gain: exposure, a linear gradient and a vignette. Smooth, so kept small (1/16 size)."""
+    width, height = params.size
+    small = (max(2, width // 16), max(2, height // 16))
+    x = np.linspace(-0.5, 0.5, small[0], dtype=np.float32)[None, :]
+    y = np.linspace(-0.5, 0.5, small[1], dtype=np.float32)[:, None]
+    gain = params.exposure * (1 + params.light_slope[0] * x + params.light_slope[1] * y) * (1 - 2 * params.vignette * (x * x + y * y))
+    return gain.astype(np.float32)
+
+
+def _gain_in_layer(gain, size, layer_to_photo, layer_shape):
+    """The small gain map sampled at each layer pixel's place in the photo (as cv2.resize would place it)."""
+    photo_to_gain = np.array(
+        [[gain.shape[1] / size[0], 0, 0.5 * gain.shape[1] / size[0] - 0.5], [0, gain.shape[0] / size[1], 0.5 * gain.shape[0] / size[1] - 0.5]]
+    )
+    layer_to_gain = photo_to_gain @ np.vstack([layer_to_photo, [0, 0, 1]])
+    return cv2.warpAffine(
+        gain, layer_to_gain, layer_shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def _tent(rng, params, gain):
+    """The lit green tent (uint8): soft blotches and folds, drawn at a quarter size and scaled up."""
+    width, height = params.size
+    small = (max(4, width // 4), max(4, height // 4))
+    blotches = cv2.resize(rng.standard_normal((3, 4)).astype(np.float32), small, interpolation=cv2.INTER_CUBIC)
+    folds = np.zeros((small[1], small[0]), np.float32)
+    for _ in range(int(rng.integers(2, 7))):
+        start = rng.uniform(0, 1, 2) * small
+        bend = start + rng.normal(0, 0.25, 2) * small
+        end = start + rng.normal(0, 0.4, 2) * small
+        cv2.polylines(folds, [_fixed(_bezier(start, bend, end, 10))], False, float(rng.choice([-1.5, 1.0])), 1, cv2.LINE_8, SHIFT)
+    folds = cv2.GaussianBlur(folds, (0, 0), 1.0)
+    shading = 1 + params.tent_texture * (0.5 * blotches + folds)
+    tent_bgr = _hsv_to_bgr(params.tent_hsv)[0].astype(np.float32)
+    lit = (shading * cv2.resize(gain, small, interpolation=cv2.INTER_LINEAR))[..., None] * tent_bgr
+    return cv2.resize(np.clip(lit, 0, 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _paint_strip(photo, strip, gain):
+    coverage = np.zeros(photo.shape[:2], np.uint8)
+    cv2.fillPoly(coverage, [_fixed(strip.polygon)], 255, cv2.LINE_AA, SHIFT)
+    rows, columns = np.nonzero(coverage)
+    share = coverage[rows, columns, None].astype(np.float32) / 255
+    full_gain = cv2.resize(gain, photo.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    lit = strip.bgr.astype(np.float32) * full_gain[rows, columns, None]
+    photo[rows, columns] = np.clip(share * lit + (1 - share) * photo[rows, columns], 0, 255).astype(np.uint8)
+
+
+def _add_sensor_noise(rng, photo, sigma):
+    """Add colour grain with standard deviation ``sigma`` to the uint8 photo, in place.
+
+    Drawn at half size: noise after demosaicing is spatially correlated, and
+    drawing a quarter of the values is cheaper. Uniform uint8 draws are much
+    faster than normal ones, and upsampling mixes four of them into a
+    near-normal grain; one addWeighted centres, scales, adds and saturates.
+    """
+    height, width = photo.shape[:2]
+    grain = rng.integers(0, 256, ((height + 1) // 2, (width + 1) // 2, 3), dtype=np.uint8)
+    grain = cv2.resize(grain, (width, height), interpolation=cv2.INTER_LINEAR)
+    # Bilinear 2x upsampling weighs neighbours 3/4 and 1/4 per axis, which
+    # shrinks the standard deviation by sqrt(0.75^2 + 0.25^2) per axis.
+    upsampled_sd = UNIFORM_BYTE_SD * (0.75**2 + 0.25**2)
+    scale = sigma / upsampled_sd
+    cv2.addWeighted(photo, 1.0, grain, scale, -127.5 * scale, dst=photo)
+
+
+def ground_truth(fish, params):
+    """The truth dict of a photo (``photo``, ``fish_id`` and ``session`` left empty)."""
+
+    def mapped(points):
+        return _apply(params.to_photo, points).tolist()
+
+    truth = {"photo": "", "fish_id": "", "session": "", "flank": params.flank, "upside_down": params.upside_down}
+    truth.update(angle=params.angle, scale=params.scale, body_length_px=params.scale * fish.length)
+    truth.update({name: mapped(point)[0] for name, point in fish.landmarks().items()})
+    truth.update(
+        roi=mapped(fish.roi_corners()),
+        canonical_to_photo=params.to_photo.tolist(),
+        jpeg_quality=params.jpeg_quality,
+        edge_strip=None if params.edge_strip is None else params.edge_strip.side,
+    )
+    return truth
+
+
+# ------------------------------------------------------------- the dataset
+
+
+def individual_seed(seed, fish_index):
+    return int(np.random.SeedSequence([seed, fish_index]).generate_state(1)[0])
+
+
+def photo_rng(seed, fish_index, session_index, photo_index):
+    """Each photo's own generator: any photo can be rendered alone, in any order."""
+    return np.random.default_rng([seed, fish_index, session_index, photo_index, 1])
+
+
+def render_dataset(out_dir, ids, sessions, per_id, size=(1024, 768), seed=0, max_rotation=40.0, upside_down=0.15, overwrite=False):
+    """Write ``out_dir/session_<s>/fish_<i>/*.jpg`` and ``out_dir/ground_truth.jsonl``; return the truths."""
+    out_dir = Path(out_dir)
+    truth_path = out_dir / GROUND_TRUTH_FILE
+    if truth_path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{truth_path} exists: {out_dir} already holds a synthetic dataset (use overwrite)")
+        _remove_previous(out_dir, truth_path)
+    digits = max(3, len(str(ids - 1)))
+    fishes = [make_fish(individual_seed(seed, index)) for index in range(ids)]
+    truths = []
+    for session_index in range(1, sessions + 1):
+        session = f"session_{session_index}"
+        for fish_index, fish in enumerate(fishes):
+            fish_id = f"fish_{fish_index:0{digits}d}"
+            folder = out_dir / session / fish_id
+            folder.mkdir(parents=True, exist_ok=True)
+            for photo_index in range(per_id):
+                rng = photo_rng(seed, fish_index, session_index, photo_index)
+                encoded, _, truth = render_photo_jpeg(fish, rng, size, max_rotation, upside_down)
+                name = f"{fish_id}_{session}_{photo_index:02d}.jpg"
+                (folder / name).write_bytes(encoded)
+                truth.update(photo=f"{session}/{fish_id}/{name}", fish_id=fish_id, session=session)
+                truths.append(truth)
+    truth_path.write_text("".join(json.dumps(truth) + "\n" for truth in truths))
+    return truths
+
+
+def _remove_previous(out_dir, truth_path):
+    """Delete the photos a previous run listed, so none of them lingers as a stale photo."""
+    for line in truth_path.read_text().splitlines():
+        if line.strip():
+            (out_dir / json.loads(line)["photo"]).unlink(missing_ok=True)
+    truth_path.unlink()
+
+
+def _size(text):
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1024x768, not {text!r}") from None
+    if width < 64 or height < 64:
+        raise argparse.ArgumentTypeError(f"size {text} is too small (at least 64x64)")
+    return width, height
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m lateral.synthetic", description=__doc__.split("\n")[0])
+    parser.add_argument("out", type=Path, help="output folder")
+    parser.add_argument("--ids", type=int, required=True, help="number of individual fish")
+    parser.add_argument("--sessions", type=int, required=True, help="number of photo sessions")
+    parser.add_argument("--per_id", type=int, required=True, help="photos per fish per session")
+    parser.add_argument("--size", type=_size, default=(1024, 768), help="photo size WIDTHxHEIGHT (default 1024x768)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max_rotation", type=float, default=40.0, help="degrees either way (default 40)")
+    parser.add_argument("--upside_down", type=float, default=0.15, help="probability of an extra 180 degree turn")
+    parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in OUT")
+    args = parser.parse_args(argv)
+    for name in ("ids", "sessions", "per_id"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    if not 0.0 <= args.upside_down <= 1.0:
+        parser.error("--upside_down is a probability, between 0 and 1")
+    try:
+        truths = render_dataset(
+            args.out, args.ids, args.sessions, args.per_id, args.size, args.seed, args.max_rotation, args.upside_down, args.overwrite
+        )
+    except FileExistsError as error:
+        parser.error(f"{error}; pass --overwrite to replace it")
+    print(
+        f"wrote {len(truths)} photos ({args.ids} fish x {args.sessions} sessions x {args.per_id}, "
+        f"{args.size[0]}x{args.size[1]}) to {args.out}/session_*/fish_*/ and the ground truth to {args.out / GROUND_TRUTH_FILE}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
