@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-DEMO_DIR ?= demo_run
 
 .PHONY: install test demo bench clean-demo
 
@@ -20,10 +19,10 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest -q tests
 
 demo: $(INSTALLED)
-	$(BIN)/python -m lateral.demo --workdir $(DEMO_DIR)
+	$(BIN)/python -m lateral.demo
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/preprocess.py
 
 clean-demo:
-	rm -rf $(DEMO_DIR)
+	rm -rf demo_run checkpoints/synthetic_stage1 logs/synthetic_stage1

@@ -12,5 +12,11 @@ from lateral.registry import Registry
 
 STRATEGIES = Registry("strategy")
 STRATEGIES.register("default")(tf.distribute.get_strategy)
-STRATEGIES.register("mirrored")(tf.distribute.MirroredStrategy)
 STRATEGIES.register("multi_worker")(tf.distribute.MultiWorkerMirroredStrategy)
+
+
+@STRATEGIES.register("mirrored")
+def mirrored():
+    """Every GPU of this machine; without GPUs, every logical CPU device (as tests configure)."""
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
