@@ -83,7 +83,6 @@ class Config:
     preprocess: PreprocessConfig = PreprocessConfig()
     # Data.
     train_dataset: typing.Optional[str] = None  # prepare_data.py output folder, or TFRecord file/glob
-    test_dataset: typing.Optional[str] = None
     class_by: typing.Literal["fish", "fish_flank"] = "fish_flank"
     num_classes: typing.Optional[int] = None  # checked against the training set when given
     split: typing.Literal["by_identity", "by_session", "none"] = "by_identity"
@@ -103,6 +102,7 @@ class Config:
     weights: str = "none"  # imagenet | none | path to a .h5/.weights.h5 file
     embd_shape: int = 512
     dropout: float = 0.5
+    bn_momentum: float = 0.9  # every BatchNorm's; keras.applications' 0.99-0.999 suit only very long runs
     head_type: str = "ArcHead"
     margin: float = 0.5
     logist_scale: float = 64.0

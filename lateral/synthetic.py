@@ -12,6 +12,15 @@ right-flank photo (the right flank's pattern is stored as it looks after
 mirroring back to head left), R turns counter-clockwise on screen for a
 positive angle, as cv2.getRotationMatrix2D does, s is pixels per canonical unit.
 
+A truth dict holds ``photo``, ``fish_id``, ``session``, ``flank``,
+``upside_down``, ``angle`` (the total turn, 180 included when upside down, in
+(-180, 180]), ``scale`` (s), ``body_length_px`` (snout to tail base), the
+landmarks ``eye``, ``dorsal_fin_start``, ``belly`` (the lowest point of the
+bottom outline: its y is sharp, its x not, the belly being flat), ``snout``,
+``tail_base``, the ``roi`` corners (top-left, top-right, bottom-right,
+bottom-left as seen in the canonical pose), ``canonical_to_photo`` (A),
+``jpeg_quality`` and ``edge_strip`` (the border with a non-green strip, or None).
+
     python -m lateral.synthetic OUT --ids 10 --sessions 2 --per_id 4
 """
 
@@ -36,12 +45,16 @@ SPOT_RADIUS = (0.008, 0.035)  # fractions of the body length
 SPOTS_PER_FLANK = (40, 120)
 # Halos of red spots are this much wider than the spot.
 HALO_FACTOR = 1.5
+RED_SPOT_SHRINK = 0.6
+# The protocol's ROI keeps this far (fraction of the body length) inside the outline.
+ROI_CLEARANCE = 0.01
 # Spots keep their centres at least this share of their summed radii apart.
 SPOT_SPACING = 1.0
 
 BODY_LENGTH_OF_WIDTH = (0.45, 0.70)  # fish body length / photo width
 EDGE_STRIP_PROBABILITY = 0.1
 JPEG_QUALITY = (60, 95)
+GAIN_ONE = 128  # a brightness gain of 1 in uint8 gain maps
 UNIFORM_BYTE_SD = 256 / np.sqrt(12)  # standard deviation of uniform draws of 0..255
 
 
@@ -128,10 +141,20 @@ class Fish:
     def roi_corners(self):
         """The protocol's lateral ROI, canonical: top-left, top-right, bottom-right, bottom-left."""
         marks = self.landmarks()
-        left, (right, top) = marks["eye"][0], marks["dorsal_fin_start"]
-        depth = marks["belly"][1] - top
-        upper, lower = top + depth / 20, top + depth / 2
-        return np.array([[left, upper], [right, upper], [right, lower], [left, lower]])
+        return protocol_roi(marks["eye"][0], marks["dorsal_fin_start"], marks["belly"][1])
+
+
+def protocol_roi(eye_x, dorsal_fin_start, belly_y):
+    """ROI corners (top-left, top-right, bottom-right, bottom-left) in a head-left, dorsal-up frame.
+
+    Horizontally from the eye to the dorsal fin's start; vertically from
+    ``top + h/20`` to ``top + h/2``, with ``top`` the outline at the fin start
+    and ``h`` its height above the belly point.
+    """
+    right, top = dorsal_fin_start
+    depth = belly_y - top
+    upper, lower = top + depth / 20, top + depth / 2
+    return np.array([[eye_x, upper], [right, upper], [right, lower], [eye_x, lower]], np.float64)
 
 
 # ---------------------------------------------------------------- the fish
@@ -141,7 +164,7 @@ def make_fish(individual_seed):
     """The fixed appearance of one individual, fully determined by its seed."""
     rng = np.random.default_rng(individual_seed)
     length = rng.uniform(80.0, 120.0)
-    outline_x, top, bottom = _body_outline(rng, length)
+    outline_x, top, bottom, eye_x, fin_x = _shape_with_roi_on_skin(rng, length)
     shape = dict(length=length, outline_x=outline_x, outline_top=top, outline_bottom=bottom)
 
     def y_top(x):
@@ -150,8 +173,8 @@ def make_fish(individual_seed):
     def y_bottom(x):
         return np.interp(x, outline_x, bottom)
 
-    eye_centre, eye_radius = _eye(rng, length, y_top, y_bottom)
-    dorsal_fin, dorsal_rays = _dorsal_fin(rng, length, y_top)
+    eye_centre, eye_radius = _eye(rng, length, eye_x, y_top, y_bottom)
+    dorsal_fin, dorsal_rays = _dorsal_fin(rng, length, fin_x, y_top)
     tail_fin, tail_rays = _tail_fin(rng, length, y_top, y_bottom)
     colours = _skin_colours(rng)
     partial = Fish(
@@ -172,6 +195,25 @@ def make_fish(individual_seed):
     return dataclasses.replace(partial, left_spots=_flank_spots(rng, partial), right_spots=_flank_spots(rng, partial))
 
 
+def _shape_with_roi_on_skin(rng, length):
+    """Outline, eye x and dorsal fin x, redrawn until the protocol's ROI lies on the body.
+
+    The ROI's top edge is set by the back at the fin start; above the eye the
+    back must be nearly as high, which takes a blunt forehead and a back that
+    peaks between eye and fin. About three draws in four pass.
+    """
+    while True:
+        outline_x, top, bottom = _body_outline(rng, length)
+        eye_x = rng.uniform(0.06, 0.11) * length
+        fin_x = rng.uniform(0.33, 0.45) * length
+        corners = protocol_roi(eye_x, (fin_x, np.interp(fin_x, outline_x, top)), bottom.max())
+        clearance = ROI_CLEARANCE * length
+        above_bottom = corners[:, 1] <= np.interp(corners[:, 0], outline_x, bottom) - clearance
+        below_top = corners[:, 1] >= np.interp(corners[:, 0], outline_x, top) + clearance
+        if np.all(above_bottom & below_top):
+            return outline_x, top, bottom, eye_x, fin_x
+
+
 def _body_outline(rng, length):
     """Sampled top and bottom outlines: round snout, deep body, narrow peduncle."""
     t = np.linspace(0.0, 1.0, OUTLINE_SAMPLES) ** 2
@@ -180,33 +222,37 @@ def _body_outline(rng, length):
     peduncle = rng.uniform(0.08, 0.12) * length
     peduncle_top = peduncle * rng.uniform(0.45, 0.55)
     peduncle_at = rng.uniform(0.85, 0.9)
-    roundness = rng.uniform(0.5, 0.65)
+    roundness = rng.uniform(0.4, 0.55)
     flare = rng.uniform(0.1, 0.2)
-    upper = _half_profile(t, rng.uniform(0.3, 0.42), back_share * depth, peduncle_at, peduncle_top, roundness, rng.uniform(0.8, 1.25), flare)
-    lower_peak_at = rng.uniform(0.33, 0.45)
+    shared = dict(peduncle_at=peduncle_at, roundness=roundness, flare=flare)
+    # The back stays high well behind its peak (taper power > 1), so the fish is not tadpole-shaped.
+    upper = _half_profile(
+        t, peak_at=rng.uniform(0.2, 0.3), peak=back_share * depth, peduncle=peduncle_top,
+        bluntness=rng.uniform(4, 6), taper_power=rng.uniform(1.3, 1.8), **shared,
+    )
     lower = _half_profile(
-        t, lower_peak_at, (1 - back_share) * depth, peduncle_at, peduncle - peduncle_top, roundness, rng.uniform(0.8, 1.25), flare
+        t, peak_at=rng.uniform(0.35, 0.48), peak=(1 - back_share) * depth, peduncle=peduncle - peduncle_top,
+        bluntness=rng.uniform(2, 3), taper_power=rng.uniform(0.8, 1.25), **shared,
     )
     return t * length, -upper, lower
 
 
-def _half_profile(t, peak_at, peak, peduncle_at, peduncle, roundness, taper_power, flare):
+def _half_profile(t, peak_at, peak, peduncle_at, peduncle, bluntness, roundness, taper_power, flare):
     """Distance of one outline from the snout's axis along t = x / L.
 
-    A superellipse quarter up to the peak (vertical tangent at the snout: a
-    round nose), a cosine taper down to the peduncle (smooth at both ends), then
-    a slight flare towards the tail fin.
+    A superellipse-like rise up to the peak (vertical tangent at the snout: a
+    round nose; a higher bluntness rises sooner), a cosine taper down to the
+    peduncle (smooth at both ends), then a slight flare towards the tail fin.
     """
-    head = peak * (1 - (1 - np.minimum(t / peak_at, 1.0)) ** 2) ** roundness
+    head = peak * (1 - (1 - np.minimum(t / peak_at, 1.0)) ** bluntness) ** roundness
     taper_phase = np.clip((t - peak_at) / (peduncle_at - peak_at), 0.0, 1.0) ** taper_power
     taper = peduncle + (peak - peduncle) * (1 + np.cos(np.pi * taper_phase)) / 2
     rear = peduncle * (1 + flare * np.clip((t - peduncle_at) / (1 - peduncle_at), 0.0, 1.0) ** 2)
     return np.where(t <= peak_at, head, np.where(t <= peduncle_at, taper, rear))
 
 
-def _eye(rng, length, y_top, y_bottom):
-    """Eye centre and radius: in the head, above the body's midline, fully inside."""
-    x = rng.uniform(0.06, 0.11) * length
+def _eye(rng, length, x, y_top, y_bottom):
+    """Eye centre and radius at x: above the body's midline, fully inside."""
     top, bottom = y_top(x), y_bottom(x)
     half_depth = (bottom - top) / 2
     radius = min(rng.uniform(0.025, 0.035) * length, 0.4 * half_depth)
@@ -242,9 +288,8 @@ def _rays(roots, edge, count):
     return np.stack([root, tip], 1)
 
 
-def _dorsal_fin(rng, length, y_top):
-    """The dorsal fin: a steep leading edge from the back, a concave trailing edge."""
-    start = rng.uniform(0.33, 0.45) * length
+def _dorsal_fin(rng, length, start, y_top):
+    """The dorsal fin from x = start: a steep leading edge from the back, a concave trailing edge."""
     height = rng.uniform(0.12, 0.2) * length
     base = rng.uniform(0.11, 0.16) * length
     front = np.array([start, y_top(start)])
@@ -302,19 +347,26 @@ def _hsv_to_bgr(hsv):
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[:, 0, :].astype(np.float64)
 
 
+def _random_bgr(rng, hue, saturation, value, count=None):
+    """BGR colours (one, or count rows) drawn uniformly within OpenCV HSV ranges."""
+    hsv = np.stack([rng.uniform(*hue, count), rng.uniform(*saturation, count), rng.uniform(*value, count)], -1)
+    bgr = _hsv_to_bgr(hsv)
+    return bgr if count is not None else bgr[0]
+
+
 def _skin_colours(rng):
     """Colours from hue families shared by all fish: colour alone does not identify one."""
 
     def draw(hue, saturation, value):
-        return _hsv_to_bgr([rng.uniform(*hue), rng.uniform(*saturation), rng.uniform(*value)])[0]
+        return _random_bgr(rng, hue, saturation, value)
 
     return dict(
-        back_bgr=draw((10, 22), (90, 170), (60, 105)),  # dark olive-brown
-        belly_bgr=draw((18, 30), (15, 55), (175, 225)),  # pale silver to yellowish
-        fin_bgr=draw((6, 16), (100, 170), (75, 105)),  # a darker, redder brown that stays off green when blended
+        back_bgr=draw((8, 18), (110, 190), (60, 105)),  # dark brown, a little olive
+        belly_bgr=draw((15, 28), (10, 40), (175, 225)),  # pale silver to yellowish
+        fin_bgr=draw((5, 14), (100, 170), (75, 105)),  # a darker, redder brown that stays off green when blended
         iris_bgr=draw((15, 28), (40, 110), (150, 210)),
         pupil_bgr=draw((0, 179), (0, 60), (8, 22)),
-        gradient_centre=rng.uniform(-0.1, 0.25),
+        gradient_centre=rng.uniform(0.0, 0.3),
         gradient_width=rng.uniform(0.35, 0.7),
     )
 
@@ -358,9 +410,11 @@ def _spot_candidates(rng, count, red_share, fish):
     # Log-uniform radii, skewed towards the small end: many small spots, few large.
     low, high = np.log(SPOT_RADIUS)
     radius = np.exp(low + (high - low) * rng.random(count) ** 1.5)
-    dark_bgr = _hsv_to_bgr(np.stack([rng.uniform(5, 20, count), rng.uniform(60, 180, count), rng.uniform(20, 55, count)], 1))
-    red_bgr = _hsv_to_bgr(np.stack([rng.uniform(0, 12, count), rng.uniform(160, 235, count), rng.uniform(150, 215, count)], 1))
-    halo_bgr = _hsv_to_bgr(np.stack([rng.uniform(15, 25, count), rng.uniform(30, 80, count), rng.uniform(185, 225, count)], 1))
+    # Red spots are smaller than the largest dark ones; with their halo they reach about as far.
+    radius = np.where(red, np.maximum(SPOT_RADIUS[0], RED_SPOT_SHRINK * radius), radius)
+    dark_bgr = _random_bgr(rng, (0, 18), (60, 180), (15, 45), count)
+    red_bgr = _random_bgr(rng, (0, 12), (160, 235), (150, 215), count)
+    halo_bgr = _random_bgr(rng, (15, 25), (30, 80), (185, 225), count)
     halo_radius = np.where(red, HALO_FACTOR * radius, 0.0)
 
     length = fish.length
@@ -390,6 +444,20 @@ def _fixed(points):
     return np.round(np.asarray(points) * ONE).astype(np.int32)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class SkinLook:
+    """How one photo renders the skin: the pattern stays, its colours and sharpness vary."""
+
+    gain: np.ndarray  # per BGR channel
+    spot_blur: float  # Gaussian sigma in pixels
+    spot_fade: np.ndarray  # per spot of the flank shown: share of the surrounding skin colour mixed in
+    sheen: tuple[float, float, float]  # strength, centre and width (in v) of a brighter band along the body
+
+    @classmethod
+    def neutral(cls, spot_count):
+        return cls(np.ones(3), 0.0, np.zeros(spot_count), (0.0, 0.0, 1.0))
+
+
 def render_canonical_flank(fish, flank, pixels_per_unit=4.0):
     """The fish in its canonical pose (head left, dorsal up), no per-photo variation.
 
@@ -397,75 +465,85 @@ def render_canonical_flank(fish, flank, pixels_per_unit=4.0):
     fish), coverage (uint8) and the canonical point at pixel (0, 0): canonical
     point c is at pixel ``(c - origin) * pixels_per_unit``.
     """
-    bgr, alpha, origin = _fish_layer(fish, flank, pixels_per_unit, np.ones(3), 0.0)
-    return bgr, np.round(alpha * 255).astype(np.uint8), origin
+    look = SkinLook.neutral(len(fish.spots(flank).u))
+    return _fish_layer(fish, flank, pixels_per_unit, look)
 
 
-def _fish_layer(fish, flank, pixels_per_unit, skin_gain, spot_blur):
-    """The fish drawn once at the photo's scale: straight (not premultiplied) BGR uint8, alpha float32.
+def _fish_layer(fish, flank, pixels_per_unit, look):
+    """The fish drawn once at the photo's scale: straight (not premultiplied) BGR and alpha, uint8.
 
-    Outside the fish the colour is the fin colour, not black, so that
+    Outside the fish the colour is skin or fin colour, not black, so that
     interpolating the layer when it is warped leaves no dark fringe.
     """
     points = fish.outline_points()
-    padding = (3 + 3 * spot_blur) / pixels_per_unit
+    padding = (3 + 3 * look.spot_blur) / pixels_per_unit
     origin = points.min(axis=0) - padding
     width, height = np.ceil((points.max(axis=0) + padding - origin) * pixels_per_unit).astype(int) + 1
 
     def to_layer(canonical):
         return (np.asarray(canonical) - origin) * pixels_per_unit
 
-    skin = _skin_gradient(fish, origin, pixels_per_unit, (height, width), skin_gain)
-    _draw_spots(skin, fish, fish.spots(flank), to_layer, pixels_per_unit, skin_gain)
+    table = _skin_table(fish, look)
+    skin = _skin_gradient(fish, table, origin, pixels_per_unit, (height, width))
+    _draw_spots(skin, fish, fish.spots(flank), table, look, to_layer, pixels_per_unit)
     _darken_along(skin, to_layer(fish.operculum), 0.78, max(1, round(0.004 * fish.length * pixels_per_unit)))
-    if spot_blur > 0:
-        skin = cv2.GaussianBlur(skin, (0, 0), spot_blur)
+    if look.spot_blur > 0:
+        skin = cv2.GaussianBlur(skin, (0, 0), look.spot_blur)
     _draw_eye(skin, fish, to_layer, pixels_per_unit)
 
     body = np.zeros((height, width), np.uint8)
     cv2.fillPoly(body, [_fixed(to_layer(fish.body_polygon()))], 255, cv2.LINE_AA, SHIFT)
-    fin_colour, fin_alpha = _fins(fish, to_layer, pixels_per_unit, (height, width), skin_gain)
-    body_alpha = body.astype(np.float32) / 255
-    colour = cv2.blendLinear(skin, fin_colour, body_alpha, 1 - body_alpha)
-    alpha = body_alpha + fin_alpha.astype(np.float32) / 255 * (1 - body_alpha)
-    return colour, alpha, origin
+    fin_alpha = _paint_fins(skin, body, fish, to_layer, pixels_per_unit, look.gain)
+    alpha = cv2.add(body, cv2.multiply(fin_alpha, 255 - body, scale=1 / 255))  # body over fins
+    return skin, alpha, origin
 
 
-def _skin_gradient(fish, origin, pixels_per_unit, shape, skin_gain):
-    """Dark back to pale belly, following the body outline column by column.
+def _skin_table(fish, look):
+    """Skin colour (BGR float) at 256 steps of v from the top outline (-1) to the bottom one (+1)."""
+    v = np.linspace(-1.0, 1.0, 256)
+    ramp = np.clip((v - fish.gradient_centre) / fish.gradient_width + 0.5, 0.0, 1.0)
+    ramp = ramp * ramp * (3 - 2 * ramp)  # smoothstep: no visible band edges
+    strength, centre, width = look.sheen
+    brightness = 1 + strength * np.exp(-(((v - centre) / width) ** 2))
+    colour = fish.back_bgr + ramp[:, None] * (fish.belly_bgr - fish.back_bgr)
+    return np.clip(colour * brightness[:, None] * look.gain, 0, 255)
 
-    Each pixel's place on the ramp is linear in its row within a column, so
-    the ramp is an index image looked up in a 256-colour table.
+
+def _skin_gradient(fish, table, origin, pixels_per_unit, shape):
+    """The skin table laid over the layer, following the body outline column by column.
+
+    A pixel's v is linear in its row within a column, so the image is an
+    index image looked up in the table.
     """
     height, width = shape
     x = origin[0] + np.arange(width) / pixels_per_unit
     rows = (origin[1] + np.arange(height) / pixels_per_unit).astype(np.float32)
     top, bottom = fish.y_top(x), fish.y_bottom(x)
     half = np.maximum((bottom - top) / 2, 1e-6)
-    # ramp = (v - centre) / width + 1/2 with v = (y - mid) / half, scaled to 0..255
-    per_row = 255 / (half * fish.gradient_width)
-    offset = 255 * (0.5 - fish.gradient_centre / fish.gradient_width) - per_row * (top + bottom) / 2
-    ramp = rows[:, None] * per_row.astype(np.float32) + offset.astype(np.float32)
-    np.clip(ramp, 0, 255, out=ramp)
-    steps = np.linspace(0.0, 1.0, 256)[:, None]
-    steps = steps * steps * (3 - 2 * steps)  # smoothstep: no visible band edges
-    table = fish.back_bgr + steps * (fish.belly_bgr - fish.back_bgr)
-    table = np.clip(table * skin_gain, 0, 255).astype(np.uint8)[:, None, :]
-    return cv2.applyColorMap(ramp.astype(np.uint8), table)
+    # index = (v + 1) / 2 * 255 with v = (y - mid) / half
+    per_row = 127.5 / half
+    offset = 127.5 - per_row * (top + bottom) / 2
+    index = rows[:, None] * per_row.astype(np.float32) + offset.astype(np.float32)
+    np.clip(index, 0, 255, out=index)
+    return cv2.applyColorMap(index.astype(np.uint8), table.astype(np.uint8)[:, None, :])
 
 
-def _draw_spots(skin, fish, spots, to_layer, pixels_per_unit, skin_gain):
-    """Halos first, so that no halo covers a neighbouring spot."""
+def _draw_spots(skin, fish, spots, table, look, to_layer, pixels_per_unit):
+    """Halos first, so that no halo covers a neighbouring spot; each spot faded towards the skin around it."""
     centres = _fixed(to_layer(np.stack(fish.body_point(spots.u, spots.v), 1))).tolist()
     scale = fish.length * pixels_per_unit * ONE
     halo_radii = np.round(spots.halo_radius * scale).astype(int).tolist()
     radii = np.maximum(ONE // 2, np.round(spots.radius * scale).astype(int)).tolist()
-    halo_colours = np.clip(spots.halo_bgr * skin_gain, 0, 255).tolist()
-    colours = np.clip(spots.bgr * skin_gain, 0, 255).tolist()
-    for centre, radius, colour in zip(centres, halo_radii, halo_colours):
+    surrounding = table[np.round((spots.v + 1) * 127.5).astype(int)]
+    fade = look.spot_fade[:, None]
+
+    def faded(bgr):
+        return np.clip((1 - fade) * bgr * look.gain + fade * surrounding, 0, 255).tolist()
+
+    for centre, radius, colour in zip(centres, halo_radii, faded(spots.halo_bgr)):
         if radius > 0:
             cv2.circle(skin, centre, radius, colour, -1, cv2.LINE_AA, SHIFT)
-    for centre, radius, colour in zip(centres, radii, colours):
+    for centre, radius, colour in zip(centres, radii, faded(spots.bgr)):
         cv2.circle(skin, centre, radius, colour, -1, cv2.LINE_AA, SHIFT)
 
 
@@ -491,16 +569,27 @@ def _draw_eye(skin, fish, to_layer, pixels_per_unit):
     cv2.circle(skin, centre, max(ONE // 2, int(round(0.6 * radius))), _colour(fish.pupil_bgr), -1, cv2.LINE_AA, SHIFT)
 
 
-def _fins(fish, to_layer, pixels_per_unit, shape, skin_gain):
-    """Fin colour (with darker rays) everywhere, and fin opacity (uint8); the body covers the fins' roots."""
-    colour = np.full((*shape, 3), np.clip(fish.fin_bgr * skin_gain, 0, 255).astype(np.uint8), np.uint8)
+def _paint_fins(skin, body, fish, to_layer, pixels_per_unit, skin_gain):
+    """Paint the fins' colour (with darker rays) where there is no body, and return the fins' opacity (uint8).
+
+    The fins' roots lie under the body, so only pixels without any body take
+    fin colour; each fin is painted within its own box.
+    """
+    colour = np.clip(fish.fin_bgr * skin_gain, 0, 255).astype(np.uint8)
+    ray_colour = _colour(0.7 * fish.fin_bgr * skin_gain)
     ray_thickness = max(1, round(0.004 * fish.length * pixels_per_unit))
-    rays = [_fixed(to_layer(ray)) for ray in fish.fin_rays]
-    cv2.polylines(colour, rays, False, _colour(0.7 * fish.fin_bgr * skin_gain), ray_thickness, cv2.LINE_AA, SHIFT)
-    alpha = np.zeros(shape, np.uint8)
-    cv2.fillPoly(alpha, [_fixed(to_layer(fish.dorsal_fin))], round(255 * fish.dorsal_fin_alpha), cv2.LINE_AA, SHIFT)
-    cv2.fillPoly(alpha, [_fixed(to_layer(fish.tail_fin))], round(255 * fish.tail_fin_alpha), cv2.LINE_AA, SHIFT)
-    return colour, alpha
+    rays = [to_layer(ray) for ray in fish.fin_rays]
+    alpha = np.zeros(body.shape, np.uint8)
+    for polygon, opacity in ((fish.dorsal_fin, fish.dorsal_fin_alpha), (fish.tail_fin, fish.tail_fin_alpha)):
+        outline = to_layer(polygon)
+        cv2.fillPoly(alpha, [_fixed(outline)], round(255 * opacity), cv2.LINE_AA, SHIFT)
+        (x0, y0), (x1, y1) = np.floor(outline.min(axis=0)).astype(int) - 2, np.ceil(outline.max(axis=0)).astype(int) + 3
+        x0, y0 = max(x0, 0), max(y0, 0)
+        paint = np.full((y1 - y0, x1 - x0, 3), colour, np.uint8)
+        cv2.polylines(paint, [_fixed(ray - (x0, y0)) for ray in rays], False, ray_colour, ray_thickness, cv2.LINE_AA, SHIFT)
+        box = skin[y0:y1, x0:x1]
+        cv2.copyTo(paint[: box.shape[0], : box.shape[1]], cv2.compare(body[y0:y1, x0:x1], 0, cv2.CMP_EQ), box)
+    return alpha
 
 
 # ---------------------------------------------------- per-photo parameters
@@ -523,8 +612,7 @@ class PhotoParams:
     angle: float  # total rotation, degrees, counter-clockwise on screen, in (-180, 180]
     scale: float  # pixels per canonical unit
     to_photo: np.ndarray  # 2x3 affine: canonical point -> source pixel
-    skin_gain: np.ndarray  # per BGR channel
-    spot_blur: float  # Gaussian sigma in pixels
+    skin: SkinLook
     tent_hsv: tuple[float, float, float]
     tent_texture: float  # relative strength of folds and blotches
     exposure: float
@@ -554,8 +642,7 @@ def draw_photo_params(fish, rng, size=(1024, 768), max_rotation=40.0, upside_dow
         angle=angle,
         scale=scale,
         to_photo=to_photo,
-        skin_gain=rng.normal(1.0, 0.03, 3).clip(0.92, 1.08) * rng.uniform(0.94, 1.06),
-        spot_blur=rng.uniform(0.0, 0.004) * fish.length * scale,
+        skin=_skin_look(rng, fish, flank, scale),
         tent_hsv=(rng.uniform(40, 80), rng.uniform(90, 220), rng.uniform(120, 200)),
         tent_texture=rng.uniform(0.02, 0.08),
         exposure=rng.uniform(0.8, 1.15),
@@ -564,6 +651,15 @@ def draw_photo_params(fish, rng, size=(1024, 768), max_rotation=40.0, upside_dow
         noise_sigma=rng.uniform(1.5, 5.0),
         jpeg_quality=int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)),
         edge_strip=_edge_strip(rng, fish, to_photo, size, margin) if rng.random() < edge_strip else None,
+    )
+
+
+def _skin_look(rng, fish, flank, scale):
+    return SkinLook(
+        gain=rng.normal(1.0, 0.03, 3).clip(0.92, 1.08) * rng.uniform(0.94, 1.06),
+        spot_blur=rng.uniform(0.0, 0.004) * fish.length * scale,
+        spot_fade=rng.uniform(0.0, 0.3, len(fish.spots(flank).u)),
+        sheen=(rng.uniform(0.0, 0.2), rng.uniform(-0.4, 0.4), rng.uniform(0.15, 0.35)),
     )
 
 
@@ -599,7 +695,8 @@ def _place(rng, fish, linear, size, margin):
 def _edge_strip(rng, fish, to_photo, size, margin):
     """A slanted band along a border with room for it; None when no border has room."""
     width, height = size
-    box_low, box_high = _apply(to_photo, fish.outline_points()).min(axis=0), _apply(to_photo, fish.outline_points()).max(axis=0)
+    placed = _apply(to_photo, fish.outline_points())
+    box_low, box_high = placed.min(axis=0), placed.max(axis=0)
     room = {"left": box_low[0], "top": box_low[1], "right": width - 1 - box_high[0], "bottom": height - 1 - box_high[1]}
     clearance = margin / 2
     minimum = {side: max(3.0, 0.02 * (width if side in ("left", "right") else height)) for side in room}
@@ -615,9 +712,9 @@ def _edge_strip(rng, fish, to_photo, size, margin):
         "top": [[0, 0], [width, 0], [width, far], [0, near]],
         "bottom": [[0, height], [width, height], [width, height - far], [0, height - near]],
     }[side]
-    grey = rng.random() < 0.5
-    hsv = (rng.uniform(0, 179), rng.uniform(0, 30), rng.uniform(50, 110)) if grey else (rng.uniform(8, 20), rng.uniform(60, 140), rng.uniform(50, 110))
-    return EdgeStrip(side, np.array(corners, np.float64), _hsv_to_bgr(hsv)[0])
+    dark_grey, dark_brown = ((0, 179), (0, 30), (50, 110)), ((8, 20), (60, 140), (50, 110))
+    colour = _random_bgr(rng, *(dark_grey if rng.random() < 0.5 else dark_brown))
+    return EdgeStrip(side, np.array(corners, np.float64), colour)
 
 
 def _apply(affine, points):
@@ -649,10 +746,11 @@ def _compose(fish, params, rng):
     photo = _tent(rng, params, gain)
     if params.edge_strip is not None:
         _paint_strip(photo, params.edge_strip, gain)
-    colour, alpha, origin = _fish_layer(fish, params.flank, params.scale, params.skin_gain, params.spot_blur)
+    colour, alpha, origin = _fish_layer(fish, params.flank, params.scale, params.skin)
     layer_to_canonical = np.array([[1 / params.scale, 0, origin[0]], [0, 1 / params.scale, origin[1]]])
     layer_to_photo = params.to_photo @ np.vstack([layer_to_canonical, [0, 0, 1]])
-    lit = cv2.multiply(colour, cv2.merge([_gain_in_layer(gain, params.size, layer_to_photo, alpha.shape)] * 3), dtype=cv2.CV_8U)
+    layer_gain = _gain_in_layer(gain, params.size, layer_to_photo, alpha.shape)
+    lit = cv2.multiply(colour, cv2.merge([layer_gain] * 3), scale=1 / GAIN_ONE)
     layer_height, layer_width = alpha.shape
     corners = _apply(layer_to_photo, [[0, 0], [layer_width, 0], [0, layer_height], [layer_width, layer_height]])
     x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
@@ -661,7 +759,7 @@ def _compose(fish, params, rng):
     layer_to_box = layer_to_photo - np.array([[0, 0, x0], [0, 0, y0]])
     box_size = (int(x1 - x0), int(y1 - y0))
     placed = cv2.warpAffine(lit, layer_to_box, box_size, flags=cv2.INTER_LINEAR)
-    coverage = cv2.warpAffine(alpha, layer_to_box, box_size, flags=cv2.INTER_LINEAR)
+    coverage = cv2.warpAffine(alpha, layer_to_box, box_size, flags=cv2.INTER_LINEAR).astype(np.float32) / 255
     box = photo[y0:y1, x0:x1]
     cv2.blendLinear(placed, box, coverage, 1 - coverage, dst=box)
     _add_sensor_noise(rng, photo, params.noise_sigma)
@@ -674,40 +772,57 @@ def _lighting(params):
     small = (max(2, width // 16), max(2, height // 16))
     x = np.linspace(-0.5, 0.5, small[0], dtype=np.float32)[None, :]
     y = np.linspace(-0.5, 0.5, small[1], dtype=np.float32)[:, None]
-    gain = params.exposure * (1 + params.light_slope[0] * x + params.light_slope[1] * y) * (1 - 2 * params.vignette * (x * x + y * y))
-    return gain.astype(np.float32)
+    gradient = 1 + params.light_slope[0] * x + params.light_slope[1] * y
+    vignette = 1 - 2 * params.vignette * (x * x + y * y)  # 1 - vignette at the corners
+    return (params.exposure * gradient * vignette).astype(np.float32)
 
 
 def _gain_in_layer(gain, size, layer_to_photo, layer_shape):
-    """The small gain map sampled at each layer pixel's place in the photo (as cv2.resize would place it)."""
-    photo_to_gain = np.array(
-        [[gain.shape[1] / size[0], 0, 0.5 * gain.shape[1] / size[0] - 0.5], [0, gain.shape[0] / size[1], 0.5 * gain.shape[0] / size[1] - 0.5]]
-    )
-    layer_to_gain = photo_to_gain @ np.vstack([layer_to_photo, [0, 0, 1]])
-    return cv2.warpAffine(
-        gain, layer_to_gain, layer_shape[::-1], flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
-    )
+    """The gain map sampled at each layer pixel's place in the photo, as uint8 (GAIN_ONE means 1).
+
+    The gain is smooth: sampled on a grid eight times coarser than the layer,
+    then scaled up. uint8 takes a quarter of float's memory, in steps finer
+    than the noise added later.
+    """
+    height, width = layer_shape
+    coarse_size = ((width + 7) // 8, (height + 7) // 8)
+    photo_to_gain = _resize_map(size, gain.shape[::-1])
+    coarse_to_layer = _resize_map(coarse_size, (width, height))
+    coarse_to_gain = photo_to_gain @ np.vstack([layer_to_photo, [0, 0, 1]]) @ coarse_to_layer
+    fixed_gain = np.clip(np.round(gain * GAIN_ONE), 0, 255).astype(np.uint8)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    coarse = cv2.warpAffine(fixed_gain, coarse_to_gain[:2], coarse_size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _resize_map(source_size, target_size):
+    """3x3 affine from pixel positions in an image of source_size (w, h) to where cv2.resize puts them at target_size."""
+    x_ratio, y_ratio = target_size[0] / source_size[0], target_size[1] / source_size[1]
+    return np.array([[x_ratio, 0, 0.5 * x_ratio - 0.5], [0, y_ratio, 0.5 * y_ratio - 0.5], [0, 0, 1]])
 
 
 def _tent(rng, params, gain):
-    """The lit green tent (uint8): soft blotches and folds, drawn at a quarter size and scaled up."""
+    """The lit green tent (uint8): soft blotches and folds, drawn at an eighth of the size and scaled up."""
     width, height = params.size
-    small = (max(4, width // 4), max(4, height // 4))
+    small = (max(4, width // 8), max(4, height // 8))
     blotches = cv2.resize(rng.standard_normal((3, 4)).astype(np.float32), small, interpolation=cv2.INTER_CUBIC)
     folds = np.zeros((small[1], small[0]), np.float32)
     for _ in range(int(rng.integers(2, 7))):
         start = rng.uniform(0, 1, 2) * small
         bend = start + rng.normal(0, 0.25, 2) * small
         end = start + rng.normal(0, 0.4, 2) * small
-        cv2.polylines(folds, [_fixed(_bezier(start, bend, end, 10))], False, float(rng.choice([-1.5, 1.0])), 1, cv2.LINE_8, SHIFT)
-    folds = cv2.GaussianBlur(folds, (0, 0), 1.0)
+        shade = float(rng.choice([-1.5, 1.0]))  # a fold's shadow is deeper than its highlight is bright
+        cv2.polylines(folds, [_fixed(_bezier(start, bend, end, 10))], False, shade, 1, cv2.LINE_8, SHIFT)
+    folds = cv2.GaussianBlur(folds, (0, 0), 0.7)
     shading = 1 + params.tent_texture * (0.5 * blotches + folds)
-    tent_bgr = _hsv_to_bgr(params.tent_hsv)[0].astype(np.float32)
-    lit = (shading * cv2.resize(gain, small, interpolation=cv2.INTER_LINEAR))[..., None] * tent_bgr
-    return cv2.resize(np.clip(lit, 0, 255).astype(np.uint8), (width, height), interpolation=cv2.INTER_LINEAR)
+    brightness = shading * cv2.resize(gain, small, interpolation=cv2.INTER_LINEAR)
+    # One colour times a brightness per pixel: a 3x1 colour transform of the brightness image.
+    lit = cv2.transform(brightness[..., None], _hsv_to_bgr(params.tent_hsv).T)
+    return cv2.resize(cv2.convertScaleAbs(lit), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _paint_strip(photo, strip, gain):
+    """Paint the lit edge strip into the photo (a rare extra, so plain numpy on its pixels only)."""
     coverage = np.zeros(photo.shape[:2], np.uint8)
     cv2.fillPoly(coverage, [_fixed(strip.polygon)], 255, cv2.LINE_AA, SHIFT)
     rows, columns = np.nonzero(coverage)
@@ -718,16 +833,19 @@ def _paint_strip(photo, strip, gain):
 
 
 def _add_sensor_noise(rng, photo, sigma):
-    """Add colour grain with standard deviation ``sigma`` to the uint8 photo, in place.
+    """Add grain with standard deviation ``sigma`` to the uint8 photo, in place.
 
-    Drawn at half size: noise after demosaicing is spatially correlated, and
-    drawing a quarter of the values is cheaper. Uniform uint8 draws are much
-    faster than normal ones, and upsampling mixes four of them into a
-    near-normal grain; one addWeighted centres, scales, adds and saturates.
+    Brightness grain only: cameras smooth colour noise away, and colour noise
+    would turn dark brown skin green-tinged here and there. Drawn at half
+    size: noise after demosaicing is spatially correlated, and drawing a
+    quarter of the values is cheaper. Uniform uint8 draws are much faster than
+    normal ones, and upsampling mixes four of them into a near-normal grain;
+    one addWeighted centres, scales, adds and saturates.
     """
     height, width = photo.shape[:2]
-    grain = rng.integers(0, 256, ((height + 1) // 2, (width + 1) // 2, 3), dtype=np.uint8)
-    grain = cv2.resize(grain, (width, height), interpolation=cv2.INTER_LINEAR)
+    grain = rng.integers(0, 256, ((height + 1) // 2, (width + 1) // 2), dtype=np.uint8)
+    # The same grain in all three channels, expanded before upsampling, where it is cheap.
+    grain = cv2.resize(cv2.cvtColor(grain, cv2.COLOR_GRAY2BGR), (width, height), interpolation=cv2.INTER_LINEAR)
     # Bilinear 2x upsampling weighs neighbours 3/4 and 1/4 per axis, which
     # shrinks the standard deviation by sqrt(0.75^2 + 0.25^2) per axis.
     upsampled_sd = UNIFORM_BYTE_SD * (0.75**2 + 0.25**2)
@@ -765,13 +883,15 @@ def photo_rng(seed, fish_index, session_index, photo_index):
     return np.random.default_rng([seed, fish_index, session_index, photo_index, 1])
 
 
-def render_dataset(out_dir, ids, sessions, per_id, size=(1024, 768), seed=0, max_rotation=40.0, upside_down=0.15, overwrite=False):
+def render_dataset(
+    out_dir, ids, sessions, per_id, size=(1024, 768), seed=0, max_rotation=40.0, upside_down=0.15, overwrite=False
+):
     """Write ``out_dir/session_<s>/fish_<i>/*.jpg`` and ``out_dir/ground_truth.jsonl``; return the truths."""
     out_dir = Path(out_dir)
     truth_path = out_dir / GROUND_TRUTH_FILE
     if truth_path.exists():
         if not overwrite:
-            raise FileExistsError(f"{truth_path} exists: {out_dir} already holds a synthetic dataset (use overwrite)")
+            raise FileExistsError(f"{truth_path} exists: {out_dir} already holds a synthetic dataset")
         _remove_previous(out_dir, truth_path)
     digits = max(3, len(str(ids - 1)))
     fishes = [make_fish(individual_seed(seed, index)) for index in range(ids)]
@@ -828,16 +948,22 @@ def main(argv=None):
             parser.error(f"--{name} must be at least 1")
     if not 0.0 <= args.upside_down <= 1.0:
         parser.error("--upside_down is a probability, between 0 and 1")
+    if not 0.0 <= args.max_rotation <= 180.0:
+        parser.error("--max_rotation must be between 0 and 180 degrees")
+    if args.seed < 0:
+        parser.error("--seed must be at least 0")
     try:
         truths = render_dataset(
-            args.out, args.ids, args.sessions, args.per_id, args.size, args.seed, args.max_rotation, args.upside_down, args.overwrite
+            args.out, args.ids, args.sessions, args.per_id, args.size, args.seed,
+            args.max_rotation, args.upside_down, args.overwrite,
         )
     except FileExistsError as error:
         parser.error(f"{error}; pass --overwrite to replace it")
     print(
         f"wrote {len(truths)} photos ({args.ids} fish x {args.sessions} sessions x {args.per_id}, "
-        f"{args.size[0]}x{args.size[1]}) to {args.out}/session_*/fish_*/ and the ground truth to {args.out / GROUND_TRUTH_FILE}"
+        f"{args.size[0]}x{args.size[1]}) to {args.out}/session_*/fish_*/"
     )
+    print(f"ground truth: {args.out / GROUND_TRUTH_FILE}")
     return 0
 
 

@@ -43,15 +43,25 @@ class PixelNormalisation(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
-def build_embedding_model(input_size, backbone_type, embd_shape, weights="none", width=1.0, dropout=0.5, name="embedding"):
+def build_embedding_model(input_size, backbone_type, embd_shape, weights="none", width=1.0, dropout=0.5,
+                          bn_momentum=0.9, name="embedding"):
+    """``bn_momentum`` replaces every BatchNorm's momentum, the backbone's included.
+
+    keras.applications build with 0.99-0.999, tuned for hundreds of thousands
+    of steps; a run of a few hundred steps would then validate and save a model
+    whose moving statistics are still mostly their initial values.
+    """
     height, width_px = input_size
     pixels = keras.Input((height, width_px, 3), name="pixels")
     backbone, normalisation = build_backbone(backbone_type, (height, width_px, 3), weights, width)
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = bn_momentum
     features = backbone(PixelNormalisation(normalisation, name="normalisation")(pixels))
-    x = keras.layers.BatchNormalization(name="output_bn_in")(features)
+    x = keras.layers.BatchNormalization(momentum=bn_momentum, name="output_bn_in")(features)
     x = keras.layers.Dropout(dropout, name="output_dropout")(x)
     x = keras.layers.Flatten(name="output_flatten")(x)
     x = keras.layers.Dense(embd_shape, name="output_dense")(x)
-    x = keras.layers.BatchNormalization(name="output_bn_out")(x)
+    x = keras.layers.BatchNormalization(momentum=bn_momentum, name="output_bn_out")(x)
     embeddings = keras.layers.Activation("linear", dtype="float32", name="embedding_float32")(x)
     return keras.Model(pixels, embeddings, name=name)

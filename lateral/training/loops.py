@@ -74,34 +74,39 @@ class TrainingJob:
         return rank1
 
 
-@LOOPS.register("eager_tf")
-def eager_loop(job):
-    strategy = job.strategy
+def make_train_step(strategy, model, optimizer, global_batch):
+    """A compiled step over one (distributed) batch: returns (loss, accuracy) over the global batch."""
     per_example_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
-    variables = job.model.trainable_variables
+    variables = model.trainable_variables
 
     def replica_step(images, labels):
         with tf.GradientTape() as tape:
-            logits = tf.cast(job.model([images, labels], training=True), tf.float32)
-            loss = tf.nn.compute_average_loss(per_example_loss(labels, logits), global_batch_size=job.global_batch)
-            scaled_loss = job.optimizer.scale_loss(loss)  # loss scaling under mixed_float16
+            logits = tf.cast(model([images, labels], training=True), tf.float32)
+            loss = tf.nn.compute_average_loss(per_example_loss(labels, logits), global_batch_size=global_batch)
+            scaled_loss = optimizer.scale_loss(loss)  # loss scaling under mixed_float16
         gradients = tape.gradient(scaled_loss, variables)
-        job.optimizer.apply_gradients(zip(gradients, variables))
+        optimizer.apply_gradients(zip(gradients, variables))
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, axis=-1), labels), tf.float32))
         return loss, correct
 
     @tf.function
-    def train_step(iterator):
-        loss, correct = strategy.run(replica_step, args=next(iterator))
+    def train_step(images, labels):
+        loss, correct = strategy.run(replica_step, args=(images, labels))
         total = strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
-        return total, strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None) / job.global_batch
+        return total, strategy.reduce(tf.distribute.ReduceOp.SUM, correct, axis=None) / global_batch
 
-    iterator = iter(strategy.experimental_distribute_dataset(job.dataset))
+    return train_step
+
+
+@LOOPS.register("eager_tf")
+def eager_loop(job):
+    train_step = make_train_step(job.strategy, job.model, job.optimizer, job.global_batch)
+    batches = iter(job.strategy.experimental_distribute_dataset(job.dataset))
     history = {"loss": [], "accuracy": []}
     start = job.step()
     with tqdm(total=job.total_steps, initial=start, desc="training", unit="step", disable=not job.progress) as bar:
         for _ in range(start, job.total_steps):
-            loss, accuracy = (float(value) for value in train_step(iterator))
+            loss, accuracy = (float(value) for value in train_step(*next(batches)))
             step = job.step()
             history["loss"].append(loss)
             history["accuracy"].append(accuracy)

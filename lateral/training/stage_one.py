@@ -74,7 +74,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     with strategy.scope():
         embedding = build_embedding_model(
             config.input_size, config.backbone_type, config.embd_shape, config.weights, config.backbone_width,
-            config.dropout,
+            config.dropout, config.bn_momentum,
         )
         head = build_head(config.head_type, num_classes, margin=config.margin, logist_scale=config.logist_scale)
         model = training_model(embedding, head, config.input_size)
