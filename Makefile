@@ -25,4 +25,4 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/preprocess.py
 
 clean-demo:
-	rm -rf demo_run checkpoints/synthetic_stage1 logs/synthetic_stage1
+	rm -rf demo_run checkpoints/synthetic_stage1 logs/synthetic_stage1 checkpoints/synthetic_iom logs/synthetic_iom

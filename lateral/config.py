@@ -117,6 +117,25 @@ class Config:
     w_decay: float = 5e-4
     save_steps: int = 1000
     mixed_precision: typing.Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
+    # Stage two: the deep IoM hashing head on the frozen stage-one network.
+    first_sub_name: typing.Optional[str] = dataclasses.field(default=None, metadata={"key": "1st_sub_name"})
+    stage_one_model: typing.Optional[str] = None  # explicit path of a stage-one embedding.keras
+    m: int = 64  # number of IoM hashes (codes per template)
+    q: int = 8  # levels per hash: each code is an integer in 0..q-1
+    T: float = 1.0  # softmax temperature of the soft arg-max used in training
+    hidden_layer_remark: typing.Literal["0", "1", "2", "3"] = "1"  # hidden Dense+BN layers before the projection
+    loss_fun: str = "batch_hard_arc_triplet_loss"
+    triplet_margin: float = 0.0  # margin of the triplet losses (the angular margin of the arc ones)
+    arc_scale: float = 32.0  # scale of the arc triplet losses
+    minimize_dist: bool = True  # arc triplet losses: also shrink the hardest positive angle
+    quanti: bool = True  # quantisation loss
+    quanti_weight: float = 0.5
+    code_balance_loss: bool = True
+    code_balance_weight: float = 0.5
+    bin_lut_loss: typing.Literal["tanh", "sigmoid", "none"] = "none"
+    bin_lut_weight: float = 0.001
+    freeze_backbone: bool = True
+    permutation_key: typing.Optional[int] = None  # seed of the cancellable-template permutation (None: identity)
 
 
 def load_config(path, overrides=None):
@@ -148,7 +167,7 @@ def from_dict(cls, raw, prefix=""):
     """Build dataclass ``cls`` from a mapping, checking every key and type."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping")
-    fields = {field.name: field for field in dataclasses.fields(cls)}
+    fields = {field.metadata.get("key", field.name): field for field in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(
@@ -156,13 +175,13 @@ def from_dict(cls, raw, prefix=""):
         )
     hints = typing.get_type_hints(cls)
     values = {}
-    for name, field in fields.items():
-        key = prefix + name
-        if name not in raw:
+    for yaml_key, field in fields.items():
+        key = prefix + yaml_key
+        if yaml_key not in raw:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"missing required key {key!r}")
             continue
-        values[name] = _convert(hints[name], raw[name], key)
+        values[field.name] = _convert(hints[field.name], raw[yaml_key], key)
     return cls(**values)
 
 
@@ -228,7 +247,11 @@ def snapshot(config):
             return {key: plain(item) for key, item in value.items()}
         return value
 
-    return plain(dataclasses.asdict(config))
+    data = plain(dataclasses.asdict(config))
+    for field in dataclasses.fields(config):
+        if "key" in field.metadata:  # YAML names that are not Python names (1st_sub_name)
+            data[field.metadata["key"]] = data.pop(field.name)
+    return data
 
 
 def require(config, keys, purpose):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE_ONE_CONFIG = "configs/synthetic_stage1.yaml"
+STAGE_TWO_CONFIG = "configs/synthetic_stage2.yaml"
 
 
 def step(title, command):
@@ -28,23 +29,28 @@ def main():
     started = time.perf_counter()
     if not (REPO / raw / "ground_truth.jsonl").exists():
         step(
-            "1/3 rendering 128 synthetic tent photos: 16 fish, 2 sessions, 4 photos each",
+            "1/4 rendering 128 synthetic tent photos: 16 fish, 2 sessions, 4 photos each",
             ["python", "-m", "lateral.synthetic", str(raw), "--ids", "16", "--sessions", "2", "--per_id", "4",
              "--size", "640x480"],
         )
     else:
-        print(f"\n==> 1/3 synthetic photos already in {raw}")
+        print(f"\n==> 1/4 synthetic photos already in {raw}")
     step(
-        "2/3 segmenting the green tent, normalising the pose, cutting lateral ROIs into TFRecords",
+        "2/4 segmenting the green tent, normalising the pose, cutting lateral ROIs into TFRecords",
         ["python", "prepare_data.py", "--input_dir", str(raw), "--output_dir", str(prepared), "--cfg_path",
          STAGE_ONE_CONFIG, "--workers", "2"],
     )
     step(
-        "3/3 stage one: MobileNetV2 (width 0.35) + ArcFace on 12 fish, validated on 4 held-out fish",
+        "3/4 stage one: MobileNetV2 (width 0.35) + ArcFace on 12 fish, validated on 4 held-out fish",
         ["python", "train.py", "--cfg_path", STAGE_ONE_CONFIG, "--mode", "fit"],
     )
+    step(
+        "4/4 stage two: the IoM hashing head (64 codes of 0..7) on the frozen stage-one network",
+        ["python", "train_twostage.py", "--cfg_path", STAGE_TWO_CONFIG],
+    )
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s. Look at {prepared}/montage.png, "
-          f"{prepared}/summary.json, checkpoints/synthetic_stage1/ and `tensorboard --logdir logs`.")
+          f"{prepared}/summary.json, checkpoints/synthetic_stage1/, checkpoints/synthetic_iom/ and "
+          "`tensorboard --logdir logs`.")
 
 
 if __name__ == "__main__":

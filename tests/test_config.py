@@ -52,3 +52,11 @@ def test_overrides_change_keys_but_never_add_them(tmp_path):
 def test_booleans_are_not_numbers(tmp_path):
     with pytest.raises(ConfigError, match="work_size"):
         load_config(write(tmp_path, "sub_name: a\npreprocess:\n  work_size: true\n"))
+
+
+def test_keys_that_are_not_python_names_keep_their_yaml_spelling(tmp_path):
+    from lateral.config import snapshot
+
+    config = load_config(write(tmp_path, "sub_name: b\n1st_sub_name: a\n"))
+    assert config.first_sub_name == "a"
+    assert snapshot(config)["1st_sub_name"] == "a" and "first_sub_name" not in snapshot(config)

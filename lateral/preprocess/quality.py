@@ -1,7 +1,6 @@
 """The quality gate: is this photo good enough to identify a fish from?"""
 
 import cv2
-import numpy as np
 
 from lateral.preprocess.rejection import PhotoRejected
 

@@ -50,6 +50,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     loop = LOOPS.get(mode)
     make_strategy = STRATEGIES.get(strategy_name)
     policy = apply_policy(config.mixed_precision)
+    keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
 
     roi_set = load_roi_set(config.train_dataset, config.class_by)
     train_set, validation_set = split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions,

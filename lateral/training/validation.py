@@ -1,17 +1,27 @@
-"""Validation during training: leave-one-out rank-1 identification on embeddings."""
+"""Validation during training: leave-one-out rank-1 identification."""
 
 import numpy as np
 
 
-def rank1_accuracy(embeddings, labels):
-    """Fraction of images whose most cosine-similar other image shows the same class.
+def cosine_similarity(embeddings):
+    embeddings = np.asarray(embeddings, np.float64)
+    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    return unit @ unit.T
+
+
+def hamming_similarity(codes):
+    """Share of equal codes between every two templates (the IoM match score)."""
+    codes = np.asarray(codes)
+    return np.mean(codes[:, None, :] == codes[None, :, :], axis=-1)
+
+
+def rank1_accuracy(similarity, labels):
+    """Fraction of images whose most similar other image shows the same class.
 
     Images that are the only one of their class are left out (they cannot be matched).
     """
-    embeddings = np.asarray(embeddings, np.float64)
+    similarity = np.array(similarity, np.float64)
     labels = np.asarray(labels)
-    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    similarity = unit @ unit.T
     np.fill_diagonal(similarity, -np.inf)
     class_sizes = {label: np.count_nonzero(labels == label) for label in np.unique(labels)}
     matchable = np.array([class_sizes[label] > 1 for label in labels])

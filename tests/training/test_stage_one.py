@@ -10,60 +10,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lateral.config import AugmentConfig, Config, ConfigError
+from lateral.config import ConfigError
 from lateral.data.records import DatasetError
 from lateral.training.run_directory import RunDirectoryError
-from lateral.training.stage_one import train_stage_one
+from tests.training.tiny import run, tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def tiny_config(dataset, **changes):
-    settings = dict(
-        sub_name="tiny",
-        train_dataset=str(dataset),
-        input_size=(32, 64),
-        backbone_type="MobileNetV2",
-        backbone_width=0.35,
-        embd_shape=16,
-        head_type="ArcHead",
-        margin=0.2,
-        logist_scale=16.0,
-        classes_per_batch=3,
-        samples_per_class=2,
-        split="by_identity",
-        val_fraction=0.34,
-        epochs=2,
-        steps_per_epoch=8,
-        base_lr=0.05,
-        lr_schedule="constant",
-        save_steps=5,
-        mixed_precision="float32",
-        augment=AugmentConfig(random_crop=False, saturation=False, brightness=False),
-    )
-    settings.update(changes)
-    return Config(**settings)
-
-
-def run(config, tmp_path, mode="eager_tf", strategy="default"):
-    return train_stage_one(config, mode, strategy, checkpoint_root=tmp_path / "checkpoints",
-                           log_root=tmp_path / "logs", progress=False)
 
 
 @pytest.fixture(autouse=True)
 def float32_policy():
     yield
     keras.mixed_precision.set_global_policy("float32")
-
-
-@pytest.fixture(scope="module")
-def eager_run(prepared_synthetic, tmp_path_factory):
-    """One epoch, then the same run resumed for a second: (folder, first history, second history)."""
-    folder = tmp_path_factory.mktemp("eager")
-    first = run(tiny_config(prepared_synthetic, epochs=1), folder)
-    second = run(tiny_config(prepared_synthetic, epochs=2), folder)
-    keras.mixed_precision.set_global_policy("float32")
-    return folder, first, second
 
 
 def assert_loadable_embedding_model(folder):
@@ -78,21 +36,21 @@ def assert_loadable_embedding_model(folder):
 def test_eager_training_lowers_the_loss_and_leaves_a_loadable_model(eager_run):
     folder, first, second = eager_run
     losses = np.array(first["loss"] + second["loss"])
-    assert losses.size == 16 and np.isfinite(losses).all()
+    assert losses.size == 40 and np.isfinite(losses).all()
     assert losses[-4:].mean() < losses[:4].mean()
     assert_loadable_embedding_model(folder)
 
 
 def test_resuming_continues_the_step_count(eager_run):
     folder, first, second = eager_run
-    assert len(first["loss"]) == 8 and len(second["loss"]) == 8  # the resumed run did only the second epoch
-    assert tf.train.latest_checkpoint(str(folder / "checkpoints" / "tiny" / "ckpt")).endswith("ckpt-16")
+    assert len(first["loss"]) == 20 and len(second["loss"]) == 20  # the resumed run did only the second epoch
+    assert tf.train.latest_checkpoint(str(folder / "checkpoints" / "tiny" / "ckpt")).endswith("ckpt-40")
 
 
 def test_fit_training_lowers_the_loss(prepared_synthetic, tmp_path):
     losses = np.array(run(tiny_config(prepared_synthetic), tmp_path, "fit")["loss"])
-    assert losses.size == 16 and np.isfinite(losses).all()
-    assert losses[15] < losses[7]  # fit logs the running mean of each epoch: the second epoch's is lower
+    assert losses.size == 40 and np.isfinite(losses).all()
+    assert losses[39] < losses[19]  # fit logs the running mean of each epoch: the second epoch's is lower
     assert_loadable_embedding_model(tmp_path)
 
 
@@ -110,11 +68,11 @@ def test_mirrored_strategy_over_two_logical_cpus(prepared_synthetic, tmp_path):
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from tests.training.test_stage_one import tiny_config
+        from tests.training.tiny import tiny_config
         from lateral.training.stage_one import train_stage_one
         from lateral.training.strategies import STRATEGIES
         assert STRATEGIES.get("mirrored")().num_replicas_in_sync == 2
-        config = tiny_config({str(prepared_synthetic)!r}, epochs=1, steps_per_epoch=2, classes_per_batch=2)
+        config = tiny_config({str(prepared_synthetic)!r}, epochs=1, steps_per_epoch=2, classes_per_batch=4, samples_per_class=2)
         history = train_stage_one(config, "eager_tf", "mirrored", {str(tmp_path / 'c')!r}, {str(tmp_path / 'l')!r},
                                   progress=False)
         assert all(loss == loss for loss in history["loss"]), history

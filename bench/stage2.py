@@ -1,0 +1,58 @@
+"""Stage-two head training speed with and without the cached-embedding fast path.
+
+    python bench/stage2.py [--steps 30] [--backbone MobileNetV2]
+
+Trains a throw-away stage-one network for one step (weights do not matter for
+speed), then the IoM head (m=256, q=8, one hidden layer, batch-hard arc
+triplet loss, batches of 8 fish x 4 images at 112x112) twice in the same run:
+on embeddings computed once (frozen backbone, no augmentation) and on images
+through the frozen backbone at every step (what augmentation forces). Prints
+steps/s of each (the one-off embedding pass is reported separately) and their ratio.
+"""
+
+import argparse
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lateral import synthetic
+from lateral.config import AugmentConfig, Config, PreprocessConfig
+from lateral.data.prepare import prepare
+from lateral.training.stage_one import train_stage_one
+from lateral.training.stage_two import train_stage_two
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--backbone", default="MobileNetV2")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        synthetic.render_dataset(scratch / "raw", ids=16, sessions=1, per_id=6, size=(640, 480))
+        prepare(scratch / "raw", scratch / "prepared", PreprocessConfig(), (112, 112), progress=False)
+        no_augmentation = AugmentConfig(random_crop=False, saturation=False, brightness=False)
+        base = Config(sub_name="bench_stage1", train_dataset=str(scratch / "prepared"), input_size=(112, 112),
+                      backbone_type=args.backbone, split="none", epochs=1, steps_per_epoch=1,
+                      augment=no_augmentation, mixed_precision="float32")
+        train_stage_one(base, "eager_tf", checkpoint_root=scratch / "ckpt", log_root=scratch / "logs", progress=False)
+        stage_two = dataclasses.replace(base, sub_name="bench_iom", first_sub_name="bench_stage1", m=256, q=8,
+                                        steps_per_epoch=args.steps, optimizer="adam", base_lr=1e-3)
+        rates = {}
+        for name, augment in (("cached embeddings", no_augmentation),
+                              ("images through the backbone", AugmentConfig(random_crop=True, saturation=False,
+                                                                            brightness=False))):
+            config = dataclasses.replace(stage_two, sub_name=f"bench_iom_{len(rates)}", augment=augment)
+            started = time.perf_counter()
+            history = train_stage_two(config, scratch / "ckpt", scratch / "logs", progress=False)
+            step_seconds = np.median(history["seconds"][1:])  # the first step traces the graph
+            rates[name] = 1.0 / step_seconds
+            print(f"{name:28s} {rates[name]:8.1f} steps/s  (whole run incl. set-up {time.perf_counter() - started:5.1f} s)")
+        print(f"fast-path speed-up: {rates['cached embeddings'] / rates['images through the backbone']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The stage-two objective: the config's metric loss on soft IoM codes plus the regularisers.
+
+Weights follow the original deep-IoM training: code balance 0.5, quantisation
+0.5, binarisation LUT 0.001 (each switchable and re-weightable in the config).
+"""
+
+import tensorflow as tf
+
+from lateral.config import ConfigError
+from lateral.losses.registry import LOSSES
+from lateral.losses.regularisers import SMOOTH_BITS, bit_table
+from lateral.models.iom import soft_codes
+
+
+def _arc(config):
+    return dict(arc_margin=config.triplet_margin, scale=config.arc_scale, minimize_dist=config.minimize_dist)
+
+
+def _margin(config):
+    return dict(margin=config.triplet_margin)
+
+
+# How each metric loss reads the config (``triplet_margin`` is the margin of all of them).
+MAIN_LOSS_PARAMETERS = {
+    "batch_hard_arc_triplet_loss": _arc,
+    "batch_all_arc_triplet_loss": _arc,
+    "batch_hard_triplet": _margin,
+    "batch_all_triplet_loss": _margin,
+    "semihard_triplet_loss": _margin,
+    "quadruplet_loss": lambda config: dict(triplet_margin=config.triplet_margin),
+}
+
+
+def smooth_bit_logits(logits, temperature, q, activation):
+    """Expected binary word of each code under the soft arg-max, as the logits ``bin_lut_loss`` takes."""
+    _, zero_level = SMOOTH_BITS[activation]
+    table = bit_table(q, zero_level)  # [q, bits]
+    expected = tf.einsum("nmq,qb->nmb", tf.nn.softmax(temperature * logits, axis=-1), table)
+    if activation == "tanh":
+        bit_logits = tf.atanh(tf.clip_by_value(expected, -1 + 1e-6, 1 - 1e-6))
+    else:
+        expected = tf.clip_by_value(expected, 1e-6, 1 - 1e-6)
+        bit_logits = tf.math.log(expected / (1 - expected))
+    return tf.reshape(bit_logits, [tf.shape(logits)[0], -1])
+
+
+def build_iom_objective(config):
+    """``objective(labels, logits [n, m, q]) -> (total, {term: value})``; fails naming ``loss_fun``."""
+    if config.loss_fun not in MAIN_LOSS_PARAMETERS:
+        raise ConfigError(f"'loss_fun' {config.loss_fun!r} is not one of {', '.join(sorted(MAIN_LOSS_PARAMETERS))}")
+    main_loss = LOSSES.get(config.loss_fun)
+    main_parameters = MAIN_LOSS_PARAMETERS[config.loss_fun](config)
+
+    def objective(labels, logits):
+        codes = soft_codes(logits, config.T)
+        terms = {config.loss_fun: main_loss(labels, codes, **main_parameters)}
+        if config.quanti:
+            terms["quantisation_loss"] = config.quanti_weight * LOSSES.get("quantisation_loss")(labels, codes)
+        if config.code_balance_loss:
+            terms["code_balance_loss"] = config.code_balance_weight * LOSSES.get("code_balance_loss")(
+                labels, codes, q=config.q
+            )
+        if config.bin_lut_loss != "none":
+            bit_logits = smooth_bit_logits(logits, config.T, config.q, config.bin_lut_loss)
+            terms["bin_lut_loss"] = config.bin_lut_weight * LOSSES.get("bin_lut_loss")(
+                labels, bit_logits, q=config.q, activation=config.bin_lut_loss
+            )
+        return tf.add_n(list(terms.values())), terms
+
+    return objective

@@ -1,0 +1,94 @@
+"""The quantised deep Index-of-Max (IoM) hashing head.
+
+Jin, Hwang, Teoh et al., "Deep index-of-maximum hashing for cancellable face
+templates" (the deep IoM of the original project): the embedding, optionally
+permuted by a secret key, is projected to ``m`` groups of ``q`` values; each
+group's arg-max is one integer code in 0..q-1 and a template is the ``m``
+codes. Training replaces the arg-max by its soft version, the expected index
+under a softmax with temperature ``T``, so the codes are differentiable.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="lateral")
+class KeyedPermutation(keras.layers.Layer):
+    """Permute the embedding's entries by a permutation seeded with ``key``; identity when ``key`` is None.
+
+    A new key gives new, unlinkable templates from the same trained network
+    (cancellable biometrics); training always runs with the identity.
+    """
+
+    def __init__(self, key=None, **kwargs):
+        super().__init__(**kwargs)
+        self.key = key
+
+    def build(self, input_shape):
+        size = input_shape[-1]
+        order = np.arange(size) if self.key is None else np.random.default_rng(self.key).permutation(size)
+        self.order = tf.constant(order, tf.int32)
+
+    def call(self, embeddings):
+        return tf.gather(embeddings, self.order, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "key": self.key}
+
+
+@keras.saving.register_keras_serializable(package="lateral")
+class IoMProjection(keras.layers.Layer):
+    """``hidden_layers`` Dense+BatchNorm+ReLU layers, then a Dense to ``m * q``: logits [batch, m, q] (float32)."""
+
+    def __init__(self, m, q, hidden_layers=1, bn_momentum=0.9, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.m, self.q, self.hidden_layers, self.bn_momentum = m, q, hidden_layers, bn_momentum
+        self.hidden = []
+        for index in range(hidden_layers):
+            self.hidden += [
+                keras.layers.Dense(m * q, name=f"hidden_{index}", dtype="float32"),
+                keras.layers.BatchNormalization(momentum=bn_momentum, name=f"hidden_bn_{index}", dtype="float32"),
+                keras.layers.ReLU(dtype="float32"),
+            ]
+        self.projection = keras.layers.Dense(m * q, name="projection", dtype="float32")
+
+    def build(self, input_shape):
+        shape = input_shape
+        for layer in self.hidden:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.projection.build(shape)
+
+    def call(self, embeddings, training=None):
+        x = tf.cast(embeddings, tf.float32)
+        for layer in self.hidden:
+            x = layer(x, training=training)
+        return tf.reshape(self.projection(x), [-1, self.m, self.q])
+
+    def get_config(self):
+        return {**super().get_config(), "m": self.m, "q": self.q, "hidden_layers": self.hidden_layers,
+                "bn_momentum": self.bn_momentum}
+
+
+@keras.saving.register_keras_serializable(package="lateral")
+class HardCodes(keras.layers.Layer):
+    """Each group's arg-max: integer codes [batch, m] in 0..q-1 (int32)."""
+
+    def call(self, logits):
+        return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+
+def soft_codes(logits, temperature):
+    """Each group's expected index under softmax(T * logits): continuous codes [batch, m] in [0, q-1]."""
+    levels = tf.range(tf.shape(logits)[-1], dtype=tf.float32)
+    return tf.reduce_sum(tf.nn.softmax(temperature * logits, axis=-1) * levels, axis=-1)
+
+
+def build_codes_model(embedding_model, projection, key=None, name="iom_codes"):
+    """pixels -> stage-one embedding -> keyed permutation -> projection -> integer codes [batch, m]."""
+    pixels = keras.Input(embedding_model.input_shape[1:], name="pixels")
+    embeddings = embedding_model(pixels)
+    codes = HardCodes(name="codes")(projection(KeyedPermutation(key, name="permutation")(embeddings)))
+    return keras.Model(pixels, codes, name=name)

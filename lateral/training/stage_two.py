@@ -1,0 +1,169 @@
+"""Stage two: train the IoM hashing head on the (frozen) stage-one embedding network.
+
+With the backbone frozen and augmentation off, every training image's
+embedding is computed once and the head trains on those (the fast path);
+otherwise images flow through the embedding network at every step.
+"""
+
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from lateral.config import ConfigError, require
+from lateral.data.augment import build_augmentation
+from lateral.data.pipeline import evaluation_dataset, training_dataset
+from lateral.data.records import load_roi_set
+from lateral.data.split import split_roi_set
+from lateral.losses.iom_objective import build_iom_objective
+from lateral.models.embedding import PixelNormalisation  # noqa: F401  (registers the layer for loading)
+from lateral.models.heads import ArcHead  # noqa: F401  (idem)
+from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
+from lateral.training.optimization import build_optimizer, learning_rate_schedule
+from lateral.training.precision import apply_policy
+from lateral.training.run_directory import EMBEDDING_MODEL, RunDirectory, RunDirectoryError
+from lateral.training.stage_one import index_batches_for
+from lateral.training.validation import hamming_similarity, rank1_accuracy
+
+ARCHITECTURE_KEYS = ("input_size", "m", "q", "hidden_layer_remark", "freeze_backbone", "class_by")
+CODES_MODEL = "iom_codes.keras"
+SAVED_MODEL = "iom_codes_savedmodel"
+LOG_STEPS = 10
+
+
+def stage_one_model_path(config, checkpoint_root):
+    if config.stage_one_model:
+        return Path(config.stage_one_model)
+    if not config.first_sub_name:
+        raise ConfigError("missing required key '1st_sub_name' (or 'stage_one_model') for train_twostage.py")
+    return Path(checkpoint_root) / config.first_sub_name / EMBEDDING_MODEL
+
+
+def load_stage_one(path, input_size):
+    if not path.is_file():
+        raise RunDirectoryError(f"stage-one model not found: {path} (train stage one first: python train.py ...)")
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:
+        raise RunDirectoryError(f"{path} is not a loadable stage-one model: {error}") from None
+    if tuple(model.input_shape[1:3]) != tuple(input_size):
+        raise ConfigError(f"'input_size' {list(input_size)} differs from the stage-one model's {list(model.input_shape[1:3])} ({path})")
+    if len(model.output_shape) != 2:
+        raise RunDirectoryError(f"{path} does not output [batch, embedding] vectors: {model.output_shape}")
+    return model
+
+
+def embed(model, roi_set, input_size, batch_size):
+    return np.concatenate([model(images, training=False).numpy()
+                           for images, _ in evaluation_dataset(roi_set, input_size, batch_size)])
+
+
+def hardest_distances(labels, codes):
+    """Mean over anchors of the hardest positive and the hardest negative angle between code vectors."""
+    unit = tf.math.l2_normalize(codes, axis=1)
+    angles = tf.acos(tf.clip_by_value(tf.matmul(unit, unit, transpose_b=True), -1 + 1e-7, 1 - 1e-7))
+    same = tf.equal(labels[:, None], labels[None, :])
+    positive = tf.reduce_max(tf.where(same, angles, 0.0), axis=1)
+    negative = tf.reduce_min(tf.where(same, np.pi, angles), axis=1)
+    return tf.reduce_mean(positive), tf.reduce_mean(negative)
+
+
+def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", progress=True):
+    """Train (or resume) the IoM head of run ``config.sub_name``; returns the per-step history."""
+    require(config, ["train_dataset"], "train_twostage.py")
+    objective = build_iom_objective(config)
+    apply_policy(config.mixed_precision)
+    keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
+    embedding_model = load_stage_one(stage_one_model_path(config, checkpoint_root), config.input_size)
+    roi_set = load_roi_set(config.train_dataset, config.class_by)
+    train_set, validation_set = split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions,
+                                              config.seed)
+    index_batches, global_batch = index_batches_for(config, train_set)
+    steps_per_epoch = config.steps_per_epoch or max(1, len(train_set) // global_batch)
+    total_steps = config.epochs * steps_per_epoch
+    run = RunDirectory(checkpoint_root, config.sub_name)
+    run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
+
+    augment = build_augmentation(config.augment)
+    cached = config.freeze_backbone and augment is None
+    embedding_model.trainable = not config.freeze_backbone
+    if cached:  # fast path: the frozen network's embeddings, once
+        embeddings = tf.constant(embed(embedding_model, train_set, config.input_size, config.eval_batch_size))
+        labels = tf.constant(train_set.labels)
+        batches = index_batches.map(lambda index: (tf.gather(embeddings, index), tf.gather(labels, index)))
+        encode = tf.identity
+    else:
+        batches = training_dataset(train_set, index_batches, config.input_size, augment)
+
+        def encode(images):
+            return embedding_model(images, training=not config.freeze_backbone)
+
+    projection = IoMProjection(config.m, config.q, int(config.hidden_layer_remark), config.bn_momentum,
+                               name="iom_projection")
+    projection.build((None, embedding_model.output_shape[-1]))
+    warmup_steps = int(config.warmup_epochs * steps_per_epoch)
+    schedule = learning_rate_schedule(config.base_lr, config.lr_schedule, total_steps, warmup_steps)
+    optimizer = build_optimizer(config.optimizer, schedule, config.momentum, config.w_decay)
+    variables = projection.trainable_variables + embedding_model.trainable_variables
+    optimizer.build(variables)
+    trackables = dict(projection=projection, optimizer=optimizer)
+    if not config.freeze_backbone:
+        trackables["embedding"] = embedding_model
+    manager = run.checkpoint_manager(**trackables)
+    if run.restore_latest(manager):
+        print(f"resuming {run.path} at step {int(optimizer.iterations.numpy())}")
+    run.write_metadata(config, train_set.label_map)
+
+    @tf.function
+    def train_step(inputs, batch_labels):
+        with tf.GradientTape() as tape:
+            logits = projection(encode(inputs), training=True)
+            total, terms = objective(batch_labels, logits)
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+        positive, negative = hardest_distances(batch_labels, soft_codes(logits, config.T))
+        return total, terms, positive, negative, tf.argmax(logits, axis=-1)
+
+    writer = tf.summary.create_file_writer(f"{log_root}/{config.sub_name}")
+    codes_model = build_codes_model(embedding_model, projection)
+    history = {"loss": [], "seconds": []}
+    iterator = iter(batches)
+    start = int(optimizer.iterations.numpy())
+    with tqdm(total=total_steps, initial=start, desc="training IoM head", unit="step", disable=not progress) as bar:
+        for _ in range(start, total_steps):
+            began = time.perf_counter()
+            total, terms, positive, negative, hard_codes = train_step(*next(iterator))
+            loss = float(total)
+            history["seconds"].append(time.perf_counter() - began)
+            step = int(optimizer.iterations.numpy())
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"stage-two loss became {loss} at step {step}; lower base_lr")
+            history["loss"].append(loss)
+            bar.update()
+            bar.set_postfix(loss=f"{loss:.3f}", positive=f"{float(positive):.2f}", negative=f"{float(negative):.2f}")
+            if step % LOG_STEPS == 0 or step == total_steps:
+                with writer.as_default(step=step):
+                    tf.summary.scalar("loss", loss)
+                    for name, value in terms.items():
+                        tf.summary.scalar(name, value)
+                    tf.summary.scalar("hardest_positive_angle", positive)
+                    tf.summary.scalar("hardest_negative_angle", negative)
+                    tf.summary.histogram("codes", hard_codes)
+            epoch_ends = step % steps_per_epoch == 0
+            if step % config.save_steps == 0 or epoch_ends:
+                manager.save(checkpoint_number=step)
+            if epoch_ends and validation_set is not None:
+                codes = codes_model.predict(evaluation_dataset(validation_set, config.input_size,
+                                                               config.eval_batch_size).map(lambda x, _: x), verbose=0)
+                rank1 = rank1_accuracy(hamming_similarity(codes), validation_set.labels)
+                with writer.as_default(step=step):
+                    tf.summary.scalar("val_rank1_hamming", rank1)
+                print(f"epoch {step // steps_per_epoch}: validation rank-1 (Hamming on IoM codes) {rank1:.3f}")
+    embedding_model.trainable = False
+    codes_model.save(run.path / CODES_MODEL)
+    embedding_model.save(run.embedding_model)
+    codes_model.export(str(run.path / SAVED_MODEL), verbose=False)
+    return history
