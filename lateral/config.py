@@ -83,6 +83,7 @@ class Config:
     preprocess: PreprocessConfig = PreprocessConfig()
     # Data.
     train_dataset: typing.Optional[str] = None  # prepare_data.py output folder, or TFRecord file/glob
+    test_dataset: typing.Optional[str] = None  # read by test_iom.py: prepared TFRecords or ROI folders per fish
     class_by: typing.Literal["fish", "fish_flank"] = "fish_flank"
     num_classes: typing.Optional[int] = None  # checked against the training set when given
     split: typing.Literal["by_identity", "by_session", "none"] = "by_identity"

@@ -26,31 +26,47 @@ def step(title, command):
 def main():
     # The demo's config reads demo_run/prepared, so the folder is fixed.
     raw, prepared = Path("demo_run/raw"), Path("demo_run/prepared")
+    test_raw, test_prepared = Path("demo_run/test_raw"), Path("demo_run/test_prepared")
     started = time.perf_counter()
     if not (REPO / raw / "ground_truth.jsonl").exists():
         step(
-            "1/4 rendering 128 synthetic tent photos: 16 fish, 2 sessions, 4 photos each",
+            "1/6 rendering 128 synthetic tent photos: 16 fish, 2 sessions, 4 photos each",
             ["python", "-m", "lateral.synthetic", str(raw), "--ids", "16", "--sessions", "2", "--per_id", "4",
              "--size", "640x480"],
         )
     else:
-        print(f"\n==> 1/4 synthetic photos already in {raw}")
+        print(f"\n==> 1/6 synthetic photos already in {raw}")
     step(
-        "2/4 segmenting the green tent, normalising the pose, cutting lateral ROIs into TFRecords",
+        "2/6 segmenting the green tent, normalising the pose, cutting lateral ROIs into TFRecords",
         ["python", "prepare_data.py", "--input_dir", str(raw), "--output_dir", str(prepared), "--cfg_path",
          STAGE_ONE_CONFIG, "--workers", "2"],
     )
     step(
-        "3/4 stage one: MobileNetV2 (width 0.35) + ArcFace on 12 fish, validated on 4 held-out fish",
+        "3/6 stage one: MobileNetV2 (width 0.35) + ArcFace on 12 fish, validated on 4 held-out fish",
         ["python", "train.py", "--cfg_path", STAGE_ONE_CONFIG, "--mode", "fit"],
     )
     step(
-        "4/4 stage two: the IoM hashing head (64 codes of 0..7) on the frozen stage-one network",
+        "4/6 stage two: the IoM hashing head (64 codes of 0..7) on the frozen stage-one network",
         ["python", "train_twostage.py", "--cfg_path", STAGE_TWO_CONFIG],
     )
+    if not (REPO / test_raw / "ground_truth.jsonl").exists():
+        step(
+            "5/6 rendering 8 fish never seen in training (2 sessions, 4 photos each) and preparing them",
+            ["python", "-m", "lateral.synthetic", str(test_raw), "--ids", "8", "--sessions", "2", "--per_id", "4",
+             "--size", "640x480", "--seed", "1"],
+        )
+    step(
+        "5/6 preparing the held-out fish",
+        ["python", "prepare_data.py", "--input_dir", str(test_raw), "--output_dir", str(test_prepared),
+         "--cfg_path", STAGE_TWO_CONFIG, "--workers", "2"],
+    )
+    step(
+        "6/6 evaluation on the held-out fish, cross-session: Hamming on IoM codes and cosine on embeddings",
+        ["python", "test_iom.py", "--cfg_path", STAGE_TWO_CONFIG, "--protocol", "cross_session"],
+    )
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s. Look at {prepared}/montage.png, "
-          f"{prepared}/summary.json, checkpoints/synthetic_stage1/, checkpoints/synthetic_iom/ and "
-          "`tensorboard --logdir logs`.")
+          f"{prepared}/summary.json, checkpoints/synthetic_stage1/, checkpoints/synthetic_iom/ (its evaluation/ "
+          "holds the report and plots) and `tensorboard --logdir logs`.")
 
 
 if __name__ == "__main__":

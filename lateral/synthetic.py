@@ -50,6 +50,8 @@ RED_SPOT_SHRINK = 0.6
 ROI_CLEARANCE = 0.01
 # Spots keep their centres at least this share of their summed radii apart.
 SPOT_SPACING = 1.0
+# Spots, glints and droplets keep this many eye radii from the eye's centre.
+EYE_CLEARANCE = 1.8
 
 BODY_LENGTH_OF_WIDTH = (0.45, 0.70)  # fish body length / photo width
 EDGE_STRIP_PROBABILITY = 0.1
@@ -421,7 +423,7 @@ def _spot_candidates(rng, count, red_share, fish):
     x, y = fish.body_point(u, v)
     outer = np.maximum(radius, halo_radius) * length
     inside = _circles_inside(x, y, outer, length, fish.y_top, fish.y_bottom, 0.005 * length)
-    clear_of_eye = np.hypot(x - fish.eye_centre[0], y - fish.eye_centre[1]) > 1.8 * fish.eye_radius + outer
+    clear_of_eye = np.hypot(x - fish.eye_centre[0], y - fish.eye_centre[1]) > EYE_CLEARANCE * fish.eye_radius + outer
     keep = inside & clear_of_eye
     return dict(
         u=u[keep],
@@ -446,16 +448,23 @@ def _fixed(points):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SkinLook:
-    """How one photo renders the skin: the pattern stays, its colours and sharpness vary."""
+    """How one photo renders the skin: the pattern stays, its placement, colours and sharpness vary."""
 
     gain: np.ndarray  # per BGR channel
     spot_blur: float  # Gaussian sigma in pixels
-    spot_fade: np.ndarray  # per spot of the flank shown: share of the surrounding skin colour mixed in
+    spots: FlankSpots  # the flank's spots as this photo shows them: shifted and resized a little
+    spot_fade: np.ndarray  # per spot: share of the surrounding skin colour mixed in
     sheen: tuple[float, float, float]  # strength, centre and width (in v) of a brighter band along the body
+    # Wet highlights, one row each: u, v, angle (degrees, canonical frame), long and short
+    # Gaussian sigma (fractions of the body length), peak opacity of the light's white.
+    glints: np.ndarray
+    # Water droplets, one row each: u, v, radius (fraction of the body length).
+    droplets: np.ndarray
+    light_angle: float  # direction (degrees, canonical frame) the light comes from, for droplets' shading
 
     @classmethod
-    def neutral(cls, spot_count):
-        return cls(np.ones(3), 0.0, np.zeros(spot_count), (0.0, 0.0, 1.0))
+    def neutral(cls, spots):
+        return cls(np.ones(3), 0.0, spots, np.zeros(len(spots.u)), (0.0, 0.0, 1.0), np.zeros((0, 6)), np.zeros((0, 3)), 0.0)
 
 
 def render_canonical_flank(fish, flank, pixels_per_unit=4.0):
@@ -465,11 +474,10 @@ def render_canonical_flank(fish, flank, pixels_per_unit=4.0):
     fish), coverage (uint8) and the canonical point at pixel (0, 0): canonical
     point c is at pixel ``(c - origin) * pixels_per_unit``.
     """
-    look = SkinLook.neutral(len(fish.spots(flank).u))
-    return _fish_layer(fish, flank, pixels_per_unit, look)
+    return _fish_layer(fish, pixels_per_unit, SkinLook.neutral(fish.spots(flank)))
 
 
-def _fish_layer(fish, flank, pixels_per_unit, look):
+def _fish_layer(fish, pixels_per_unit, look):
     """The fish drawn once at the photo's scale: straight (not premultiplied) BGR and alpha, uint8.
 
     Outside the fish the colour is skin or fin colour, not black, so that
@@ -485,10 +493,14 @@ def _fish_layer(fish, flank, pixels_per_unit, look):
 
     table = _skin_table(fish, look)
     skin = _skin_gradient(fish, table, origin, pixels_per_unit, (height, width))
-    _draw_spots(skin, fish, fish.spots(flank), table, look, to_layer, pixels_per_unit)
+    _draw_spots(skin, fish, look.spots, table, look, to_layer, pixels_per_unit)
     _darken_along(skin, to_layer(fish.operculum), 0.78, max(1, round(0.004 * fish.length * pixels_per_unit)))
     if look.spot_blur > 0:
         skin = cv2.GaussianBlur(skin, (0, 0), look.spot_blur)
+    for glint in look.glints:
+        _add_glint(skin, fish, glint, origin, pixels_per_unit)
+    for droplet in look.droplets:
+        _add_droplet(skin, fish, droplet, look.light_angle, origin, pixels_per_unit)
     _draw_eye(skin, fish, to_layer, pixels_per_unit)
 
     body = np.zeros((height, width), np.uint8)
@@ -534,7 +546,7 @@ def _draw_spots(skin, fish, spots, table, look, to_layer, pixels_per_unit):
     scale = fish.length * pixels_per_unit * ONE
     halo_radii = np.round(spots.halo_radius * scale).astype(int).tolist()
     radii = np.maximum(ONE // 2, np.round(spots.radius * scale).astype(int)).tolist()
-    surrounding = table[np.round((spots.v + 1) * 127.5).astype(int)]
+    surrounding = table[np.clip(np.round((spots.v + 1) * 127.5).astype(int), 0, 255)]
     fade = look.spot_fade[:, None]
 
     def faded(bgr):
@@ -545,6 +557,64 @@ def _draw_spots(skin, fish, spots, table, look, to_layer, pixels_per_unit):
             cv2.circle(skin, centre, radius, colour, -1, cv2.LINE_AA, SHIFT)
     for centre, radius, colour in zip(centres, radii, faded(spots.bgr)):
         cv2.circle(skin, centre, radius, colour, -1, cv2.LINE_AA, SHIFT)
+
+
+def _skin_box(fish, centre, reach, origin, pixels_per_unit, shape):
+    """A box of the layer around canonical ``centre`` (``reach`` canonical units each way).
+
+    Returns the box's slices, the canonical x and y of its pixels (column and
+    row vectors) and how far each pixel is from the spot-free head (0 on
+    it, rising to 1 a little behind it): the eye region stays as it is.
+    """
+    low = np.floor((np.asarray(centre) - reach - origin) * pixels_per_unit).astype(int)
+    high = np.ceil((np.asarray(centre) + reach - origin) * pixels_per_unit).astype(int) + 1
+    (x0, y0), (x1, y1) = np.maximum(low, 0), np.minimum(high, (shape[1], shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    x = (origin[0] + np.arange(x0, x1, dtype=np.float32) / pixels_per_unit)[None, :]
+    y = (origin[1] + np.arange(y0, y1, dtype=np.float32) / pixels_per_unit)[:, None]
+    length, (eye_x, eye_y), eye_radius = fish.length, fish.eye_centre, fish.eye_radius
+    behind_head = np.clip((x - SPOT_REGION_START * length) / (0.02 * length), 0.0, 1.0)
+    eye_distance = np.sqrt((x - eye_x) ** 2 + (y - eye_y) ** 2)
+    off_eye = np.clip((eye_distance - EYE_CLEARANCE * eye_radius) / (0.5 * eye_radius), 0.0, 1.0)
+    return (slice(y0, y1), slice(x0, x1)), x, y, behind_head * off_eye
+
+
+def _add_glint(skin, fish, glint, origin, pixels_per_unit):
+    """A soft, elongated specular highlight: the skin mixed towards the light's white."""
+    u, v, angle, long_sigma, short_sigma, opacity = glint
+    centre = np.array(fish.body_point(u, v))
+    long_sigma, short_sigma = long_sigma * fish.length, short_sigma * fish.length
+    found = _skin_box(fish, centre, 3 * long_sigma, origin, pixels_per_unit, skin.shape)
+    if found is None:
+        return
+    box, x, y, allowed = found
+    cos, sin = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    along, across = (x - centre[0]) * cos + (y - centre[1]) * sin, (y - centre[1]) * cos - (x - centre[0]) * sin
+    share = opacity * allowed * np.exp(-0.5 * ((along / long_sigma) ** 2 + (across / short_sigma) ** 2))
+    patch = skin[box].astype(np.float32)
+    skin[box] = patch + share[..., None] * (255 - patch)
+
+
+def _add_droplet(skin, fish, droplet, light_angle, origin, pixels_per_unit):
+    """A water droplet: a lens that lightens the skin under it, a dark rim away from the light, a bright dot."""
+    u, v, radius = droplet
+    centre = np.array(fish.body_point(u, v))
+    radius *= fish.length
+    found = _skin_box(fish, centre, 1.2 * radius, origin, pixels_per_unit, skin.shape)
+    if found is None:
+        return
+    box, x, y, allowed = found
+    dx, dy = (x - centre[0]) / radius, (y - centre[1]) / radius
+    distance = np.sqrt(dx * dx + dy * dy)
+    inside = np.clip((1 - distance) * radius * pixels_per_unit + 0.5, 0.0, 1.0)  # antialiased disc
+    light = np.array([np.cos(np.radians(light_angle)), np.sin(np.radians(light_angle))])
+    away = np.clip(-(dx * light[0] + dy * light[1]) / np.maximum(distance, 1e-6), 0.0, 1.0)
+    rim = inside * np.exp(-(((1 - distance) / 0.25) ** 2)) * away
+    dot = np.exp(-0.5 * (((dx - 0.4 * light[0]) ** 2 + (dy - 0.4 * light[1]) ** 2) / 0.15**2))
+    patch = skin[box].astype(np.float32)
+    shaded = patch * (1 + allowed * (0.12 * inside - 0.45 * rim))[..., None]
+    skin[box] = np.clip(shaded + (0.9 * allowed * inside * dot)[..., None] * (255 - shaded), 0, 255)
 
 
 def _colour(bgr):
@@ -746,7 +816,7 @@ def _compose(fish, params, rng):
     photo = _tent(rng, params, gain)
     if params.edge_strip is not None:
         _paint_strip(photo, params.edge_strip, gain)
-    colour, alpha, origin = _fish_layer(fish, params.flank, params.scale, params.skin)
+    colour, alpha, origin = _fish_layer(fish, params.scale, params.skin)
     layer_to_canonical = np.array([[1 / params.scale, 0, origin[0]], [0, 1 / params.scale, origin[1]]])
     layer_to_photo = params.to_photo @ np.vstack([layer_to_canonical, [0, 0, 1]])
     layer_gain = _gain_in_layer(gain, params.size, layer_to_photo, alpha.shape)

@@ -1,10 +1,12 @@
-"""Shared fixtures: one small prepared synthetic dataset for the whole session."""
+"""Shared fixtures: a small prepared synthetic dataset, and tiny stage-one and stage-two runs on it."""
 
+import keras
 import pytest
 
 from lateral import synthetic
 from lateral.config import PreprocessConfig
 from lateral.data.prepare import prepare
+from tests.training.tiny import run, stage_two_config, tiny_config, train
 
 TINY_ROI = (32, 64)
 
@@ -17,3 +19,21 @@ def prepared_synthetic(tmp_path_factory):
     summary = prepare(root / "raw", root / "prepared", PreprocessConfig(), TINY_ROI, progress=False)
     assert summary["ok"] >= 30
     return root / "prepared"
+
+
+@pytest.fixture(scope="session")
+def eager_run(prepared_synthetic, tmp_path_factory):
+    """One epoch, then the same run resumed for a second: (folder, first history, second history)."""
+    folder = tmp_path_factory.mktemp("eager")
+    first = run(tiny_config(prepared_synthetic, epochs=1), folder)
+    second = run(tiny_config(prepared_synthetic, epochs=2), folder)
+    keras.mixed_precision.set_global_policy("float32")
+    return folder, first, second
+
+
+@pytest.fixture(scope="session")
+def iom_run(prepared_synthetic, eager_run, tmp_path_factory):
+    stage_one_folder = eager_run[0]
+    folder = tmp_path_factory.mktemp("iom")
+    history = train(stage_two_config(prepared_synthetic, stage_one_folder), folder)
+    return folder, history

@@ -14,7 +14,8 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from lateral.registry import Registry
-from lateral.training.validation import cosine_similarity, rank1_accuracy
+from lateral.measures import cosine_similarity
+from lateral.training.validation import rank1_accuracy
 
 LOOPS = Registry("training mode")
 LOG_STEPS = 10
@@ -67,7 +68,8 @@ class TrainingJob:
         for images, batch_labels in self.validation:
             embeddings.append(self.embedding(images, training=False).numpy())
             labels.append(batch_labels.numpy())
-        rank1 = rank1_accuracy(cosine_similarity(np.concatenate(embeddings)), np.concatenate(labels))
+        embeddings = np.concatenate(embeddings)
+        rank1 = rank1_accuracy(cosine_similarity(embeddings, embeddings), np.concatenate(labels))
         with self.writer.as_default(step=step):
             tf.summary.scalar("val_rank1", rank1)
         print(f"epoch {step // self.steps_per_epoch}: validation rank-1 {rank1:.3f}")

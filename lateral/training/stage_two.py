@@ -27,7 +27,8 @@ from lateral.training.optimization import build_optimizer, learning_rate_schedul
 from lateral.training.precision import apply_policy
 from lateral.training.run_directory import EMBEDDING_MODEL, RunDirectory, RunDirectoryError
 from lateral.training.stage_one import index_batches_for
-from lateral.training.validation import hamming_similarity, rank1_accuracy
+from lateral.measures import hamming_similarity
+from lateral.training.validation import rank1_accuracy
 
 ARCHITECTURE_KEYS = ("input_size", "m", "q", "hidden_layer_remark", "freeze_backbone", "class_by")
 CODES_MODEL = "iom_codes.keras"
@@ -158,7 +159,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
             if epoch_ends and validation_set is not None:
                 codes = codes_model.predict(evaluation_dataset(validation_set, config.input_size,
                                                                config.eval_batch_size).map(lambda x, _: x), verbose=0)
-                rank1 = rank1_accuracy(hamming_similarity(codes), validation_set.labels)
+                rank1 = rank1_accuracy(hamming_similarity(codes, codes), validation_set.labels)
                 with writer.as_default(step=step):
                     tf.summary.scalar("val_rank1_hamming", rank1)
                 print(f"epoch {step // steps_per_epoch}: validation rank-1 (Hamming on IoM codes) {rank1:.3f}")

@@ -3,18 +3,6 @@
 import numpy as np
 
 
-def cosine_similarity(embeddings):
-    embeddings = np.asarray(embeddings, np.float64)
-    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    return unit @ unit.T
-
-
-def hamming_similarity(codes):
-    """Share of equal codes between every two templates (the IoM match score)."""
-    codes = np.asarray(codes)
-    return np.mean(codes[:, None, :] == codes[None, :, :], axis=-1)
-
-
 def rank1_accuracy(similarity, labels):
     """Fraction of images whose most similar other image shows the same class.
 

@@ -10,40 +10,9 @@ from sklearn.metrics import roc_auc_score
 from lateral.config import AugmentConfig, ConfigError
 from lateral.data.pipeline import evaluation_dataset
 from lateral.data.records import load_roi_set
-from lateral.models.iom import HardCodes, IoMProjection, KeyedPermutation  # noqa: F401  (registered for loading)
+import lateral.models.iom  # noqa: F401  (registers the IoM layers for loading)
 from lateral.training.run_directory import RunDirectoryError
-from lateral.training.stage_two import train_stage_two
-from tests.training.tiny import tiny_config
-
-
-def stage_two_config(dataset, stage_one_folder, **changes):
-    settings = dict(
-        sub_name="tiny_iom",
-        stage_one_model=str(stage_one_folder / "checkpoints" / "tiny" / "embedding.keras"),
-        m=16,
-        q=4,
-        loss_fun="batch_hard_arc_triplet_loss",
-        triplet_margin=0.2,
-        bin_lut_loss="tanh",
-        optimizer="adam",
-        base_lr=0.01,
-        epochs=2,
-        steps_per_epoch=10,
-    )
-    settings.update(changes)
-    return tiny_config(dataset, **settings)
-
-
-def train(config, folder):
-    return train_stage_two(config, checkpoint_root=folder / "checkpoints", log_root=folder / "logs", progress=False)
-
-
-@pytest.fixture(scope="module")
-def iom_run(prepared_synthetic, eager_run, tmp_path_factory):
-    stage_one_folder = eager_run[0]
-    folder = tmp_path_factory.mktemp("iom")
-    history = train(stage_two_config(prepared_synthetic, stage_one_folder), folder)
-    return folder, history
+from tests.training.tiny import stage_two_config, train
 
 
 def test_iom_codes_separate_same_fish_from_other_fish(prepared_synthetic, iom_run):

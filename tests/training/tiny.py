@@ -2,6 +2,7 @@
 
 from lateral.config import AugmentConfig, Config
 from lateral.training.stage_one import train_stage_one
+from lateral.training.stage_two import train_stage_two
 
 
 def tiny_config(dataset, **changes):
@@ -35,3 +36,25 @@ def tiny_config(dataset, **changes):
 def run(config, tmp_path, mode="eager_tf", strategy="default"):
     return train_stage_one(config, mode, strategy, checkpoint_root=tmp_path / "checkpoints",
                            log_root=tmp_path / "logs", progress=False)
+
+
+def stage_two_config(dataset, stage_one_folder, **changes):
+    settings = dict(
+        sub_name="tiny_iom",
+        stage_one_model=str(stage_one_folder / "checkpoints" / "tiny" / "embedding.keras"),
+        m=16,
+        q=4,
+        loss_fun="batch_hard_arc_triplet_loss",
+        triplet_margin=0.2,
+        bin_lut_loss="tanh",
+        optimizer="adam",
+        base_lr=0.01,
+        epochs=2,
+        steps_per_epoch=10,
+    )
+    settings.update(changes)
+    return tiny_config(dataset, **settings)
+
+
+def train(config, folder):
+    return train_stage_two(config, checkpoint_root=folder / "checkpoints", log_root=folder / "logs", progress=False)

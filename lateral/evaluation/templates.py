@@ -1,0 +1,58 @@
+"""Test images in, embeddings and IoM codes out."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from lateral.data.pipeline import evaluation_dataset
+from lateral.data.records import DatasetError, RoiSet, load_roi_set
+from lateral.models.embedding import PixelNormalisation  # noqa: F401  (registers layers for loading)
+from lateral.models.heads import ArcHead  # noqa: F401
+from lateral.models.iom import HardCodes  # noqa: F401
+from lateral.training.run_directory import EMBEDDING_MODEL
+from lateral.training.stage_two import CODES_MODEL
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def load_test_set(path):
+    """TFRecords from prepare_data.py, or a folder of ROI images laid out one folder per fish."""
+    path = Path(path)
+    if path.is_dir() and not (path / "tfrecords").is_dir() and not list(path.glob("*.tfrecord")):
+        return _roi_folder(path)
+    return load_roi_set(path, "fish")
+
+
+def _roi_folder(root):
+    files = sorted(p for p in root.glob("*/*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DatasetError(f"no ROI images found in {root} (expected {root}/<fish_id>/*.png or TFRecords)")
+    fish_ids = np.array([p.parent.name for p in files])
+    label_map = {fish: index for index, fish in enumerate(sorted(set(fish_ids)))}
+    images = np.empty(len(files), object)
+    images[:] = [p.read_bytes() for p in files]
+    return RoiSet(images, np.array([label_map[f] for f in fish_ids], np.int64), fish_ids,
+                  np.array([""] * len(files)), np.array([p.relative_to(root).as_posix() for p in files]),
+                  np.array(["unknown"] * len(files)), label_map)
+
+
+def run_models(run_folder):
+    """(embedding model, codes model or None) of a stage-one or stage-two run folder."""
+    run_folder = Path(run_folder)
+    embedding_path = run_folder / EMBEDDING_MODEL
+    if not embedding_path.is_file():
+        raise DatasetError(f"no {EMBEDDING_MODEL} in {run_folder}: train it first (train.py / train_twostage.py)")
+    codes_path = run_folder / CODES_MODEL
+    return keras.models.load_model(embedding_path), (keras.models.load_model(codes_path) if codes_path.is_file() else None)
+
+
+def compute_templates(run_folder, roi_set, batch_size=64):
+    """{"embeddings": float32 [n, d], "codes": int32 [n, m] or None} for every image of ``roi_set``."""
+    embedding_model, codes_model = run_models(run_folder)
+    input_size = tuple(embedding_model.input_shape[1:3])
+    images = evaluation_dataset(roi_set, input_size, batch_size).map(lambda pixels, _: pixels)
+    return {
+        "embeddings": embedding_model.predict(images, verbose=0).astype(np.float32),
+        "codes": None if codes_model is None else codes_model.predict(images, verbose=0).astype(np.int32),
+    }
