@@ -21,6 +21,23 @@ bottom outline: its y is sharp, its x not, the belly being flat), ``snout``,
 bottom-left as seen in the canonical pose), ``canonical_to_photo`` (A),
 ``jpeg_quality`` and ``edge_strip`` (the border with a non-green strip, or None).
 
+An individual's body, fins, colours and spot pattern are fixed by its seed;
+each photo varies everything else. The geometry (pose, scale, placement and
+so the ground truth) is exact. The skin is not a copy: as it stretches and the
+fish lies differently each spot moves by about a quarter of its radius and
+grows or shrinks by about 10%; most spots fade a little, a random 5-15% much
+more (mucus, wet reflections); one to four soft, elongated glints, now and
+then a wide sheet of glare and a droplet or two of water lie on the skin;
+the skin's colour and sheen change. None of this touches the head in front
+of the spots or the eye's surroundings, so the eye stays the foremost dark
+blob with a lighter ring. The light varies in brightness (gradient, patches,
+vignette) and in colour (a white balance that changes across the photo,
+weakened where the tent would leave the segmentation's green); the camera
+adds a slight defocus or shake, grain and JPEG. Cut at the true ROI, two
+photos of one flank correlate about 0.6-0.7 on average (grey, 128x64, the
+eye's sixth dropped), photos of other fish about 0.15, and the two overlap:
+the fish can be told apart, but not trivially.
+
     python -m lateral.synthetic OUT --ids 10 --sessions 2 --per_id 4
 """
 
@@ -55,6 +72,32 @@ EYE_CLEARANCE = 1.8
 
 BODY_LENGTH_OF_WIDTH = (0.45, 0.70)  # fish body length / photo width
 EDGE_STRIP_PROBABILITY = 0.1
+
+# Per-photo variation of the skin (see SkinLook) and of the camera.
+SPOT_SHIFT_SD = 0.25  # a spot's shift in x and y, in its radii (cut at two standard deviations)
+SPOT_SIZE_SD = 0.1  # relative change of its radius (likewise cut)
+FAINT_SPOT_SHARE = (0.05, 0.15)  # share of spots washed out by mucus or reflections...
+FAINT_SPOT_FADE = (0.6, 0.9)  # ... and how much
+GLINTS = (1, 4)
+GLINT_SIGMA = (0.015, 0.05)  # long Gaussian sigma, fraction of the body length
+GLINT_OPACITY = (0.1, 0.5)
+GLARE_PROBABILITY = 0.3
+GLARE_SIGMA = (0.05, 0.1)
+GLARE_OPACITY = (0.3, 0.6)
+DROPLET_PROBABILITY = 0.3
+DROPLET_RADIUS = (0.005, 0.012)
+COLOUR_TEMPERATURE = 0.12  # log gain of red over blue, either way
+COLOUR_TEMPERATURE_SLOPE = 0.1  # its change across the photo, either way
+# Log gain of green: mostly towards magenta, as a green tint would take pale bellies towards the tent.
+COLOUR_TINT = (-0.04, 0.01)
+# The cast keeps the tent within these (OpenCV hue, saturation), inside the
+# segmentation's defaults (hue 35-95, saturation 60 and up) with a margin for noise and JPEG.
+TENT_HUE = (38, 90)
+TENT_MIN_SATURATION = 75
+LIGHT_PATCH_SD = 0.06
+BLUR_SIGMA = 1.0  # pixels at 1024 wide
+MOTION_BLUR_PROBABILITY = 0.25
+MOTION_BLUR_LENGTH = (0.5, 2.5)  # pixels at 1024 wide
 JPEG_QUALITY = (60, 95)
 GAIN_ONE = 128  # a brightness gain of 1 in uint8 gain maps
 UNIFORM_BYTE_SD = 256 / np.sqrt(12)  # standard deviation of uniform draws of 0..255
@@ -464,7 +507,17 @@ class SkinLook:
 
     @classmethod
     def neutral(cls, spots):
-        return cls(np.ones(3), 0.0, spots, np.zeros(len(spots.u)), (0.0, 0.0, 1.0), np.zeros((0, 6)), np.zeros((0, 3)), 0.0)
+        """The skin as stored: nothing moved, faded, blurred or added."""
+        return cls(
+            gain=np.ones(3),
+            spot_blur=0.0,
+            spots=spots,
+            spot_fade=np.zeros(len(spots.u)),
+            sheen=(0.0, 0.0, 1.0),
+            glints=np.zeros((0, 6)),
+            droplets=np.zeros((0, 3)),
+            light_angle=0.0,
+        )
 
 
 def render_canonical_flank(fish, flank, pixels_per_unit=4.0):
@@ -563,8 +616,9 @@ def _skin_box(fish, centre, reach, origin, pixels_per_unit, shape):
     """A box of the layer around canonical ``centre`` (``reach`` canonical units each way).
 
     Returns the box's slices, the canonical x and y of its pixels (column and
-    row vectors) and how far each pixel is from the spot-free head (0 on
-    it, rising to 1 a little behind it): the eye region stays as it is.
+    row vectors) and a weight per pixel for what is added there: 0 on the
+    head in front of the spots and within EYE_CLEARANCE eye radii of the
+    eye, rising to 1 a little beyond, so that the eye region stays as it is.
     """
     low = np.floor((np.asarray(centre) - reach - origin) * pixels_per_unit).astype(int)
     high = np.ceil((np.asarray(centre) + reach - origin) * pixels_per_unit).astype(int) + 1
@@ -688,13 +742,22 @@ class PhotoParams:
     exposure: float
     light_slope: tuple[float, float]  # relative brightness change across the width and height
     vignette: float  # relative darkening at the corners
+    # White balance: log gain of red over blue (blue gets minus it) at the centre and its change
+    # across the width and height (the light's colour varies over the tent), log gain of green.
+    colour_cast: tuple[float, float, float, float]
+    light_patches: np.ndarray  # small grid of relative brightness changes, smoothly interpolated
+    blur_sigma: float  # Gaussian blur of the photo, pixels (0: none)
+    motion_blur: tuple[float, float]  # length (pixels; 0: none) and angle (degrees) of a camera shake
     noise_sigma: float
     jpeg_quality: int
     edge_strip: EdgeStrip | None
 
 
 def draw_photo_params(fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY):
-    """Everything that varies from photo to photo, drawn without rendering anything."""
+    """Everything that varies from photo to photo, drawn without rendering anything.
+
+    ``rng`` is a numpy Generator that can spawn (any from np.random.default_rng).
+    """
     width, height = size
     flank = FLANKS[int(rng.integers(2))]
     flipped_over = bool(rng.random() < upside_down)
@@ -705,6 +768,12 @@ def draw_photo_params(fish, rng, size=(1024, 768), max_rotation=40.0, upside_dow
     margin = max(4.0, 0.04 * min(width, height))
     scale = _fitting_scale(rng, fish, linear, size, margin)
     to_photo = _place(rng, fish, scale * linear, size, margin)
+    # What was added later draws from its own child generator, so that every
+    # earlier draw (pose, tent, light, noise, edge strip) stays as it was for a seed.
+    later = rng.spawn(1)[0]
+    skin = _skin_look(rng, later, fish, flank, scale)
+    tent_hsv = (rng.uniform(40, 80), rng.uniform(90, 220), rng.uniform(120, 200))
+    blur_sigma, motion_blur = _camera_blur(later, width)
     return PhotoParams(
         size=(width, height),
         flank=flank,
@@ -712,25 +781,149 @@ def draw_photo_params(fish, rng, size=(1024, 768), max_rotation=40.0, upside_dow
         angle=angle,
         scale=scale,
         to_photo=to_photo,
-        skin=_skin_look(rng, fish, flank, scale),
-        tent_hsv=(rng.uniform(40, 80), rng.uniform(90, 220), rng.uniform(120, 200)),
+        skin=skin,
+        tent_hsv=tent_hsv,
         tent_texture=rng.uniform(0.02, 0.08),
         exposure=rng.uniform(0.8, 1.15),
         light_slope=tuple(rng.uniform(-0.2, 0.2, 2)),
         vignette=rng.uniform(0.0, 0.3),
+        colour_cast=_colour_cast(later, tent_hsv),
+        light_patches=later.normal(0.0, LIGHT_PATCH_SD, (3, 4)),
+        blur_sigma=blur_sigma,
+        motion_blur=motion_blur,
         noise_sigma=rng.uniform(1.5, 5.0),
         jpeg_quality=int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)),
         edge_strip=_edge_strip(rng, fish, to_photo, size, margin) if rng.random() < edge_strip else None,
     )
 
 
-def _skin_look(rng, fish, flank, scale):
+def _skin_look(rng, later, fish, flank, scale):
+    """The skin's look in one photo; ``later`` draws what was added after the first version."""
+    gain = rng.normal(1.0, 0.03, 3).clip(0.92, 1.08) * rng.uniform(0.94, 1.06)
+    spot_blur = rng.uniform(0.0, 0.004) * fish.length * scale
+    spots = fish.spots(flank)
+    fade = rng.uniform(0.0, 0.3, len(spots.u))
+    sheen = (rng.uniform(0.0, 0.2), rng.uniform(-0.4, 0.4), rng.uniform(0.15, 0.35))
+    # Mucus and wet reflections wash a few spots out.
+    faint = later.random(len(spots.u)) < later.uniform(*FAINT_SPOT_SHARE)
+    fade = np.where(faint, later.uniform(*FAINT_SPOT_FADE, len(spots.u)), fade)
     return SkinLook(
-        gain=rng.normal(1.0, 0.03, 3).clip(0.92, 1.08) * rng.uniform(0.94, 1.06),
-        spot_blur=rng.uniform(0.0, 0.004) * fish.length * scale,
-        spot_fade=rng.uniform(0.0, 0.3, len(fish.spots(flank).u)),
-        sheen=(rng.uniform(0.0, 0.2), rng.uniform(-0.4, 0.4), rng.uniform(0.15, 0.35)),
+        gain=gain,
+        spot_blur=spot_blur,
+        spots=_photo_spots(later, fish, spots),
+        spot_fade=fade,
+        sheen=sheen,
+        glints=_glints(later),
+        droplets=_droplets(later),
+        light_angle=later.uniform(-180.0, 180.0),
     )
+
+
+def _photo_spots(rng, fish, spots):
+    """The spots as one photo shows them: each shifted and resized a little as the skin stretches.
+
+    Shifts are drawn in canonical units (a share of the spot's radius in x
+    and y) and turned back into u, v. A spot that would then leave the body,
+    enter the head or crowd the eye stays as it is.
+    """
+    count = len(spots.u)
+    factor = 1 + np.clip(rng.normal(0.0, SPOT_SIZE_SD, count), -2 * SPOT_SIZE_SD, 2 * SPOT_SIZE_SD)
+    shift = np.clip(rng.normal(0.0, SPOT_SHIFT_SD, (count, 2)), -2 * SPOT_SHIFT_SD, 2 * SPOT_SHIFT_SD)
+    length = fish.length
+    x, y = fish.body_point(spots.u, spots.v)
+    x, y = x + shift[:, 0] * spots.radius * length, y + shift[:, 1] * spots.radius * length
+    top, bottom = fish.y_top(x), fish.y_bottom(x)
+    u, v = x / length, (2 * y - top - bottom) / (bottom - top)
+    radius, halo_radius = spots.radius * factor, spots.halo_radius * factor
+    outer = np.maximum(radius, halo_radius) * length
+    inside = _circles_inside(x, y, outer, length, fish.y_top, fish.y_bottom, 0.0)
+    clear_of_eye = np.hypot(x - fish.eye_centre[0], y - fish.eye_centre[1]) > EYE_CLEARANCE * fish.eye_radius + outer
+    moved = inside & clear_of_eye & (u >= SPOT_REGION_START)
+
+    def pick(new, old):
+        return np.where(moved, new, old)
+
+    return dataclasses.replace(
+        spots,
+        u=pick(u, spots.u),
+        v=pick(v, spots.v),
+        radius=pick(radius, spots.radius),
+        halo_radius=pick(halo_radius, spots.halo_radius),
+    )
+
+
+def _glints(rng):
+    """Wet highlights: soft blobs along the body, mostly on its upper half, where the flank faces the light.
+
+    Now and then a very wet fish also shows a wide sheet of glare over its
+    deepest part.
+    """
+    count = int(rng.integers(GLINTS[0], GLINTS[1] + 1))
+    sheet = rng.random() < GLARE_PROBABILITY
+    long_sigma = rng.uniform(*GLINT_SIGMA, count)
+    glints = [
+        rng.uniform(0.2, 0.95, count),
+        rng.uniform(-0.75, 0.55, count),
+        rng.normal(0.0, 20.0, count),
+        long_sigma,
+        long_sigma * rng.uniform(0.25, 0.5, count),
+        rng.uniform(*GLINT_OPACITY, count),
+    ]
+    if sheet:
+        long_sigma = rng.uniform(*GLARE_SIGMA)
+        glare = [rng.uniform(0.2, 0.7), rng.uniform(-0.6, 0.1), rng.normal(0.0, 10.0), long_sigma,
+                 long_sigma * rng.uniform(0.3, 0.6), rng.uniform(*GLARE_OPACITY)]
+        glints = [np.append(values, extra) for values, extra in zip(glints, glare)]
+    return np.stack(glints, 1)
+
+
+def _droplets(rng):
+    """Now and then a droplet or two of water left on the skin."""
+    count = int(rng.integers(1, 3)) if rng.random() < DROPLET_PROBABILITY else 0
+    return np.stack(
+        [rng.uniform(0.2, 0.95, count), rng.uniform(-0.8, 0.8, count), rng.uniform(*DROPLET_RADIUS, count)], 1
+    )
+
+
+def _colour_cast(rng, tent_hsv):
+    """The white balance (see PhotoParams.colour_cast), weakened until the tent stays green everywhere.
+
+    A yellow-green tent turns yellow under a little warm light: such photos
+    get a milder cast rather than a tent the segmentation cannot see.
+    """
+    cast = np.array(
+        [
+            rng.uniform(-COLOUR_TEMPERATURE, COLOUR_TEMPERATURE),
+            *rng.uniform(-COLOUR_TEMPERATURE_SLOPE, COLOUR_TEMPERATURE_SLOPE, 2),
+            rng.uniform(*COLOUR_TINT),
+        ]
+    )
+    while not _tent_stays_green(cast, tent_hsv):
+        cast = 0.7 * cast if np.abs(cast).max() > 1e-3 else np.zeros(4)
+    return tuple(float(value) for value in cast)
+
+
+def _tent_stays_green(cast, tent_hsv):
+    """Whether the tent's colour under the cast stays within TENT_HUE and TENT_MIN_SATURATION.
+
+    The warmth is linear across the photo, so checking the corners suffices;
+    the brightness (light, shading) changes neither hue nor saturation.
+    """
+    temperature, across, down, tint = cast
+    warmth = (temperature + np.array([-0.5, 0.5])[:, None] * across + np.array([-0.5, 0.5]) * down).ravel()
+    log_gain = np.stack([-warmth, np.full_like(warmth, tint), warmth], 1)
+    bgr = (_hsv_to_bgr(tent_hsv)[0] / 255 * np.exp(log_gain)).astype(np.float32)
+    hsv = cv2.cvtColor(bgr[:, None, :], cv2.COLOR_BGR2HSV)[:, 0]  # float: hue in degrees, saturation 0..1
+    hue, saturation = hsv[:, 0] / 2, hsv[:, 1] * 255
+    return bool(np.all((hue >= TENT_HUE[0]) & (hue <= TENT_HUE[1]) & (saturation >= TENT_MIN_SATURATION)))
+
+
+def _camera_blur(rng, width):
+    """A slight defocus, or now and then a short camera shake, scaled with the photo's width."""
+    pixels = width / 1024
+    if rng.random() < MOTION_BLUR_PROBABILITY:
+        return 0.0, (float(rng.uniform(*MOTION_BLUR_LENGTH) * pixels), float(rng.uniform(0.0, 180.0)))
+    return float(rng.uniform(0.0, BLUR_SIGMA) * pixels), (0.0, 0.0)
 
 
 def _turn_and_mirror(angle, flank):
@@ -819,8 +1012,7 @@ def _compose(fish, params, rng):
     colour, alpha, origin = _fish_layer(fish, params.scale, params.skin)
     layer_to_canonical = np.array([[1 / params.scale, 0, origin[0]], [0, 1 / params.scale, origin[1]]])
     layer_to_photo = params.to_photo @ np.vstack([layer_to_canonical, [0, 0, 1]])
-    layer_gain = _gain_in_layer(gain, params.size, layer_to_photo, alpha.shape)
-    lit = cv2.multiply(colour, cv2.merge([layer_gain] * 3), scale=1 / GAIN_ONE)
+    lit = cv2.multiply(colour, _gain_in_layer(gain, params.size, layer_to_photo, alpha.shape), scale=1 / GAIN_ONE)
     layer_height, layer_width = alpha.shape
     corners = _apply(layer_to_photo, [[0, 0], [layer_width, 0], [0, layer_height], [layer_width, layer_height]])
     x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
@@ -832,23 +1024,45 @@ def _compose(fish, params, rng):
     coverage = cv2.warpAffine(alpha, layer_to_box, box_size, flags=cv2.INTER_LINEAR).astype(np.float32) / 255
     box = photo[y0:y1, x0:x1]
     cv2.blendLinear(placed, box, coverage, 1 - coverage, dst=box)
+    # The lens and the shake blur the fish; the tent around it is smooth, so only the fish's box is blurred.
+    _blur(photo[max(y0 - 4, 0) : y1 + 4, max(x0 - 4, 0) : x1 + 4], params)
     _add_sensor_noise(rng, photo, params.noise_sigma)
     return photo
 
 
+def _blur(image, params):
+    """Blur the image in place: the photo's defocus or camera shake."""
+    length, angle = params.motion_blur
+    if length > 0:
+        size = 2 * int(np.ceil(length / 2)) + 3
+        kernel = np.zeros((size, size), np.float32)
+        half = np.array([np.cos(np.radians(angle)), -np.sin(np.radians(angle))]) * length / 2
+        start, end = (tuple(int(c) for c in _fixed(size // 2 + sign * half)) for sign in (-1, 1))
+        cv2.line(kernel, start, end, 1.0, 1, cv2.LINE_AA, SHIFT)
+        cv2.filter2D(image, -1, kernel / kernel.sum(), dst=image)
+    elif params.blur_sigma > 0.1:
+        cv2.GaussianBlur(image, (0, 0), params.blur_sigma, dst=image)
+
+
 def _lighting(params):
-    """Brightness gain: exposure, a linear gradient and a vignette. Smooth, so kept small (1/16 size)."""
+    """Gain per BGR channel: exposure, a linear gradient, patches of light and shade, a vignette and the
+    white balance, which varies across the photo. Smooth, so kept small (1/16 size)."""
     width, height = params.size
     small = (max(2, width // 16), max(2, height // 16))
     x = np.linspace(-0.5, 0.5, small[0], dtype=np.float32)[None, :]
     y = np.linspace(-0.5, 0.5, small[1], dtype=np.float32)[:, None]
     gradient = 1 + params.light_slope[0] * x + params.light_slope[1] * y
+    patches = 1 + cv2.resize(params.light_patches.astype(np.float32), small, interpolation=cv2.INTER_CUBIC)
     vignette = 1 - 2 * params.vignette * (x * x + y * y)  # 1 - vignette at the corners
-    return (params.exposure * gradient * vignette).astype(np.float32)
+    brightness = params.exposure * gradient * patches * vignette
+    temperature, across, down, tint = params.colour_cast
+    warmth = temperature + across * x + down * y
+    log_gain = np.stack([-warmth, np.full_like(warmth, tint), warmth], -1)  # BGR
+    return (brightness[..., None] * np.exp(log_gain)).astype(np.float32)
 
 
 def _gain_in_layer(gain, size, layer_to_photo, layer_shape):
-    """The gain map sampled at each layer pixel's place in the photo, as uint8 (GAIN_ONE means 1).
+    """The gain map sampled at each layer pixel's place in the photo, as uint8 BGR (GAIN_ONE means 1).
 
     The gain is smooth: sampled on a grid eight times coarser than the layer,
     then scaled up. uint8 takes a quarter of float's memory, in steps finer
@@ -856,7 +1070,7 @@ def _gain_in_layer(gain, size, layer_to_photo, layer_shape):
     """
     height, width = layer_shape
     coarse_size = ((width + 7) // 8, (height + 7) // 8)
-    photo_to_gain = _resize_map(size, gain.shape[::-1])
+    photo_to_gain = _resize_map(size, gain.shape[1::-1])
     coarse_to_layer = _resize_map(coarse_size, (width, height))
     coarse_to_gain = photo_to_gain @ np.vstack([layer_to_photo, [0, 0, 1]]) @ coarse_to_layer
     fixed_gain = np.clip(np.round(gain * GAIN_ONE), 0, 255).astype(np.uint8)
@@ -885,9 +1099,7 @@ def _tent(rng, params, gain):
         cv2.polylines(folds, [_fixed(_bezier(start, bend, end, 10))], False, shade, 1, cv2.LINE_8, SHIFT)
     folds = cv2.GaussianBlur(folds, (0, 0), 0.7)
     shading = 1 + params.tent_texture * (0.5 * blotches + folds)
-    brightness = shading * cv2.resize(gain, small, interpolation=cv2.INTER_LINEAR)
-    # One colour times a brightness per pixel: a 3x1 colour transform of the brightness image.
-    lit = cv2.transform(brightness[..., None], _hsv_to_bgr(params.tent_hsv).T)
+    lit = shading[..., None] * cv2.resize(gain, small, interpolation=cv2.INTER_LINEAR) * _hsv_to_bgr(params.tent_hsv)[0]
     return cv2.resize(cv2.convertScaleAbs(lit), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
@@ -898,7 +1110,7 @@ def _paint_strip(photo, strip, gain):
     rows, columns = np.nonzero(coverage)
     share = coverage[rows, columns, None].astype(np.float32) / 255
     full_gain = cv2.resize(gain, photo.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    lit = strip.bgr.astype(np.float32) * full_gain[rows, columns, None]
+    lit = strip.bgr.astype(np.float32) * full_gain[rows, columns]
     photo[rows, columns] = np.clip(share * lit + (1 - share) * photo[rows, columns], 0, 255).astype(np.uint8)
 
 

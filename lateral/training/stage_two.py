@@ -164,6 +164,8 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
                     tf.summary.scalar("val_rank1_hamming", rank1)
                 print(f"epoch {step // steps_per_epoch}: validation rank-1 (Hamming on IoM codes) {rank1:.3f}")
     embedding_model.trainable = False
+    # The saved templates use the config's key; training and validation ran with the identity.
+    codes_model = build_codes_model(embedding_model, projection, key=config.permutation_key)
     codes_model.save(run.path / CODES_MODEL)
     embedding_model.save(run.embedding_model)
     codes_model.export(str(run.path / SAVED_MODEL), verbose=False)

@@ -9,7 +9,7 @@ from lateral.config import PreprocessConfig
 from lateral.preprocess.photo import process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
 
-SIZE = (480, 360)
+SIZE = (640, 480)
 ROI_SIZE = (64, 128)
 CONFIG = PreprocessConfig()
 
@@ -63,29 +63,36 @@ def test_head_side_and_flank(results):
 
 def test_landmarks_land_near_the_truth(results):
     for name in ("eye", "dorsal_fin_start", "belly"):
-        errors = [
-            np.hypot(*np.subtract(m[name], truth[name])) / truth["body_length_px"]
-            for truth, _, roi, m in results
-            if roi is not None
-        ]
-        # The belly point lies on a nearly flat stretch of outline, so its x is loose.
-        assert np.median(errors) < (0.05 if name == "belly" else 0.02), (name, np.median(errors))
+        errors = []
+        for truth, _, roi, m in results:
+            if roi is None:
+                continue
+            error = np.subtract(m[name], truth[name])
+            if name == "belly":
+                # The belly point lies on a nearly flat stretch of outline: only its
+                # height (across the body axis) is defined, and only it enters the ROI.
+                axis = np.subtract(truth["tail_base"], truth["snout"])
+                error = np.dot(error, [-axis[1], axis[0]]) / np.linalg.norm(axis)
+            errors.append(np.linalg.norm(error) / truth["body_length_px"])
+        assert np.median(errors) < 0.02, (name, np.median(errors))
 
 
 def test_roi_pixels_match_the_ground_truth_crop(results):
-    """Cutting the photo along the true ROI corners gives (almost) the same picture, mirrored where it should be."""
+    """Cutting the photo along the true ROI corners gives nearly the same picture, and the
+    mirror image of it does not: the ROI is cut in the right place and the right way round."""
     height, width = ROI_SIZE
     target = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
-    correlations = []
+    matching, mirrored = [], []
     for truth, image, roi, m in results:
         if roi is None:
             continue
         transform = cv2.getPerspectiveTransform(np.asarray(truth["roi"], np.float32), target)
-        expected = cv2.warpPerspective(image, transform, (width, height))
-        a = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).astype(np.float64).ravel()
-        b = cv2.cvtColor(expected, cv2.COLOR_BGR2GRAY).astype(np.float64).ravel()
-        correlations.append(np.corrcoef(a, b)[0, 1])
-    assert np.median(correlations) > 0.8
+        expected = cv2.cvtColor(cv2.warpPerspective(image, transform, (width, height)), cv2.COLOR_BGR2GRAY)
+        ours = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY).astype(np.float64).ravel()
+        matching.append(np.corrcoef(ours, expected.astype(np.float64).ravel())[0, 1])
+        mirrored.append(np.corrcoef(ours, expected[:, ::-1].astype(np.float64).ravel())[0, 1])
+    assert np.median(matching) > 0.6
+    assert np.median(matching) > np.median(mirrored) + 0.3
 
 
 def test_quality_measures_are_recorded(results):
@@ -161,5 +168,5 @@ def test_an_object_merged_into_the_fish_fails_the_mask_gate(tmp_path):
     blotted = image.copy()
     centre = np.mean(truth["roi"], axis=0).astype(int)
     # A large dark slab across the fish (a hand, a ruler) makes the outline non-fish-like.
-    cv2.rectangle(blotted, (int(centre[0]) - 10, 20), (int(centre[0]) + 10, 340), (30, 30, 30), -1)
+    cv2.rectangle(blotted, (int(centre[0]) - 10, 20), (int(centre[0]) + 10, SIZE[1] - 20), (30, 30, 30), -1)
     assert reason_for(save(tmp_path, "hand.png", blotted)) in {"fish_cut_by_border", "bad_mask_aspect", "bad_mask_solidity"}
