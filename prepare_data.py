@@ -4,12 +4,15 @@
         [--no_segment] [--workers N] [--overwrite]
 """
 
-import sys
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; set 0 to see it
 
 from absl import app, flags
 
-from lateral.config import DEFAULT_INPUT_SIZE, ConfigError, PreprocessConfig, load_config
-from lateral.data.prepare import PrepareError, prepare
+from lateral.cli import run_explaining_errors
+from lateral.config import DEFAULT_INPUT_SIZE, PreprocessConfig, load_config
+from lateral.data.prepare import prepare
 from lateral.data.report import format_summary
 
 flags.DEFINE_string("input_dir", None, "photos: RAW/<fish_id>/* or RAW/<session>/<fish_id>/*")
@@ -22,23 +25,21 @@ flags.mark_flags_as_required(["input_dir", "output_dir"])
 FLAGS = flags.FLAGS
 
 
-
-
 def main(argv):
     del argv
-    try:
-        if FLAGS.cfg_path:
-            config = load_config(FLAGS.cfg_path)
-            preprocess, input_size = config.preprocess, config.input_size
-        else:
-            preprocess, input_size = PreprocessConfig(), DEFAULT_INPUT_SIZE
-        summary = prepare(
-            FLAGS.input_dir, FLAGS.output_dir, preprocess, input_size,
-            segment=not FLAGS.no_segment, workers=FLAGS.workers, overwrite=FLAGS.overwrite,
-        )
-    except (ConfigError, PrepareError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_explaining_errors(prepare_photos)
+
+
+def prepare_photos():
+    if FLAGS.cfg_path:
+        config = load_config(FLAGS.cfg_path)
+        preprocess, input_size = config.preprocess, config.input_size
+    else:
+        preprocess, input_size = PreprocessConfig(), DEFAULT_INPUT_SIZE
+    summary = prepare(
+        FLAGS.input_dir, FLAGS.output_dir, preprocess, input_size,
+        segment=not FLAGS.no_segment, workers=FLAGS.workers, overwrite=FLAGS.overwrite,
+    )
     print(format_summary(summary))
     print(f"written to {FLAGS.output_dir}: manifest.jsonl, rois/, tfrecords/, label_map.json, montage.png, summary.json")
     return 0 if summary["ok"] else 1

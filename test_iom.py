@@ -1,15 +1,19 @@
 """Evaluate a trained run: EER, AUC, thresholds, identification (CMC, mAP), with plots.
 
     python test_iom.py --cfg_path C [--test_dataset PATH] [--ckpt DIR] [--measure hamming --measure cosine]
-        [--protocol all|cross_session] [--compare_flanks] [--out DIR]
+        [--protocol all|cross_session] [--compare_flanks] [--classification] [--out DIR]
 """
 
-import sys
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; set 0 to see it
+
 from pathlib import Path
 
 from absl import app, flags
 
-from lateral.config import ConfigError, load_config, require
+from lateral.cli import run_explaining_errors
+from lateral.config import load_config, require
 
 flags.DEFINE_string("cfg_path", None, "the run's YAML config (its sub_name and test_dataset)")
 flags.DEFINE_string("test_dataset", None, "prepare_data.py output or a folder of ROIs per fish (default: the config's)")
@@ -19,30 +23,37 @@ flags.DEFINE_multi_enum("measure", None, ["hamming", "jaccard", "cosine", "eucli
 flags.DEFINE_enum("protocol", "all", ["all", "cross_session"], "cross_session drops pairs from the same session")
 flags.DEFINE_boolean("compare_flanks", False, "also compare left with right flanks")
 flags.DEFINE_string("out", None, "report folder (default: <run folder>/evaluation)")
+flags.DEFINE_boolean("classification", False, "also classify known fish with the stage-one run's head "
+                     "(checkpoints/<1st_sub_name or sub_name>): per-class report and confusion matrix")
 flags.mark_flags_as_required(["cfg_path"])
 FLAGS = flags.FLAGS
 
 
 def main(argv):
     del argv
-    from lateral.data.records import DatasetError
-    from lateral.evaluation.evaluate import evaluate_run
+    return run_explaining_errors(evaluate)
 
-    try:
-        config = load_config(FLAGS.cfg_path)
-        test_dataset = FLAGS.test_dataset or config.test_dataset
-        if not FLAGS.test_dataset:
-            require(config, ["test_dataset"], "test_iom.py (or pass --test_dataset)")
-        run_folder = Path(FLAGS.ckpt or Path("checkpoints") / config.sub_name)
-        out = Path(FLAGS.out or run_folder / "evaluation")
-        table, _ = evaluate_run(run_folder, test_dataset, out, FLAGS.measure, FLAGS.protocol == "cross_session",
-                                FLAGS.compare_flanks)
-    except (ConfigError, DatasetError, ValueError, KeyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+
+def evaluate():
+    from lateral.evaluation.classification import classify
+    from lateral.evaluation.evaluate import evaluate_run
+    from lateral.evaluation.templates import load_test_set
+
+    config = load_config(FLAGS.cfg_path)
+    if not FLAGS.test_dataset:
+        require(config, ["test_dataset"], "test_iom.py (or pass --test_dataset)")
+    test_dataset = FLAGS.test_dataset or config.test_dataset
+    run_folder = Path(FLAGS.ckpt or Path("checkpoints") / config.sub_name)
+    out = Path(FLAGS.out or run_folder / "evaluation")
+    table, _ = evaluate_run(run_folder, test_dataset, out, FLAGS.measure, FLAGS.protocol == "cross_session",
+                            FLAGS.compare_flanks)
+    if FLAGS.classification:
+        stage_one = Path(FLAGS.ckpt or Path("checkpoints") / (config.first_sub_name or config.sub_name))
+        classify(stage_one, load_test_set(test_dataset), out)
+        table += "\n\n## Closed-set classification\n\n" + (out / "classification.md").read_text()
     print(table)
-    print(f"\nwritten to {out}: report.md, metrics.json, roc.png, det.png, scores.png, cmc.png")
-    return 0
+    extra = ", classification.md, confusion.png" if FLAGS.classification else ""
+    print(f"\nwritten to {out}: report.md, metrics.json, roc.png, det.png, scores.png, cmc.png{extra}")
 
 
 if __name__ == "__main__":

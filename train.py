@@ -3,15 +3,14 @@
     python train.py --cfg_path configs/synthetic_stage1.yaml --mode fit|eager_tf [--strategy default|mirrored|multi_worker]
 """
 
-import sys
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; set 0 to see it
 
 from absl import app, flags
 
-from lateral.config import ConfigError, load_config
-from lateral.data.records import DatasetError
-from lateral.data.sampler import SamplerError
-from lateral.models.backbones import WeightsError
-from lateral.training.run_directory import RunDirectoryError
+from lateral.cli import run_explaining_errors
+from lateral.config import load_config
 
 flags.DEFINE_string("cfg_path", None, "YAML config")
 flags.DEFINE_enum("mode", "fit", ["fit", "eager_tf"], "Keras fit, or a tf.GradientTape loop")
@@ -26,13 +25,9 @@ def main(argv):
     del argv
     from lateral.training.stage_one import train_stage_one  # after flags: TensorFlow starts slowly
 
-    try:
-        config = load_config(FLAGS.cfg_path)
-        train_stage_one(config, FLAGS.mode, FLAGS.strategy, FLAGS.checkpoint_root, FLAGS.log_root)
-    except (ConfigError, DatasetError, SamplerError, WeightsError, RunDirectoryError, KeyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_explaining_errors(lambda: train_stage_one(
+        load_config(FLAGS.cfg_path), FLAGS.mode, FLAGS.strategy, FLAGS.checkpoint_root, FLAGS.log_root
+    ))
 
 
 if __name__ == "__main__":

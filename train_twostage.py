@@ -3,14 +3,14 @@
     python train_twostage.py --cfg_path configs/synthetic_stage2.yaml [--freeze_backbone 1]
 """
 
-import sys
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; set 0 to see it
 
 from absl import app, flags
 
-from lateral.config import ConfigError, load_config
-from lateral.data.records import DatasetError
-from lateral.data.sampler import SamplerError
-from lateral.training.run_directory import RunDirectoryError
+from lateral.cli import run_explaining_errors
+from lateral.config import load_config
 
 flags.DEFINE_string("cfg_path", None, "YAML config")
 flags.DEFINE_enum("freeze_backbone", None, ["0", "1"], "override the config's freeze_backbone")
@@ -25,13 +25,9 @@ def main(argv):
     from lateral.training.stage_two import train_stage_two  # after flags: TensorFlow starts slowly
 
     overrides = {} if FLAGS.freeze_backbone is None else {"freeze_backbone": FLAGS.freeze_backbone == "1"}
-    try:
-        config = load_config(FLAGS.cfg_path, overrides)
-        train_stage_two(config, FLAGS.checkpoint_root, FLAGS.log_root)
-    except (ConfigError, DatasetError, SamplerError, RunDirectoryError, KeyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return run_explaining_errors(lambda: train_stage_two(
+        load_config(FLAGS.cfg_path, overrides), FLAGS.checkpoint_root, FLAGS.log_root
+    ))
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ def main():
     started = time.perf_counter()
     if not (REPO / raw / "ground_truth.jsonl").exists():
         step(
-            "1/6 rendering 128 synthetic tent photos: 16 fish, 2 sessions, 4 photos each",
-            ["python", "-m", "lateral.synthetic", str(raw), "--ids", "16", "--sessions", "2", "--per_id", "4",
+            "1/6 rendering 256 synthetic tent photos: 32 fish, 2 sessions, 4 photos each",
+            ["python", "-m", "lateral.synthetic", str(raw), "--ids", "32", "--sessions", "2", "--per_id", "4",
              "--size", "640x480"],
         )
     else:
@@ -42,7 +42,7 @@ def main():
          STAGE_ONE_CONFIG, "--workers", "2"],
     )
     step(
-        "3/6 stage one: MobileNetV2 (width 0.35) + ArcFace on 12 fish, validated on 4 held-out fish",
+        "3/6 stage one: MobileNetV2 (width 0.35) + ArcFace on 24 fish, validated on 8 held-out fish",
         ["python", "train.py", "--cfg_path", STAGE_ONE_CONFIG, "--mode", "fit"],
     )
     step(

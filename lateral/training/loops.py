@@ -148,9 +148,9 @@ def fit_loop(job):
     epoch, offset = divmod(start, job.steps_per_epoch)
     if offset:  # finish the interrupted epoch first
         job.model.fit(data, initial_epoch=epoch, epochs=epoch + 1, steps_per_epoch=job.steps_per_epoch - offset,
-                      callbacks=callbacks, verbose=verbose)
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
         epoch += 1
     if epoch < job.epochs:
         job.model.fit(data, initial_epoch=epoch, epochs=job.epochs, steps_per_epoch=job.steps_per_epoch,
-                      callbacks=callbacks, verbose=verbose)
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
     return history

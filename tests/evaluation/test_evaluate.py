@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lateral.data.records import load_roi_set
 from lateral.evaluation.evaluate import evaluate_run
@@ -62,3 +63,18 @@ def test_embed_writes_templates_for_other_tools(prepared_synthetic, iom_run, tmp
     count = len(load_roi_set(prepared_synthetic, "fish"))
     assert data["embeddings"].shape == (count, 16) and data["codes"].shape == (count, 16)
     assert data["codes"].dtype == np.int32 and len(data["paths"]) == len(data["labels"]) == count
+
+
+def test_closed_set_classification_with_the_stage_one_head(prepared_synthetic, eager_run, tmp_path):
+    """The report's figures recomputed here from its own confusion matrix, and the matrix
+    holds every known image once."""
+    from lateral.data.records import load_roi_set as load
+    from lateral.evaluation.classification import classify
+
+    roi_set = load(prepared_synthetic, "fish")
+    result = classify(eager_run[0] / "checkpoints" / "tiny", roi_set, tmp_path)
+    matrix = np.array(result["confusion_matrix"])
+    assert matrix.sum() == len(roi_set) and result["skipped_unknown"] == 0
+    assert result["report"]["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert (tmp_path / "classification.md").read_text().startswith("| class |")
+    assert (tmp_path / "confusion.png").stat().st_size > 0
