@@ -23,6 +23,9 @@ demo: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/preprocess.py
+	$(BIN)/python bench/train_throughput.py
+	$(BIN)/python bench/stage2.py
+	$(BIN)/python bench/evaluate.py
 
 clean-demo:
 	rm -rf demo_run checkpoints/synthetic_stage1 logs/synthetic_stage1 checkpoints/synthetic_iom logs/synthetic_iom

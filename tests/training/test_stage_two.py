@@ -28,7 +28,10 @@ def test_iom_codes_separate_same_fish_from_other_fish(prepared_synthetic, iom_ru
     same = roi_set.labels[:, None] == roi_set.labels[None, :]
     pairs = np.triu_indices(len(roi_set), k=1)
     auc = roc_auc_score(same[pairs], similarity[pairs])
-    assert auc > 0.6, auc
+    # Better than random: above chance by three standard errors of the AUC under chance
+    # (Mann-Whitney: sqrt((G + I + 1) / (12 G I)) for G genuine and I impostor pairs).
+    genuine, impostor = same[pairs].sum(), (~same[pairs]).sum()
+    assert auc > 0.5 + 3 * np.sqrt((genuine + impostor + 1) / (12 * genuine * impostor)), auc
 
 
 def test_outputs_load_with_plain_keras_and_as_a_saved_model(iom_run):

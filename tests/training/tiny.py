@@ -22,7 +22,7 @@ def tiny_config(dataset, **changes):
         split="by_identity",
         val_fraction=0.2,
         epochs=2,
-        steps_per_epoch=20,
+        steps_per_epoch=30,
         base_lr=0.05,
         lr_schedule="constant",
         save_steps=5,
