@@ -1,6 +1,6 @@
 """Preprocessing throughput: photos per second on 1024x768 JPEG tent photos.
 
-    python bench/preprocess.py [--photos 240] [--size 1024x768]
+    python bench/preprocess.py [--photos 960] [--size 1024x768]
 
 Prints JPEG decoding alone (one core) for scale, then prepare_data with 1 and
 2 workers. A warm-up run imports TensorFlow first, so its start-up is not
@@ -23,7 +23,7 @@ from lateral.data.prepare import prepare
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--photos", type=int, default=240)
+    parser.add_argument("--photos", type=int, default=960)
     parser.add_argument("--size", default="1024x768")
     args = parser.parse_args()
     width, height = (int(side) for side in args.size.split("x"))

@@ -95,7 +95,9 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     if cached:  # fast path: the frozen network's embeddings, once
         embeddings = tf.constant(embed(embedding_model, train_set, config.input_size, config.eval_batch_size))
         labels = tf.constant(train_set.labels)
-        batches = index_batches.map(lambda index: (tf.gather(embeddings, index), tf.gather(labels, index)))
+        batches = index_batches.map(lambda index: (tf.gather(embeddings, index), tf.gather(labels, index))).prefetch(
+            tf.data.AUTOTUNE
+        )
         encode = tf.identity
     else:
         batches = training_dataset(train_set, index_batches, config.input_size, augment)
