@@ -33,12 +33,13 @@ def main(argv):
 def prepare_photos():
     if FLAGS.cfg_path:
         config = load_config(FLAGS.cfg_path)
-        preprocess, input_size = config.preprocess, config.input_size
+        preprocess, input_size, session_pattern = config.preprocess, config.input_size, config.session_pattern
     else:
-        preprocess, input_size = PreprocessConfig(), DEFAULT_INPUT_SIZE
+        preprocess, input_size, session_pattern = PreprocessConfig(), DEFAULT_INPUT_SIZE, None
     summary = prepare(
         FLAGS.input_dir, FLAGS.output_dir, preprocess, input_size,
         segment=not FLAGS.no_segment, workers=FLAGS.workers, overwrite=FLAGS.overwrite,
+        session_pattern=session_pattern,
     )
     print(format_summary(summary))
     print(f"written to {FLAGS.output_dir}: manifest.jsonl, rois/, tfrecords/, label_map.json, montage.png, summary.json")

@@ -8,6 +8,7 @@ original project (``input_size``, ``batch_size``, ``embd_shape``, ``sub_name``,
 """
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -84,6 +85,8 @@ class Config:
     # Data.
     train_dataset: typing.Optional[str] = None  # prepare_data.py output folder, or TFRecord file/glob
     test_dataset: typing.Optional[str] = None  # read by test_iom.py: prepared TFRecords or ROI folders per fish
+    # Session (or camera) from each file name: a regex with a group named "session" (prepare_data.py).
+    session_pattern: typing.Optional[str] = None
     class_by: typing.Literal["fish", "fish_flank"] = "fish_flank"
     num_classes: typing.Optional[int] = None  # checked against the training set when given
     split: typing.Literal["by_identity", "by_session", "none"] = "by_identity"
@@ -159,9 +162,22 @@ def load_config(path, overrides=None):
             section = section.setdefault(parent, {})
         section[leaf] = value
     try:
-        return from_dict(Config, raw)
+        config = from_dict(Config, raw)
+        _check_session_pattern(config.session_pattern)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+    return config
+
+
+def _check_session_pattern(pattern):
+    if pattern is None:
+        return
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise ConfigError(f"'session_pattern' {pattern!r} is not a regular expression: {error}") from None
+    if "session" not in compiled.groupindex:
+        raise ConfigError(f"'session_pattern' {pattern!r} needs a group named session: (?P<session>...)")
 
 
 def from_dict(cls, raw, prefix=""):

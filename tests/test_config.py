@@ -60,3 +60,9 @@ def test_keys_that_are_not_python_names_keep_their_yaml_spelling(tmp_path):
     config = load_config(write(tmp_path, "sub_name: b\n1st_sub_name: a\n"))
     assert config.first_sub_name == "a"
     assert snapshot(config)["1st_sub_name"] == "a" and "first_sub_name" not in snapshot(config)
+
+
+@pytest.mark.parametrize("pattern", ["^(?P<sesion>C\\d)_", "^(unclosed"])
+def test_a_session_pattern_without_a_session_group_fails(tmp_path, pattern):
+    with pytest.raises(ConfigError, match="session_pattern"):
+        load_config(write(tmp_path, f"sub_name: a\nsession_pattern: '{pattern}'\n"))

@@ -45,17 +45,20 @@ class Settings:
     preprocess: object  # PreprocessConfig
     output_size: tuple
     segment: bool
+    session_pattern: object = None  # str or None
 
     def as_json(self):
-        return {"preprocess": snapshot(self.preprocess), "input_size": list(self.output_size), "segment": self.segment}
+        return {"preprocess": snapshot(self.preprocess), "input_size": list(self.output_size), "segment": self.segment,
+                "session_pattern": self.session_pattern}
 
 
-def prepare(input_dir, output_dir, preprocess, output_size, segment=True, workers=1, overwrite=False, progress=True):
+def prepare(input_dir, output_dir, preprocess, output_size, segment=True, workers=1, overwrite=False, progress=True,
+            session_pattern=None):
     """Process every photo under ``input_dir``; returns the summary dict."""
     raw_dir, out_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
-    settings = Settings(preprocess, tuple(output_size), segment)
+    settings = Settings(preprocess, tuple(output_size), segment, session_pattern)
     _check_arguments(raw_dir, out_dir, settings, workers, overwrite)
-    entries = discover_photos(raw_dir)
+    entries = discover_photos(raw_dir, session_pattern)
     if not entries:
         raise PrepareError(f"no photos found under {raw_dir} (expected RAW/<fish_id>/* or RAW/<session>/<fish_id>/*)")
 

@@ -215,3 +215,17 @@ def test_script_exit_codes(raw, tmp_path):
     (nothing / "a.jpg").write_bytes(b"not a photo")
     failed = run_script("--input_dir", nothing.parent, "--output_dir", tmp_path / "o3")
     assert failed.returncode == 1 and "0 ok" in failed.stdout
+
+
+def test_sessions_parsed_from_file_names(tmp_path):
+    """FS48-style names ID_CAMERA_seqNNN_frameNNNN.jpg: the camera becomes the session."""
+    raw = tmp_path / "crops"
+    rng = np.random.default_rng(1)
+    for name in ("04_C1_seq000_frame0000.jpg", "04_C3_seq001_frame0450.jpg", "notes_about_fish.jpg"):
+        (raw / "04").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(raw / "04" / name), cv2.GaussianBlur(rng.integers(0, 255, (90, 150, 3), dtype=np.uint8), (0, 0), 1))
+    prepare(raw, tmp_path / "out", PreprocessConfig(), ROI_SIZE, segment=False, progress=False,
+            session_pattern=r"^\d+_(?P<session>C\d)_")
+    sessions = {r["source"].split("/")[1]: r["session"] for r in manifest(tmp_path / "out")}
+    assert sessions == {"04_C1_seq000_frame0000.jpg": "C1", "04_C3_seq001_frame0450.jpg": "C3",
+                        "notes_about_fish.jpg": ""}
