@@ -4,7 +4,6 @@ Images leave the pipeline as float32 in 0..255 at ``input_size``; the model
 normalises them for its backbone, so a saved model takes plain pixels.
 """
 
-import numpy as np
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -54,8 +53,3 @@ def evaluation_dataset(roi_set, input_size, batch_size):
         .batch(batch_size)
         .prefetch(AUTOTUNE)
     )
-
-
-def decode_all(roi_set, input_size, batch_size=256):
-    """All images decoded into one float32 array (for benchmarks and small sets)."""
-    return np.concatenate([images.numpy() for images, _ in evaluation_dataset(roi_set, input_size, batch_size)])

@@ -6,7 +6,6 @@ arithmetic in the graph, with no Python in the hot loop.
 """
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +91,3 @@ def class_names(fish_ids, flanks, class_by):
     if class_by == "fish_flank":
         return [f"{fish}/{flank}" for fish, flank in zip(fish_ids, flanks)]
     raise ValueError(f"class_by must be 'fish' or 'fish_flank', got {class_by!r}")
-
-
-def write_label_map(label_map, path):
-    Path(path).write_text(json.dumps(label_map, indent=2) + "\n")

@@ -2,14 +2,11 @@
 
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from lateral.data.pipeline import evaluation_dataset
 from lateral.data.records import DatasetError, RoiSet, load_roi_set
-from lateral.models.embedding import PixelNormalisation  # noqa: F401  (registers layers for loading)
-from lateral.models.heads import ArcHead  # noqa: F401
-from lateral.models.iom import HardCodes  # noqa: F401
+from lateral.models.saved import load_model
 from lateral.training.run_directory import EMBEDDING_MODEL
 from lateral.training.stage_two import CODES_MODEL
 
@@ -44,7 +41,7 @@ def run_models(run_folder):
     if not embedding_path.is_file():
         raise DatasetError(f"no {EMBEDDING_MODEL} in {run_folder}: train it first (train.py / train_twostage.py)")
     codes_path = run_folder / CODES_MODEL
-    return keras.models.load_model(embedding_path), (keras.models.load_model(codes_path) if codes_path.is_file() else None)
+    return load_model(embedding_path), (load_model(codes_path) if codes_path.is_file() else None)
 
 
 def compute_templates(run_folder, roi_set, batch_size=64):

@@ -20,9 +20,8 @@ from lateral.data.pipeline import evaluation_dataset, training_dataset
 from lateral.data.records import load_roi_set
 from lateral.data.split import split_roi_set
 from lateral.losses.iom_objective import build_iom_objective
-from lateral.models.embedding import PixelNormalisation  # noqa: F401  (registers the layer for loading)
-from lateral.models.heads import ArcHead  # noqa: F401  (idem)
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
+from lateral.models.saved import load_model
 from lateral.training.optimization import build_optimizer, learning_rate_schedule
 from lateral.training.precision import apply_policy
 from lateral.training.run_directory import EMBEDDING_MODEL, RunDirectory, RunDirectoryError
@@ -48,7 +47,7 @@ def load_stage_one(path, input_size):
     if not path.is_file():
         raise RunDirectoryError(f"stage-one model not found: {path} (train stage one first: python train.py ...)")
     try:
-        model = keras.models.load_model(path)
+        model = load_model(path)
     except Exception as error:
         raise RunDirectoryError(f"{path} is not a loadable stage-one model: {error}") from None
     if tuple(model.input_shape[1:3]) != tuple(input_size):
