@@ -1,0 +1,40 @@
+"""Smoke test on real underwater crops (FS48): the pre-cropped path from photos to a training step.
+
+Skipped, saying why, when the shared dataset folder is not beside the repository.
+"""
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lateral.config import PreprocessConfig
+from lateral.data.prepare import prepare
+from lateral.data.records import load_roi_set
+from tests.training.tiny import run, tiny_config
+
+FS48 = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "fs48-train"
+CAMERA_PATTERN = r"^\d+_(?P<session>C\d)_"
+
+pytestmark = pytest.mark.skipif(not FS48.is_dir(), reason=f"FS48 training identities not found at {FS48}")
+
+
+def test_real_crops_prepare_and_train_a_few_steps(tmp_path):
+    raw = tmp_path / "fs48"
+    for fish in ("00", "02", "04", "06"):
+        (raw / fish).mkdir(parents=True)
+        photos = sorted((FS48 / fish).glob("*.jpg"))
+        for photo in photos[:: max(1, len(photos) // 6)][:6]:  # a handful, spread over cameras
+            shutil.copy(photo, raw / fish / photo.name)  # into the test's temporary folder only
+    # Real crops are small (some under 64 px): the smallest side allowed is lowered.
+    preprocess = dataclasses.replace(PreprocessConfig(), min_image_side=24, min_focus=0.0)
+    summary = prepare(raw, tmp_path / "prepared", preprocess, (32, 64), segment=False, progress=False,
+                      session_pattern=CAMERA_PATTERN)
+    assert summary["ok"] == summary["photos"] == 24, summary["by_reason"]
+    roi_set = load_roi_set(tmp_path / "prepared", "fish")
+    assert set(roi_set.sessions) <= {"C1", "C2", "C3"} and len(set(roi_set.sessions)) >= 2
+    history = run(tiny_config(tmp_path / "prepared", class_by="fish", split="none", epochs=1, steps_per_epoch=3,
+                              classes_per_batch=4, samples_per_class=3), tmp_path)
+    assert len(history["loss"]) == 3 and np.isfinite(history["loss"]).all()
