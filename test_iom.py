@@ -46,7 +46,7 @@ def evaluate():
     run_folder = Path(FLAGS.ckpt or Path("checkpoints") / config.sub_name)
     out = Path(FLAGS.out or run_folder / "evaluation")
     table, _ = evaluate_run(run_folder, test_dataset, out, FLAGS.measure, FLAGS.protocol == "cross_session",
-                            FLAGS.compare_flanks)
+                            FLAGS.compare_flanks, fish=config.held_out_fish)
     if FLAGS.classification:
         stage_one = Path(FLAGS.ckpt or Path("checkpoints") / (config.first_sub_name or config.sub_name))
         classify(stage_one, load_test_set(test_dataset), out)

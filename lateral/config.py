@@ -85,6 +85,8 @@ class Config:
     # Data.
     train_dataset: typing.Optional[str] = None  # prepare_data.py output folder, or TFRecord file/glob
     test_dataset: typing.Optional[str] = None  # read by test_iom.py: prepared TFRecords or ROI folders per fish
+    # Fish of the training set kept out of both stages; test_iom.py evaluates on just these (a development split).
+    held_out_fish: tuple[str, ...] = ()
     # Session (or camera) from each file name: a regex with a group named "session" (prepare_data.py).
     session_pattern: typing.Optional[str] = None
     class_by: typing.Literal["fish", "fish_flank"] = "fish_flank"

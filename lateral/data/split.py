@@ -5,6 +5,15 @@ import numpy as np
 from lateral.config import ConfigError
 
 
+def keep_fish(roi_set, fish, keep, key="held_out_fish"):
+    """The images of the named fish (``keep``) or of all others; every named fish must be present."""
+    missing = sorted(set(fish) - set(roi_set.fish_ids))
+    if missing:
+        raise ConfigError(f"{key!r} names fish the dataset does not hold: {', '.join(missing)}")
+    chosen = np.isin(roi_set.fish_ids, list(fish))
+    return roi_set.subset(np.flatnonzero(chosen if keep else ~chosen)).relabelled()
+
+
 def split_roi_set(roi_set, split, val_fraction, val_sessions, seed):
     """(train, validation) RoiSets, each labelled 0..C-1; validation is None for ``none``."""
     if split == "none":

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lateral.data.split import keep_fish
 from lateral.evaluation.protocol import comparable, verification_pairs
 from lateral.evaluation.report import write_report
 from lateral.evaluation.templates import compute_templates, load_test_set
@@ -14,9 +15,12 @@ DEFAULT_MEASURES = {"codes": ("hamming",), "embeddings": ("cosine",)}
 
 
 def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session=False, compare_flanks=False,
-                 max_pairs=2_000_000, bootstrap_rounds=200):
-    """Evaluate ``run_folder``'s models on ``test_dataset``; returns (Markdown table, {measure: figures})."""
+                 max_pairs=2_000_000, bootstrap_rounds=200, fish=()):
+    """Evaluate ``run_folder``'s models on ``test_dataset`` (only ``fish``, if named);
+    returns (Markdown table, {measure: figures})."""
     roi_set = load_test_set(test_dataset)
+    if fish:
+        roi_set = keep_fish(roi_set, fish, keep=True)
     templates = compute_templates(run_folder, roi_set)
     if measures is None:  # hamming on IoM codes for a stage-two run, and cosine on embeddings always
         measures = [*(DEFAULT_MEASURES["codes"] if templates["codes"] is not None else ()), *DEFAULT_MEASURES["embeddings"]]

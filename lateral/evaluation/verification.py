@@ -7,20 +7,21 @@ from lateral.evaluation import metrics
 FAR_TARGETS = (1e-2, 1e-3)
 
 
-def pair_weights(fish_ids, first, second, fish_counts):
-    """Bootstrap weight of each pair: how often its two fish were drawn (a fish drawn k times counts k times)."""
-    return np.array([fish_counts.get(fish_ids[i], 0) * (fish_counts.get(fish_ids[j], 0) if fish_ids[i] != fish_ids[j] else 1)
-                     for i, j in zip(first, second)], np.float64)
+def pair_weights(fish_index, first, second, draws):
+    """Bootstrap weight of each pair: how often its fish were drawn (a fish drawn k times counts k
+    times; an impostor pair of fish drawn k and l times counts k * l times)."""
+    a, b = fish_index[first], fish_index[second]
+    return np.where(a == b, draws[a], draws[a] * draws[b]).astype(np.float64)
 
 
 def bootstrap_intervals(scores, genuine, fish_ids, first, second, rounds=200, seed=0):
     """95% intervals of EER and AUC, resampling fish (not pairs) with replacement."""
-    fish = np.unique(fish_ids)
+    fish, fish_index = np.unique(fish_ids, return_inverse=True)
     rng = np.random.default_rng(seed)
     eers, aucs = [], []
     for _ in range(rounds):
-        drawn, counts = np.unique(rng.choice(fish, fish.size, replace=True), return_counts=True)
-        weights = pair_weights(fish_ids, first, second, dict(zip(drawn, counts)))
+        draws = np.bincount(rng.integers(0, fish.size, fish.size), minlength=fish.size)
+        weights = pair_weights(fish_index, first, second, draws)
         genuine_weights, impostor_weights = weights[genuine], weights[~genuine]
         if genuine_weights.sum() == 0 or impostor_weights.sum() == 0:
             continue

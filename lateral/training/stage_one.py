@@ -12,7 +12,7 @@ from lateral.data.augment import build_augmentation
 from lateral.data.pipeline import evaluation_dataset, training_dataset
 from lateral.data.records import load_roi_set
 from lateral.data.sampler import balanced_index_batches, shuffled_index_batches
-from lateral.data.split import split_roi_set
+from lateral.data.split import keep_fish, split_roi_set
 from lateral.models.embedding import build_embedding_model
 from lateral.models.heads import build_head
 from lateral.training.loops import LOOPS, TrainingJob
@@ -52,7 +52,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     policy = apply_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
 
-    roi_set = load_roi_set(config.train_dataset, config.class_by)
+    roi_set = keep_fish(load_roi_set(config.train_dataset, config.class_by), config.held_out_fish, keep=False)
     train_set, validation_set = split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions,
                                               config.seed)
     num_classes = len(train_set.label_map)

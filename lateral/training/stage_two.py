@@ -18,7 +18,7 @@ from lateral.config import ConfigError, require
 from lateral.data.augment import build_augmentation
 from lateral.data.pipeline import evaluation_dataset, training_dataset
 from lateral.data.records import load_roi_set
-from lateral.data.split import split_roi_set
+from lateral.data.split import keep_fish, split_roi_set
 from lateral.losses.iom_objective import build_iom_objective
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
 from lateral.models.saved import load_model
@@ -79,7 +79,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     apply_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
     embedding_model = load_stage_one(stage_one_model_path(config, checkpoint_root), config.input_size)
-    roi_set = load_roi_set(config.train_dataset, config.class_by)
+    roi_set = keep_fish(load_roi_set(config.train_dataset, config.class_by), config.held_out_fish, keep=False)
     train_set, validation_set = split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions,
                                               config.seed)
     index_batches, global_batch = index_batches_for(config, train_set)

@@ -111,3 +111,14 @@ def test_cmc_respects_the_exclusions():
     allowed[1, 0] = False
     cmc, _, _ = cmc_and_map(similarity, np.array(["A", "A", "A", "B"]), allowed, max_rank=1)
     assert cmc[0] == pytest.approx(1 / 3)  # query 1 still hits at rank 1 (image 2), queries 0 and 2 do not
+
+
+def test_bootstrap_pair_weights_count_drawn_fish():
+    """Images of fish A, A, B. A drawn twice, B once: the genuine pair (A, A) counts 2,
+    each impostor pair (A, B) counts 2 x 1; with B not drawn, the impostor pairs vanish."""
+    from lateral.evaluation.verification import pair_weights
+
+    fish_index = np.array([0, 0, 1])
+    first, second = np.array([0, 0, 1]), np.array([1, 2, 2])
+    np.testing.assert_array_equal(pair_weights(fish_index, first, second, np.array([2, 1])), [2, 2, 2])
+    np.testing.assert_array_equal(pair_weights(fish_index, first, second, np.array([2, 0])), [2, 0, 0])
