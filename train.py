@@ -9,15 +9,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up 
 
 from absl import app, flags
 
-from lateral.cli import run_explaining_errors
+from lateral.cli import define_run_flags, run_explaining_errors
 from lateral.config import load_config
 
-flags.DEFINE_string("cfg_path", None, "YAML config")
+define_run_flags(flags)
 flags.DEFINE_enum("mode", "fit", ["fit", "eager_tf"], "Keras fit, or a tf.GradientTape loop")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy")
-flags.DEFINE_string("checkpoint_root", "checkpoints", "runs are saved in <checkpoint_root>/<sub_name>/")
-flags.DEFINE_string("log_root", "logs", "TensorBoard logs go to <log_root>/<sub_name>/")
-flags.mark_flags_as_required(["cfg_path"])
 FLAGS = flags.FLAGS
 
 

@@ -5,6 +5,14 @@ import sys
 from lateral.config import ConfigError
 
 
+def define_run_flags(flags):
+    """The flags both training scripts take: the config, and where runs and logs go."""
+    flags.DEFINE_string("cfg_path", None, "YAML config")
+    flags.DEFINE_string("checkpoint_root", "checkpoints", "runs are saved in <checkpoint_root>/<sub_name>/")
+    flags.DEFINE_string("log_root", "logs", "TensorBoard logs go to <log_root>/<sub_name>/")
+    flags.mark_flags_as_required(["cfg_path"])
+
+
 def user_errors():
     """The exceptions that mean "your input is wrong", not "lateral has a bug" (imported late: TensorFlow)."""
     from lateral.data.prepare import PrepareError

@@ -8,7 +8,7 @@ from lateral.data.pipeline import evaluation_dataset
 from lateral.data.records import DatasetError, RoiSet, load_roi_set
 from lateral.models.saved import load_model
 from lateral.training.run_directory import EMBEDDING_MODEL
-from lateral.training.stage_two import CODES_MODEL
+from lateral.training.stage_two import CODES_MODEL, embed
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -48,8 +48,8 @@ def compute_templates(run_folder, roi_set, batch_size=64):
     """{"embeddings": float32 [n, d], "codes": int32 [n, m] or None} for every image of ``roi_set``."""
     embedding_model, codes_model = run_models(run_folder)
     input_size = tuple(embedding_model.input_shape[1:3])
-    images = evaluation_dataset(roi_set, input_size, batch_size).map(lambda pixels, _: pixels)
-    return {
-        "embeddings": embedding_model.predict(images, verbose=0).astype(np.float32),
-        "codes": None if codes_model is None else codes_model.predict(images, verbose=0).astype(np.int32),
-    }
+    codes = None
+    if codes_model is not None:
+        images = evaluation_dataset(roi_set, input_size, batch_size).map(lambda pixels, _: pixels)
+        codes = codes_model.predict(images, verbose=0).astype(np.int32)
+    return {"embeddings": embed(embedding_model, roi_set, input_size, batch_size).astype(np.float32), "codes": codes}
