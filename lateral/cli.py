@@ -18,11 +18,13 @@ def user_errors():
     from lateral.data.prepare import PrepareError
     from lateral.data.records import DatasetError
     from lateral.data.sampler import SamplerError
+    from lateral.gallery.store import GalleryError
     from lateral.models.backbones import WeightsError
     from lateral.training.run_directory import RunDirectoryError
 
     # KeyError: an unknown registry name (backbone, head, loss, ...), whose message lists the known ones.
-    return ConfigError, PrepareError, DatasetError, SamplerError, WeightsError, RunDirectoryError, KeyError
+    return (ConfigError, PrepareError, DatasetError, SamplerError, WeightsError, RunDirectoryError, GalleryError,
+            KeyError)
 
 
 def run_explaining_errors(action):

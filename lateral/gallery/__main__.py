@@ -1,0 +1,205 @@
+"""``python -m lateral.gallery COMMAND``: a gallery of known fish (see ``--help`` of each command).
+
+    enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings]
+    identify --gallery G.lgal --input PHOTOS... (--threshold T [--review_threshold R] | --far F --metrics M)
+    confirm  --gallery G.lgal --photo P --fish ID|new
+    history  --gallery G.lgal --out captures.csv
+    list     --gallery G.lgal
+    remove   --gallery G.lgal --fish ID [ID ...]
+    revoke   --gallery G.lgal --new_key K2 [--drop_missing]
+
+Exit code 2 and one line on stderr for a user's mistake (a wrong key, a
+different model, a damaged gallery, a missing photo); nothing is written then.
+"""
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from lateral.gallery.search import DECISIONS  # noqa: E402
+from lateral.gallery.store import GalleryError  # noqa: E402
+
+
+def _key_flags(parser, required_name="--key", help_text="the gallery's permutation key (any string)"):
+    parser.add_argument(required_name, default=None, help=help_text)
+    parser.add_argument(f"{required_name}_file", default=None, help="read the key from the first line of this file")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m lateral.gallery", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name, help_text, model=True, key=True, mode=True):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--gallery", required=True, help="the gallery file (.lgal)")
+        if model:
+            sub.add_argument("--model", default=None, help="a train_twostage.py run folder (default: the one the "
+                                                           "gallery was built with)")
+        if key:
+            _key_flags(sub)
+        if mode:
+            sub.add_argument("--mode", choices=["auto", "tent", "cropped"], default="auto",
+                             help="auto: segment green-tent photos, take other photos as already cropped")
+        return sub
+
+    enroll = command("enroll", "add photos of known fish (creates the gallery)")
+    enroll.add_argument("--input", required=True, help="RAW/<fish_id>/* (or RAW/<session>/<fish_id>/*), or with "
+                                                       "--fish a photo or folder of one fish")
+    enroll.add_argument("--fish", default=None, help="enrol every photo of --input as this fish")
+    enroll.add_argument("--session", default=None, help="session of these photos (default: from the layout or the "
+                                                        "model's session_pattern)")
+    enroll.add_argument("--session_pattern", default=None, help="regex with a (?P<session>...) group for file names")
+    enroll.add_argument("--store_embeddings", action="store_true",
+                        help="also keep float embeddings (for cosine search; they are not cancellable)")
+
+    identify = command("identify", "the most likely known fish for each photo, and match/review/new")
+    identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
+    identify.add_argument("--top_k", type=int, default=5)
+    identify.add_argument("--threshold", type=float, default=None, help="accept a match at or above this score")
+    identify.add_argument("--review_threshold", type=float, default=None,
+                          help="below this score: a new fish (default: --threshold, no review band)")
+    identify.add_argument("--far", type=float, default=None, help="accept threshold at this FAR, from --metrics")
+    identify.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR (default "
+                                                                         "10x --far, at most 0.1)")
+    identify.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
+    identify.add_argument("--measure", choices=["hamming", "cosine"], default="hamming")
+    identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
+    identify.add_argument("--json", default=None, help="write the full results")
+
+    confirm = command("confirm", "record a person's decision for a photo and enrol it")
+    confirm.add_argument("--photo", required=True)
+    confirm.add_argument("--fish", required=True, help="a fish id, or 'new' for a fish not seen before")
+    confirm.add_argument("--session", default=None)
+    confirm.add_argument("--note", default="")
+
+    history = command("history", "write the capture history (fish x session, 1/0)", model=False, key=False,
+                      mode=False)
+    history.add_argument("--out", required=True, help="CSV file to write")
+
+    command("list", "the gallery's model, key status and fish", model=False, key=False, mode=False)
+
+    remove = command("remove", "drop every template of some fish", model=False, key=False, mode=False)
+    remove.add_argument("--fish", nargs="+", required=True)
+
+    revoke = command("revoke", "re-enrol every photo under a new key; old templates stop matching", key=False,
+                     mode=False)
+    _key_flags(revoke, "--new_key", "the new permutation key")
+    revoke.add_argument("--drop_missing", action="store_true",
+                        help="revoke even if some source photos are gone (their templates are dropped)")
+    return parser
+
+
+def _thresholds(args):
+    from lateral.gallery.search import given_thresholds, thresholds_from_metrics
+
+    if (args.threshold is None) == (args.far is None):
+        raise GalleryError("give either --threshold (and optionally --review_threshold) or --far with --metrics")
+    if args.threshold is not None:
+        return given_thresholds(args.threshold, args.review_threshold)
+    if args.metrics is None:
+        raise GalleryError("--far needs --metrics, the metrics.json that test_iom.py wrote for this model")
+    return thresholds_from_metrics(args.metrics, args.measure, args.far, args.review_far)
+
+
+def _print_rejected(rejected):
+    for item in rejected:
+        print(f"skipped {item[0]}: {': '.join(item[1:])}")
+
+
+def _identify_output(args, summary):
+    results = summary["results"]
+    print(f"{summary['templates']} templates of {summary['fish']} fish, {summary['measure']}; thresholds "
+          f"{summary['thresholds']}")
+    width = max([len(os.path.basename(r["photo"])) for r in results] + [5])
+    print(f"{'photo':{width}s}  {'flank':7s} {'decision':8s}  candidates (fish: score)")
+    for result in results:
+        candidates = ", ".join(f"{c['fish_id']}: {c['score']:.3f}" for c in result["candidates"]) or "-"
+        print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision']:8s}  "
+              f"{candidates}")
+    counts = {decision: sum(r["decision"] == decision for r in results) for decision in DECISIONS}
+    print(", ".join(f"{count} {decision}" for decision, count in counts.items()))
+    _print_rejected(summary["rejected"])
+    if args.csv:
+        with open(args.csv, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score"])
+            for result in results:
+                rows = result["candidates"] or [{"fish_id": "", "score": ""}]
+                for rank, candidate in enumerate(rows, 1):
+                    writer.writerow([result["photo"], result["flank"], result["decision"],
+                                     rank if candidate["fish_id"] else "", candidate["fish_id"], candidate["score"]])
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(summary, handle, indent=2)
+
+
+def run(args):
+    from lateral.gallery import commands, keys
+
+    if args.command == "enroll":
+        summary = commands.enroll(args.gallery, args.input, args.model, keys.read_key(args.key, args.key_file),
+                                  args.fish, args.session, args.session_pattern, args.store_embeddings, args.mode)
+        print(f"added {summary['added']} templates of {len(summary['fish'])} fish; the gallery holds "
+              f"{summary['templates']}")
+        if summary["already_enrolled"]:
+            print(f"{len(summary['already_enrolled'])} photos were already enrolled (left as they were)")
+        for source, previous, wanted in summary["conflicts"]:
+            print(f"not added {source}: already enrolled as fish {previous}, not {wanted}")
+        _print_rejected(summary["rejected"])
+    elif args.command == "identify":
+        summary = commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
+                                    args.model, args.top_k, args.measure, args.mode)
+        _identify_output(args, summary)
+    elif args.command == "confirm":
+        summary = commands.confirm(args.gallery, args.photo, args.fish, keys.read_key(args.key, args.key_file),
+                                   args.model, args.session, args.mode, args.note)
+        state = "new fish" if summary["new_fish"] else "fish"
+        print(f"recorded: {args.photo} is {state} {summary['fish_id']}"
+              + ("" if summary["added"] else " (the photo was already enrolled)"))
+    elif args.command == "history":
+        summary = commands.history(args.gallery, args.out)
+        print(f"wrote {summary['out']}: {summary['fish']} fish x {len(summary['sessions'])} sessions "
+              f"({', '.join(summary['sessions'])})")
+    elif args.command == "list":
+        summary = commands.describe(args.gallery)
+        header = summary["header"]
+        model = header["model"]
+        print(f"gallery format {header['version']}, created {header['created']}, updated {header['updated']}")
+        print(f"model {model['path']} (m={model['m']}, q={model['q']}, weights {model['fingerprint'][:12]}…); "
+              f"key: {'set' if header['key'] else 'none'}; float embeddings: "
+              f"{'stored' if header['stores_embeddings'] else 'not stored'}")
+        print(f"{summary['templates']} templates of {len(summary['fish'])} fish; {summary['decisions']} decisions "
+              "recorded")
+        for row in summary["fish"]:
+            print(f"  {row['fish_id']}: {row['templates']} templates, sessions {' '.join(row['sessions'])}, "
+                  f"flanks {' '.join(row['flanks'])}")
+    elif args.command == "remove":
+        summary = commands.remove(args.gallery, args.fish)
+        print(f"removed {summary['removed']} templates of {', '.join(summary['fish'])}; {summary['templates']} left")
+    elif args.command == "revoke":
+        new_key = keys.read_key(args.new_key, args.new_key_file)
+        if new_key is None:
+            raise GalleryError("revoke needs --new_key or --new_key_file")
+        summary = commands.revoke(args.gallery, new_key, args.model, args.drop_missing)
+        print(f"re-enrolled {summary['reenrolled']} templates under the new key; old templates no longer match")
+        for source, why in summary["dropped"]:
+            print(f"dropped {source}: {why}")
+        if summary["fish_without_templates"]:
+            print(f"fish left without templates: {', '.join(summary['fish_without_templates'])}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from lateral.cli import run_explaining_errors
+
+    return run_explaining_errors(lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

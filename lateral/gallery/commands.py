@@ -1,0 +1,266 @@
+"""The gallery's subcommands as functions: each opens the gallery, checks the key and model, acts, and saves atomically.
+
+Each returns a plain dict (what ``python -m lateral.gallery`` prints). A
+user's mistake raises GalleryError naming the file, fish or value at fault;
+nothing is written unless the whole command succeeded.
+"""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from lateral.data.layout import discover_photos
+from lateral.gallery import keys
+from lateral.gallery.encoder import TemplateEncoder
+from lateral.gallery.history import write_capture_history
+from lateral.gallery.packing import pack_codes
+from lateral.gallery.search import GallerySearch, identify as search_photos
+from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
+
+NEW_FISH = "new"
+
+
+def _check_key(gallery, key, path):
+    if keys.key_matches(gallery.header["key"], key):
+        return
+    if gallery.header["key"] is None:
+        raise GalleryError(f"{path} was built without a key; run without --key/--key_file")
+    if key is None:
+        raise GalleryError(f"{path} was built with a permutation key; give it with --key or --key_file")
+    raise GalleryError(f"{path} was built with a different permutation key; this key does not open it")
+
+
+def _encoder_for(gallery, path, model, key):
+    """The gallery's model (its recorded path, or ``model``) with the gallery's key; refuses any other network."""
+    recorded = gallery.header["model"]
+    model = Path(model) if model is not None else Path(recorded["path"])
+    if not model.exists():
+        raise GalleryError(f"{path} was built with the model at {model}, which is no longer there; give its new "
+                           "place with --model")
+    encoder = TemplateEncoder(model, keys.permutation_seed(key))
+    if encoder.fingerprint != recorded["fingerprint"]:
+        raise GalleryError(f"{model} is not the model {path} was built with (weights fingerprint "
+                           f"{encoder.fingerprint[:12]}…, gallery has {recorded['fingerprint'][:12]}…); templates of "
+                           "different networks cannot be compared")
+    return encoder
+
+
+def open_gallery(path, key, model=None):
+    """(gallery, encoder) of an existing gallery, after checking its key and model."""
+    gallery = load_gallery(path)
+    _check_key(gallery, key, path)
+    return gallery, _encoder_for(gallery, path, model, key)
+
+
+def _photo_files(inputs):
+    """Every visible file under the given files and folders, sorted within each folder."""
+    files = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.rglob("*") if p.is_file()
+                            and not any(part.startswith(".") for part in p.relative_to(item).parts))
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise GalleryError(f"{item}: no such file or folder")
+    return files
+
+
+def _session_of(path, session, session_pattern):
+    if session is not None:
+        return session
+    if session_pattern:
+        match = re.search(session_pattern, Path(path).name)
+        if match:
+            return match.group("session")
+    return ""
+
+
+def _enrol(gallery, encoder, labelled, mode, how):
+    """Add (path, fish_id, session) photos; returns the summary. Already-enrolled photos are skipped."""
+    known = gallery.entry_by_sha()
+    photos, rejected = encoder.read_photos([path for path, _, _ in labelled], mode)
+    by_source = {str(Path(path).resolve()): (fish, session) for path, fish, session in labelled}
+    fresh, already, conflicts, seen = [], [], [], {}
+    for photo in photos:
+        fish, session = by_source[photo.source]
+        previous = known.get(photo.sha256) or seen.get(photo.sha256)
+        if previous is None:
+            seen[photo.sha256] = {"fish_id": fish}
+            fresh.append((photo, fish, session))
+        elif previous["fish_id"] == fish:
+            already.append(photo.source)
+        else:
+            conflicts.append((photo.source, previous["fish_id"], fish))
+    codes, embeddings = encoder.encode([photo for photo, _, _ in fresh])
+    stamp = now()
+    entries = [{"fish_id": fish, "source": photo.source, "sha256": photo.sha256, "session": session,
+                "flank": photo.flank, "mode": photo.mode, "added": stamp, "how": how}
+               for photo, fish, session in fresh]
+    gallery.add(entries, pack_codes(codes, gallery.q), embeddings)
+    return {"added": len(entries), "fish": sorted({e["fish_id"] for e in entries}), "already_enrolled": already,
+            "conflicts": conflicts, "rejected": rejected, "templates": len(gallery), "codes": codes}
+
+
+def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=None, session_pattern=None,
+           store_embeddings=False, mode="auto"):
+    """Add photos: ``input_path`` laid out RAW/<fish_id>/* (or RAW/<session>/<fish_id>/*), or, with
+    ``fish``, files or a folder of one fish. A new gallery needs ``model``."""
+    gallery_path = Path(gallery_path)
+    if gallery_path.exists():
+        gallery, encoder = open_gallery(gallery_path, key, model)
+        if store_embeddings and not gallery.header["stores_embeddings"]:
+            raise GalleryError(f"{gallery_path} was created without float embeddings; --store_embeddings applies "
+                               "only when a gallery is created")
+    else:
+        if model is None:
+            raise GalleryError(f"{gallery_path} does not exist yet: give --model (a train_twostage.py run folder) "
+                               "to create it")
+        encoder = TemplateEncoder(model, keys.permutation_seed(key))
+        gallery = Gallery.new(encoder.model_record(), keys.make_verifier(key), store_embeddings,
+                              pack_codes(np.zeros((0, encoder.m), np.int32), encoder.q).shape[1:])
+    pattern = session_pattern if session_pattern is not None else encoder.config.session_pattern
+    if fish is not None:
+        labelled = [(path, fish, _session_of(path, session, pattern)) for path in _photo_files([input_path])]
+    else:
+        root = Path(input_path)
+        if not root.is_dir():
+            raise GalleryError(f"{root}: expected a folder laid out <fish_id>/<photos> (or give --fish)")
+        labelled = [(root / entry.source, entry.label, session if session is not None else entry.session)
+                    for entry in discover_photos(root, pattern)]
+    if not labelled:
+        raise GalleryError(f"no photos found in {input_path}")
+    summary = _enrol(gallery, encoder, labelled, mode, "enroll")
+    if summary["added"]:
+        save_gallery(gallery, gallery_path)
+    summary.pop("codes")
+    return summary
+
+
+def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto"):
+    """Search the gallery for every photo in ``inputs`` (files or folders); returns results and rejections."""
+    gallery, encoder = open_gallery(gallery_path, key, model)
+    search = GallerySearch(gallery, measure)
+    photos, rejected = encoder.read_photos(_photo_files(inputs), mode)
+    codes, embeddings = encoder.encode(photos)
+    return {"results": search_photos(search, photos, codes, embeddings, thresholds, top_k), "rejected": rejected,
+            "thresholds": thresholds.source, "measure": measure, "templates": len(gallery),
+            "fish": len(gallery.fish_ids())}
+
+
+def _next_new_fish(gallery):
+    taken = set(gallery.fish_ids())
+    number = 1
+    while f"new_{number:04d}" in taken:
+        number += 1
+    return f"new_{number:04d}"
+
+
+def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode="auto", note=""):
+    """Record a person's decision on ``photo`` (a known fish id, or "new") and enrol the photo under it."""
+    gallery, encoder = open_gallery(gallery_path, key, model)
+    is_new = fish == NEW_FISH or fish not in gallery.fish_ids()
+    fish_id = _next_new_fish(gallery) if fish == NEW_FISH else fish
+    pattern = encoder.config.session_pattern
+    summary = _enrol(gallery, encoder, [(Path(photo), fish_id, _session_of(photo, session, pattern))], mode,
+                     "confirm")
+    summary.pop("codes")
+    if summary["rejected"]:
+        _, reason, detail = summary["rejected"][0]
+        raise GalleryError(f"{photo}: cannot be enrolled ({reason}: {detail}); nothing was recorded")
+    if summary["conflicts"]:
+        _, previous, _ = summary["conflicts"][0]
+        raise GalleryError(f"{photo} is already enrolled as fish {previous}; remove that fish or choose it "
+                           "(nothing was recorded)")
+    gallery.decisions.append({"photo": str(Path(photo).resolve()), "fish_id": fish_id, "new_fish": is_new,
+                              "decided": now(), "note": note})
+    save_gallery(gallery, gallery_path)
+    return {**summary, "fish_id": fish_id, "new_fish": is_new}
+
+
+def history(gallery_path, out_path):
+    """Write the capture history CSV; returns (sessions, rows)."""
+    gallery = load_gallery(gallery_path)
+    if not len(gallery):
+        raise GalleryError(f"{gallery_path} holds no templates yet")
+    sessions, rows = write_capture_history(gallery, out_path)
+    return {"sessions": sessions, "fish": len(rows), "out": str(out_path)}
+
+
+def describe(gallery_path):
+    """The header and one line per fish: templates, sessions and flanks."""
+    gallery = load_gallery(gallery_path)
+    fish = {}
+    for entry in gallery.entries:
+        record = fish.setdefault(entry["fish_id"], {"templates": 0, "sessions": set(), "flanks": set()})
+        record["templates"] += 1
+        record["sessions"].add(entry["session"] or "-")
+        record["flanks"].add(entry["flank"])
+    rows = [{"fish_id": name, "templates": r["templates"], "sessions": sorted(r["sessions"]),
+             "flanks": sorted(r["flanks"])} for name, r in sorted(fish.items())]
+    return {"header": gallery.header, "fish": rows, "templates": len(gallery), "decisions": len(gallery.decisions)}
+
+
+def remove(gallery_path, fish_ids):
+    """Drop every template of the named fish (a person's decision is kept in the log)."""
+    gallery = load_gallery(gallery_path)
+    unknown = sorted(set(fish_ids) - set(gallery.fish_ids()))
+    if unknown:
+        raise GalleryError(f"{gallery_path} has no fish {', '.join(unknown)} (`list` shows the "
+                           f"{len(gallery.fish_ids())} it has); nothing was removed")
+    keep = [entry["fish_id"] not in set(fish_ids) for entry in gallery.entries]
+    removed = len(keep) - sum(keep)
+    gallery.keep(keep)
+    save_gallery(gallery, gallery_path)
+    return {"removed": removed, "fish": sorted(set(fish_ids)), "templates": len(gallery)}
+
+
+def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None):
+    """Re-enrol every template under ``new_key`` from its recorded source photo; the old templates are gone.
+
+    A photo that is missing, changed since enrolment, or no longer readable
+    stops the revocation (nothing changes) unless ``drop_missing``, which
+    leaves its template out.
+    """
+    gallery = load_gallery(gallery_path)
+    if keys.key_matches(gallery.header["key"], new_key):
+        raise GalleryError(f"{gallery_path} already uses this key; revoking needs a new one")
+    encoder = _encoder_for(gallery, gallery_path, model, new_key)
+    missing, present = [], []
+    for index, entry in enumerate(gallery.entries):
+        source = Path(entry["source"])
+        if not source.is_file():
+            missing.append((entry["source"], "not found"))
+        else:
+            present.append(index)
+    photos, kept, rejected = [], [], []
+    for index in present:
+        entry = gallery.entries[index]
+        try:
+            photo = encoder.read_photo(entry["source"], mode or entry["mode"])
+        except Exception as error:  # noqa: BLE001  (PhotoRejected and unreadable files alike)
+            rejected.append((entry["source"], str(error)))
+            continue
+        if photo.sha256 != entry["sha256"]:
+            missing.append((entry["source"], "changed since enrolment"))
+            continue
+        photos.append(photo)
+        kept.append(index)
+    lost = missing + rejected
+    if lost and not drop_missing:
+        listing = "; ".join(f"{source} ({why})" for source, why in lost[:10])
+        raise GalleryError(f"{len(lost)} of {len(gallery)} source photos cannot be re-enrolled: {listing}"
+                           f"{' …' if len(lost) > 10 else ''}. Nothing changed; restore them, or pass --drop_missing "
+                           "to revoke without their templates")
+    codes, embeddings = encoder.encode(photos)
+    entries = [{**gallery.entries[index], "flank": photo.flank, "how": "revoke"} for index, photo in zip(kept, photos)]
+    fish_before = set(gallery.fish_ids())
+    gallery.entries, gallery.codes = entries, pack_codes(codes, gallery.q)
+    if gallery.embeddings is not None:
+        gallery.embeddings = embeddings
+    gallery.header["key"] = keys.make_verifier(new_key)
+    gallery.header.setdefault("revoked", []).append(now())
+    save_gallery(gallery, gallery_path)
+    return {"reenrolled": len(entries), "dropped": lost, "fish_without_templates": sorted(
+        fish_before - set(gallery.fish_ids()))}

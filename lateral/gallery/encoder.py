@@ -1,0 +1,134 @@
+"""Photos in, gallery templates out, with a trained stage-two run and the gallery's permutation key.
+
+The run folder (``checkpoints/<sub_name>`` of ``train_twostage.py``) gives the
+network (``iom_codes.keras``), the preprocessing settings and the input size
+(``config.yaml``). The saved codes model is taken apart into the stage-one
+embedding network and the IoM projection, and put together again with the
+gallery's key, so one trained network serves any number of keys.
+
+A photo is read the way ``prepare_data.py`` reads it: a green-tent photo is
+segmented and its lateral ROI cut (flank known), a photo without a green
+screen is taken as already cropped (flank "unknown"). ``mode`` forces either.
+"""
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+
+from lateral.config import ConfigError, load_config
+from lateral.data.pipeline import evaluation_dataset
+from lateral.data.records import RoiSet
+from lateral.gallery.store import GalleryError
+from lateral.models.iom import HardCodes, IoMProjection, KeyedPermutation
+from lateral.models.saved import load_model
+from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
+from lateral.preprocess.rejection import PhotoRejected
+from lateral.training.run_directory import CONFIG_SNAPSHOT
+from lateral.training.stage_two import CODES_MODEL
+
+MODES = ("auto", "tent", "cropped")
+
+
+@dataclasses.dataclass(frozen=True)
+class Photo:
+    """One readable photo: where it is, its content hash, and its ROI (PNG bytes)."""
+
+    source: str
+    sha256: str
+    roi_png: bytes
+    flank: str
+    mode: str
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_fingerprint(layers):
+    """SHA-256 over the shapes and bytes of every weight of ``layers``: the same network gives the same value."""
+    digest = hashlib.sha256()
+    for layer in layers:
+        for weight in layer.weights:
+            value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
+            digest.update(str(value.shape).encode() + value.dtype.str.encode())
+            digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+class TemplateEncoder:
+    def __init__(self, run_folder, seed=None, batch_size=64):
+        run_folder = Path(run_folder)
+        codes_path = run_folder / CODES_MODEL
+        if not codes_path.is_file():
+            raise GalleryError(f"{run_folder} is not a stage-two run: no {CODES_MODEL} in it (train_twostage.py makes "
+                               "one)")
+        try:
+            self.config = load_config(run_folder / CONFIG_SNAPSHOT)
+        except (ConfigError, OSError) as error:
+            raise GalleryError(f"{run_folder / CONFIG_SNAPSHOT}: {error}") from None
+        codes_model = load_model(codes_path)
+        self.embedding_model = next(layer for layer in codes_model.layers if isinstance(layer, keras.Model))
+        projection = next(layer for layer in codes_model.layers if isinstance(layer, IoMProjection))
+        self.run_folder, self.batch_size = run_folder, batch_size
+        self.input_size = tuple(self.embedding_model.input_shape[1:3])
+        self.m, self.q = projection.m, projection.q
+        self.embedding_size = int(self.embedding_model.output_shape[-1])
+        self.fingerprint = weights_fingerprint([self.embedding_model, projection])
+        embeddings = keras.Input((self.embedding_size,), name="embeddings")
+        codes = HardCodes(name="codes")(projection(KeyedPermutation(seed, name="permutation")(embeddings)))
+        self.keyed_head = keras.Model(embeddings, codes, name="keyed_iom_head")
+
+    def model_record(self):
+        """What a gallery records of this model (and checks on every later use)."""
+        return {"path": str(self.run_folder.resolve()), "fingerprint": self.fingerprint, "m": self.m, "q": self.q,
+                "embedding_size": self.embedding_size, "input_size": list(self.input_size)}
+
+    def read_photo(self, path, mode="auto"):
+        """One photo to its ROI; raises PhotoRejected (the reason says why)."""
+        path = Path(path)
+        preprocess = self.config.preprocess
+        used = "cropped" if mode == "cropped" else "tent"
+        if mode != "cropped":
+            try:
+                roi, measurements = process_tent_photo(path, preprocess, self.input_size)
+            except PhotoRejected as rejection:
+                if mode == "tent" or rejection.reason != "no_green_screen":
+                    raise
+                used = "cropped"
+        if used == "cropped":
+            roi, measurements = process_cropped_photo(path, preprocess, self.input_size)
+        encoded = cv2.imencode(".png", roi)[1].tobytes()
+        return Photo(str(path.resolve()), file_sha256(path), encoded, measurements["flank"], used)
+
+    def read_photos(self, paths, mode="auto"):
+        """(photos, rejected): every readable photo, and (path, reason, detail) for the others."""
+        photos, rejected = [], []
+        for path in paths:
+            try:
+                photos.append(self.read_photo(path, mode))
+            except PhotoRejected as rejection:
+                rejected.append((str(path), rejection.reason, rejection.detail))
+        return photos, rejected
+
+    def encode(self, photos):
+        """(codes int32 [n, m], embeddings float32 [n, d]) of ``photos``."""
+        if not photos:
+            return np.zeros((0, self.m), np.int32), np.zeros((0, self.embedding_size), np.float32)
+        count = len(photos)
+        images = np.empty(count, object)
+        images[:] = [photo.roi_png for photo in photos]
+        blank = np.array([""] * count)
+        roi_set = RoiSet(images, np.zeros(count, np.int64), blank, blank, blank, blank, {})
+        batches = evaluation_dataset(roi_set, self.input_size, self.batch_size)
+        embeddings = np.concatenate([self.embedding_model(images, training=False).numpy() for images, _ in batches])
+        codes = np.concatenate([self.keyed_head(embeddings[start:start + 4096], training=False).numpy()
+                                for start in range(0, count, 4096)])
+        return codes.astype(np.int32), embeddings.astype(np.float32)

@@ -1,0 +1,26 @@
+"""Capture histories for mark-recapture analysis: one row per fish, one 1/0 column per session."""
+
+import csv
+
+NO_SESSION = "no_session"
+
+
+def capture_history(gallery):
+    """(sessions, rows): sessions sorted, rows of (fish_id, [0/1 per session]) sorted by fish id."""
+    seen = {}
+    for entry in gallery.entries:
+        seen.setdefault(entry["fish_id"], set()).add(entry["session"] or NO_SESSION)
+    sessions = sorted({session for fish_sessions in seen.values() for session in fish_sessions})
+    rows = [(fish, [int(session in seen[fish]) for session in sessions]) for fish in sorted(seen)]
+    return sessions, rows
+
+
+def write_capture_history(gallery, path):
+    """CSV: ``fish_id``, one column per session, and ``ch``, the history as one string (MARK's input style)."""
+    sessions, rows = capture_history(gallery)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["fish_id", *sessions, "ch"])
+        for fish, marks in rows:
+            writer.writerow([fish, *marks, "".join(map(str, marks))])
+    return sessions, rows

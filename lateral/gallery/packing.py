@@ -1,0 +1,80 @@
+"""IoM templates packed to ``m * ceil(log2 q)`` bits, and their 1:N search by counting equal codes.
+
+A template is ``m`` integer codes in ``0..q-1``. It is stored as
+``b = ceil(log2 q)`` bit planes: plane ``j`` holds bit ``j`` of every code,
+``m`` bits packed into bytes. Two codes are equal exactly when no plane
+differs at their position, so the positions where two templates differ are
+``OR_j (plane_j(a) XOR plane_j(b))``, and the IoM Hamming similarity is
+``m - popcount`` of that mask. With the planes held as 64-bit words this is a
+few word operations per template (NumPy's ``bitwise_count`` is the popcount).
+"""
+
+import numpy as np
+
+
+def bits_per_code(q):
+    """Bits needed for codes 0..q-1 (log2 q for a power of two)."""
+    if q < 2:
+        raise ValueError(f"q must be at least 2, got {q}")
+    return (q - 1).bit_length()
+
+
+def pack_codes(codes, q):
+    """int codes [n, m] in 0..q-1 -> uint8 bit planes [n, bits, ceil(m / 8)]."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be [n, m], got shape {codes.shape}")
+    if codes.size and (codes.min() < 0 or codes.max() >= q):
+        raise ValueError(f"codes must lie in 0..{q - 1}, found {codes.min()}..{codes.max()}")
+    shifts = np.arange(bits_per_code(q), dtype=np.int64)
+    planes = ((codes.astype(np.int64)[:, None, :] >> shifts[None, :, None]) & 1).astype(np.uint8)
+    return np.packbits(planes, axis=-1)
+
+
+def unpack_codes(packed, m):
+    """uint8 bit planes [n, bits, bytes] -> int32 codes [n, m] (the inverse of ``pack_codes``)."""
+    packed = np.asarray(packed, np.uint8)
+    planes = np.unpackbits(packed, axis=-1, count=m).astype(np.int32)
+    shifts = np.arange(packed.shape[1], dtype=np.int32)
+    return (planes << shifts[None, :, None]).sum(axis=1).astype(np.int32)
+
+
+def _as_words(packed):
+    """uint8 planes [n, bits, bytes] -> uint64 [bits, n, words], zero-padded (padding bits are equal, so never count)."""
+    packed = np.asarray(packed, np.uint8)
+    n, bits, width = packed.shape
+    words = -(-width // 8)
+    padded = np.zeros((bits, n, words * 8), np.uint8)
+    padded[:, :, :width] = packed.transpose(1, 0, 2)
+    return padded.view(np.uint64)
+
+
+class HammingIndex:
+    """Packed templates held as 64-bit words for 1:N search."""
+
+    def __init__(self, packed, m):
+        self.m = m
+        self.words = np.ascontiguousarray(_as_words(packed))  # [bits, n, words]
+
+    def __len__(self):
+        return self.words.shape[1]
+
+    @property
+    def nbytes(self):
+        return self.words.nbytes
+
+    def equal_counts(self, query_packed):
+        """Number of equal codes between one packed query [bits, bytes] and every template: int [n]."""
+        query = _as_words(np.asarray(query_packed, np.uint8)[None])[:, 0, :]  # [bits, words]
+        differ = np.bitwise_xor(self.words[0], query[0])
+        scratch = np.empty_like(differ)
+        for plane in range(1, len(query)):
+            np.bitwise_xor(self.words[plane], query[plane], out=scratch)
+            np.bitwise_or(differ, scratch, out=differ)
+        mismatches = np.bitwise_count(differ)
+        mismatches = mismatches[:, 0] if mismatches.shape[1] == 1 else mismatches.sum(axis=1, dtype=np.int64)
+        return self.m - mismatches.astype(np.int64)
+
+    def similarities(self, query_packed):
+        """IoM Hamming similarity (share of equal codes) to every template: float32 [n]."""
+        return self.equal_counts(query_packed).astype(np.float32) / self.m

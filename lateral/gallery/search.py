@@ -1,0 +1,120 @@
+"""1:N search of a gallery: each known fish's best score, the top k, and the match/review/new decision.
+
+A photo is compared with the templates of the same flank only (left and right
+flanks carry different patterns; photos of unknown flank, such as pre-cropped
+ones, are compared with each other). A fish's score is the best score over
+its templates. The decision uses two thresholds on the best fish's score:
+``match`` at or above ``accept``, ``new`` below ``reject``, ``review`` (for a
+person) in between.
+"""
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from lateral.gallery.packing import HammingIndex, pack_codes
+from lateral.gallery.store import GalleryError
+
+DECISIONS = ("match", "review", "new")
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    accept: float
+    reject: float
+    source: str
+
+    def decide(self, score):
+        if score is not None and score >= self.accept:
+            return "match"
+        if score is None or score < self.reject:
+            return "new"
+        return "review"
+
+
+def given_thresholds(accept, reject=None):
+    reject = accept if reject is None else reject
+    if reject > accept:
+        raise GalleryError(f"the review threshold {reject} is above the accept threshold {accept}")
+    return Thresholds(accept, reject, f"given: accept >= {accept:g}, new < {reject:g}")
+
+
+def thresholds_from_metrics(metrics_path, measure, far, review_far=None):
+    """Thresholds at FAR ``far`` (accept) and ``review_far`` (reject; default 10x ``far``) from test_iom.py's metrics.json."""
+    review_far = min(10 * far, 0.1) if review_far is None else review_far
+    if review_far < far:
+        raise GalleryError(f"--review_far {review_far:g} must not be below --far {far:g}")
+    try:
+        figures = json.loads(Path(metrics_path).read_text())["measures"][measure]
+    except OSError as error:
+        raise GalleryError(f"cannot read {metrics_path}: {error.strerror or error}") from None
+    except (ValueError, KeyError, TypeError):
+        raise GalleryError(f"{metrics_path} has no figures for the {measure} measure (is it test_iom.py's "
+                           "metrics.json of this model?)") from None
+
+    def at(rate):
+        key = f"threshold_at_far_{rate:g}"
+        if key not in figures:
+            available = sorted(k.removeprefix("threshold_at_far_") for k in figures if k.startswith("threshold_at_far_"))
+            raise GalleryError(f"{metrics_path} has no {measure} threshold at FAR {rate:g}; it has FAR "
+                               f"{', '.join(available) or 'none'}")
+        value = figures[key]
+        return math.inf if value is None else float(value)  # null: no threshold reaches that FAR, accept nothing
+
+    return Thresholds(at(far), at(review_far), f"{metrics_path}: {measure} at FAR {far:g} (accept) and "
+                                                f"{review_far:g} (reject)")
+
+
+class GallerySearch:
+    """A gallery held for searching by one measure: "hamming" on the IoM codes or "cosine" on stored embeddings."""
+
+    def __init__(self, gallery, measure="hamming"):
+        if measure not in ("hamming", "cosine"):
+            raise GalleryError(f"unknown measure {measure!r}; the gallery searches by hamming or cosine")
+        if measure == "cosine" and gallery.embeddings is None:
+            raise GalleryError("this gallery stores no float embeddings (enrol with --store_embeddings to compare "
+                               "by cosine)")
+        self.gallery, self.measure = gallery, measure
+        self.fish_names, self.fish_index = np.unique([e["fish_id"] for e in gallery.entries], return_inverse=True)
+        self.flanks = np.array([e["flank"] for e in gallery.entries])
+        if measure == "hamming":
+            self.index = HammingIndex(gallery.codes, gallery.m)
+        else:
+            embeddings = gallery.embeddings.astype(np.float32)
+            self.unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+
+    def template_scores(self, code, embedding):
+        """Scores of one query (int codes [m] and embedding [d]) against every template: [n]."""
+        if self.measure == "hamming":
+            return self.index.similarities(pack_codes(np.asarray(code)[None], self.gallery.q)[0])
+        query = np.asarray(embedding, np.float32)
+        return self.unit @ (query / max(float(np.linalg.norm(query)), 1e-12))
+
+    def rank_fish(self, code, embedding, flank, top_k):
+        """[(fish_id, score, templates compared)] of the ``top_k`` best fish, best first."""
+        if not len(self.gallery):
+            return []
+        scores = self.template_scores(code, embedding).astype(np.float64)
+        comparable = self.flanks == flank
+        best = np.full(len(self.fish_names), -np.inf)
+        np.maximum.at(best, self.fish_index[comparable], scores[comparable])
+        compared = np.bincount(self.fish_index[comparable], minlength=len(self.fish_names))
+        order = [index for index in np.argsort(-best, kind="stable") if compared[index]][:top_k]
+        return [(str(self.fish_names[index]), float(best[index]), int(compared[index])) for index in order]
+
+
+def identify(search, photos, codes, embeddings, thresholds, top_k=5):
+    """One result per photo: its candidates, best first, and the decision on the best one."""
+    results = []
+    for photo, code, embedding in zip(photos, codes, embeddings):
+        candidates = search.rank_fish(code, embedding, photo.flank, top_k)
+        best = candidates[0][1] if candidates else None
+        results.append({
+            "photo": photo.source, "flank": photo.flank, "decision": thresholds.decide(best),
+            "candidates": [{"fish_id": fish, "score": round(score, 6), "templates": count}
+                           for fish, score, count in candidates],
+        })
+    return results

@@ -1,0 +1,188 @@
+"""The gallery commands on a tiny trained model, checked against prepare_data.py's ROIs scored by the saved codes model."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from lateral.data.pipeline import evaluation_dataset
+from lateral.data.records import load_roi_set
+from lateral.gallery import commands
+from lateral.gallery.__main__ import main
+from lateral.gallery.packing import unpack_codes
+from lateral.gallery.search import given_thresholds
+from lateral.gallery.store import GalleryError, load_gallery, save_gallery
+from lateral.models.saved import load_model
+
+KNOWN = ["fish_000", "fish_001", "fish_002", "fish_003", "fish_004", "fish_005"]
+
+
+@pytest.fixture(scope="module")
+def model_folder(iom_run):
+    return iom_run[0] / "checkpoints" / "tiny_iom"
+
+
+@pytest.fixture(scope="module")
+def reference_codes(prepared_synthetic, model_folder):
+    """{raw-relative source: codes} from prepare_data.py's ROIs and the saved iom_codes.keras (identity key)."""
+    roi_set = load_roi_set(prepared_synthetic)
+    codes_model = load_model(model_folder / "iom_codes.keras")
+    images = evaluation_dataset(roi_set, (32, 64), 64).map(lambda pixels, _: pixels)
+    codes = codes_model.predict(images, verbose=0)
+    return {source: (code, flank) for source, code, flank in zip(roi_set.sources, codes, roi_set.flanks)}
+
+
+@pytest.fixture
+def photos(prepared_synthetic, tmp_path):
+    """A private copy of the raw photos: known/<session>/<fish>/ for 6 fish, and everything under raw/."""
+    raw = tmp_path / "raw"
+    shutil.copytree(prepared_synthetic.parent / "raw", raw)
+    known = tmp_path / "known"
+    for fish in KNOWN:
+        shutil.copytree(raw / "session_1" / fish, known / "session_1" / fish)
+    return tmp_path
+
+
+def gallery_codes_by_source(gallery, root):
+    codes = unpack_codes(gallery.codes, gallery.m)
+    return {str(__import__("pathlib").Path(e["source"]).relative_to(root)): c for e, c in zip(gallery.entries, codes)}
+
+
+def test_enrol_matches_the_prepared_rois_and_is_idempotent(photos, model_folder, reference_codes):
+    gallery_path = photos / "pond.lgal"
+    summary = commands.enroll(gallery_path, photos / "known", model=model_folder)
+    assert summary["fish"] == KNOWN and not summary["rejected"]
+    gallery = load_gallery(gallery_path)
+    assert len(gallery) == summary["added"] == 24
+    stored = gallery_codes_by_source(gallery, photos / "known")
+    for source, codes in stored.items():
+        np.testing.assert_array_equal(codes, reference_codes[source][0], err_msg=source)
+    assert {e["session"] for e in gallery.entries} == {"session_1"}
+    assert {e["flank"] for e in gallery.entries} == {"left", "right"}
+    before = gallery_path.read_bytes()
+    again = commands.enroll(gallery_path, photos / "known")
+    assert again["added"] == 0 and len(again["already_enrolled"]) == 24
+    assert gallery_path.read_bytes() == before
+
+
+def test_identify_finds_enrolled_photos_and_scores_unknown_fish_as_expected(photos, model_folder, reference_codes):
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known", model=model_folder)
+    enrolled = sorted((photos / "known" / "session_1" / "fish_002").glob("*.jpg"))[0]
+    strangers = sorted((photos / "raw" / "session_2" / "fish_007").glob("*.jpg"))
+    thresholds = given_thresholds(0.99, 0.6)
+    results = commands.identify(gallery_path, [enrolled, *strangers], thresholds, top_k=3)["results"]
+    # A tiny model may give another fish the same codes; the photo's own fish must score 1.0 all the same.
+    assert "fish_002" in [c["fish_id"] for c in results[0]["candidates"] if c["score"] == 1.0]
+    assert results[0]["candidates"][0]["score"] == 1.0 and results[0]["decision"] == "match"
+    known = [(code, flank) for source, (code, flank) in reference_codes.items()
+             if source.startswith("session_1/") and source.split("/")[1] in KNOWN]
+    for photo, result in zip(strangers, results[1:]):
+        code, flank = reference_codes[f"session_2/fish_007/{photo.name}"]
+        best = max(np.mean(code == other) for other, other_flank in known if other_flank == flank)
+        assert result["candidates"][0]["score"] == pytest.approx(best)
+        assert result["decision"] == thresholds.decide(best)
+        assert all(c["fish_id"] in KNOWN for c in result["candidates"])
+
+
+def test_confirm_a_new_fish_then_it_is_recognised(photos, model_folder):
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known", model=model_folder)
+    photo = sorted((photos / "raw" / "session_2" / "fish_007").glob("*.jpg"))[0]
+    confirmed = commands.confirm(gallery_path, photo, "new", session="session_2")
+    assert confirmed["fish_id"] == "new_0001" and confirmed["new_fish"]
+    result = commands.identify(gallery_path, [photo], given_thresholds(0.99))["results"][0]
+    assert {"fish_id": "new_0001", "score": 1.0, "templates": 1} in result["candidates"]
+    gallery = load_gallery(gallery_path)
+    assert gallery.decisions[-1]["fish_id"] == "new_0001" and gallery.decisions[-1]["new_fish"]
+    with pytest.raises(GalleryError, match="already enrolled as fish new_0001"):
+        commands.confirm(gallery_path, photo, "fish_001")
+    commands.history(gallery_path, photos / "captures.csv")
+    rows = list(csv.reader(open(photos / "captures.csv")))
+    assert rows[0] == ["fish_id", "session_1", "session_2", "ch"]
+    assert rows[-1] == ["new_0001", "0", "1", "01"] and rows[1] == ["fish_000", "1", "0", "10"]
+
+
+def test_remove_a_fish(photos, model_folder):
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known", model=model_folder)
+    assert commands.remove(gallery_path, ["fish_003"]) == {"removed": 4, "fish": ["fish_003"], "templates": 20}
+    photo = sorted((photos / "known" / "session_1" / "fish_003").glob("*.jpg"))[0]
+    result = commands.identify(gallery_path, [photo], given_thresholds(0.99), top_k=10)["results"][0]
+    assert "fish_003" not in [c["fish_id"] for c in result["candidates"]]
+    before = gallery_path.read_bytes()
+    with pytest.raises(GalleryError, match="has no fish fish_999"):
+        commands.remove(gallery_path, ["fish_999"])
+    assert gallery_path.read_bytes() == before
+
+
+def test_keys_are_checked_and_revocation_replaces_every_template(photos, model_folder):
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known", model=model_folder, key="first key")
+    old = load_gallery(gallery_path)
+    photo = sorted((photos / "known" / "session_1" / "fish_004").glob("*.jpg"))[1]
+    with pytest.raises(GalleryError, match="give it with --key"):
+        commands.identify(gallery_path, [photo], given_thresholds(0.99))
+    with pytest.raises(GalleryError, match="different permutation key"):
+        commands.identify(gallery_path, [photo], given_thresholds(0.99), key="second key")
+
+    (photos / "known" / "session_1" / "fish_000" / sorted(p.name for p in (
+        photos / "known" / "session_1" / "fish_000").iterdir())[0]).unlink()
+    before = gallery_path.read_bytes()
+    with pytest.raises(GalleryError, match="1 of 24 source photos cannot be re-enrolled.*not found.*Nothing changed"):
+        commands.revoke(gallery_path, "second key")
+    assert gallery_path.read_bytes() == before
+
+    summary = commands.revoke(gallery_path, "second key", drop_missing=True)
+    assert summary["reenrolled"] == 23 and len(summary["dropped"]) == 1
+    new = load_gallery(gallery_path)
+    old_codes = dict(zip([e["sha256"] for e in old.entries], unpack_codes(old.codes, old.m)))
+    new_codes = unpack_codes(new.codes, new.m)
+    agreement = np.mean([np.mean(old_codes[e["sha256"]] == c) for e, c in zip(new.entries, new_codes)])
+    assert agreement < 0.75  # the same photos' templates changed (equal codes: ~1/q by chance plus what survives)
+    with pytest.raises(GalleryError, match="different permutation key"):
+        commands.identify(gallery_path, [photo], given_thresholds(0.99), key="first key")
+    result = commands.identify(gallery_path, [photo], given_thresholds(0.99), key="second key")["results"][0]
+    assert "fish_004" in [c["fish_id"] for c in result["candidates"] if c["score"] == 1.0]
+
+
+def test_a_gallery_refuses_another_model(photos, model_folder):
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known" / "session_1" / "fish_000", model=model_folder, fish="fish_000")
+    gallery = load_gallery(gallery_path)
+    gallery.header["model"]["fingerprint"] = "f" * 64  # as if built by a differently trained network
+    save_gallery(gallery, gallery_path)
+    with pytest.raises(GalleryError, match="is not the model .* was built with"):
+        commands.identify(gallery_path, [photos / "known"], given_thresholds(0.9))
+    gallery.header["model"]["path"] = str(photos / "moved_away")
+    save_gallery(gallery, gallery_path)
+    with pytest.raises(GalleryError, match="no longer there; give its new place with --model"):
+        commands.identify(gallery_path, [photos / "known"], given_thresholds(0.9))
+
+
+def test_a_cli_session(photos, model_folder, capsys):
+    gallery = str(photos / "pond.lgal")
+    assert main(["enroll", "--gallery", gallery, "--input", str(photos / "known"), "--model", str(model_folder),
+                 "--store_embeddings"]) == 0
+    assert "added 24 templates of 6 fish" in capsys.readouterr().out
+    queries = [str(p) for p in sorted((photos / "raw" / "session_2" / "fish_001").glob("*.jpg"))]
+    assert main(["identify", "--gallery", gallery, "--input", *queries, "--threshold", "0.9", "--review_threshold",
+                 "0.5", "--csv", str(photos / "ids.csv"), "--json", str(photos / "ids.json")]) == 0
+    out = capsys.readouterr().out
+    assert "24 templates of 6 fish, hamming" in out and "decision" in out
+    rows = list(csv.DictReader(open(photos / "ids.csv")))
+    assert len(rows) == 4 * 5 and {r["decision"] for r in rows} <= {"match", "review", "new"}
+    assert len(json.loads((photos / "ids.json").read_text())["results"]) == 4
+    assert main(["identify", "--gallery", gallery, "--input", *queries, "--threshold", "0.9", "--measure",
+                 "cosine"]) == 0
+    assert main(["list", "--gallery", gallery]) == 0
+    assert "24 templates of 6 fish" in capsys.readouterr().out
+    assert main(["identify", "--gallery", gallery, "--input", queries[0], "--threshold", "0.9", "--key", "k"]) == 2
+    assert "built without a key" in capsys.readouterr().err
+    assert main(["identify", "--gallery", str(photos / "none.lgal"), "--input", queries[0], "--far", "0.001"]) == 2
+    assert "--far needs --metrics" in capsys.readouterr().err
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
+    assert main(["identify", "--gallery", gallery, "--input", str(photos / "broken.jpg"), "--threshold", "0.9"]) == 0
+    assert "skipped" in capsys.readouterr().out

@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+
+from lateral.gallery import store
+from lateral.gallery.packing import pack_codes
+from lateral.gallery.store import Gallery, GalleryError, load_gallery, save_gallery
+
+MODEL = {"path": "/runs/iom", "fingerprint": "ab" * 32, "m": 12, "q": 8, "embedding_size": 4, "input_size": [32, 64]}
+
+
+def small_gallery(stores_embeddings=False):
+    gallery = Gallery.new(MODEL, None, stores_embeddings, (3, 2))
+    codes = np.random.default_rng(0).integers(0, 8, (3, 12))
+    entries = [{"fish_id": f"fish_{i}", "source": f"/photos/{i}.jpg", "sha256": str(i), "session": "s1",
+                "flank": "left", "mode": "tent", "added": store.now(), "how": "enroll"} for i in range(3)]
+    gallery.add(entries, pack_codes(codes, 8), np.ones((3, 4)) if stores_embeddings else None)
+    return gallery, codes
+
+
+@pytest.mark.parametrize("stores_embeddings", [False, True])
+def test_round_trip(tmp_path, stores_embeddings):
+    gallery, _ = small_gallery(stores_embeddings)
+    save_gallery(gallery, tmp_path / "g.lgal")
+    loaded = load_gallery(tmp_path / "g.lgal")
+    assert loaded.entries == gallery.entries
+    np.testing.assert_array_equal(loaded.codes, gallery.codes)
+    assert (loaded.embeddings is None) == (not stores_embeddings)
+    assert loaded.header["format"] == "lateral-gallery" and loaded.header["version"] == 1
+
+
+def test_no_images_are_stored(tmp_path):
+    gallery, _ = small_gallery()
+    save_gallery(gallery, tmp_path / "g.lgal")
+    with np.load(tmp_path / "g.lgal") as archive:
+        assert sorted(archive.files) == ["codes", "meta"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_a_damaged_file_is_named(tmp_path, damage):
+    gallery, _ = small_gallery()
+    path = tmp_path / "g.lgal"
+    save_gallery(gallery, path)
+    data = path.read_bytes()
+    path.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\x00not a zip" * 50, "empty": b""}[damage])
+    with pytest.raises(GalleryError, match="g.lgal is not a lateral gallery or is damaged"):
+        load_gallery(path)
+
+
+def test_another_npz_and_another_version_are_refused(tmp_path):
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(GalleryError, match="other.npz"):
+        load_gallery(tmp_path / "other.npz")
+    gallery, _ = small_gallery()
+    gallery.header["version"] = 2
+    save_gallery(gallery, tmp_path / "future.lgal")
+    with pytest.raises(GalleryError, match="version 2; this lateral reads version 1"):
+        load_gallery(tmp_path / "future.lgal")
+
+
+def test_codes_that_do_not_fit_the_entries_are_refused(tmp_path):
+    gallery, _ = small_gallery()
+    gallery.codes = gallery.codes[:2]
+    save_gallery(gallery, tmp_path / "g.lgal")
+    with pytest.raises(GalleryError, match=r"damaged: codes of shape \(2, 3, 2\), expected \(3, 3, 2\)"):
+        load_gallery(tmp_path / "g.lgal")
+
+
+def test_a_crash_while_saving_leaves_the_old_gallery_whole(tmp_path, monkeypatch):
+    path = tmp_path / "g.lgal"
+    gallery, codes = small_gallery()
+    save_gallery(gallery, path)
+    before = path.read_bytes()
+
+    def crash(handle, **arrays):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.np, "savez", crash)
+    gallery.keep([True, False, True])
+    with pytest.raises(OSError, match="disk full"):
+        save_gallery(gallery, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["g.lgal"]  # no temporary file left behind
+    assert len(load_gallery(path)) == 3
+
+
+def test_missing_gallery(tmp_path):
+    with pytest.raises(GalleryError, match="nothing.lgal: no such gallery"):
+        load_gallery(tmp_path / "nothing.lgal")
+
+
+def test_meta_is_plain_json(tmp_path):
+    gallery, _ = small_gallery()
+    save_gallery(gallery, tmp_path / "g.lgal")
+    with np.load(tmp_path / "g.lgal") as archive:
+        meta = json.loads(archive["meta"].tobytes())
+    assert meta["entries"][1]["fish_id"] == "fish_1"
