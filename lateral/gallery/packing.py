@@ -63,18 +63,46 @@ class HammingIndex:
     def nbytes(self):
         return self.words.nbytes
 
+    def mismatches(self, query_packed, block=65536):
+        """Number of unequal codes between one packed query [bits, bytes] and every template: uint [n].
+
+        Works through the templates in blocks so the temporaries stay in cache.
+        """
+        query = _as_words(np.asarray(query_packed, np.uint8)[None])[:, 0, :]  # [bits, words]
+        bits, count, words = self.words.shape
+        out = np.empty(count, np.uint8 if self.m < 256 else np.uint32)
+        differ = np.empty((min(block, count), words), np.uint64)
+        scratch = np.empty_like(differ)
+        for start in range(0, count, block):
+            stop = min(start + block, count)
+            rows = stop - start
+            np.bitwise_xor(self.words[0, start:stop], query[0], out=differ[:rows])
+            for plane in range(1, bits):
+                np.bitwise_xor(self.words[plane, start:stop], query[plane], out=scratch[:rows])
+                np.bitwise_or(differ[:rows], scratch[:rows], out=differ[:rows])
+            counts = np.bitwise_count(differ[:rows])
+            out[start:stop] = counts[:, 0] if words == 1 else counts.sum(axis=1)
+        return out
+
     def equal_counts(self, query_packed):
         """Number of equal codes between one packed query [bits, bytes] and every template: int [n]."""
-        query = _as_words(np.asarray(query_packed, np.uint8)[None])[:, 0, :]  # [bits, words]
-        differ = np.bitwise_xor(self.words[0], query[0])
-        scratch = np.empty_like(differ)
-        for plane in range(1, len(query)):
-            np.bitwise_xor(self.words[plane], query[plane], out=scratch)
-            np.bitwise_or(differ, scratch, out=differ)
-        mismatches = np.bitwise_count(differ)
-        mismatches = mismatches[:, 0] if mismatches.shape[1] == 1 else mismatches.sum(axis=1, dtype=np.int64)
-        return self.m - mismatches.astype(np.int64)
+        return self.m - self.mismatches(query_packed).astype(np.int64)
 
     def similarities(self, query_packed):
         """IoM Hamming similarity (share of equal codes) to every template: float32 [n]."""
         return self.equal_counts(query_packed).astype(np.float32) / self.m
+
+    def top_k(self, query_packed, k):
+        """(indices, equal counts) of the ``k`` most similar templates, best first (ties: lower index first).
+
+        Mismatch counts are small integers, so the k-th best is found from
+        their histogram instead of a partial sort of all n scores.
+        """
+        mismatches = self.mismatches(query_packed)
+        k = min(k, len(mismatches))
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        cutoff = int(np.searchsorted(np.cumsum(np.bincount(mismatches, minlength=self.m + 1)), k))
+        candidates = np.flatnonzero(mismatches <= cutoff)
+        chosen = candidates[np.argsort(mismatches[candidates], kind="stable")[:k]]
+        return chosen, self.m - mismatches[chosen].astype(np.int64)

@@ -49,3 +49,24 @@ def test_the_index_is_at_least_tenfold_smaller_than_float_embeddings():
 def test_out_of_range_codes_are_refused():
     with pytest.raises(ValueError, match="0..3"):
         pack_codes(np.array([[0, 4]]), 4)
+
+
+@pytest.mark.parametrize("m, q, k", [(16, 4, 5), (64, 8, 10), (300, 2, 3), (8, 2, 50)])
+def test_top_k_matches_a_full_sort(m, q, k):
+    rng = np.random.default_rng(m + k)
+    gallery = rng.integers(0, q, (40, m))
+    query = gallery[5]
+    index = HammingIndex(pack_codes(gallery, q), m)
+    equal = (gallery == query).sum(axis=1)
+    expected = np.lexsort((np.arange(40), -equal))[:k]  # most equal codes first, ties by index
+    chosen, counts = index.top_k(pack_codes(query[None], q)[0], k)
+    np.testing.assert_array_equal(chosen, expected)
+    np.testing.assert_array_equal(counts, equal[expected])
+
+
+def test_mismatches_are_counted_across_blocks():
+    rng = np.random.default_rng(3)
+    gallery = rng.integers(0, 8, (1000, 70))
+    index = HammingIndex(pack_codes(gallery, 8), 70)
+    np.testing.assert_array_equal(index.mismatches(pack_codes(gallery[:1], 8)[0], block=64),
+                                  (gallery != gallery[0]).sum(axis=1))
