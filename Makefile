@@ -26,6 +26,8 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/train_throughput.py
 	$(BIN)/python bench/stage2.py
 	$(BIN)/python bench/evaluate.py
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/protection.py  # needs the demo's model: run make demo first
 
 clean-demo:
 	rm -rf demo_run checkpoints/synthetic_stage1 logs/synthetic_stage1 checkpoints/synthetic_iom logs/synthetic_iom

@@ -103,6 +103,7 @@ def save_gallery(gallery, path):
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
+            os.chmod(handle.name, _mode_for(path))
             np.savez(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
@@ -115,6 +116,15 @@ def save_gallery(gallery, path):
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def _mode_for(path):
+    """The old gallery's permissions, or what the umask gives a new file (a temporary file starts at 0600)."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def load_gallery(path):

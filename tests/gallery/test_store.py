@@ -98,3 +98,21 @@ def test_meta_is_plain_json(tmp_path):
     with np.load(tmp_path / "g.lgal") as archive:
         meta = json.loads(archive["meta"].tobytes())
     assert meta["entries"][1]["fish_id"] == "fish_1"
+
+
+def test_saving_keeps_the_file_permissions(tmp_path):
+    gallery, _ = small_gallery()
+    path = tmp_path / "g.lgal"
+    save_gallery(gallery, path)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    path.chmod(0o640)
+    save_gallery(gallery, path)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
