@@ -24,9 +24,9 @@ from lateral.gallery.search import DECISIONS  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
 
 
-def _key_flags(parser, required_name="--key", help_text="the gallery's permutation key (any string)"):
-    parser.add_argument(required_name, default=None, help=help_text)
-    parser.add_argument(f"{required_name}_file", default=None, help="read the key from the first line of this file")
+def _key_flags(parser, flag="--key", help_text="the gallery's permutation key (any string)"):
+    parser.add_argument(flag, default=None, help=help_text)
+    parser.add_argument(f"{flag}_file", default=None, help="read the key from the first line of this file")
 
 
 def build_parser():
