@@ -80,13 +80,11 @@ def main():
     row("colour histograms, cameras mixed", figures(colour, fish, anywhere))
 
     print("\n2. mean colour of each camera's crops (all 24 fish; H in 0..180, S and V in 0..255)")
-    all_histograms_hsv = []
     for camera in sorted(set(everything.sessions)):
         pixels = np.concatenate([cv2.cvtColor(cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR),
                                               cv2.COLOR_BGR2HSV).reshape(-1, 3)[::7]
                                  for encoded in everything.images[everything.sessions == camera][::5]])
         mean = pixels.mean(axis=0)
-        all_histograms_hsv.append(mean)
         print(f"  {camera}: H {mean[0]:5.1f}  S {mean[1]:5.1f}  V {mean[2]:5.1f}")
 
     print(f"\n3. the trained run {work / 'checkpoints' / args.run}")

@@ -25,6 +25,12 @@ def _visible_children(folder):
     return sorted(child for child in folder.iterdir() if not child.name.startswith("."))
 
 
+def session_from_name(name_pattern, file_name):
+    """The ``session`` group of ``name_pattern`` (a compiled regex) in ``file_name``, or "" when it does not match."""
+    match = name_pattern.search(file_name)
+    return match.group("session") if match else ""
+
+
 def discover_photos(raw_dir, session_pattern=None):
     """All candidate photos under ``raw_dir``, sorted by their relative path."""
     name_pattern = re.compile(session_pattern) if session_pattern else None
@@ -39,7 +45,6 @@ def discover_photos(raw_dir, session_pattern=None):
                 if photo.is_file():
                     source = photo.relative_to(raw_dir).as_posix()
                     if name_pattern is not None:
-                        match = name_pattern.search(photo.name)
-                        session = match.group("session") if match else ""
+                        session = session_from_name(name_pattern, photo.name)
                     entries.append(PhotoEntry(source, fish_folder.name, session))
     return entries

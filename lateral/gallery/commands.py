@@ -8,9 +8,7 @@ nothing is written unless the whole command succeeded.
 import re
 from pathlib import Path
 
-import numpy as np
-
-from lateral.data.layout import discover_photos
+from lateral.data.layout import discover_photos, session_from_name
 from lateral.gallery import keys
 from lateral.gallery.encoder import TemplateEncoder
 from lateral.gallery.history import write_capture_history
@@ -70,11 +68,7 @@ def _photo_files(inputs):
 def _session_of(path, session, session_pattern):
     if session is not None:
         return session
-    if session_pattern:
-        match = re.search(session_pattern, Path(path).name)
-        if match:
-            return match.group("session")
-    return ""
+    return session_from_name(re.compile(session_pattern), Path(path).name) if session_pattern else ""
 
 
 def _enrol(gallery, encoder, labelled, mode, how):
@@ -118,8 +112,7 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
             raise GalleryError(f"{gallery_path} does not exist yet: give --model (a train_twostage.py run folder) "
                                "to create it")
         encoder = TemplateEncoder(model, keys.permutation_seed(key))
-        gallery = Gallery.new(encoder.model_record(), keys.make_verifier(key), store_embeddings,
-                              pack_codes(np.zeros((0, encoder.m), np.int32), encoder.q).shape[1:])
+        gallery = Gallery.new(encoder.model_record(), keys.make_verifier(key), store_embeddings)
     pattern = session_pattern if session_pattern is not None else encoder.config.session_pattern
     if fish is not None:
         labelled = [(path, fish, _session_of(path, session, pattern)) for path in _photo_files([input_path])]
@@ -227,16 +220,11 @@ def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None):
     if keys.key_matches(gallery.header["key"], new_key):
         raise GalleryError(f"{gallery_path} already uses this key; revoking needs a new one")
     encoder = _encoder_for(gallery, gallery_path, model, new_key)
-    missing, present = [], []
+    photos, kept, missing, rejected = [], [], [], []
     for index, entry in enumerate(gallery.entries):
-        source = Path(entry["source"])
-        if not source.is_file():
+        if not Path(entry["source"]).is_file():
             missing.append((entry["source"], "not found"))
-        else:
-            present.append(index)
-    photos, kept, rejected = [], [], []
-    for index in present:
-        entry = gallery.entries[index]
+            continue
         try:
             photo = encoder.read_photo(entry["source"], mode or entry["mode"])
         except Exception as error:  # noqa: BLE001  (PhotoRejected and unreadable files alike)

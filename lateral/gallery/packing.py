@@ -19,6 +19,11 @@ def bits_per_code(q):
     return (q - 1).bit_length()
 
 
+def packed_shape(m, q):
+    """Shape of one packed template: (bit planes, bytes per plane)."""
+    return bits_per_code(q), -(-m // 8)
+
+
 def pack_codes(codes, q):
     """int codes [n, m] in 0..q-1 -> uint8 bit planes [n, bits, ceil(m / 8)]."""
     codes = np.asarray(codes)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lateral.gallery.packing import bits_per_code
+from lateral.gallery.packing import packed_shape
 
 FORMAT = "lateral-gallery"
 VERSION = 1
@@ -54,11 +54,11 @@ class Gallery:
     decisions: list = dataclasses.field(default_factory=list)
 
     @classmethod
-    def new(cls, model, key_verifier, stores_embeddings, code_shape):
+    def new(cls, model, key_verifier, stores_embeddings):
         header = {"format": FORMAT, "version": VERSION, "created": now(), "updated": now(), "model": model,
                   "key": key_verifier, "stores_embeddings": bool(stores_embeddings)}
         embeddings = np.zeros((0, model["embedding_size"]), np.float32) if stores_embeddings else None
-        return cls(header, [], np.zeros((0, *code_shape), np.uint8), embeddings, [])
+        return cls(header, [], np.zeros((0, *packed_shape(model["m"], model["q"])), np.uint8), embeddings, [])
 
     def __len__(self):
         return len(self.entries)
@@ -151,7 +151,7 @@ def load_gallery(path):
 
 def _check_consistent(gallery, path):
     model = gallery.header["model"]
-    expected = (len(gallery.entries), bits_per_code(model["q"]), -(-model["m"] // 8))
+    expected = (len(gallery.entries), *packed_shape(model["m"], model["q"]))
     if gallery.codes is None or gallery.codes.dtype != np.uint8 or gallery.codes.shape != expected:
         shape = None if gallery.codes is None else gallery.codes.shape
         raise GalleryError(f"{path} is damaged: codes of shape {shape}, expected {expected} for "

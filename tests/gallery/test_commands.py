@@ -3,6 +3,7 @@
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def photos(prepared_synthetic, tmp_path):
 
 def gallery_codes_by_source(gallery, root):
     codes = unpack_codes(gallery.codes, gallery.m)
-    return {str(__import__("pathlib").Path(e["source"]).relative_to(root)): c for e, c in zip(gallery.entries, codes)}
+    return {str(Path(e["source"]).relative_to(root)): c for e, c in zip(gallery.entries, codes)}
 
 
 def test_enrol_matches_the_prepared_rois_and_is_idempotent(photos, model_folder, reference_codes):

@@ -11,7 +11,7 @@ MODEL = {"path": "/r", "fingerprint": "0" * 64, "m": 8, "q": 4, "embedding_size"
 
 def test_capture_history_table(tmp_path):
     sightings = [("F2", "2026-05"), ("F1", "2026-04"), ("F1", "2026-06"), ("F1", "2026-06"), ("F3", "")]
-    gallery = Gallery.new(MODEL, None, False, (2, 1))
+    gallery = Gallery.new(MODEL, None, False)
     entries = [{"fish_id": fish, "session": session, "flank": "left", "source": f"/{i}", "sha256": str(i),
                 "mode": "tent", "added": "", "how": "enroll"} for i, (fish, session) in enumerate(sightings)]
     gallery.add(entries, pack_codes(np.zeros((len(entries), 8), int), 4))

@@ -14,7 +14,7 @@ MODEL = {"path": "/runs/iom", "fingerprint": "0" * 64, "m": M, "q": Q, "embeddin
 
 def gallery_of(templates):
     """templates: (fish_id, flank, codes, embedding)."""
-    gallery = Gallery.new(MODEL, None, True, (2, 1))
+    gallery = Gallery.new(MODEL, None, True)
     entries = [{"fish_id": fish, "flank": flank, "source": f"/{i}.jpg", "sha256": str(i), "session": "",
                 "mode": "tent", "added": "", "how": "enroll"} for i, (fish, flank, _, _) in enumerate(templates)]
     gallery.add(entries, pack_codes(np.array([t[2] for t in templates]), Q), np.array([t[3] for t in templates]))

@@ -11,7 +11,7 @@ MODEL = {"path": "/runs/iom", "fingerprint": "ab" * 32, "m": 12, "q": 8, "embedd
 
 
 def small_gallery(stores_embeddings=False):
-    gallery = Gallery.new(MODEL, None, stores_embeddings, (3, 2))
+    gallery = Gallery.new(MODEL, None, stores_embeddings)
     codes = np.random.default_rng(0).integers(0, 8, (3, 12))
     entries = [{"fish_id": f"fish_{i}", "source": f"/photos/{i}.jpg", "sha256": str(i), "session": "s1",
                 "flank": "left", "mode": "tent", "added": store.now(), "how": "enroll"} for i in range(3)]
