@@ -1,31 +1,50 @@
 """The FS48 development recipe end to end: prepare, stage one, stage two, cross-camera evaluation.
 
-    python bench/fs48_dev.py --fs48 ../shared/datasets/fs48-train [--work fs48_run] [--quick]
+    python bench/fs48_dev.py --fs48 ../shared/datasets/fs48-train [--work fs48_run]       # the full recipe
+    python bench/fs48_dev.py --probe --tag arc_auto --set head_type=ArcHead --set logist_scale=auto
+    python bench/fs48_dev.py --compare softmax arc_auto                                    # paired bootstrap
 
-Trains on the 16 fish not in ``held_out_fish`` of configs/fs48_stage1.yaml,
-evaluates on the other 8 with the cross-camera protocol (a query never
-matches an image of the same fish from the same camera), and prints rank-1,
-mAP, EER and AUC for the float embedding (cosine) and the IoM codes
-(Hamming), with the wall time of each stage. ``--quick`` shrinks training to a
-few steps (a check that the path works, not a figure). Every stage resumes,
-so an interrupted run continues; a finished one is only re-evaluated.
+Trains on the 16 fish not in ``held_out_fish`` of the stage-one config, evaluates on the other 8
+with the cross-camera protocol (a query never matches an image of the same fish from the same
+camera), and prints rank-1, mAP, EER and AUC for the float embedding (cosine) and the IoM codes
+(Hamming), each with its bootstrap 95% interval over fish, the side cameras alone (C1 and C3),
+per-fish rank-1 with each fish's most confused fish, and the wall time of each stage.
+
+``--probe``: a short experiment on the same split and seed: stage one only, ``PROBE`` epochs, the
+prepared crops shared between probes; ``--set KEY=VALUE`` (repeatable, YAML values, dotted keys for
+sections) changes the stage-one config. Each run keeps its per-query results in
+``WORK/evaluation/<tag>/queries.json``; ``--compare A B`` gives the paired bootstrap interval of
+the difference B - A in rank-1 and mAP (fish resampled, so a difference inside it is noise).
+``--quick`` shrinks training to a few steps (a check that the path works, not a figure).
+Every stage resumes, so an interrupted run continues; a finished one is only re-evaluated.
 """
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
 from lateral.config import load_config  # noqa: E402
 from lateral.data.prepare import prepare  # noqa: E402
-from lateral.evaluation.evaluate import evaluate_run  # noqa: E402
+from lateral.data.split import keep_fish  # noqa: E402
+from lateral.evaluation import metrics  # noqa: E402
+from lateral.evaluation.protocol import comparable  # noqa: E402
+from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
+from lateral.measures import MEASURES  # noqa: E402
 from lateral.training.stage_one import train_stage_one  # noqa: E402
 from lateral.training.stage_two import train_stage_two  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 QUICK = {"epochs": 1, "steps_per_epoch": 3}
+PROBE = {"epochs": 5, "steps_per_epoch": 300, "save_steps": 300}
+SIDE_CAMERAS = ("C1", "C3")  # C2 looks down on the fish (a dorsal view); C1 and C3 see the flanks
+BOOTSTRAP_ROUNDS = 1000
 
 
 def timed(label, action, times):
@@ -36,35 +55,173 @@ def timed(label, action, times):
     return result
 
 
+def parse_settings(pairs):
+    settings = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator:
+            raise SystemExit(f"--set takes KEY=VALUE, got {pair!r}")
+        settings[key] = yaml.safe_load(value)
+    return settings
+
+
+def per_query(similarity, fish_ids, allowed):
+    """Per query (with at least one allowed image of its own fish): rank-1 hit, average precision, top-1 fish."""
+    rows = []
+    for query in range(len(fish_ids)):
+        candidates = np.flatnonzero(allowed[query])
+        relevant = fish_ids[candidates] == fish_ids[query]
+        if not relevant.any():
+            continue
+        order = np.argsort(-similarity[query, candidates], kind="stable")
+        ranking = relevant[order]
+        hits = np.flatnonzero(ranking) + 1
+        rows.append({"index": query, "fish": str(fish_ids[query]), "hit": bool(ranking[0]),
+                     "ap": float(np.mean(np.arange(1, hits.size + 1) / hits)),
+                     "top1": str(fish_ids[candidates[order[0]]])})
+    return rows
+
+
+def bootstrap_mean(values, query_fish, rounds=BOOTSTRAP_ROUNDS, seed=0):
+    """95% interval of a per-query mean, resampling fish with replacement (a fish drawn k times counts k times)."""
+    fish, index = np.unique(query_fish, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    draws = np.stack([np.bincount(rng.integers(0, fish.size, fish.size), minlength=fish.size)
+                      for _ in range(rounds)])
+    weights = draws[:, index].astype(np.float64)
+    means = (weights @ np.asarray(values, np.float64)) / weights.sum(axis=1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
+def figures_for(similarity, roi_set, cameras=None):
+    """Identification and verification figures of one score matrix, cross-camera, optionally on some cameras."""
+    keep = np.ones(len(roi_set), bool) if cameras is None else np.isin(roi_set.sessions, cameras)
+    fish_ids, sessions = roi_set.fish_ids[keep], roi_set.sessions[keep]
+    similarity = similarity[np.ix_(keep, keep)]
+    allowed = comparable(fish_ids, roi_set.flanks[keep], sessions, cross_session=True)
+    queries = per_query(similarity, fish_ids, allowed)
+    hits = np.array([row["hit"] for row in queries], float)
+    aps = np.array([row["ap"] for row in queries])
+    query_fish = np.array([row["fish"] for row in queries])
+    first, second = np.nonzero(np.triu(allowed, k=1))
+    genuine = fish_ids[first] == fish_ids[second]
+    scores = similarity[first, second]
+    eer, _ = metrics.equal_error_rate(scores[genuine], scores[~genuine])
+    return {
+        "rank1": float(hits.mean()), "rank1_95": bootstrap_mean(hits, query_fish),
+        "map": float(aps.mean()), "map_95": bootstrap_mean(aps, query_fish),
+        "eer": float(eer), "auc": float(metrics.area_under_roc(scores[genuine], scores[~genuine])),
+        "queries": queries,
+    }
+
+
+def per_fish_lines(queries):
+    lines = []
+    for fish in sorted({row["fish"] for row in queries}):
+        rows = [row for row in queries if row["fish"] == fish]
+        misses = [row["top1"] for row in rows if not row["hit"]]
+        confused = max(set(misses), key=misses.count) if misses else "-"
+        share = misses.count(confused) / len(rows) if misses else 0.0
+        lines.append(f"  fish {fish}: rank-1 {np.mean([row['hit'] for row in rows]):.3f} over {len(rows)} queries; "
+                     f"most confused with {confused} ({share:.0%} of its queries)")
+    return lines
+
+
+def evaluate(run_folder, prepared, fish, out_dir):
+    roi_set = keep_fish(load_test_set(prepared), fish, keep=True)
+    templates = compute_templates(run_folder, roi_set)
+    results = {}
+    for name in ("cosine", "hamming"):
+        measure = MEASURES.get(name)
+        representation = templates[measure.representation]
+        if representation is None:
+            continue
+        similarity = measure.scores(representation, representation)
+        results[name] = {"all": figures_for(similarity, roi_set), "side": figures_for(similarity, roi_set, SIDE_CAMERAS)}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "queries.json").write_text(json.dumps(results))
+    return results
+
+
+def interval(values):
+    return f"[{values[0]:.3f}, {values[1]:.3f}]"
+
+
+def print_results(results):
+    print("\nFS48 development split: 8 held-out fish, cross-camera (brackets: bootstrap 95% over fish)")
+    print(f"{'measure':8s} {'cameras':8s} {'rank-1':>22s} {'mAP':>22s} {'EER':>6s} {'AUC':>6s}")
+    for name, by_cameras in results.items():
+        for cameras, figures in by_cameras.items():
+            label = "C1-C3" if cameras == "side" else "all"
+            print(f"{name:8s} {label:8s} {figures['rank1']:.3f} {interval(figures['rank1_95']):>16s} "
+                  f"{figures['map']:.3f} {interval(figures['map_95']):>16s} {figures['eer']:6.3f} {figures['auc']:6.3f}")
+    for name, by_cameras in results.items():
+        print(f"\nper fish ({name}, all cameras):")
+        print("\n".join(per_fish_lines(by_cameras["all"]["queries"])))
+
+
+def compare(work, first, second, measure="cosine", cameras="all"):
+    """Paired bootstrap (fish resampled) of the difference second - first in rank-1 and mAP."""
+    runs = [json.loads((work / "evaluation" / tag / "queries.json").read_text())[measure][cameras]["queries"]
+            for tag in (first, second)]
+    by_index = [{row["index"]: row for row in rows} for rows in runs]
+    shared = sorted(set(by_index[0]) & set(by_index[1]))
+    query_fish = np.array([by_index[0][i]["fish"] for i in shared])
+    print(f"{second} - {first} ({measure}, {cameras} cameras, {len(shared)} paired queries):")
+    for key, label in (("hit", "rank-1"), ("ap", "mAP")):
+        difference = np.array([float(by_index[1][i][key]) - float(by_index[0][i][key]) for i in shared])
+        low, high = bootstrap_mean(difference, query_fish)
+        verdict = "a real difference" if low > 0 or high < 0 else "inside the noise"
+        print(f"  {label}: {difference.mean():+.3f} [{low:+.3f}, {high:+.3f}]  {verdict}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fs48", default=str(REPO.parent / "shared" / "datasets" / "fs48-train"))
     parser.add_argument("--work", default="fs48_run", help="working folder (prepared data, checkpoints, logs)")
+    parser.add_argument("--stage1", default=str(REPO / "configs" / "fs48_stage1.yaml"), help="stage-one config")
+    parser.add_argument("--stage2", default=str(REPO / "configs" / "fs48_stage2.yaml"), help="stage-two config")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="stage-one config change")
+    parser.add_argument("--tag", help="run name (default: from the stage-one config's sub_name)")
+    parser.add_argument("--probe", action="store_true", help=f"stage one only, {PROBE['epochs']} epochs")
     parser.add_argument("--quick", action="store_true", help="a few training steps only")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="paired bootstrap of two evaluated runs")
     args = parser.parse_args()
     work = Path(args.work)
-    suffix = "_quick" if args.quick else ""
-    overrides = {"train_dataset": str(work / "prepared"), **(QUICK if args.quick else {})}
-    stage_one = load_config(REPO / "configs" / "fs48_stage1.yaml",
-                            {**overrides, "sub_name": "fs48_stage1" + suffix})
-    stage_two = load_config(REPO / "configs" / "fs48_stage2.yaml",
-                            {**overrides, "sub_name": "fs48_iom" + suffix, "1st_sub_name": "fs48_stage1" + suffix})
+    if args.compare:
+        for measure in ("cosine", "hamming"):
+            for cameras in ("all", "side"):
+                try:
+                    compare(work, *args.compare, measure, cameras)
+                except KeyError:
+                    pass
+        return
+    base = load_config(args.stage1)
+    tag = args.tag or base.sub_name + ("_quick" if args.quick else "")
+    overrides = {**(QUICK if args.quick else PROBE if args.probe else {}), **parse_settings(args.set)}
+    height, width = load_config(args.stage1, overrides).input_size
+    prepared = work / f"prepared_{height}x{width}"
+    stage_one = load_config(args.stage1, {**overrides, "train_dataset": str(prepared), "sub_name": tag})
     checkpoints, logs = work / "checkpoints", work / "logs"
     times = {}
-    summary = timed("prepare", lambda: prepare(args.fs48, work / "prepared", stage_one.preprocess, stage_one.input_size,
+    summary = timed("prepare", lambda: prepare(args.fs48, prepared, stage_one.preprocess, stage_one.input_size,
                                                segment=False, workers=2, session_pattern=stage_one.session_pattern),
                     times)
     print(f"{summary['ok']} of {summary['photos']} crops prepared; rejected: {summary['by_reason'] or 'none'}")
-    timed("stage one", lambda: train_stage_one(stage_one, "eager_tf", checkpoint_root=checkpoints, log_root=logs), times)
-    timed("stage two", lambda: train_stage_two(stage_two, checkpoint_root=checkpoints, log_root=logs), times)
-    table, results = timed("evaluation", lambda: evaluate_run(
-        checkpoints / stage_two.sub_name, work / "prepared", work / "evaluation" / stage_two.sub_name,
-        ["cosine", "hamming"], cross_session=True, fish=stage_two.held_out_fish), times)
-    print(table)
-    print("\nFS48 development split: 8 held-out fish, cross-camera")
-    print(f"{'measure':10s} {'rank-1':>7s} {'mAP':>7s} {'EER':>7s} {'AUC':>7s}")
-    for measure, figures in results.items():
-        print(f"{measure:10s} {figures['rank1']:7.3f} {figures['map']:7.3f} {figures['eer']:7.3f} {figures['auc']:7.3f}")
+    (work / "evaluation" / tag).mkdir(parents=True, exist_ok=True)
+    (work / "evaluation" / tag / "settings.json").write_text(json.dumps({"stage1": args.stage1, **overrides}))
+    timed("stage one", lambda: train_stage_one(stage_one, "eager_tf", checkpoint_root=checkpoints, log_root=logs),
+          times)
+    run_folder = checkpoints / tag
+    if not args.probe:
+        stage_two = load_config(args.stage2, {"train_dataset": str(prepared), "sub_name": tag + "_iom",
+                                              "1st_sub_name": tag, "input_size": [height, width],
+                                              **(QUICK if args.quick else {})})
+        timed("stage two", lambda: train_stage_two(stage_two, checkpoint_root=checkpoints, log_root=logs), times)
+        run_folder = checkpoints / stage_two.sub_name
+    results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.held_out_fish,
+                                                   work / "evaluation" / tag), times)
+    print_results(results)
     print("wall time: " + ", ".join(f"{label} {seconds / 60:.1f} min" for label, seconds in times.items()))
 
 
