@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import os
 
-from lateral.gallery.store import GalleryError
+from lateral.gallery.errors import GalleryError
 
 ITERATIONS = 200_000
 

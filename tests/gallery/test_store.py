@@ -27,7 +27,8 @@ def test_round_trip(tmp_path, stores_embeddings):
     assert loaded.entries == gallery.entries
     np.testing.assert_array_equal(loaded.codes, gallery.codes)
     assert (loaded.embeddings is None) == (not stores_embeddings)
-    assert loaded.header["format"] == "lateral-gallery" and loaded.header["version"] == 1
+    assert loaded.header["format"] == "lateral-gallery" and loaded.header["version"] == 2
+    assert loaded.header["permutation"] == "hmac-sha256-fisher-yates"
 
 
 def test_no_images_are_stored(tmp_path):
@@ -53,9 +54,9 @@ def test_another_npz_and_another_version_are_refused(tmp_path):
     with pytest.raises(GalleryError, match="other.npz"):
         load_gallery(tmp_path / "other.npz")
     gallery, _ = small_gallery()
-    gallery.header["version"] = 2
+    gallery.header["version"] = 3
     save_gallery(gallery, tmp_path / "future.lgal")
-    with pytest.raises(GalleryError, match="version 2; this lateral reads version 1"):
+    with pytest.raises(GalleryError, match="version 3; this lateral reads versions 1 to 2"):
         load_gallery(tmp_path / "future.lgal")
 
 
