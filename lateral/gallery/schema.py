@@ -1,9 +1,9 @@
 """What a gallery's ``meta`` JSON must hold, field by field, checked once when the file is read.
 
-A hand-edited, truncated or otherwise damaged header is refused with the
-file and the field named (``header field 'model.m' must be a positive
-integer``), instead of failing later on a missing key. Fields not listed
-here are kept as they are.
+A hand-edited or otherwise damaged header, entry or decision is refused
+with the file and the field named (``header field 'model.m' must be a
+positive integer``), instead of failing later on a missing key. Fields not
+listed here are kept as they are.
 """
 
 import string
@@ -29,7 +29,7 @@ def _flag(value):
 
 
 def _hex(value):
-    return isinstance(value, str) and len(value) > 0 and all(c in string.hexdigits for c in value)
+    return isinstance(value, str) and value != "" and len(value) % 2 == 0 and all(c in string.hexdigits for c in value)
 
 
 def _input_size(value):
@@ -48,19 +48,19 @@ def _algorithm(value):
     return isinstance(value, str) and value in PERMUTATIONS
 
 
-MODEL = {"path": (_text, "a string"), "fingerprint": (_hex, "a hexadecimal string"), "m": (_positive, "a positive "
-         "integer"), "q": (_levels, "an integer of at least 2"), "embedding_size": (_positive, "a positive integer"),
-         "input_size": (_input_size, "a list of two positive integers")}
+POSITIVE = (_positive, "a positive integer")
+HEX = (_hex, "a hexadecimal string of whole bytes")
+MODEL = {"path": (_text, "a string"), "fingerprint": HEX, "m": POSITIVE, "q": (_levels, "an integer of at least 2"),
+         "embedding_size": POSITIVE, "input_size": (_input_size, "a list of two positive integers")}
 VERIFIER = {"kdf": (lambda value: value == "pbkdf2-sha256", '"pbkdf2-sha256"'),
-            "iterations": (_positive, "a positive integer"), "salt": (_hex, "a hexadecimal string"),
-            "digest": (_hex, "a hexadecimal string")}
+            "iterations": POSITIVE, "salt": HEX, "digest": HEX}
 HEADER = {"created": (_text, "a string"), "updated": (_text, "a string"), "model": (_mapping, "an object"),
           "key": (lambda value: value is None or _mapping(value), "null or an object"),
           "stores_embeddings": (_flag, "true or false")}
 HEADER_V2 = {"permutation": (_algorithm, f"one of {', '.join(PERMUTATIONS.names())}")}
 OPTIONAL_HEADER = {"revoked": (_texts, "a list of strings"), "migrated": (_mapping, "an object")}
-ENTRY = {name: (_text, "a string") for name in ("fish_id", "source", "sha256", "session", "flank", "mode", "added",
-                                                "how")}
+ENTRY = {**{name: (_text, "a string") for name in ("fish_id", "source", "sha256", "flank", "mode", "added", "how")},
+         "session": (lambda value: value is None or _text(value), "a string or null")}
 DECISION = {"photo": (_text, "a string"), "fish_id": (_text, "a string"), "new_fish": (_flag, "true or false"),
             "decided": (_text, "a string"), "note": (_text, "a string")}
 

@@ -16,7 +16,7 @@ from lateral.models.permutation import LEGACY_ALGORITHM, PERMUTATION_ALGORITHM, 
 
 @keras.saving.register_keras_serializable(package="lateral")
 class KeyedPermutation(keras.layers.Layer):
-    """Permute the embedding's entries by the permutation ``key`` gives under ``algorithm``; identity when ``key`` is None.
+    """Permute the embedding's entries by the permutation ``key`` gives under ``algorithm`` (identity for key None).
 
     A new key gives new, unlinkable templates from the same trained network
     (cancellable biometrics); training always runs with the identity. The

@@ -61,7 +61,7 @@ def test_a_passphrase_gives_a_fixed_permutation():
 
 
 def test_a_version_1_gallery_is_converted_and_still_identifies_its_own_photos(iom_run, prepared_synthetic, tmp_path):
-    """A keyed gallery written as lateral wrote it before format 2 (NumPy's permutation), then opened by today's code."""
+    """A keyed gallery written as lateral wrote it before format 2 (NumPy's permutation), opened by today's code."""
     model = iom_run[0] / "checkpoints" / "tiny_iom"
     raw = prepared_synthetic.parent / "raw" / "session_1"
     paths = [path for fish in ("fish_000", "fish_001") for path in sorted((raw / fish).glob("*.jpg"))]

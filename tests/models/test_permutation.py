@@ -48,7 +48,7 @@ def test_matches_the_specification(key, size):
 
 
 def test_two_entries_by_hand():
-    # n = 2: one step, i = 1, j = (first 8 bytes of HMAC(b"7", domain || 0x00000000)) mod 2; no rejection (2^64 is even).
+    # n = 2: one step, i = 1, j = (first 8 bytes of HMAC(b"7", domain || 0x00000000)) mod 2; 2^64 is even: no rejection.
     first = int.from_bytes(hmac.new(b"7", b"lateral-permutation\0\0\0\0", hashlib.sha256).digest()[:8], "big")
     assert keyed_permutation(7, 2).tolist() == ([1, 0] if first % 2 == 0 else [0, 1])
 
