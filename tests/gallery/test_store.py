@@ -170,3 +170,13 @@ def test_a_version_1_gallery_that_cannot_be_written_is_used_as_it_is(tmp_path, m
     assert len(load_gallery(path)) == 3
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["pond.lgal"]
     assert "could not be converted to version 2 (Permission denied)" in caplog.text
+
+
+def test_a_version_1_gallery_behind_a_link_is_converted_beside_its_real_file(tmp_path):
+    (tmp_path / "data").mkdir()
+    write_version_1(tmp_path / "data" / "pond.lgal")
+    (tmp_path / "pond.lgal").symlink_to("data/pond.lgal")
+    assert load_gallery(tmp_path / "pond.lgal").header["version"] == 2
+    assert (tmp_path / "pond.lgal").is_symlink()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["pond.lgal", "pond.lgal.v1.bak"]
+    assert load_gallery(tmp_path / "data" / "pond.lgal").header["version"] == 2
