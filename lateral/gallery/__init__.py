@@ -2,7 +2,8 @@
 
 Modules: ``packing`` (IoM codes as bit planes and their Hamming search),
 ``keys`` (the permutation key and its verifier), ``store`` (the versioned
-``.lgal`` file), ``encoder`` (photos to templates with a trained model),
+``.lgal`` file), ``schema`` (its fields, checked on load), ``errors`` (the
+user-facing ``GalleryError``), ``encoder`` (photos to templates with a trained model),
 ``search`` (1:N search, thresholds and the match/review/new decision),
 ``history`` (capture histories), ``commands`` (the subcommands) and
 ``protection`` (unlinkability figures).

@@ -6,13 +6,14 @@
     history  --gallery G.lgal --out captures.csv
     list     --gallery G.lgal
     remove   --gallery G.lgal --fish ID [ID ...]
-    revoke   --gallery G.lgal --new_key K2 [--drop_missing]
+    revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
 
 Exit code 2 and one line on stderr for a user's mistake (a wrong key, a
 different model, a damaged gallery, a missing photo); nothing is written then.
 """
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -27,6 +28,16 @@ from lateral.gallery.store import GalleryError  # noqa: E402
 def _key_flags(parser, flag="--key", help_text="the gallery's permutation key (any string)"):
     parser.add_argument(flag, default=None, help=help_text)
     parser.add_argument(f"{flag}_file", default=None, help="read the key from the first line of this file")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def build_parser():
@@ -59,7 +70,7 @@ def build_parser():
 
     identify = command("identify", "the most likely known fish for each photo, and match/review/new")
     identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
-    identify.add_argument("--top_k", type=int, default=5)
+    identify.add_argument("--top_k", type=_positive_int, default=5, help="candidates listed per photo (at least 1)")
     identify.add_argument("--threshold", type=float, default=None, help="accept a match at or above this score")
     identify.add_argument("--review_threshold", type=float, default=None,
                           help="below this score: a new fish (default: --threshold, no review band)")
@@ -86,12 +97,33 @@ def build_parser():
     remove = command("remove", "drop every template of some fish", model=False, key=False, mode=False)
     remove.add_argument("--fish", nargs="+", required=True)
 
-    revoke = command("revoke", "re-enrol every photo under a new key; old templates stop matching", key=False,
-                     mode=False)
+    revoke = command("revoke", "re-enrol every photo under a new key; old templates stop matching", mode=False)
     _key_flags(revoke, "--new_key", "the new permutation key")
     revoke.add_argument("--drop_missing", action="store_true",
                         help="revoke even if some source photos are gone (their templates are dropped)")
     return parser
+
+
+def _check_output(path, flag):
+    """Refuse, before any work is done, an output file that cannot be written: its folder missing, or a folder."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise GalleryError(f"{flag} {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise GalleryError(f"{flag} {path} is a folder; give a file name")
+    if not os.access(folder, os.W_OK):
+        raise GalleryError(f"{flag} {path}: the folder {folder} is not writable")
+
+
+@contextlib.contextmanager
+def _writing(path):
+    """An output file that still cannot be written (a full disk, a permission) is one line, not a traceback."""
+    try:
+        yield
+    except OSError as error:
+        raise GalleryError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def _thresholds(args):
@@ -125,7 +157,7 @@ def _identify_output(args, summary):
     print(", ".join(f"{count} {decision}" for decision, count in counts.items()))
     _print_rejected(summary["rejected"])
     if args.csv:
-        with open(args.csv, "w", newline="", encoding="utf-8") as handle:
+        with _writing(args.csv), open(args.csv, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score"])
             for result in results:
@@ -134,7 +166,7 @@ def _identify_output(args, summary):
                     writer.writerow([result["photo"], result["flank"], result["decision"],
                                      rank if candidate["fish_id"] else "", candidate["fish_id"], candidate["score"]])
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
+        with _writing(args.json), open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
 
 
@@ -152,6 +184,8 @@ def run(args):
             print(f"not added {source}: already enrolled as fish {previous}, not {wanted}")
         _print_rejected(summary["rejected"])
     elif args.command == "identify":
+        _check_output(args.csv, "--csv")
+        _check_output(args.json, "--json")
         summary = commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
                                     args.model, args.top_k, args.measure, args.mode)
         _identify_output(args, summary)
@@ -162,14 +196,17 @@ def run(args):
         print(f"recorded: {args.photo} is {state} {summary['fish_id']}"
               + ("" if summary["added"] else " (the photo was already enrolled)"))
     elif args.command == "history":
-        summary = commands.history(args.gallery, args.out)
+        _check_output(args.out, "--out")
+        with _writing(args.out):
+            summary = commands.history(args.gallery, args.out)
         print(f"wrote {summary['out']}: {summary['fish']} fish x {len(summary['sessions'])} sessions "
               f"({', '.join(summary['sessions'])})")
     elif args.command == "list":
         summary = commands.describe(args.gallery)
         header = summary["header"]
         model = header["model"]
-        print(f"gallery format {header['version']}, created {header['created']}, updated {header['updated']}")
+        print(f"gallery format {header['version']}, created {header['created']}, updated {header['updated']}; "
+              f"permutation {header['permutation']}")
         print(f"model {model['path']} (m={model['m']}, q={model['q']}, weights {model['fingerprint'][:12]}…); "
               f"key: {'set' if header['key'] else 'none'}; float embeddings: "
               f"{'stored' if header['stores_embeddings'] else 'not stored'}")
@@ -185,7 +222,8 @@ def run(args):
         new_key = keys.read_key(args.new_key, args.new_key_file)
         if new_key is None:
             raise GalleryError("revoke needs --new_key or --new_key_file")
-        summary = commands.revoke(args.gallery, new_key, args.model, args.drop_missing)
+        summary = commands.revoke(args.gallery, new_key, args.model, args.drop_missing,
+                                  key=keys.read_key(args.key, args.key_file))
         print(f"re-enrolled {summary['reenrolled']} templates under the new key; old templates no longer match")
         for source, why in summary["dropped"]:
             print(f"dropped {source}: {why}")

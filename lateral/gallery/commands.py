@@ -15,6 +15,7 @@ from lateral.gallery.history import write_capture_history
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.search import GallerySearch, identify as search_photos
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
+from lateral.models.permutation import PERMUTATION_ALGORITHM
 
 NEW_FISH = "new"
 
@@ -36,7 +37,7 @@ def _encoder_for(gallery, path, model, key):
     if not model.exists():
         raise GalleryError(f"{path} was built with the model at {model}, which is no longer there; give its new "
                            "place with --model")
-    encoder = TemplateEncoder(model, keys.permutation_seed(key))
+    encoder = TemplateEncoder(model, keys.permutation_seed(key), gallery.permutation)
     if encoder.fingerprint != recorded["fingerprint"]:
         raise GalleryError(f"{model} is not the model {path} was built with (weights fingerprint "
                            f"{encoder.fingerprint[:12]}…, gallery has {recorded['fingerprint'][:12]}…); templates of "
@@ -133,6 +134,8 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
 
 def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto"):
     """Search the gallery for every photo in ``inputs`` (files or folders); returns results and rejections."""
+    if top_k < 1:
+        raise GalleryError(f"top_k must be at least 1, not {top_k}: the decision is made on the best candidate")
     gallery, encoder = open_gallery(gallery_path, key, model)
     search = GallerySearch(gallery, measure)
     photos, rejected = encoder.read_photos(_photo_files(inputs), mode)
@@ -209,16 +212,21 @@ def remove(gallery_path, fish_ids):
     return {"removed": removed, "fish": sorted(set(fish_ids)), "templates": len(gallery)}
 
 
-def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None):
+def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None, key=None):
     """Re-enrol every template under ``new_key`` from its recorded source photo; the old templates are gone.
 
-    A photo that is missing, changed since enrolment, or no longer readable
-    stops the revocation (nothing changes) unless ``drop_missing``, which
-    leaves its template out.
+    Only the holder of the current ``key`` may revoke. A photo that is
+    missing, changed since enrolment, or no longer readable stops the
+    revocation (nothing changes) unless ``drop_missing``, which leaves its
+    template out. The new templates use the current permutation algorithm
+    (so a gallery of the legacy algorithm may also be re-enrolled under its
+    own key).
     """
     gallery = load_gallery(gallery_path)
-    if keys.key_matches(gallery.header["key"], new_key):
+    _check_key(gallery, key, gallery_path)
+    if keys.key_matches(gallery.header["key"], new_key) and gallery.permutation == PERMUTATION_ALGORITHM:
         raise GalleryError(f"{gallery_path} already uses this key; revoking needs a new one")
+    gallery.header["permutation"] = PERMUTATION_ALGORITHM
     encoder = _encoder_for(gallery, gallery_path, model, new_key)
     photos, kept, missing, rejected = [], [], [], []
     for index, entry in enumerate(gallery.entries):

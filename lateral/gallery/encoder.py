@@ -4,7 +4,8 @@ The run folder (``checkpoints/<sub_name>`` of ``train_twostage.py``) gives the
 network (``iom_codes.keras``), the preprocessing settings and the input size
 (``config.yaml``). The saved codes model is taken apart into the stage-one
 embedding network and the IoM projection, and put together again with the
-gallery's key, so one trained network serves any number of keys.
+gallery's key and permutation algorithm, so one trained network serves any
+number of keys.
 
 A photo is read the way ``prepare_data.py`` reads it: a green-tent photo is
 segmented and its lateral ROI cut (flank known), a photo without a green
@@ -24,6 +25,7 @@ from lateral.data.pipeline import evaluation_dataset
 from lateral.data.records import RoiSet
 from lateral.gallery.store import GalleryError
 from lateral.models.iom import HardCodes, IoMProjection, KeyedPermutation
+from lateral.models.permutation import PERMUTATION_ALGORITHM
 from lateral.models.saved import load_model
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
@@ -64,7 +66,7 @@ def weights_fingerprint(layers):
 
 
 class TemplateEncoder:
-    def __init__(self, run_folder, seed=None, batch_size=64):
+    def __init__(self, run_folder, seed=None, permutation=PERMUTATION_ALGORITHM, batch_size=64):
         run_folder = Path(run_folder)
         codes_path = run_folder / CODES_MODEL
         if not codes_path.is_file():
@@ -83,7 +85,7 @@ class TemplateEncoder:
         self.embedding_size = int(self.embedding_model.output_shape[-1])
         self.fingerprint = weights_fingerprint([self.embedding_model, projection])
         embeddings = keras.Input((self.embedding_size,), name="embeddings")
-        codes = HardCodes(name="codes")(projection(KeyedPermutation(seed, name="permutation")(embeddings)))
+        codes = HardCodes(name="codes")(projection(KeyedPermutation(seed, permutation, name="permutation")(embeddings)))
         self.keyed_head = keras.Model(embeddings, codes, name="keyed_iom_head")
 
     def model_record(self):

@@ -1,7 +1,10 @@
 """The gallery's permutation key: the seed it gives the keyed permutation, and a verifier that is not the key.
 
 A key is any string (a passphrase is best). Its seed is 128 bits of
-SHA-256, so a key cannot be guessed by trying small integers. The gallery
+SHA-256, so a key cannot be guessed by trying small integers; the seed keys
+the permutation algorithm the gallery records (``lateral.models.permutation``:
+HMAC-SHA-256 driving a Fisher-Yates shuffle, or, for galleries of format
+version 1, the legacy NumPy stream). The gallery
 stores only a salted PBKDF2 verifier, enough to refuse a wrong key, not
 enough to recover it: a leaked gallery does not leak the key.
 """
@@ -10,7 +13,7 @@ import hashlib
 import hmac
 import os
 
-from lateral.gallery.store import GalleryError
+from lateral.gallery.errors import GalleryError
 
 ITERATIONS = 200_000
 

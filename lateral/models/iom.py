@@ -9,32 +9,38 @@ under a softmax with temperature ``T``, so the codes are differentiable.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+from lateral.models.permutation import LEGACY_ALGORITHM, PERMUTATION_ALGORITHM, PERMUTATIONS, keyed_permutation
 
 
 @keras.saving.register_keras_serializable(package="lateral")
 class KeyedPermutation(keras.layers.Layer):
-    """Permute the embedding's entries by a permutation seeded with ``key``; identity when ``key`` is None.
+    """Permute the embedding's entries by the permutation ``key`` gives under ``algorithm`` (identity for key None).
 
     A new key gives new, unlinkable templates from the same trained network
-    (cancellable biometrics); training always runs with the identity.
+    (cancellable biometrics); training always runs with the identity. The
+    algorithms are specified in ``lateral.models.permutation``; a model saved
+    before the algorithm was recorded used the legacy NumPy one.
     """
 
-    def __init__(self, key=None, **kwargs):
+    def __init__(self, key=None, algorithm=PERMUTATION_ALGORITHM, **kwargs):
         super().__init__(**kwargs)
-        self.key = key
+        PERMUTATIONS.get(algorithm)  # an unknown name fails here, listing the known ones
+        self.key, self.algorithm = key, algorithm
 
     def build(self, input_shape):
-        size = input_shape[-1]
-        order = np.arange(size) if self.key is None else np.random.default_rng(self.key).permutation(size)
-        self.order = tf.constant(order, tf.int32)
+        self.order = tf.constant(keyed_permutation(self.key, input_shape[-1], self.algorithm), tf.int32)
 
     def call(self, embeddings):
         return tf.gather(embeddings, self.order, axis=-1)
 
     def get_config(self):
-        return {**super().get_config(), "key": self.key}
+        return {**super().get_config(), "key": self.key, "algorithm": self.algorithm}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{"algorithm": LEGACY_ALGORITHM, **config})
 
 
 @keras.saving.register_keras_serializable(package="lateral")

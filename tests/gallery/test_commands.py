@@ -133,10 +133,10 @@ def test_keys_are_checked_and_revocation_replaces_every_template(photos, model_f
         photos / "known" / "session_1" / "fish_000").iterdir())[0]).unlink()
     before = gallery_path.read_bytes()
     with pytest.raises(GalleryError, match="1 of 24 source photos cannot be re-enrolled.*not found.*Nothing changed"):
-        commands.revoke(gallery_path, "second key")
+        commands.revoke(gallery_path, "second key", key="first key")
     assert gallery_path.read_bytes() == before
 
-    summary = commands.revoke(gallery_path, "second key", drop_missing=True)
+    summary = commands.revoke(gallery_path, "second key", drop_missing=True, key="first key")
     assert summary["reenrolled"] == 23 and len(summary["dropped"]) == 1
     new = load_gallery(gallery_path)
     old_codes = dict(zip([e["sha256"] for e in old.entries], unpack_codes(old.codes, old.m)))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lateral.gallery import store
-from lateral.gallery.packing import pack_codes
+from lateral.gallery.packing import pack_codes, unpack_codes
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, save_gallery
 
 MODEL = {"path": "/runs/iom", "fingerprint": "ab" * 32, "m": 12, "q": 8, "embedding_size": 4, "input_size": [32, 64]}
@@ -27,7 +27,8 @@ def test_round_trip(tmp_path, stores_embeddings):
     assert loaded.entries == gallery.entries
     np.testing.assert_array_equal(loaded.codes, gallery.codes)
     assert (loaded.embeddings is None) == (not stores_embeddings)
-    assert loaded.header["format"] == "lateral-gallery" and loaded.header["version"] == 1
+    assert loaded.header["format"] == "lateral-gallery" and loaded.header["version"] == 2
+    assert loaded.header["permutation"] == "hmac-sha256-fisher-yates"
 
 
 def test_no_images_are_stored(tmp_path):
@@ -53,9 +54,9 @@ def test_another_npz_and_another_version_are_refused(tmp_path):
     with pytest.raises(GalleryError, match="other.npz"):
         load_gallery(tmp_path / "other.npz")
     gallery, _ = small_gallery()
-    gallery.header["version"] = 2
+    gallery.header["version"] = 3
     save_gallery(gallery, tmp_path / "future.lgal")
-    with pytest.raises(GalleryError, match="version 2; this lateral reads version 1"):
+    with pytest.raises(GalleryError, match="version 3; this lateral reads versions 1 to 2"):
         load_gallery(tmp_path / "future.lgal")
 
 
@@ -116,3 +117,66 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_version_1(path, key_verifier=None):
+    """A gallery file as lateral wrote it before format 2: no ``permutation`` in the header."""
+    gallery, codes = small_gallery()
+    header = {k: v for k, v in gallery.header.items() if k != "permutation"}
+    header.update(version=1, key=key_verifier)
+    meta = json.dumps({"header": header, "entries": gallery.entries, "decisions": []})
+    with open(path, "wb") as handle:
+        np.savez(handle, meta=np.frombuffer(meta.encode(), np.uint8), codes=gallery.codes)
+    return codes
+
+
+def test_a_keyed_version_1_gallery_is_converted_once_keeping_its_permutation_and_a_backup(tmp_path, caplog):
+    path = tmp_path / "pond.lgal"
+    codes = write_version_1(path, key_verifier={"kdf": "pbkdf2-sha256", "iterations": 1, "salt": "00",
+                                                "digest": "ab" * 32})
+    original = path.read_bytes()
+    gallery = load_gallery(path)
+    assert gallery.header["version"] == 2 and gallery.permutation == "numpy-pcg64-v1"
+    assert gallery.header["migrated"]["from_version"] == 1
+    np.testing.assert_array_equal(unpack_codes(gallery.codes, 12), codes)
+    assert (tmp_path / "pond.lgal.v1.bak").read_bytes() == original
+    with np.load(path) as archive:  # the file itself is now version 2
+        assert json.loads(archive["meta"].tobytes())["header"]["version"] == 2
+    assert "converted" in caplog.text and "pond.lgal.v1.bak" in caplog.text
+    converted = path.read_bytes()
+    assert load_gallery(path).permutation == "numpy-pcg64-v1"
+    assert path.read_bytes() == converted  # opened again: nothing more to do
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.v1.bak"]
+
+
+def test_a_version_1_gallery_without_key_gets_the_current_algorithm_and_an_old_backup_is_kept(tmp_path):
+    path = tmp_path / "pond.lgal"
+    (tmp_path / "pond.lgal.v1.bak").write_bytes(b"an earlier backup")
+    write_version_1(path)
+    assert load_gallery(path).permutation == "hmac-sha256-fisher-yates"  # the identity, under either algorithm
+    assert (tmp_path / "pond.lgal.v1.bak").read_bytes() == b"an earlier backup"
+    assert (tmp_path / "pond.lgal.v1.2.bak").is_file()
+
+
+def test_a_version_1_gallery_that_cannot_be_written_is_used_as_it_is(tmp_path, monkeypatch, caplog):
+    path = tmp_path / "pond.lgal"
+    write_version_1(path)
+    before = path.read_bytes()
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(store, "_write_atomically", read_only)
+    assert len(load_gallery(path)) == 3
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["pond.lgal"]
+    assert "could not be converted to version 2 (Permission denied)" in caplog.text
+
+
+def test_a_version_1_gallery_behind_a_link_is_converted_beside_its_real_file(tmp_path):
+    (tmp_path / "data").mkdir()
+    write_version_1(tmp_path / "data" / "pond.lgal")
+    (tmp_path / "pond.lgal").symlink_to("data/pond.lgal")
+    assert load_gallery(tmp_path / "pond.lgal").header["version"] == 2
+    assert (tmp_path / "pond.lgal").is_symlink()
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["pond.lgal", "pond.lgal.v1.bak"]
+    assert load_gallery(tmp_path / "data" / "pond.lgal").header["version"] == 2

@@ -41,11 +41,23 @@ def test_soft_codes_approach_hard_codes_as_temperature_grows():
     assert np.mean(np.round(soft_codes(logits, 1000.0).numpy()) == hard) > 0.98
 
 
-def test_keyed_permutation_is_a_seeded_permutation_and_identity_without_key():
+def test_keyed_permutation_is_a_keyed_permutation_and_identity_without_key():
     np.testing.assert_array_equal(KeyedPermutation(None)(EMBEDDINGS).numpy(), EMBEDDINGS)
     permuted = KeyedPermutation(7)(EMBEDDINGS).numpy()
-    np.testing.assert_array_equal(permuted, EMBEDDINGS[:, np.random.default_rng(7).permutation(12)])
+    # The fixed vector of key 7, size 12 (tests/models/test_permutation.py).
+    np.testing.assert_array_equal(permuted, EMBEDDINGS[:, [5, 4, 2, 7, 11, 3, 10, 0, 8, 9, 1, 6]])
     assert not np.array_equal(permuted, KeyedPermutation(8)(EMBEDDINGS).numpy())
+    legacy = KeyedPermutation(7, "numpy-pcg64-v1")(EMBEDDINGS).numpy()
+    np.testing.assert_array_equal(legacy, EMBEDDINGS[:, np.random.default_rng(7).permutation(12)])
+
+
+def test_a_model_saved_before_the_algorithm_was_recorded_keeps_the_legacy_permutation():
+    config = KeyedPermutation(7).get_config()
+    assert config["algorithm"] == "hmac-sha256-fisher-yates"
+    del config["algorithm"]
+    layer = KeyedPermutation.from_config(config)
+    assert layer.algorithm == "numpy-pcg64-v1"
+    np.testing.assert_array_equal(layer(EMBEDDINGS).numpy(), EMBEDDINGS[:, np.random.default_rng(7).permutation(12)])
 
 
 def test_codes_model_round_trips_through_keras_save(tmp_path):

@@ -1,0 +1,96 @@
+"""What a gallery's ``meta`` JSON must hold, field by field, checked once when the file is read.
+
+A hand-edited or otherwise damaged header, entry or decision is refused
+with the file and the field named (``header field 'model.m' must be a
+positive integer``), instead of failing later on a missing key. Fields not
+listed here are kept as they are.
+"""
+
+import string
+
+from lateral.gallery.errors import GalleryError
+from lateral.models.permutation import PERMUTATIONS
+
+
+def _text(value):
+    return isinstance(value, str)
+
+
+def _positive(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _levels(value):
+    return _positive(value) and value >= 2
+
+
+def _flag(value):
+    return isinstance(value, bool)
+
+
+def _hex(value):
+    return isinstance(value, str) and value != "" and len(value) % 2 == 0 and all(c in string.hexdigits for c in value)
+
+
+def _input_size(value):
+    return isinstance(value, list) and len(value) == 2 and all(map(_positive, value))
+
+
+def _texts(value):
+    return isinstance(value, list) and all(map(_text, value))
+
+
+def _mapping(value):
+    return isinstance(value, dict)
+
+
+def _algorithm(value):
+    return isinstance(value, str) and value in PERMUTATIONS
+
+
+POSITIVE = (_positive, "a positive integer")
+HEX = (_hex, "a hexadecimal string of whole bytes")
+MODEL = {"path": (_text, "a string"), "fingerprint": HEX, "m": POSITIVE, "q": (_levels, "an integer of at least 2"),
+         "embedding_size": POSITIVE, "input_size": (_input_size, "a list of two positive integers")}
+VERIFIER = {"kdf": (lambda value: value == "pbkdf2-sha256", '"pbkdf2-sha256"'),
+            "iterations": POSITIVE, "salt": HEX, "digest": HEX}
+HEADER = {"created": (_text, "a string"), "updated": (_text, "a string"), "model": (_mapping, "an object"),
+          "key": (lambda value: value is None or _mapping(value), "null or an object"),
+          "stores_embeddings": (_flag, "true or false")}
+HEADER_V2 = {"permutation": (_algorithm, f"one of {', '.join(PERMUTATIONS.names())}")}
+OPTIONAL_HEADER = {"revoked": (_texts, "a list of strings"), "migrated": (_mapping, "an object")}
+ENTRY = {**{name: (_text, "a string") for name in ("fish_id", "source", "sha256", "flank", "mode", "added", "how")},
+         "session": (lambda value: value is None or _text(value), "a string or null")}
+DECISION = {"photo": (_text, "a string"), "fish_id": (_text, "a string"), "new_fish": (_flag, "true or false"),
+            "decided": (_text, "a string"), "note": (_text, "a string")}
+
+
+def _check_fields(record, fields, where, path, prefix="", optional=False):
+    for name, (valid, expected) in fields.items():
+        if name not in record:
+            if optional:
+                continue
+            raise GalleryError(f"{path} is damaged: {where} field '{prefix}{name}' is missing")
+        if not valid(record[name]):
+            shown = repr(record[name])
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise GalleryError(f"{path} is damaged: {where} field '{prefix}{name}' must be {expected}, not {shown}")
+
+
+def check_meta(meta, version, path):
+    """Raise GalleryError naming ``path`` and the field unless ``meta`` (of format ``version``) is well formed."""
+    for name, kind in (("header", dict), ("entries", list), ("decisions", list)):
+        if not isinstance(meta.get(name), kind):
+            raise GalleryError(f"{path} is damaged: its '{name}' is missing or not a JSON "
+                               f"{'object' if kind is dict else 'list'}")
+    header = meta["header"]
+    _check_fields(header, {**HEADER, **(HEADER_V2 if version >= 2 else {})}, "header", path)
+    _check_fields(header, OPTIONAL_HEADER, "header", path, optional=True)
+    _check_fields(header["model"], MODEL, "header", path, prefix="model.")
+    if header["key"] is not None:
+        _check_fields(header["key"], VERIFIER, "header", path, prefix="key.")
+    for kind, records, fields in (("entries", meta["entries"], ENTRY), ("decisions", meta["decisions"], DECISION)):
+        for index, record in enumerate(records):
+            if not isinstance(record, dict):
+                raise GalleryError(f"{path} is damaged: {kind}[{index}] is not a JSON object")
+            _check_fields(record, fields, f"{kind}[{index}]", path)
