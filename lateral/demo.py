@@ -22,7 +22,10 @@ STAGE_TWO_CONFIG = "configs/synthetic_stage2.yaml"
 def step(title, command):
     print(f"\n==> {title}\n    $ {shlex.join(command)}", flush=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable if part == "python" else part for part in command], cwd=REPO, check=True)
+    result = subprocess.run([sys.executable if part == "python" else part for part in command], cwd=REPO)
+    if result.returncode:  # the step has said why on stderr; a traceback here would only bury it
+        print(f"error: the demo stopped: `{shlex.join(command)}` exited with code {result.returncode}", file=sys.stderr)
+        sys.exit(result.returncode)
     print(f"    ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
