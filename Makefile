@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test demo bench clean-demo
+.PHONY: install test test-lowest demo bench clean-demo
 
 $(INSTALLED): setup.py
 	@echo "==> creating $(VENV) and installing lateral with its pinned dependencies"
@@ -17,6 +17,10 @@ install: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q tests
+
+# The lowest versions setup.py allows, in .venv-lowest: imports and a smoke subset (downloads ~1 GB).
+test-lowest:
+	PYTHON=$(PYTHON) tools/lowest_versions.sh .venv-lowest
 
 demo: $(INSTALLED)
 	$(BIN)/python -m lateral.demo

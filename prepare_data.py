@@ -4,16 +4,16 @@
         [--no_segment] [--workers N] [--overwrite]
 """
 
-import os
+from lateral.quiet import quiet_unless_verbose
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; set 0 to see it
+quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps its start-up messages
 
-from absl import app, flags
+from absl import app, flags  # noqa: E402
 
-from lateral.cli import run_explaining_errors
-from lateral.config import DEFAULT_INPUT_SIZE, PreprocessConfig, load_config
-from lateral.data.prepare import prepare
-from lateral.data.report import format_summary
+from lateral.cli import define_verbose_flag, parse_flags_or_exit, run_explaining_errors  # noqa: E402
+from lateral.config import DEFAULT_INPUT_SIZE, PreprocessConfig, load_config  # noqa: E402
+from lateral.data.prepare import prepare  # noqa: E402
+from lateral.data.report import format_summary  # noqa: E402
 
 flags.DEFINE_string("input_dir", None, "photos: RAW/<fish_id>/* or RAW/<session>/<fish_id>/*")
 flags.DEFINE_string("output_dir", None, "where ROIs, manifest.jsonl and TFRecords go")
@@ -21,6 +21,7 @@ flags.DEFINE_string("cfg_path", None, "YAML config (its input_size and preproces
 flags.DEFINE_boolean("no_segment", False, "photos are already cropped to the fish: skip segmentation")
 flags.DEFINE_integer("workers", 1, "parallel worker processes")
 flags.DEFINE_boolean("overwrite", False, "redo photos already in the output folder")
+define_verbose_flag(flags)
 flags.mark_flags_as_required(["input_dir", "output_dir"])
 FLAGS = flags.FLAGS
 
@@ -47,4 +48,4 @@ def prepare_photos():
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -11,11 +11,12 @@ setup(
         "tensorboard>=2.21,<2.22",
         "keras>=3.12,<4",
         "opencv-python-headless>=4.10,<6",
-        "numpy>=1.26,<3",
-        "PyYAML>=6.0,<7",
+        "numpy>=2.0,<3",  # np.bitwise_count (gallery search) is NumPy 2
+        "scipy>=1.13,<2",  # scipy.stats.norm (DET plot axes); 1.13 is the first built for NumPy 2
+        "PyYAML>=6.0.1,<7",  # 6.0 has no wheels for Python 3.11+
         "absl-py>=2.1,<3",
         "scikit-learn>=1.5,<2",
-        "matplotlib>=3.8,<4",
+        "matplotlib>=3.8.4,<4",  # 3.8.4: the first built for NumPy 2
         "tqdm>=4.66,<5",
     ],
     extras_require={"test": ["pytest>=8,<10"]},

@@ -4,16 +4,16 @@
         [--protocol all|cross_session] [--compare_flanks] [--classification] [--out DIR]
 """
 
-import os
+from lateral.quiet import quiet_unless_verbose
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; set 0 to see it
+quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps its start-up messages
 
-from pathlib import Path
+from pathlib import Path  # noqa: E402
 
-from absl import app, flags
+from absl import app, flags  # noqa: E402
 
-from lateral.cli import run_explaining_errors
-from lateral.config import load_config, require
+from lateral.cli import define_verbose_flag, parse_flags_or_exit, run_explaining_errors  # noqa: E402
+from lateral.config import load_config, require  # noqa: E402
 
 flags.DEFINE_string("cfg_path", None, "the run's YAML config (its sub_name and test_dataset)")
 flags.DEFINE_string("test_dataset", None, "prepare_data.py output or a folder of ROIs per fish (default: the config's)")
@@ -25,6 +25,7 @@ flags.DEFINE_boolean("compare_flanks", False, "also compare left with right flan
 flags.DEFINE_string("out", None, "report folder (default: <run folder>/evaluation)")
 flags.DEFINE_boolean("classification", False, "also classify known fish with the stage-one run's head "
                      "(checkpoints/<1st_sub_name or sub_name>): per-class report and confusion matrix")
+define_verbose_flag(flags)
 flags.mark_flags_as_required(["cfg_path"])
 FLAGS = flags.FLAGS
 
@@ -57,4 +58,4 @@ def evaluate():
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

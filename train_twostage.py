@@ -3,14 +3,14 @@
     python train_twostage.py --cfg_path configs/synthetic_stage2.yaml [--freeze_backbone 1]
 """
 
-import os
+from lateral.quiet import quiet_unless_verbose
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter; set 0 to see it
+quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps its start-up messages
 
-from absl import app, flags
+from absl import app, flags  # noqa: E402
 
-from lateral.cli import define_run_flags, run_explaining_errors
-from lateral.config import load_config
+from lateral.cli import define_run_flags, parse_flags_or_exit, run_explaining_errors  # noqa: E402
+from lateral.config import load_config  # noqa: E402
 
 define_run_flags(flags)
 flags.DEFINE_enum("freeze_backbone", None, ["0", "1"], "override the config's freeze_backbone")
@@ -28,4 +28,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags_or_exit)

@@ -1,8 +1,22 @@
-"""What the entry scripts share: a user's mistake becomes one line on stderr and exit code 2."""
+"""What the entry scripts share: a user's mistake becomes one line on stderr and exit code 2.
+
+Every entry script calls ``lateral.quiet.quiet_unless_verbose()`` before
+anything imports TensorFlow, then wraps its work in ``run_explaining_errors``;
+scripts built on absl pass ``flags_parser=parse_flags_or_exit`` to ``app.run``
+so that a missing or malformed flag also exits 2 (absl's own parser exits 1).
+"""
 
 import sys
 
 from lateral.config import ConfigError
+from lateral.data.layout import printable
+from lateral.registry import UnknownNameError
+
+USER_ERROR = 2
+
+
+def define_verbose_flag(flags):
+    flags.DEFINE_boolean("verbose", False, "show TensorFlow's start-up messages and library warnings")
 
 
 def define_run_flags(flags):
@@ -10,21 +24,36 @@ def define_run_flags(flags):
     flags.DEFINE_string("cfg_path", None, "YAML config")
     flags.DEFINE_string("checkpoint_root", "checkpoints", "runs are saved in <checkpoint_root>/<sub_name>/")
     flags.DEFINE_string("log_root", "logs", "TensorBoard logs go to <log_root>/<sub_name>/")
+    define_verbose_flag(flags)
     flags.mark_flags_as_required(["cfg_path"])
+
+
+def parse_flags_or_exit(argv):
+    """absl ``flags_parser``: a flag error is one line on stderr and exit code 2."""
+    from absl import flags
+
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        reasons = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"error: {reasons} (see --help)", file=sys.stderr)
+        sys.exit(USER_ERROR)
 
 
 def user_errors():
     """The exceptions that mean "your input is wrong", not "lateral has a bug" (imported late: TensorFlow)."""
+    from lateral.data.layout import LayoutError
     from lateral.data.prepare import PrepareError
     from lateral.data.records import DatasetError
     from lateral.data.sampler import SamplerError
+    from lateral.evaluation.protocol import EvaluationError
     from lateral.gallery.store import GalleryError
     from lateral.models.backbones import WeightsError
+    from lateral.models.saved import ModelFileError
     from lateral.training.run_directory import RunDirectoryError
 
-    # KeyError: an unknown registry name (backbone, head, loss, ...), whose message lists the known ones.
-    return (ConfigError, PrepareError, DatasetError, SamplerError, WeightsError, RunDirectoryError, GalleryError,
-            KeyError)
+    return (ConfigError, UnknownNameError, LayoutError, PrepareError, DatasetError, SamplerError, EvaluationError,
+            ModelFileError, WeightsError, RunDirectoryError, GalleryError)
 
 
 def run_explaining_errors(action):
@@ -34,6 +63,5 @@ def run_explaining_errors(action):
         result = action()
         return result if isinstance(result, int) else 0
     except user_errors() as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+        print(f"error: {printable(str(error))}", file=sys.stderr)
+        return USER_ERROR

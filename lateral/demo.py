@@ -2,7 +2,8 @@
 
 Each step prints the command it runs, so the demo doubles as a walk-through of
 what to type for your own photos. Re-running continues where it stopped
-(every stage resumes); ``make clean-demo`` starts afresh.
+(every stage resumes); ``make clean-demo`` starts afresh. ``--verbose`` shows
+TensorFlow's start-up messages in every step.
 """
 
 import shlex
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from lateral.quiet import quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
 STAGE_ONE_CONFIG = "configs/synthetic_stage1.yaml"
@@ -19,11 +22,15 @@ STAGE_TWO_CONFIG = "configs/synthetic_stage2.yaml"
 def step(title, command):
     print(f"\n==> {title}\n    $ {shlex.join(command)}", flush=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable if part == "python" else part for part in command], cwd=REPO, check=True)
+    result = subprocess.run([sys.executable if part == "python" else part for part in command], cwd=REPO)
+    if result.returncode:  # the step has said why on stderr; a traceback here would only bury it
+        print(f"error: the demo stopped: `{shlex.join(command)}` exited with code {result.returncode}", file=sys.stderr)
+        sys.exit(result.returncode)
     print(f"    ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
 def main():
+    quiet_unless_verbose()  # with --verbose, LATERAL_VERBOSE=1 makes every step verbose too
     # The demo's config reads demo_run/prepared, so the folder is fixed.
     raw, prepared = Path("demo_run/raw"), Path("demo_run/prepared")
     test_raw, test_prepared = Path("demo_run/test_raw"), Path("demo_run/test_prepared")

@@ -1,19 +1,24 @@
 """Embeddings and IoM codes of every image, for use by other tools.
 
-    python -m lateral.embed --cfg_path C --input PATH --output X.npz [--ckpt DIR]
+    python -m lateral.embed --cfg_path C --input PATH --output X.npz [--ckpt DIR] [--verbose]
 
 PATH: prepare_data.py output (TFRecords) or a folder of ROI images, one folder
 per fish. X.npz holds ``paths``, ``labels`` (fish ids), ``embeddings`` (float32
 [n, d]) and ``codes`` (int32 [n, m]; empty [n, 0] for a stage-one run).
 """
 
-import argparse
-import sys
-from pathlib import Path
+from lateral.quiet import quiet_unless_verbose
 
-import numpy as np
+quiet_unless_verbose()  # before anything imports TensorFlow
 
-from lateral.config import ConfigError, load_config
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from lateral.cli import USER_ERROR, run_explaining_errors  # noqa: E402
+from lateral.config import load_config  # noqa: E402
 
 
 def main(argv=None):
@@ -22,17 +27,21 @@ def main(argv=None):
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--ckpt", help="run folder (default: checkpoints/<sub_name>)")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages")
     args = parser.parse_args(argv)
-    from lateral.data.records import DatasetError
+    output_folder = Path(args.output).parent
+    if not output_folder.is_dir():
+        print(f"error: --output {args.output}: the folder {output_folder} does not exist", file=sys.stderr)
+        return USER_ERROR
+    return run_explaining_errors(lambda: embed_to_file(args))
+
+
+def embed_to_file(args):
     from lateral.evaluation.templates import compute_templates, load_test_set
 
-    try:
-        config = load_config(args.cfg_path)
-        roi_set = load_test_set(args.input)
-        templates = compute_templates(Path(args.ckpt or Path("checkpoints") / config.sub_name), roi_set)
-    except (ConfigError, DatasetError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    config = load_config(args.cfg_path)
+    roi_set = load_test_set(args.input)
+    templates = compute_templates(Path(args.ckpt or Path("checkpoints") / config.sub_name), roi_set)
     codes = templates["codes"] if templates["codes"] is not None else np.zeros((len(roi_set), 0), np.int32)
     np.savez(args.output, paths=roi_set.sources, labels=roi_set.fish_ids, embeddings=templates["embeddings"],
              codes=codes)

@@ -7,8 +7,13 @@
 
     BACKBONES.get("MobileNetV2")
 
-A duplicate name is an error; an unknown name fails listing the known ones.
+A duplicate name is an error; an unknown name raises ``UnknownNameError``
+listing the known ones (a user's mistake: the CLI reports it in one line).
 """
+
+
+class UnknownNameError(ValueError):
+    """A name (from a config or a flag) that no entry of the family is registered under."""
 
 
 class Registry:
@@ -26,11 +31,10 @@ class Registry:
         return add
 
     def get(self, name):
-        try:
-            return self._entries[name]
-        except KeyError:
+        if name not in self._entries:
             known = ", ".join(sorted(self._entries)) or "(none)"
-            raise KeyError(f"unknown {self.family} {name!r}; known: {known}") from None
+            raise UnknownNameError(f"unknown {self.family} {name!r}; known: {known}")
+        return self._entries[name]
 
     def names(self):
         return sorted(self._entries)

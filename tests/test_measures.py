@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from lateral.measures import MEASURES
+from lateral.registry import UnknownNameError
 
 
 def test_hamming_and_jaccard_on_known_codes():
@@ -25,5 +26,5 @@ def test_cosine_and_euclidean_on_known_vectors():
 def test_representations_and_unknown_names():
     assert MEASURES.get("hamming").representation == "codes"
     assert MEASURES.get("cosine").representation == "embeddings"
-    with pytest.raises(KeyError, match="hamming"):
+    with pytest.raises(UnknownNameError, match="hamming"):
         MEASURES.get("manhattan")

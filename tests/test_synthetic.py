@@ -11,7 +11,7 @@ import pytest
 
 from lateral import synthetic
 from lateral.config import PreprocessConfig
-from lateral.data.layout import discover_photos
+from lateral.data.layout import read_layout
 
 SMALL = (320, 240)
 MEDIUM = (480, 360)
@@ -344,7 +344,7 @@ def test_cli_writes_the_layout_and_a_valid_ground_truth(tmp_path, capsys):
         assert photo.shape == (150, 200, 3)
         assert truth["photo"].startswith(f"{truth['session']}/{truth['fish_id']}/")
         assert len(truth["roi"]) == 4 and truth["flank"] in ("left", "right")
-    entries = discover_photos(out)
+    entries = read_layout(out).photos
     assert {(entry.source, entry.label, entry.session) for entry in entries} == {
         (truth["photo"], truth["fish_id"], truth["session"]) for truth in truths
     }

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from lateral.config import snapshot
 from lateral.data import report
-from lateral.data.layout import discover_photos
+from lateral.data.layout import printable, read_layout
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
 
@@ -58,12 +58,13 @@ def prepare(input_dir, output_dir, preprocess, output_size, segment=True, worker
     raw_dir, out_dir = Path(input_dir).resolve(), Path(output_dir).resolve()
     settings = Settings(preprocess, tuple(output_size), segment, session_pattern)
     _check_arguments(raw_dir, out_dir, settings, workers, overwrite)
-    entries = discover_photos(raw_dir, session_pattern)
+    layout = read_layout(raw_dir, session_pattern)
+    entries = layout.photos
     if not entries:
         raise PrepareError(f"no photos found under {raw_dir} (expected RAW/<fish_id>/* or RAW/<session>/<fish_id>/*)")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / SETTINGS).write_text(json.dumps(settings.as_json(), indent=2) + "\n")
+    _write_atomically(out_dir / SETTINGS, json.dumps(settings.as_json(), indent=2) + "\n")
     done = {} if overwrite else _finished_records(out_dir)
     pending = [
         Task(str(raw_dir), str(out_dir), entry.source, entry.label, entry.session)
@@ -86,6 +87,8 @@ def prepare(input_dir, output_dir, preprocess, output_size, segment=True, worker
     report.write_montage(out_dir / "montage.png", out_dir, ok_records)
     summary = report.summarise(records)
     summary["shards"] = [path.name for path in shards]
+    summary["layout"] = layout.kind
+    summary["ignored"] = [{"path": printable(item.path), "reason": item.reason} for item in layout.ignored]
     _write_atomically(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -108,8 +111,10 @@ def _check_arguments(raw_dir, out_dir, settings, workers, overwrite):
         if any(out_dir.iterdir()):
             raise PrepareError(f"--output_dir {out_dir} holds other files and no {SETTINGS}; choose an empty or new folder")
         return
-    previous = json.loads(settings_file.read_text())
-    if previous != settings.as_json() and not overwrite:
+    if overwrite:
+        return
+    previous = _read_settings(settings_file)
+    if previous != settings.as_json():
         changed = sorted(key for key in settings.as_json() if previous.get(key) != settings.as_json()[key])
         raise PrepareError(
             f"{out_dir} was prepared with different settings ({', '.join(changed)}); "
@@ -117,19 +122,43 @@ def _check_arguments(raw_dir, out_dir, settings, workers, overwrite):
         )
 
 
+def _read_settings(settings_file):
+    try:
+        previous = json.loads(settings_file.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as error:
+        raise PrepareError(f"{settings_file} is damaged ({error}); pass --overwrite to prepare the folder afresh, "
+                           "or choose another --output_dir") from None
+    if not isinstance(previous, dict):
+        raise PrepareError(f"{settings_file} is damaged (not a JSON object); pass --overwrite to prepare the folder "
+                           "afresh, or choose another --output_dir")
+    return previous
+
+
 def _finished_records(out_dir):
-    """Records of photos already handled; an ok photo whose ROI file is gone is redone."""
+    """Records of photos already handled; an ok photo whose ROI file is gone is redone.
+
+    An unreadable last line is what an interrupted run leaves (that photo is
+    redone); a damaged line anywhere else is a PrepareError naming it."""
     path = out_dir / MANIFEST
     if not path.exists():
         return {}
+    try:
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise PrepareError(f"{path} cannot be read ({error}); pass --overwrite to prepare the folder afresh") from None
     done = {}
-    for line in path.read_text().splitlines():
+    for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # the last line of an interrupted run
-        if record["status"] == "rejected" or (out_dir / record["roi_image"]).exists():
-            done[record["source"]] = record
+            finished = record["status"] == "rejected" or (out_dir / record["roi_image"]).exists()
+            source = record["source"]
+        except (ValueError, KeyError, TypeError):
+            if number == len(lines):
+                continue
+            raise PrepareError(f"{path} line {number} is damaged; delete that line (its photo is prepared again) "
+                               "or pass --overwrite") from None
+        if finished:
+            done[source] = record
     return done
 
 

@@ -85,6 +85,20 @@ def load_roi_set(dataset, class_by="fish"):
     return RoiSet(images, labels, text["fish_id"], text["session"], text["source"], text["flank"], label_map)
 
 
+def without_undecodable(roi_set):
+    """(the images TensorFlow can decode, sources of those it cannot): ``tf.io.decode_image``, the
+    pipeline's own decoder, tried on each image once."""
+    bad = []
+    for index, encoded in enumerate(roi_set.images):
+        try:
+            tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+            bad.append(index)
+    if not bad:
+        return roi_set, []
+    return roi_set.subset(np.setdiff1d(np.arange(len(roi_set)), bad)).relabelled(), list(roi_set.sources[bad])
+
+
 def class_names(fish_ids, flanks, class_by):
     if class_by == "fish":
         return list(fish_ids)

@@ -36,6 +36,9 @@ def format_summary(summary):
         lines.append(f"  per {title} (ok/rejected): " + ", ".join(
             f"{name or '-'} {counts.get('ok', 0)}/{counts.get('rejected', 0)}" for name, counts in rows.items()
         ))
+    if summary.get("ignored"):
+        lines.append(f"  ignored: {len(summary['ignored'])} items not in the layout {summary['layout']} "
+                     "(listed above and in summary.json)")
     return "\n".join(lines)
 
 

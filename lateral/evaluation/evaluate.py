@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from lateral.data.split import keep_fish
-from lateral.evaluation.protocol import comparable, verification_pairs
+from lateral.evaluation.protocol import EvaluationError, comparable, require_both_kinds, verification_pairs
 from lateral.evaluation.report import write_report
 from lateral.evaluation.templates import compute_templates, load_test_set
 from lateral.evaluation.verification import evaluate_measure
@@ -21,17 +21,18 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
     roi_set = load_test_set(test_dataset)
     if fish:
         roi_set = keep_fish(roi_set, fish, keep=True)
+    allowed = comparable(roi_set.fish_ids, roi_set.flanks, roi_set.sessions, cross_session, compare_flanks)
+    first, second, genuine = verification_pairs(roi_set.fish_ids, allowed, max_pairs)
+    require_both_kinds(genuine, roi_set.fish_ids, roi_set.sessions, cross_session, test_dataset)
     templates = compute_templates(run_folder, roi_set)
     if measures is None:  # hamming on IoM codes for a stage-two run, and cosine on embeddings always
         measures = [*(DEFAULT_MEASURES["codes"] if templates["codes"] is not None else ()), *DEFAULT_MEASURES["embeddings"]]
-    allowed = comparable(roi_set.fish_ids, roi_set.flanks, roi_set.sessions, cross_session, compare_flanks)
-    first, second, genuine = verification_pairs(roi_set.fish_ids, allowed, max_pairs)
     results, scores = {}, {}
     for name in measures:
         measure = MEASURES.get(name)
         representation = templates[measure.representation]
         if representation is None:
-            raise ValueError(f"measure {name!r} needs IoM codes, but {run_folder} holds a stage-one model only")
+            raise EvaluationError(f"measure {name!r} needs IoM codes, but {run_folder} holds a stage-one model only")
         similarity = measure.scores(representation, representation)
         results[name] = evaluate_measure(similarity, roi_set.fish_ids, allowed, first, second, genuine,
                                          bootstrap_rounds)

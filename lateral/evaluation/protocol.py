@@ -10,6 +10,10 @@ or camera.
 import numpy as np
 
 
+class EvaluationError(ValueError):
+    """The test set cannot be evaluated under the chosen protocol; the message names the data set."""
+
+
 def comparable(fish_ids, flanks, sessions, cross_session=False, compare_flanks=False):
     """[n, n] bool: may image j answer image i (diagonal excluded)."""
     fish_ids, flanks, sessions = (np.asarray(values) for values in (fish_ids, flanks, sessions))
@@ -36,3 +40,16 @@ def verification_pairs(fish_ids, allowed, max_pairs=2_000_000, seed=0):
         selected = np.sort(np.concatenate([np.flatnonzero(genuine), chosen]))
         first, second, genuine = first[selected], second[selected], genuine[selected]
     return first, second, genuine
+
+
+def require_both_kinds(genuine, fish_ids, sessions, cross_session, dataset):
+    """An EvaluationError naming ``dataset`` unless the pairs hold genuine and impostor pairs both."""
+    if genuine.any() and (~genuine).any():
+        return
+    missing = "no genuine pair" if not genuine.any() else "no impostor pair"
+    protocol = "cross-session" if cross_session else "all-pairs"
+    needs = "two photos of one fish's flank from different sessions" if cross_session else "two photos of one fish's flank"
+    raise EvaluationError(
+        f"{dataset}: {len(fish_ids)} images of {len(set(fish_ids))} fish in {len(set(sessions))} sessions leave "
+        f"{missing} under the {protocol} protocol; evaluation needs at least two fish and {needs}"
+    )

@@ -1,11 +1,13 @@
 """Test images in, embeddings and IoM codes out."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from lateral.data.pipeline import evaluation_dataset
-from lateral.data.records import DatasetError, RoiSet, load_roi_set
+from lateral.data.layout import printable
+from lateral.data.records import DatasetError, RoiSet, load_roi_set, without_undecodable
 from lateral.models.saved import load_model
 from lateral.training.run_directory import EMBEDDING_MODEL
 from lateral.training.stage_two import CODES_MODEL, embed
@@ -14,11 +16,20 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def load_test_set(path):
-    """TFRecords from prepare_data.py, or a folder of ROI images laid out one folder per fish."""
+    """TFRecords from prepare_data.py, or a folder of ROI images laid out one folder per fish.
+
+    An image that cannot be decoded is named on stderr and left out."""
     path = Path(path)
     if path.is_dir() and not (path / "tfrecords").is_dir() and not list(path.glob("*.tfrecord")):
-        return _roi_folder(path)
-    return load_roi_set(path, "fish")
+        roi_set = _roi_folder(path)
+    else:
+        roi_set = load_roi_set(path, "fish")
+    roi_set, undecodable = without_undecodable(roi_set)
+    for source in undecodable:
+        print(f"skipped {printable(str(source))} in {path}: cannot be decoded as an image", file=sys.stderr)
+    if not len(roi_set):
+        raise DatasetError(f"none of the images in {path} can be decoded")
+    return roi_set
 
 
 def _roi_folder(root):

@@ -12,14 +12,16 @@ Exit code 2 and one line on stderr for a user's mistake (a wrong key, a
 different model, a damaged gallery, a missing photo); nothing is written then.
 """
 
-import argparse
-import contextlib
-import csv
-import json
-import os
-import sys
+from lateral.quiet import quiet_unless_verbose
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps its start-up messages
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import csv  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
 
 from lateral.gallery.search import DECISIONS  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
@@ -48,6 +50,7 @@ def build_parser():
     def command(name, help_text, model=True, key=True, mode=True):
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.add_argument("--gallery", required=True, help="the gallery file (.lgal)")
+        sub.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages")
         if model:
             sub.add_argument("--model", default=None, help="a train_twostage.py run folder (default: the one the "
                                                            "gallery was built with)")

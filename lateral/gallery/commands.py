@@ -8,7 +8,7 @@ nothing is written unless the whole command succeeded.
 import re
 from pathlib import Path
 
-from lateral.data.layout import discover_photos, session_from_name
+from lateral.data.layout import read_layout, session_from_name
 from lateral.gallery import keys
 from lateral.gallery.encoder import TemplateEncoder
 from lateral.gallery.history import write_capture_history
@@ -122,7 +122,7 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
         if not root.is_dir():
             raise GalleryError(f"{root}: expected a folder laid out <fish_id>/<photos> (or give --fish)")
         labelled = [(root / entry.source, entry.label, session if session is not None else entry.session)
-                    for entry in discover_photos(root, pattern)]
+                    for entry in read_layout(root, pattern).photos]
     if not labelled:
         raise GalleryError(f"no photos found in {input_path}")
     summary = _enrol(gallery, encoder, labelled, mode, "enroll")

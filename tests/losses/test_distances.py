@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from lateral.losses.distances import DISTANCES, euclidean
+from lateral.registry import UnknownNameError
 
 RNG = np.random.default_rng(0)
 EMBEDDINGS = RNG.normal(size=(7, 5)).astype(np.float32)
@@ -53,5 +54,5 @@ def test_duplicate_points_have_zero_distance_and_a_finite_gradient():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(KeyError, match="angular"):
+    with pytest.raises(UnknownNameError, match="angular"):
         DISTANCES.get("cosine")
