@@ -6,7 +6,6 @@ Weights follow the original deep-IoM training: code balance 0.5, quantisation
 
 import tensorflow as tf
 
-from lateral.config import ConfigError
 from lateral.losses.registry import LOSSES
 from lateral.losses.regularisers import SMOOTH_BITS, bit_table
 from lateral.models.iom import soft_codes
@@ -45,9 +44,10 @@ def smooth_bit_logits(logits, temperature, q, activation):
 
 
 def build_iom_objective(config):
-    """``objective(labels, logits [n, m, q]) -> (total, {term: value})``; fails naming ``loss_fun``."""
-    if config.loss_fun not in MAIN_LOSS_PARAMETERS:
-        raise ConfigError(f"'loss_fun' {config.loss_fun!r} is not one of {', '.join(sorted(MAIN_LOSS_PARAMETERS))}")
+    """``objective(labels, logits [n, m, q]) -> (total, {term: value})``.
+
+    ``config.loss_fun`` is a key of ``MAIN_LOSS_PARAMETERS`` (the config checks it when it is made).
+    """
     main_loss = LOSSES.get(config.loss_fun)
     main_parameters = MAIN_LOSS_PARAMETERS[config.loss_fun](config)
 

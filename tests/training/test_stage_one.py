@@ -92,8 +92,8 @@ def test_a_different_architecture_in_the_run_folder_is_refused(prepared_syntheti
 @pytest.mark.parametrize(
     "changes, error, message",
     [
-        (dict(backbone_type="ResNet5O"), KeyError, "ResNet50"),
-        (dict(head_type="CosHead"), KeyError, "ArcHead"),
+        (dict(backbone_type="ResNet5O"), ConfigError, "ResNet50"),
+        (dict(head_type="CosHead"), ConfigError, "ArcHead"),
         (dict(num_classes=99), ConfigError, "num_classes"),
         (dict(train_dataset=None), ConfigError, "train_dataset"),
         (dict(classes_per_batch=40), Exception, "classes_per_batch"),
