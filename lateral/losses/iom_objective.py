@@ -30,6 +30,13 @@ MAIN_LOSS_PARAMETERS = {
 }
 
 
+def term_settings(config):
+    """The config keys each term of the objective scales with (a non-finite term's message names them)."""
+    main = ("triplet_margin", "arc_scale") if MAIN_LOSS_PARAMETERS[config.loss_fun] is _arc else ("triplet_margin",)
+    return {config.loss_fun: main, "quantisation_loss": ("quanti_weight",),
+            "code_balance_loss": ("code_balance_weight",), "bin_lut_loss": ("bin_lut_weight",)}
+
+
 def smooth_bit_logits(logits, temperature, q, activation):
     """Expected binary word of each code under the soft arg-max, as the logits ``bin_lut_loss`` takes."""
     _, zero_level = SMOOTH_BITS[activation]

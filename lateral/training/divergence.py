@@ -16,11 +16,13 @@ class TrainingDiverged(ConfigError):
 def check_finite(step, terms, remedy):
     """Raise ``TrainingDiverged`` if any value of ``terms`` ({name: float}) is NaN or infinite.
 
-    ``remedy`` finishes the message: what the user can change.
+    ``remedy(names of the non-finite terms)`` finishes the message: what the user can change.
     """
     bad = [name for name, value in terms.items() if not math.isfinite(value)]
     if not bad:
         return
     shown = ", ".join(f"{name}={value:.4g}" for name, value in terms.items())
     which = f"term {bad[0]!r}" if len(bad) == 1 else f"terms {', '.join(repr(name) for name in bad)}"
-    raise TrainingDiverged(f"training diverged at step {step}: loss {which} became non-finite ({shown}); {remedy}")
+    raise TrainingDiverged(
+        f"training diverged at step {step}: loss {which} became non-finite ({shown}); {remedy(bad)}"
+    )

@@ -38,7 +38,7 @@ class TrainingJob:
     validation: object  # (images, labels) dataset or None
     embedding_path: object
     loss_name: str  # the loss term, as a NaN names it
-    remedy: str  # what to change when the loss stops being finite
+    remedy: object  # (names of non-finite terms) -> what to change
     progress: bool = True
 
     @property

@@ -130,7 +130,10 @@ class RunDirectory:
                 )
         label_map_file = self.path / LABEL_MAP
         if label_map_file.exists():
-            previous_classes = len(json.loads(label_map_file.read_text()))
+            try:
+                previous_classes = len(json.loads(label_map_file.read_text()))
+            except (ValueError, TypeError) as error:
+                raise RunDirectoryError(f"{label_map_file} is damaged ({error}); {START_OVER}") from None
             if previous_classes != num_classes:
                 raise RunDirectoryError(
                     f"{self.path} holds a run trained on {previous_classes} classes; this training set has "

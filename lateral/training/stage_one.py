@@ -109,7 +109,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         validation=validation,
         embedding_path=run.embedding_model,
         loss_name=f"{config.head_type} cross-entropy",
-        remedy=f"lower base_lr (now {config.base_lr:g}) or check the data",
+        remedy=lambda _: f"lower base_lr (now {config.base_lr:g}) or check the data",
         progress=progress,
     )
     history = loop(job)

@@ -18,7 +18,7 @@ from lateral.data.augment import build_augmentation
 from lateral.data.pipeline import evaluation_dataset, training_dataset
 from lateral.data.records import load_roi_set
 from lateral.data.split import keep_fish, split_roi_set
-from lateral.losses.iom_objective import build_iom_objective
+from lateral.losses.iom_objective import build_iom_objective, term_settings
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
 from lateral.models.saved import load_model, weights_fingerprint
 from lateral.training.optimization import build_optimizer, learning_rate_schedule
@@ -73,11 +73,18 @@ def hardest_distances(labels, codes):
     return tf.reduce_mean(positive), tf.reduce_mean(negative)
 
 
-def divergence_remedy(outputs_finite, base_lr):
-    """What to change when a stage-two loss term stops being finite."""
-    if outputs_finite:
-        return "the IoM head's outputs were finite, so that term's own settings (its weight) overflowed"
-    return f"the IoM head's outputs were not finite (its weights diverged): lower base_lr (now {base_lr:g})"
+def divergence_remedy(config, outputs_finite):
+    """What to change when stage-two loss terms stop being finite: (non-finite term names) -> advice."""
+
+    def remedy(bad_terms):
+        if not outputs_finite:
+            return f"the IoM head's outputs were not finite (its weights diverged): lower base_lr (now {config.base_lr:g})"
+        settings = term_settings(config)
+        keys = dict.fromkeys(key for term in bad_terms for key in settings[term])
+        shown = ", ".join(f"{key}={getattr(config, key)!r}" for key in keys)
+        return f"the IoM head's outputs were finite: check that term's settings ({shown}, T={config.T!r})"
+
+    return remedy
 
 
 def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", progress=True):
@@ -154,7 +161,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
             history["seconds"].append(time.perf_counter() - began)
             step = int(optimizer.iterations.numpy())
             check_finite(step, {name: float(value) for name, value in terms.items()},
-                         divergence_remedy(bool(outputs_finite), config.base_lr))
+                         divergence_remedy(config, bool(outputs_finite)))
             history["loss"].append(loss)
             bar.update()
             bar.set_postfix(loss=f"{loss:.3f}", positive=f"{float(positive):.2f}", negative=f"{float(negative):.2f}")
