@@ -78,7 +78,8 @@ def divergence_remedy(config, outputs_finite):
 
     def remedy(bad_terms):
         if not outputs_finite:
-            return f"the IoM head's outputs were not finite (its weights diverged): lower base_lr (now {config.base_lr:g})"
+            return (f"the IoM head's outputs were not finite (its weights diverged): "
+                    f"lower base_lr (now {config.base_lr:g})")
         settings = term_settings(config)
         keys = dict.fromkeys(key for term in bad_terms for key in settings[term])
         shown = ", ".join(f"{key}={getattr(config, key)!r}" for key in keys)
