@@ -193,7 +193,7 @@ class RunDirectory:
         """
         checkpoint = tf.train.Checkpoint(**trackables)
         restored = self._restore_newest_readable(checkpoint)
-        return self._manager(checkpoint, max_to_keep), restored
+        return self._manager(checkpoint, max_to_keep, restored), restored
 
     def _restore_newest_readable(self, checkpoint):
         prefixes = self.checkpoint_prefixes()
@@ -231,12 +231,18 @@ class RunDirectory:
             return None
         return state.model_checkpoint_path if state and state.model_checkpoint_path else None
 
-    def _manager(self, checkpoint, max_to_keep):
-        folder = str(self.checkpoint_folder)
-        try:
-            return tf.train.CheckpointManager(checkpoint, folder, max_to_keep=max_to_keep)
-        except ValueError:  # an empty state file: keep it aside (never delete a user's file) and start a new one
+    def _manager(self, checkpoint, max_to_keep, restored):
+        if self._listed_latest() is None:
             state_file = self.checkpoint_folder / "checkpoint"
-            os.replace(state_file, state_file.with_name("checkpoint.unreadable"))
-            warn(f"{state_file} was unreadable; kept as {state_file.name}.unreadable")
-            return tf.train.CheckpointManager(checkpoint, folder, max_to_keep=max_to_keep)
+            if state_file.exists():  # kept aside: a user's file is never deleted
+                os.replace(state_file, state_file.with_name("checkpoint.unreadable"))
+                warn(f"{state_file} was unreadable; kept as {state_file.name}.unreadable, a new one is started")
+            if restored:  # a new state file naming the checkpoints found, for every tool that reads it
+                prefixes = self.checkpoint_prefixes()
+                kept = list(reversed(prefixes[prefixes.index(restored):]))
+                tf.compat.v1.train.update_checkpoint_state(
+                    str(self.checkpoint_folder), Path(restored).name,
+                    all_model_checkpoint_paths=[Path(prefix).name for prefix in kept],
+                    all_model_checkpoint_timestamps=[os.path.getmtime(prefix + ".index") for prefix in kept],
+                )
+        return tf.train.CheckpointManager(checkpoint, str(self.checkpoint_folder), max_to_keep=max_to_keep)

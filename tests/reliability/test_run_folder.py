@@ -62,6 +62,9 @@ def test_a_lost_or_garbled_state_file_is_bypassed_and_the_run_resumes_where_it_w
     history = run(tiny_config(prepared_synthetic, epochs=2), tmp_path)
     assert history["loss"] == []  # resumed at step 60 of 60: restarting at 0 would train 60 steps
     assert "warning" in capsys.readouterr().err
+    if damage != "deleted":
+        assert (folder / "ckpt" / "checkpoint.unreadable").is_file()  # kept aside, not deleted
+    assert tf.train.latest_checkpoint(str(folder / "ckpt")).endswith("ckpt-60")  # a new state file names it
     for before, after in zip(trained, weights(folder / "embedding.keras"), strict=True):
         np.testing.assert_array_equal(before, after)  # the model saved again is the trained one
 
