@@ -1,30 +1,159 @@
 """Typed, validated configuration.
 
 A YAML file is read with ``yaml.safe_load`` and turned once, at the entry
-point, into frozen dataclasses. Unknown keys, wrong types and missing required
-keys fail here, naming the key, before any work starts. Key names follow the
-original project (``input_size``, ``batch_size``, ``embd_shape``, ``sub_name``,
-...); ``input_size`` may be one int (square) or ``[height, width]``.
+point, into frozen dataclasses. Unknown keys, wrong types, missing required
+keys and values out of range fail here, naming the key, before any work
+starts. Each class checks itself on construction (``__post_init__``), so a
+config built in code is held to the same rules as one read from YAML: every
+key's type, then its rule in the class's ``RULES`` table
+(``lateral/config_rules.py``), then the ``RELATIONS`` between keys. A new key
+needs a rule in its class's ``RULES`` (bool and Literal keys excepted; a test
+checks it). Key names follow the original project (``input_size``,
+``batch_size``, ``embd_shape``, ``sub_name``, ...); ``input_size`` may be one
+int (square) or ``[height, width]``.
 """
 
 import dataclasses
-import re
+import functools
+import math
 import types
 import typing
 from pathlib import Path
 
 import yaml
 
+from lateral.config_rules import (
+    FRACTION, Each, NonEmpty, Pattern, Registered, Relation, RunName, above, at_least, between,
+)
+
 
 DEFAULT_INPUT_SIZE = (64, 128)  # (height, width): the lateral ROI is about twice as wide as high
 
 
 class ConfigError(ValueError):
-    """A configuration value is missing, unknown or of the wrong type."""
+    """A configuration value is missing, unknown, of the wrong type or out of range."""
+
+
+class BadValue(ConfigError):
+    """One key's value is wrong; ``key`` is its full YAML name (``preprocess.work_size``)."""
+
+    def __init__(self, key, problem):
+        super().__init__(f"{key!r} {problem}")
+        self.key, self.problem = key, problem
+
+
+class Validated:
+    """Base of the config classes: converts and checks every field when an instance is made."""
+
+    RULES: typing.ClassVar[dict] = {}
+    RELATIONS: typing.ClassVar[tuple] = ()
+
+    def __post_init__(self):
+        hints = _type_hints(type(self))
+        for field in dataclasses.fields(self):
+            key = field.metadata.get("key", field.name)
+            value = _convert(hints[field.name], getattr(self, field.name), key)
+            rule = self.RULES.get(field.name)
+            problem = rule.problem(value) if rule else None
+            if problem:
+                raise BadValue(key, problem)
+            object.__setattr__(self, field.name, value)  # frozen: the converted value (a tuple, a float)
+        for relation in self.RELATIONS:
+            names = [_yaml_key(type(self), name) for name in relation.keys]
+            problem = relation.problem([getattr(self, name) for name in relation.keys], names)
+            if problem:
+                raise BadValue(names[0], problem)
+
+
+@functools.cache
+def _type_hints(cls):
+    return typing.get_type_hints(cls)
+
+
+def _yaml_key(cls, name):
+    field = next(field for field in dataclasses.fields(cls) if field.name == name)
+    return field.metadata.get("key", name)
+
+
+def from_dict(cls, raw, prefix=""):
+    """Build dataclass ``cls`` from a mapping, checking every key (its type and range: ``Validated``)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping")
+    fields = {field.metadata.get("key", field.name): field for field in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {prefix + unknown[0]!r}; known keys: {', '.join(sorted(fields))}"
+        )
+    values = {}
+    for yaml_key, field in fields.items():
+        if yaml_key not in raw:
+            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"missing required key {prefix + yaml_key!r}")
+            continue
+        values[field.name] = raw[yaml_key]
+    try:
+        return cls(**values)
+    except BadValue as error:
+        raise BadValue(prefix + error.key, error.problem) from None
+
+
+def _convert(hint, value, key):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return value if isinstance(value, hint) else from_dict(hint, value, key + ".")
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in args:
+            if option is type(None):
+                continue
+            try:
+                return _convert(option, value, key)
+            except BadValue as error:
+                errors.append(error)
+        raise errors[0]
+    if origin is typing.Literal:
+        if value not in args:
+            raise BadValue(key, f"must be one of {list(args)}, got {value!r}")
+        return value
+    if origin is tuple:
+        if key.endswith("input_size") and isinstance(value, int) and not isinstance(value, bool):
+            value = [value, value]
+        if not isinstance(value, (list, tuple)):
+            raise BadValue(key, f"must be a list, got {value!r}")
+        if args and args[-1] is not Ellipsis and len(value) != len(args):
+            raise BadValue(key, f"must have {len(args)} items, got {len(value)}")
+        item_types = [args[0]] * len(value) if args[-1:] == (Ellipsis,) else args
+        return tuple(_convert(t, v, f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value)))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise BadValue(key, f"must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BadValue(key, f"must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadValue(key, f"must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise BadValue(key, f"must be a string, got {value!r}")
+        return value
+    raise TypeError(f"config type {hint!r} of {key!r} is not supported")
 
 
 @dataclasses.dataclass(frozen=True)
-class PreprocessConfig:
+class PreprocessConfig(Validated):
     """Green-screen segmentation, pose normalisation, ROI and quality gate."""
 
     # Background: OpenCV HSV (hue 0..179). The range admits yellow-green to
@@ -53,9 +182,30 @@ class PreprocessConfig:
     roi_format: typing.Literal["png", "jpg"] = "png"
     records_per_shard: int = 1000
 
+    RULES = {
+        "green_hue": Each(between(0, 179), increasing=True),
+        "green_min_saturation": between(0, 255),
+        "green_min_value": between(0, 255),
+        "min_green_fraction": FRACTION,
+        "work_size": at_least(64),
+        "min_fish_fraction": FRACTION,
+        "min_solidity": FRACTION,
+        "min_aspect": at_least(1),  # major / minor axis is at least 1
+        "max_aspect": at_least(1),
+        "min_focus": at_least(0),
+        "min_image_side": at_least(1),
+        "max_image_pixels": at_least(1),
+        "records_per_shard": at_least(1),
+    }
+    RELATIONS = (
+        Relation(("max_aspect", "min_aspect"), lambda high, low: high >= low, "must be >= min_aspect"),
+        Relation(("max_image_pixels", "min_image_side"), lambda pixels, side: pixels >= side * side,
+                 "must admit a photo of min_image_side x min_image_side"),
+    )
+
 
 @dataclasses.dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(Validated):
     """Training augmentation; each op is switched by its own key (see lateral/data/augment.py)."""
 
     random_crop: bool = True
@@ -74,9 +224,20 @@ class AugmentConfig:
     erasing_scale: tuple[float, float] = (0.05, 0.4)
     erasing_ratio: tuple[float, float] = (0.05, 6.1)
 
+    RULES = {
+        "crop_margin": between(0, 1),
+        # tf.image.random_saturation needs 0 <= lower < upper
+        "saturation_range": Each(at_least(0), increasing=True, strictly=True),
+        "brightness_delta": FRACTION,  # of the 0..255 range
+        "trivial_augment_magnitude": FRACTION,
+        "random_erasing": FRACTION,
+        "erasing_scale": Each(between(0, 1), increasing=True),
+        "erasing_ratio": Each(above(0), increasing=True),
+    }
+
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(Validated):
     """One run's configuration (every stage reads the keys it needs)."""
 
     sub_name: str
@@ -143,6 +304,57 @@ class Config:
     freeze_backbone: bool = True
     permutation_key: typing.Optional[int] = None  # seed of the cancellable-template permutation (None: identity)
 
+    RULES = {
+        "sub_name": RunName(),
+        "input_size": Each(at_least(8)),
+        "train_dataset": NonEmpty(),
+        "test_dataset": NonEmpty(),
+        "held_out_fish": Each(NonEmpty()),
+        "session_pattern": Pattern("session"),
+        "num_classes": at_least(2),
+        "val_fraction": between(0, 1, high_open=True),
+        "val_sessions": Each(NonEmpty()),
+        "classes_per_batch": at_least(2),  # a batch of one identity has no negatives
+        "samples_per_class": at_least(1),
+        "max_per_class": at_least(0),
+        "batch_size": at_least(1),
+        "eval_batch_size": at_least(1),
+        "seed": at_least(0),
+        "backbone_type": Registered("lateral.models.backbones:BACKBONES"),
+        "backbone_width": above(0),
+        "weights": NonEmpty(),
+        "embd_shape": at_least(1),
+        "dropout": between(0, 1, high_open=True),
+        "bn_momentum": between(0, 1),
+        "head_type": Registered("lateral.models.heads:HEADS"),
+        "margin": between(0, math.pi / 2),  # radians; past pi/2 the margin swamps the angle it penalises
+        "logist_scale": above(0),
+        "epochs": at_least(1),
+        "steps_per_epoch": at_least(1),
+        "base_lr": above(0),
+        "warmup_epochs": at_least(0),
+        "momentum": between(0, 1, high_open=True),
+        "w_decay": between(0, 1, high_open=True),
+        "save_steps": at_least(1),
+        "first_sub_name": RunName(),
+        "stage_one_model": NonEmpty(),
+        "m": at_least(1),
+        "q": at_least(2),  # one level gives codes that are all 0
+        "T": above(0),
+        "loss_fun": Registered("lateral.losses.iom_objective:MAIN_LOSS_PARAMETERS"),
+        "triplet_margin": at_least(0),
+        "arc_scale": above(0),
+        "quanti_weight": at_least(0),
+        "code_balance_weight": at_least(0),
+        "bin_lut_weight": at_least(0),
+        "permutation_key": at_least(0),
+    }
+    RELATIONS = (
+        Relation(("warmup_epochs", "epochs"), lambda warmup, epochs: warmup <= epochs, "must not exceed epochs"),
+        Relation(("first_sub_name", "sub_name"), lambda first, sub: first != sub,
+                 "must name another run than sub_name (stage two writes its own folder)"),
+    )
+
 
 def load_config(path, overrides=None):
     """Read and validate a YAML config; ``overrides`` may change keys, never add them."""
@@ -151,6 +363,12 @@ def load_config(path, overrides=None):
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a YAML config file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not a text file (a YAML config is text)") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if raw is None:
@@ -164,96 +382,9 @@ def load_config(path, overrides=None):
             section = section.setdefault(parent, {})
         section[leaf] = value
     try:
-        config = from_dict(Config, raw)
-        _check_session_pattern(config.session_pattern)
+        return from_dict(Config, raw)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
-    return config
-
-
-def _check_session_pattern(pattern):
-    if pattern is None:
-        return
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:
-        raise ConfigError(f"'session_pattern' {pattern!r} is not a regular expression: {error}") from None
-    if "session" not in compiled.groupindex:
-        raise ConfigError(f"'session_pattern' {pattern!r} needs a group named session: (?P<session>...)")
-
-
-def from_dict(cls, raw, prefix=""):
-    """Build dataclass ``cls`` from a mapping, checking every key and type."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping")
-    fields = {field.metadata.get("key", field.name): field for field in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"unknown key {prefix + unknown[0]!r}; known keys: {', '.join(sorted(fields))}"
-        )
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for yaml_key, field in fields.items():
-        key = prefix + yaml_key
-        if yaml_key not in raw:
-            if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"missing required key {key!r}")
-            continue
-        values[field.name] = _convert(hints[field.name], raw[yaml_key], key)
-    return cls(**values)
-
-
-def _convert(hint, value, key):
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if dataclasses.is_dataclass(hint):
-        return from_dict(hint, value, key + ".")
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in args:
-            if option is type(None):
-                continue
-            try:
-                return _convert(option, value, key)
-            except ConfigError as error:
-                errors.append(str(error))
-        raise ConfigError(errors[0])
-    if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{key!r} must be one of {list(args)}, got {value!r}")
-        return value
-    if origin is tuple:
-        if key.endswith("input_size") and isinstance(value, int) and not isinstance(value, bool):
-            value = [value, value]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key!r} must be a list, got {value!r}")
-        if args and args[-1] is not Ellipsis and len(value) != len(args):
-            raise ConfigError(f"{key!r} must have {len(args)} items, got {len(value)}")
-        item_types = [args[0]] * len(value) if args[-1:] == (Ellipsis,) else args
-        converted = tuple(_convert(t, v, f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value)))
-        if key.endswith("input_size") and any(side <= 0 for side in converted):
-            raise ConfigError(f"{key!r} sides must be positive, got {list(converted)}")
-        return converted
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key!r} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key!r} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key!r} must be a number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key!r} must be a string, got {value!r}")
-        return value
-    raise TypeError(f"config type {hint!r} of {key!r} is not supported")
 
 
 def snapshot(config):

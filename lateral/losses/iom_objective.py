@@ -6,7 +6,6 @@ Weights follow the original deep-IoM training: code balance 0.5, quantisation
 
 import tensorflow as tf
 
-from lateral.config import ConfigError
 from lateral.losses.registry import LOSSES
 from lateral.losses.regularisers import SMOOTH_BITS, bit_table
 from lateral.models.iom import soft_codes
@@ -31,6 +30,13 @@ MAIN_LOSS_PARAMETERS = {
 }
 
 
+def term_settings(config):
+    """The config keys each term of the objective scales with (a non-finite term's message names them)."""
+    main = ("triplet_margin", "arc_scale") if MAIN_LOSS_PARAMETERS[config.loss_fun] is _arc else ("triplet_margin",)
+    return {config.loss_fun: main, "quantisation_loss": ("quanti_weight",),
+            "code_balance_loss": ("code_balance_weight",), "bin_lut_loss": ("bin_lut_weight",)}
+
+
 def smooth_bit_logits(logits, temperature, q, activation):
     """Expected binary word of each code under the soft arg-max, as the logits ``bin_lut_loss`` takes."""
     _, zero_level = SMOOTH_BITS[activation]
@@ -45,9 +51,10 @@ def smooth_bit_logits(logits, temperature, q, activation):
 
 
 def build_iom_objective(config):
-    """``objective(labels, logits [n, m, q]) -> (total, {term: value})``; fails naming ``loss_fun``."""
-    if config.loss_fun not in MAIN_LOSS_PARAMETERS:
-        raise ConfigError(f"'loss_fun' {config.loss_fun!r} is not one of {', '.join(sorted(MAIN_LOSS_PARAMETERS))}")
+    """``objective(labels, logits [n, m, q]) -> (total, {term: value})``.
+
+    ``config.loss_fun`` is a key of ``MAIN_LOSS_PARAMETERS`` (the config checks it when it is made).
+    """
     main_loss = LOSSES.get(config.loss_fun)
     main_parameters = MAIN_LOSS_PARAMETERS[config.loss_fun](config)
 

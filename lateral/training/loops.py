@@ -6,7 +6,6 @@ the position in it follow from ``optimizer.iterations``.
 """
 
 import dataclasses
-import math
 
 import keras
 import numpy as np
@@ -15,6 +14,8 @@ from tqdm import tqdm
 
 from lateral.registry import Registry
 from lateral.measures import cosine_similarity
+from lateral.training.divergence import check_finite
+from lateral.training.run_directory import save_model_atomically
 from lateral.training.validation import rank1_accuracy
 
 LOOPS = Registry("training mode")
@@ -36,6 +37,8 @@ class TrainingJob:
     writer: object  # tf.summary writer
     validation: object  # (images, labels) dataset or None
     embedding_path: object
+    loss_name: str  # the loss term, as a NaN names it
+    remedy: object  # (names of non-finite terms) -> what to change
     progress: bool = True
 
     @property
@@ -47,8 +50,7 @@ class TrainingJob:
 
     # One place decides what happens after a step.
     def after_step(self, step, loss, accuracy):
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss} at step {step}; lower base_lr or check the data")
+        check_finite(step, {self.loss_name: loss}, self.remedy)  # before saving: the last checkpoint stays finite
         if step % LOG_STEPS == 0 or step == self.total_steps:
             with self.writer.as_default(step=step):
                 tf.summary.scalar("loss", loss)
@@ -61,7 +63,7 @@ class TrainingJob:
             self.end_epoch(step)
 
     def end_epoch(self, step):
-        self.embedding.save(self.embedding_path)
+        save_model_atomically(self.embedding, self.embedding_path)
         if self.validation is None:
             return None
         embeddings, labels = [], []

@@ -1,11 +1,23 @@
-"""``checkpoints/<sub_name>/``: a run's checkpoints, config snapshot and label map.
+"""``checkpoints/<sub_name>/``: a run's checkpoints, config snapshot, label map and trained models.
 
-A run resumes from its latest checkpoint. A folder holding a run of a
-different architecture is never overwritten: the run stops before training,
-naming the key that differs.
+A run resumes from its newest readable checkpoint: a damaged newest one (a
+truncated or unreadable file) falls back to the one before, with a warning;
+an unreadable or missing state file ``ckpt/checkpoint`` is bypassed by
+scanning ``ckpt/`` for checkpoints. A folder that holds a trained model but no
+checkpoint to resume from is refused: training would start again at step 0
+and overwrite that model. So is a folder holding a run of a different
+architecture (naming the key that differs) and, for stage two, one built on
+another stage-one model. A refusal changes nothing in the folder.
+
+Every file is written whole or not at all (a temporary file renamed over the
+old one), so a kill at any moment leaves the previous version.
 """
 
 import json
+import os
+import re
+import shutil
+import sys
 from pathlib import Path
 
 import tensorflow as tf
@@ -16,10 +28,58 @@ from lateral.config import snapshot
 CONFIG_SNAPSHOT = "config.yaml"
 LABEL_MAP = "label_map.json"
 EMBEDDING_MODEL = "embedding.keras"
+CODES_MODEL = "iom_codes.keras"
+SAVED_MODEL = "iom_codes_savedmodel"
+STAGE_ONE_RECORD = "stage_one.json"  # stage two: the stage-one model it was built on
+CHECKPOINT_FOLDER = "ckpt"
+CHECKPOINT_PREFIX = "ckpt"
+TRAINED_MODELS = (CODES_MODEL, EMBEDDING_MODEL)
+START_OVER = "to train from scratch choose another sub_name, or move this folder away"
+
+# What restoring a damaged checkpoint raises: a truncated file (IndexError), a missing or unreadable
+# one (tf.errors.OpError: DataLossError, NotFoundError, ...).
+DAMAGED_CHECKPOINT_ERRORS = (tf.errors.OpError, IndexError, OSError)
+# What restoring a readable checkpoint of another model raises.
+MISMATCH_ERRORS = (AssertionError, ValueError)
 
 
 class RunDirectoryError(ValueError):
     pass
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def write_text_atomically(path, text):
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def save_model_atomically(model, path):
+    """``model.save(path)``, through a temporary file: a kill mid-save leaves the previous model."""
+    partial = path.with_name(path.stem + ".partial" + path.suffix)  # Keras wants the .keras suffix
+    model.save(partial)
+    os.replace(partial, path)
+
+
+def export_atomically(model, path):
+    """``model.export(path)`` (a SavedModel folder), exported beside it and then swapped in."""
+    partial = path.with_name(path.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)  # a leftover of an export that was killed
+    model.export(str(partial), verbose=False)
+    if path.exists():
+        previous = path.with_name(path.name + ".previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        os.replace(path, previous)
+        os.replace(partial, path)
+        shutil.rmtree(previous)
+    else:
+        os.replace(partial, path)
 
 
 class RunDirectory:
@@ -31,12 +91,36 @@ class RunDirectory:
     def embedding_model(self):
         return self.path / EMBEDDING_MODEL
 
+    @property
+    def checkpoint_folder(self):
+        return self.path / CHECKPOINT_FOLDER
+
+    def trained_models(self):
+        return [name for name in TRAINED_MODELS if (self.path / name).is_file()]
+
+    def checkpoint_prefixes(self):
+        """Every checkpoint in ``ckpt/`` (by its index file), newest first, whatever the state file says."""
+        if not self.checkpoint_folder.is_dir():
+            return []
+        numbered = []
+        for index_file in self.checkpoint_folder.glob(f"{CHECKPOINT_PREFIX}-*.index"):
+            match = re.fullmatch(rf"{CHECKPOINT_PREFIX}-(\d+)\.index", index_file.name)
+            if match:
+                numbered.append((int(match.group(1)), str(index_file.with_suffix(""))))
+        return [prefix for _, prefix in sorted(numbered, reverse=True)]
+
     def check_compatible(self, config, architecture_keys, num_classes):
-        """Raise if this folder already holds a run whose architecture differs."""
+        """Raise if this folder holds a run whose architecture differs, or a trained model with nothing to resume."""
+        self.check_resumable()
         snapshot_file = self.path / CONFIG_SNAPSHOT
         if not snapshot_file.exists():
             return
-        previous = yaml.safe_load(snapshot_file.read_text())
+        try:
+            previous = yaml.safe_load(snapshot_file.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise RunDirectoryError(f"{snapshot_file} is damaged ({error}); {START_OVER}") from None
+        if not isinstance(previous, dict):
+            raise RunDirectoryError(f"{snapshot_file} is damaged (not a mapping of keys); {START_OVER}")
         current = snapshot(config)
         for key in architecture_keys:
             if previous.get(key) != current[key]:
@@ -46,30 +130,119 @@ class RunDirectory:
                 )
         label_map_file = self.path / LABEL_MAP
         if label_map_file.exists():
-            previous_classes = len(json.loads(label_map_file.read_text()))
+            try:
+                previous_classes = len(json.loads(label_map_file.read_text()))
+            except (ValueError, TypeError) as error:
+                raise RunDirectoryError(f"{label_map_file} is damaged ({error}); {START_OVER}") from None
             if previous_classes != num_classes:
                 raise RunDirectoryError(
                     f"{self.path} holds a run trained on {previous_classes} classes; this training set has "
                     f"{num_classes}; choose another sub_name (nothing was changed)"
                 )
 
-    def write_metadata(self, config, label_map):
-        self.path.mkdir(parents=True, exist_ok=True)
-        (self.path / CONFIG_SNAPSHOT).write_text(yaml.safe_dump(snapshot(config), sort_keys=False))
-        (self.path / LABEL_MAP).write_text(json.dumps(label_map, indent=2) + "\n")
-
-    def checkpoint_manager(self, max_to_keep=3, **trackables):
-        checkpoint = tf.train.Checkpoint(**trackables)
-        return tf.train.CheckpointManager(checkpoint, str(self.path / "ckpt"), max_to_keep=max_to_keep)
-
-    def restore_latest(self, manager):
-        """Restore the newest checkpoint if there is one; True when restored."""
-        if manager.latest_checkpoint is None:
-            return False
-        try:
-            manager.checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        except (AssertionError, ValueError, tf.errors.OpError) as error:
+    def check_resumable(self):
+        """A trained model with no checkpoint at all beside it: training would restart at 0 and overwrite it."""
+        models = self.trained_models()
+        if models and not self.checkpoint_prefixes():
             raise RunDirectoryError(
-                f"checkpoint {manager.latest_checkpoint} does not fit this model: {str(error).splitlines()[0]}"
-            ) from None
-        return True
+                f"{self.path} holds a trained model ({', '.join(models)}) but no checkpoint in "
+                f"{self.checkpoint_folder} to resume from; {START_OVER} (nothing was changed)"
+            )
+
+    def check_stage_one(self, stage_one_path, fingerprint):
+        """Stage two: refuse a folder whose head was trained on another stage-one model.
+
+        Returns the record of this model, which ``write_metadata`` keeps in the folder.
+        """
+        record_file = self.path / STAGE_ONE_RECORD
+        current = {"path": str(Path(stage_one_path).resolve()), "fingerprint": fingerprint}
+        if record_file.is_file():
+            try:
+                recorded = json.loads(record_file.read_text())
+                recorded_fingerprint, recorded_path = recorded["fingerprint"], recorded["path"]
+            except (ValueError, KeyError, TypeError) as error:
+                raise RunDirectoryError(f"{record_file} is damaged ({error}); {START_OVER}") from None
+            if recorded_fingerprint != fingerprint:
+                raise RunDirectoryError(
+                    f"{self.path} holds an IoM head trained on the stage-one model {recorded_path} (weights "
+                    f"{recorded_fingerprint[:12]}…), but this config points to {current['path']} (weights "
+                    f"{fingerprint[:12]}…), a different model: resuming would put the old head on another "
+                    "network. Use another sub_name for a head on the new model (nothing was changed)"
+                )
+            return current
+        if self.trained_models() or self.checkpoint_prefixes():
+            raise RunDirectoryError(
+                f"{self.path} holds a stage-two run that does not record which stage-one model it was built on "
+                f"({STAGE_ONE_RECORD} is missing); it cannot be resumed safely: {START_OVER} (nothing was changed)"
+            )
+        return current
+
+    def write_metadata(self, config, label_map, stage_one=None):
+        """The config snapshot and label map (and, for stage two, the stage-one record), each written whole."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(self.path / CONFIG_SNAPSHOT, yaml.safe_dump(snapshot(config), sort_keys=False))
+        write_text_atomically(self.path / LABEL_MAP, json.dumps(label_map, indent=2) + "\n")
+        if stage_one is not None:
+            write_text_atomically(self.path / STAGE_ONE_RECORD, json.dumps(stage_one, indent=2) + "\n")
+
+    def resume(self, max_to_keep=3, **trackables):
+        """A CheckpointManager for ``trackables``, restored from the newest readable checkpoint if there is one.
+
+        Returns (manager, restored prefix or None). Keeps ``max_to_keep`` checkpoints, so a damaged newest
+        one leaves older ones to fall back on.
+        """
+        checkpoint = tf.train.Checkpoint(**trackables)
+        restored = self._restore_newest_readable(checkpoint)
+        return self._manager(checkpoint, max_to_keep, restored), restored
+
+    def _restore_newest_readable(self, checkpoint):
+        prefixes = self.checkpoint_prefixes()
+        listed = self._listed_latest()
+        if prefixes and listed is None:
+            warn(f"{self.checkpoint_folder / 'checkpoint'} is missing or unreadable; "
+                 f"found the checkpoints by their files")
+        damaged = []
+        for prefix in prefixes:
+            try:
+                checkpoint.restore(prefix).assert_existing_objects_matched()
+            except DAMAGED_CHECKPOINT_ERRORS as error:
+                damaged.append(f"{Path(prefix).name} ({str(error).splitlines()[0][:120]})")
+                continue
+            except MISMATCH_ERRORS as error:
+                raise RunDirectoryError(
+                    f"checkpoint {prefix} does not fit this model: {str(error).splitlines()[0]}"
+                ) from None
+            if damaged:
+                warn(f"damaged checkpoint(s) in {self.checkpoint_folder}: {'; '.join(damaged)}; "
+                     f"resuming from {Path(prefix).name}, the newest readable one")
+            return prefix
+        if damaged:
+            raise RunDirectoryError(
+                f"none of the checkpoints in {self.checkpoint_folder} can be read ({'; '.join(damaged)}); "
+                f"{START_OVER} (nothing was changed)"
+            )
+        return None
+
+    def _listed_latest(self):
+        """The newest checkpoint the state file ``ckpt/checkpoint`` names, or None if it names none or is unreadable."""
+        try:
+            state = tf.train.get_checkpoint_state(str(self.checkpoint_folder))
+        except (ValueError, tf.errors.OpError):  # an empty state file (a garbled one is logged and ignored)
+            return None
+        return state.model_checkpoint_path if state and state.model_checkpoint_path else None
+
+    def _manager(self, checkpoint, max_to_keep, restored):
+        if self._listed_latest() is None:
+            state_file = self.checkpoint_folder / "checkpoint"
+            if state_file.exists():  # kept aside: a user's file is never deleted
+                os.replace(state_file, state_file.with_name("checkpoint.unreadable"))
+                warn(f"{state_file} was unreadable; kept as {state_file.name}.unreadable, a new one is started")
+            if restored:  # a new state file naming the checkpoints found, for every tool that reads it
+                prefixes = self.checkpoint_prefixes()
+                kept = list(reversed(prefixes[prefixes.index(restored):]))
+                tf.compat.v1.train.update_checkpoint_state(
+                    str(self.checkpoint_folder), Path(restored).name,
+                    all_model_checkpoint_paths=[Path(prefix).name for prefix in kept],
+                    all_model_checkpoint_timestamps=[os.path.getmtime(prefix + ".index") for prefix in kept],
+                )
+        return tf.train.CheckpointManager(checkpoint, str(self.checkpoint_folder), max_to_keep=max_to_keep)

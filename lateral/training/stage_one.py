@@ -18,7 +18,7 @@ from lateral.models.heads import build_head
 from lateral.training.loops import LOOPS, TrainingJob
 from lateral.training.optimization import build_optimizer, learning_rate_schedule
 from lateral.training.precision import apply_policy
-from lateral.training.run_directory import RunDirectory
+from lateral.training.run_directory import RunDirectory, save_model_atomically
 from lateral.training.strategies import STRATEGIES
 
 # Keys that change the network's shape: a run folder holding another value
@@ -86,8 +86,8 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         if policy == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)  # slots exist, so a restore fills them at once
-    manager = run.checkpoint_manager(model=model, optimizer=optimizer)
-    if run.restore_latest(manager):
+    manager, restored = run.resume(model=model, optimizer=optimizer)
+    if restored:
         print(f"resuming {run.path} at step {int(optimizer.iterations.numpy())}")
     run.write_metadata(config, train_set.label_map)
 
@@ -108,8 +108,10 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         writer=tf.summary.create_file_writer(f"{log_root}/{config.sub_name}"),
         validation=validation,
         embedding_path=run.embedding_model,
+        loss_name=f"{config.head_type} cross-entropy",
+        remedy=lambda _: f"lower base_lr (now {config.base_lr:g}) or check the data",
         progress=progress,
     )
     history = loop(job)
-    embedding.save(run.embedding_model)
+    save_model_atomically(embedding, run.embedding_model)
     return history

@@ -5,7 +5,6 @@ embedding is computed once and the head trains on those (the fast path);
 otherwise images flow through the embedding network at every step.
 """
 
-import math
 import time
 from pathlib import Path
 
@@ -19,19 +18,21 @@ from lateral.data.augment import build_augmentation
 from lateral.data.pipeline import evaluation_dataset, training_dataset
 from lateral.data.records import load_roi_set
 from lateral.data.split import keep_fish, split_roi_set
-from lateral.losses.iom_objective import build_iom_objective
+from lateral.losses.iom_objective import build_iom_objective, term_settings
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
-from lateral.models.saved import load_model
+from lateral.models.saved import load_model, weights_fingerprint
 from lateral.training.optimization import build_optimizer, learning_rate_schedule
 from lateral.training.precision import apply_policy
-from lateral.training.run_directory import EMBEDDING_MODEL, RunDirectory, RunDirectoryError
+from lateral.training.divergence import check_finite
+from lateral.training.run_directory import (
+    CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL, RunDirectory, RunDirectoryError, export_atomically,
+    save_model_atomically,
+)
 from lateral.training.stage_one import index_batches_for
 from lateral.measures import hamming_similarity
 from lateral.training.validation import rank1_accuracy
 
 ARCHITECTURE_KEYS = ("input_size", "m", "q", "hidden_layer_remark", "freeze_backbone", "class_by")
-CODES_MODEL = "iom_codes.keras"
-SAVED_MODEL = "iom_codes_savedmodel"
 LOG_STEPS = 10
 
 
@@ -72,13 +73,30 @@ def hardest_distances(labels, codes):
     return tf.reduce_mean(positive), tf.reduce_mean(negative)
 
 
+def divergence_remedy(config, outputs_finite):
+    """What to change when stage-two loss terms stop being finite: (non-finite term names) -> advice."""
+
+    def remedy(bad_terms):
+        if not outputs_finite:
+            return (f"the IoM head's outputs were not finite (its weights diverged): "
+                    f"lower base_lr (now {config.base_lr:g})")
+        settings = term_settings(config)
+        keys = dict.fromkeys(key for term in bad_terms for key in settings[term])
+        shown = ", ".join(f"{key}={getattr(config, key)!r}" for key in keys)
+        return f"the IoM head's outputs were finite: check that term's settings ({shown}, T={config.T!r})"
+
+    return remedy
+
+
 def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", progress=True):
     """Train (or resume) the IoM head of run ``config.sub_name``; returns the per-step history."""
     require(config, ["train_dataset"], "train_twostage.py")
     objective = build_iom_objective(config)
     apply_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
-    embedding_model = load_stage_one(stage_one_model_path(config, checkpoint_root), config.input_size)
+    stage_one_path = stage_one_model_path(config, checkpoint_root)
+    embedding_model = load_stage_one(stage_one_path, config.input_size)
+    stage_one = weights_fingerprint([embedding_model])  # before any training can change the weights
     roi_set = keep_fish(load_roi_set(config.train_dataset, config.class_by), config.held_out_fish, keep=False)
     train_set, validation_set = split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions,
                                               config.seed)
@@ -87,6 +105,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     total_steps = config.epochs * steps_per_epoch
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
+    stage_one_record = run.check_stage_one(stage_one_path, stage_one)
 
     augment = build_augmentation(config.augment)
     cached = config.freeze_backbone and augment is None
@@ -115,10 +134,10 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     trackables = dict(projection=projection, optimizer=optimizer)
     if not config.freeze_backbone:
         trackables["embedding"] = embedding_model
-    manager = run.checkpoint_manager(**trackables)
-    if run.restore_latest(manager):
+    manager, restored = run.resume(**trackables)
+    if restored:
         print(f"resuming {run.path} at step {int(optimizer.iterations.numpy())}")
-    run.write_metadata(config, train_set.label_map)
+    run.write_metadata(config, train_set.label_map, stage_one_record)
 
     @tf.function
     def train_step(inputs, batch_labels):
@@ -127,7 +146,8 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
             total, terms = objective(batch_labels, logits)
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
         positive, negative = hardest_distances(batch_labels, soft_codes(logits, config.T))
-        return total, terms, positive, negative, tf.argmax(logits, axis=-1)
+        outputs_finite = tf.reduce_all(tf.math.is_finite(logits))
+        return total, terms, positive, negative, tf.argmax(logits, axis=-1), outputs_finite
 
     writer = tf.summary.create_file_writer(f"{log_root}/{config.sub_name}")
     codes_model = build_codes_model(embedding_model, projection)
@@ -137,12 +157,12 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     with tqdm(total=total_steps, initial=start, desc="training IoM head", unit="step", disable=not progress) as bar:
         for _ in range(start, total_steps):
             began = time.perf_counter()
-            total, terms, positive, negative, hard_codes = train_step(*next(iterator))
+            total, terms, positive, negative, hard_codes, outputs_finite = train_step(*next(iterator))
             loss = float(total)
             history["seconds"].append(time.perf_counter() - began)
             step = int(optimizer.iterations.numpy())
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"stage-two loss became {loss} at step {step}; lower base_lr")
+            check_finite(step, {name: float(value) for name, value in terms.items()},
+                         divergence_remedy(config, bool(outputs_finite)))
             history["loss"].append(loss)
             bar.update()
             bar.set_postfix(loss=f"{loss:.3f}", positive=f"{float(positive):.2f}", negative=f"{float(negative):.2f}")
@@ -167,7 +187,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     embedding_model.trainable = False
     # The saved templates use the config's key; training and validation ran with the identity.
     codes_model = build_codes_model(embedding_model, projection, key=config.permutation_key)
-    codes_model.save(run.path / CODES_MODEL)
-    embedding_model.save(run.embedding_model)
-    codes_model.export(str(run.path / SAVED_MODEL), verbose=False)
+    save_model_atomically(codes_model, run.path / CODES_MODEL)
+    save_model_atomically(embedding_model, run.embedding_model)
+    export_atomically(codes_model, run.path / SAVED_MODEL)
     return history

@@ -12,7 +12,6 @@ import tensorflow as tf
 
 from lateral.config import ConfigError
 from lateral.data.records import DatasetError
-from lateral.registry import UnknownNameError
 from lateral.training.run_directory import RunDirectoryError
 from tests.training.tiny import run, tiny_config
 
@@ -93,8 +92,8 @@ def test_a_different_architecture_in_the_run_folder_is_refused(prepared_syntheti
 @pytest.mark.parametrize(
     "changes, error, message",
     [
-        (dict(backbone_type="ResNet5O"), UnknownNameError, "ResNet50"),
-        (dict(head_type="CosHead"), UnknownNameError, "ArcHead"),
+        (dict(backbone_type="ResNet5O"), ConfigError, "ResNet50"),
+        (dict(head_type="CosHead"), ConfigError, "ArcHead"),
         (dict(num_classes=99), ConfigError, "num_classes"),
         (dict(train_dataset=None), ConfigError, "train_dataset"),
         (dict(classes_per_batch=40), Exception, "classes_per_batch"),
