@@ -3,6 +3,16 @@
 Protocol of the original project: the photo is converted to HSV, green is the
 background, and the fish is the largest non-background object inside it.
 Runs on a reduced copy of the photo (long side ``work_size``) for speed.
+
+A fixed HSV band cannot tell a greenish-yellow fish, or a faint translucent
+fin tinting the tent, from the tent. So the band only seeds a model of this
+photo's own tent colour: the chromaticity (each channel over the sum of the
+three, blind to brightness: shading, folds, vignette) of the band's pixels,
+averaged locally so that a colour cast changing across the photo is
+followed. A pixel is tent when its chromaticity lies within
+``TENT_DISTANCE`` typical deviations of the tent's around it (chroma keying
+against a measured background, as in Smith & Blinn 1996, "Blue screen
+matting"; chromaticity as in Gevers & Smeulders 1999).
 """
 
 import dataclasses
@@ -17,6 +27,18 @@ SPECK_FRACTION = 0.001
 # A non-green region touching the border along most of an edge is the tent's
 # edge or the table, not a fish cut off by the frame.
 EDGE_STRIP_SPAN = 0.9
+# A pixel is tent within this many typical tent deviations (the median
+# distance of the tent's pixels from their local mean chromaticity)...
+TENT_DISTANCE = 5.0
+# ... with the deviation taken at least this large (chromaticity units).
+MIN_TENT_DEVIATION = 0.002
+# Band pixels this far (chromaticity) from the band's median colour do not
+# enter the tent's model: a greenish fish inside the band is not tent.
+SEED_DISTANCE = 0.08
+# The tent's mean colour is followed over this share of the photo's long side (Gaussian sigma).
+TENT_SMOOTHING = 0.15
+# The tent model is computed at this many work pixels per model pixel (it is smooth).
+MODEL_STEP = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +57,46 @@ def green_mask(image_bgr, hue_range, min_saturation, min_value):
     return cv2.inRange(hsv, low, high)
 
 
+def chromaticity(image_bgr):
+    """Each BGR channel over the sum of the three (float32): unchanged by a change of brightness."""
+    values = image_bgr.astype(np.float32) + 1.0  # no division by zero on black
+    return values / values.sum(axis=2, keepdims=True)
+
+
+def tent_mask(image_bgr, band):
+    """Pixels of the tent's own colour (uint8 0/255), seeded by the HSV ``band`` mask.
+
+    The seed is the band shrunk by two pixels (no mixed edge pixels), less
+    its pixels far from the band's median colour. The tent's local mean
+    chromaticity is a normalised convolution of the seed (computed coarse,
+    the cast being smooth); the typical deviation is the seed's median
+    distance from it, measured after one refinement of the seed.
+    """
+    colour = cv2.medianBlur(chromaticity(image_bgr), 3)  # sensor and JPEG noise; keeps edges
+    seed = cv2.erode(band, np.ones((5, 5), np.uint8)) > 0
+    if not seed.any():
+        return np.zeros_like(band)
+    seed &= np.linalg.norm(colour - np.median(colour[seed], axis=0), axis=2) < SEED_DISTANCE
+    deviation = MIN_TENT_DEVIATION
+    for _ in range(2):
+        local_mean = _local_mean(colour, seed)
+        distance = np.linalg.norm(colour - local_mean, axis=2)
+        deviation = max(float(np.median(distance[seed])), MIN_TENT_DEVIATION) if seed.any() else deviation
+        seed &= distance < TENT_DISTANCE * deviation
+    return np.where(distance < TENT_DISTANCE * deviation, np.uint8(255), np.uint8(0))
+
+
+def _local_mean(colour, seed):
+    """Mean of ``colour`` over ``seed`` pixels around each pixel (Gaussian weights), computed coarse."""
+    height, width = seed.shape
+    coarse = (max(1, width // MODEL_STEP), max(1, height // MODEL_STEP))
+    weights = cv2.resize(seed.astype(np.float32), coarse, interpolation=cv2.INTER_AREA)
+    sums = cv2.resize(colour * seed[..., None], coarse, interpolation=cv2.INTER_AREA)
+    sigma = TENT_SMOOTHING * max(coarse)
+    mean = cv2.GaussianBlur(sums, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(weights, (0, 0), sigma), 1e-6)[..., None]
+    return cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
 def segment_fish(image_bgr, cfg):
     """Return the fish's Segmentation or raise PhotoRejected with the reason."""
     height, width = image_bgr.shape[:2]
@@ -42,15 +104,16 @@ def segment_fish(image_bgr, cfg):
     work = image_bgr
     if scale < 1.0:
         work = cv2.resize(image_bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    background = green_mask(work, cfg.green_hue, cfg.green_min_saturation, cfg.green_min_value)
-    green_fraction = float(np.count_nonzero(background)) / background.size
+    band = green_mask(work, cfg.green_hue, cfg.green_min_saturation, cfg.green_min_value)
+    green_fraction = float(np.count_nonzero(band)) / band.size
     if green_fraction < cfg.min_green_fraction:
         raise PhotoRejected(
             "no_green_screen",
             f"{green_fraction:.0%} of the photo is tent green; at least {cfg.min_green_fraction:.0%} expected",
         )
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    objects = cv2.morphologyEx(cv2.bitwise_not(background), cv2.MORPH_OPEN, kernel)
+    off_tent = cv2.erode(cv2.bitwise_not(tent_mask(work, band)), kernel)
+    objects = cv2.morphologyEx(cv2.bitwise_or(cv2.bitwise_not(band), off_tent), cv2.MORPH_OPEN, kernel)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(objects, connectivity=8)
     fish_label = _choose_fish(stats[1:], work.shape[:2], cfg.min_fish_fraction) + 1
     component = np.where(labels == fish_label, np.uint8(255), np.uint8(0))

@@ -140,11 +140,11 @@ def test_fish_cut_by_the_border(tmp_path):
 
 
 def test_tiny_fish(tmp_path):
-    _, image, _ = rendered(tmp_path, 4)
-    tent = green_tent((1600, 1200))
-    # The fish then covers about 0.4% of the photo: more than a speck, less than min_fish_fraction.
-    tent[600:840, 800:1120] = cv2.resize(image, (320, 240), interpolation=cv2.INTER_AREA)
-    assert reason_for(save(tmp_path, "tiny.png", tent)) == "fish_too_small"
+    image, truth = synthetic.render_photo(synthetic.make_fish(4), np.random.default_rng(104), size=(1600, 1200),
+                                          body_share=(0.12, 0.12))
+    # Body 12% of the width: the fish covers about 0.4% of the photo, more than a speck, less than min_fish_fraction.
+    assert truth["body_length_px"] == pytest.approx(0.12 * 1600)
+    assert reason_for(save(tmp_path, "tiny.png", image)) == "fish_too_small"
 
 
 def test_blurred_photo_is_rejected_by_the_focus_gate(tmp_path):
