@@ -29,16 +29,21 @@ SPECK_FRACTION = 0.001
 EDGE_STRIP_SPAN = 0.9
 # A pixel is tent within this many typical tent deviations (the median
 # distance of the tent's pixels from their local mean chromaticity)...
-TENT_DISTANCE = 5.0
+TENT_DISTANCE = 3.0
 # ... with the deviation taken at least this large (chromaticity units).
 MIN_TENT_DEVIATION = 0.002
 # Band pixels this far (chromaticity) from the band's median colour do not
 # enter the tent's model: a greenish fish inside the band is not tent.
 SEED_DISTANCE = 0.08
+# JPEG's halved colour resolution and the lens spread an object's colour
+# about this many work pixels into the tent around it.
+FRINGE = 3
 # The tent's mean colour is followed over this share of the photo's long side (Gaussian sigma).
 TENT_SMOOTHING = 0.15
-# The tent model is computed at this many work pixels per model pixel (it is smooth).
+# The tent model is computed at this many work pixels per model pixel (it is smooth)...
 MODEL_STEP = 8
+# ... and its statistics on every this-many-th pixel each way.
+STATS_STEP = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +65,8 @@ def green_mask(image_bgr, hue_range, min_saturation, min_value):
 def chromaticity(image_bgr):
     """Each BGR channel over the sum of the three (float32): unchanged by a change of brightness."""
     values = image_bgr.astype(np.float32) + 1.0  # no division by zero on black
-    return values / values.sum(axis=2, keepdims=True)
+    total = cv2.transform(values, np.ones((1, 3), np.float32))
+    return values / total[..., None]
 
 
 def tent_mask(image_bgr, band):
@@ -70,20 +76,29 @@ def tent_mask(image_bgr, band):
     its pixels far from the band's median colour. The tent's local mean
     chromaticity is a normalised convolution of the seed (computed coarse,
     the cast being smooth); the typical deviation is the seed's median
-    distance from it, measured after one refinement of the seed.
+    distance from it, measured after one refinement of the seed. Medians are
+    taken on every STATS_STEP-th pixel each way.
     """
     colour = cv2.medianBlur(chromaticity(image_bgr), 3)  # sensor and JPEG noise; keeps edges
     seed = cv2.erode(band, np.ones((5, 5), np.uint8)) > 0
     if not seed.any():
         return np.zeros_like(band)
-    seed &= np.linalg.norm(colour - np.median(colour[seed], axis=0), axis=2) < SEED_DISTANCE
+    sample = (slice(None, None, STATS_STEP),) * 2
+    median = np.median(colour[sample][seed[sample]], axis=0)
+    seed &= _squared_distance(colour, median) < SEED_DISTANCE**2
     deviation = MIN_TENT_DEVIATION
     for _ in range(2):
-        local_mean = _local_mean(colour, seed)
-        distance = np.linalg.norm(colour - local_mean, axis=2)
-        deviation = max(float(np.median(distance[seed])), MIN_TENT_DEVIATION) if seed.any() else deviation
-        seed &= distance < TENT_DISTANCE * deviation
-    return np.where(distance < TENT_DISTANCE * deviation, np.uint8(255), np.uint8(0))
+        squared = _squared_distance(colour, _local_mean(colour, seed))
+        if seed[sample].any():
+            deviation = max(float(np.sqrt(np.median(squared[sample][seed[sample]]))), MIN_TENT_DEVIATION)
+        seed &= squared < (TENT_DISTANCE * deviation) ** 2
+    return np.where(squared < (TENT_DISTANCE * deviation) ** 2, np.uint8(255), np.uint8(0))
+
+
+def _squared_distance(colour, reference):
+    """Squared Euclidean distance of each pixel's colour from ``reference`` (a colour or an image of them)."""
+    difference = colour - reference
+    return cv2.transform(difference * difference, np.ones((1, 3), np.float32))
 
 
 def _local_mean(colour, seed):
@@ -112,7 +127,10 @@ def segment_fish(image_bgr, cfg):
             f"{green_fraction:.0%} of the photo is tent green; at least {cfg.min_green_fraction:.0%} expected",
         )
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    off_tent = cv2.erode(cv2.bitwise_not(tent_mask(work, band)), kernel)
+    # Off the tent's colour, less the fringe where the fish's colour spreads
+    # into the tent; the band's own objects keep their outline as it is.
+    fringe = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * FRINGE + 1,) * 2)
+    off_tent = cv2.erode(cv2.bitwise_not(tent_mask(work, band)), fringe)
     objects = cv2.morphologyEx(cv2.bitwise_or(cv2.bitwise_not(band), off_tent), cv2.MORPH_OPEN, kernel)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(objects, connectivity=8)
     fish_label = _choose_fish(stats[1:], work.shape[:2], cfg.min_fish_fraction) + 1
