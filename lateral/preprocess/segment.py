@@ -86,11 +86,12 @@ def tent_mask(image_bgr, band):
     sample = (slice(None, None, STATS_STEP),) * 2
     median = np.median(colour[sample][seed[sample]], axis=0)
     seed &= _squared_distance(colour, median) < SEED_DISTANCE**2
+    if not seed[sample].any():
+        return np.zeros_like(band)
     deviation = MIN_TENT_DEVIATION
     for _ in range(2):
         squared = _squared_distance(colour, _local_mean(colour, seed))
-        if seed[sample].any():
-            deviation = max(float(np.sqrt(np.median(squared[sample][seed[sample]]))), MIN_TENT_DEVIATION)
+        deviation = max(float(np.sqrt(np.median(squared[sample][seed[sample]]))), MIN_TENT_DEVIATION)
         seed &= squared < (TENT_DISTANCE * deviation) ** 2
     return np.where(squared < (TENT_DISTANCE * deviation) ** 2, np.uint8(255), np.uint8(0))
 
