@@ -64,9 +64,9 @@ def green_mask(image_bgr, hue_range, min_saturation, min_value):
 
 def chromaticity(image_bgr):
     """Each BGR channel over the sum of the three (float32): unchanged by a change of brightness."""
-    values = image_bgr.astype(np.float32) + 1.0  # no division by zero on black
+    values = cv2.add(image_bgr.astype(np.float32), (1.0, 1.0, 1.0, 0.0))  # no division by zero on black
     total = cv2.transform(values, np.ones((1, 3), np.float32))
-    return values / total[..., None]
+    return cv2.divide(values, cv2.merge([total] * 3))
 
 
 def tent_mask(image_bgr, band):
@@ -79,13 +79,13 @@ def tent_mask(image_bgr, band):
     distance from it, measured after one refinement of the seed. Medians are
     taken on every STATS_STEP-th pixel each way.
     """
-    colour = cv2.medianBlur(chromaticity(image_bgr), 3)  # sensor and JPEG noise; keeps edges
+    colour = chromaticity(cv2.medianBlur(image_bgr, 3))  # sensor and JPEG noise; keeps edges
     seed = cv2.erode(band, np.ones((5, 5), np.uint8)) > 0
     if not seed.any():
         return np.zeros_like(band)
     sample = (slice(None, None, STATS_STEP),) * 2
     median = np.median(colour[sample][seed[sample]], axis=0)
-    seed &= _squared_distance(colour, median) < SEED_DISTANCE**2
+    seed &= _squared_distance(colour, (*(float(value) for value in median), 0.0)) < SEED_DISTANCE**2
     if not seed[sample].any():
         return np.zeros_like(band)
     deviation = MIN_TENT_DEVIATION
@@ -97,9 +97,9 @@ def tent_mask(image_bgr, band):
 
 
 def _squared_distance(colour, reference):
-    """Squared Euclidean distance of each pixel's colour from ``reference`` (a colour or an image of them)."""
-    difference = colour - reference
-    return cv2.transform(difference * difference, np.ones((1, 3), np.float32))
+    """Squared Euclidean distance of each pixel's colour from ``reference`` (a cv2 scalar or an image)."""
+    difference = cv2.subtract(colour, reference)
+    return cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32))
 
 
 def _local_mean(colour, seed):
