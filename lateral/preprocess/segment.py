@@ -40,10 +40,12 @@ SEED_DISTANCE = 0.08
 FRINGE = 3
 # The tent's mean colour is followed over this share of the photo's long side (Gaussian sigma).
 TENT_SMOOTHING = 0.15
-# The tent model is computed at this many work pixels per model pixel (it is smooth)...
+# The tent model is fitted on every STATS_STEP-th pixel each way, its mean
+# colour computed at MODEL_STEP work pixels per value (it is smooth).
+STATS_STEP = 2
 MODEL_STEP = 8
-# ... and its statistics on every this-many-th pixel each way.
-STATS_STEP = 3
+# Medians of the tent's colour and deviation are taken over about this many of its pixels.
+MEDIAN_SAMPLES = 4096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,7 +66,8 @@ def green_mask(image_bgr, hue_range, min_saturation, min_value):
 
 def chromaticity(image_bgr):
     """Each BGR channel over the sum of the three (float32): unchanged by a change of brightness."""
-    values = cv2.add(image_bgr.astype(np.float32), (1.0, 1.0, 1.0, 0.0))  # no division by zero on black
+    values = image_bgr.astype(np.float32)
+    values += 1.0  # no division by zero on black
     total = cv2.transform(values, np.ones((1, 3), np.float32))
     return cv2.divide(values, cv2.merge([total] * 3))
 
@@ -76,24 +79,31 @@ def tent_mask(image_bgr, band):
     its pixels far from the band's median colour. The tent's local mean
     chromaticity is a normalised convolution of the seed (computed coarse,
     the cast being smooth); the typical deviation is the seed's median
-    distance from it, measured after one refinement of the seed. Medians are
-    taken on every STATS_STEP-th pixel each way.
+    distance from it, measured after one refinement of the seed. The model
+    is fitted on every STATS_STEP-th pixel each way; every pixel is then
+    classified.
     """
     colour = chromaticity(cv2.medianBlur(image_bgr, 3))  # sensor and JPEG noise; keeps edges
-    seed = cv2.erode(band, np.ones((5, 5), np.uint8)) > 0
+    sample = (slice(None, None, STATS_STEP),) * 2
+    sampled = np.ascontiguousarray(colour[sample])
+    seed = (cv2.erode(band, np.ones((5, 5), np.uint8)) > 0)[sample]
     if not seed.any():
         return np.zeros_like(band)
-    sample = (slice(None, None, STATS_STEP),) * 2
-    median = np.median(colour[sample][seed[sample]], axis=0)
-    seed &= _squared_distance(colour, (*(float(value) for value in median), 0.0)) < SEED_DISTANCE**2
-    if not seed[sample].any():
+    median = _thinned_median(sampled[seed])
+    seed &= _squared_distance(sampled, (*(float(value) for value in median), 0.0)) < SEED_DISTANCE**2
+    if not seed.any():
         return np.zeros_like(band)
-    deviation = MIN_TENT_DEVIATION
     for _ in range(2):
-        squared = _squared_distance(colour, _local_mean(colour, seed))
-        deviation = max(float(np.sqrt(np.median(squared[sample][seed[sample]]))), MIN_TENT_DEVIATION)
+        squared = _squared_distance(sampled, _local_mean(sampled, seed, sampled.shape[:2]))
+        deviation = max(float(np.sqrt(_thinned_median(squared[seed]))), MIN_TENT_DEVIATION)
         seed &= squared < (TENT_DISTANCE * deviation) ** 2
+    squared = _squared_distance(colour, _local_mean(sampled, seed, colour.shape[:2]))
     return np.where(squared < (TENT_DISTANCE * deviation) ** 2, np.uint8(255), np.uint8(0))
+
+
+def _thinned_median(values):
+    """Median along the first axis of at most about MEDIAN_SAMPLES evenly spaced rows of ``values``."""
+    return np.median(values[:: max(1, len(values) // MEDIAN_SAMPLES)], axis=0)
 
 
 def _squared_distance(colour, reference):
@@ -102,15 +112,17 @@ def _squared_distance(colour, reference):
     return cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32))
 
 
-def _local_mean(colour, seed):
-    """Mean of ``colour`` over ``seed`` pixels around each pixel (Gaussian weights), computed coarse."""
+def _local_mean(colour, seed, shape):
+    """Mean of ``colour`` over ``seed`` pixels around each pixel (Gaussian weights), computed coarse,
+    returned at ``shape`` (height, width)."""
     height, width = seed.shape
-    coarse = (max(1, width // MODEL_STEP), max(1, height // MODEL_STEP))
+    step = max(1, MODEL_STEP // STATS_STEP)
+    coarse = (max(1, width // step), max(1, height // step))
     weights = cv2.resize(seed.astype(np.float32), coarse, interpolation=cv2.INTER_AREA)
     sums = cv2.resize(colour * seed[..., None], coarse, interpolation=cv2.INTER_AREA)
     sigma = TENT_SMOOTHING * max(coarse)
     mean = cv2.GaussianBlur(sums, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(weights, (0, 0), sigma), 1e-6)[..., None]
-    return cv2.resize(mean, (width, height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(mean, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def segment_fish(image_bgr, cfg):
