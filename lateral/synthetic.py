@@ -43,7 +43,8 @@ fish, near the tent's green), ``fin_opacity`` (faint, translucent dorsal
 fins) and ``body_share`` (small fish); the defaults render as before.
 
     python -m lateral.synthetic OUT --ids 10 --sessions 2 --per_id 4
-    python -m lateral.synthetic OUT --ids 10 --sessions 2 --per_id 4 --palette greenish --fin_opacity 0.2,0.45 --body_share 0.3,0.45
+    python -m lateral.synthetic OUT --ids 10 --sessions 2 --per_id 4 \
+        --palette greenish --fin_opacity 0.2,0.45 --body_share 0.3,0.45
 """
 
 import argparse
@@ -1290,7 +1291,8 @@ def main(argv=None):
     parser.add_argument("--upside_down", type=float, default=0.15, help="probability of an extra 180 degree turn")
     parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in OUT")
     parser.add_argument("--palette", choices=PALETTES, default="trout",
-                        help="skin colours: trout (brown, default) or greenish (olive to greenish-yellow, near the tent)")
+                        help="skin colours: trout (brown, default) or greenish (olive to greenish-yellow, "
+                             "near the tent)")
     parser.add_argument("--fin_opacity", type=_share_range, default=None, metavar="LOW,HIGH",
                         help=f"dorsal fin opacity range (default 0.9,0.97; faint fins: {FAINT_FIN[0]},{FAINT_FIN[1]})")
     parser.add_argument("--body_share", type=_share_range, default=BODY_LENGTH_OF_WIDTH, metavar="LOW,HIGH",

@@ -131,8 +131,10 @@ def test_greenish_small_fish_with_faint_fins_are_accepted_with_the_right_roi(har
     ious = [polygon_iou(m["roi"], truth["roi"]) for truth, m in accepted]
     assert np.mean(ious) >= 0.85 and min(ious) >= 0.5, sorted(ious)[:5]
     assert sum(m["flank"] == truth["flank"] for truth, m in accepted) >= 0.95 * len(accepted)
-    fin_errors = [np.linalg.norm(np.subtract(m["dorsal_fin_start"], truth["dorsal_fin_start"])) / truth["body_length_px"]
-                  for truth, m in accepted]
+    fin_errors = [
+        np.linalg.norm(np.subtract(m["dorsal_fin_start"], truth["dorsal_fin_start"])) / truth["body_length_px"]
+        for truth, m in accepted
+    ]
     assert np.median(fin_errors) < 0.02, np.median(fin_errors)
 
 
