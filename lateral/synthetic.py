@@ -38,7 +38,13 @@ photos of one flank correlate about 0.6-0.7 on average (grey, 128x64, the
 eye's sixth dropped), photos of other fish about 0.15, and the two overlap:
 the fish can be told apart, but not trivially.
 
+Harder photos on request: ``palette="greenish"`` (olive to greenish-yellow
+fish, near the tent's green), ``fin_opacity`` (faint, translucent dorsal
+fins) and ``body_share`` (small fish); the defaults render as before.
+
     python -m lateral.synthetic OUT --ids 10 --sessions 2 --per_id 4
+    python -m lateral.synthetic OUT --ids 10 --sessions 2 --per_id 4 \
+        --palette greenish --fin_opacity 0.2,0.45 --body_share 0.3,0.45
 """
 
 import argparse
@@ -71,6 +77,10 @@ SPOT_SPACING = 1.0
 EYE_CLEARANCE = 1.8
 
 BODY_LENGTH_OF_WIDTH = (0.45, 0.70)  # fish body length / photo width
+# Harder photos on request (make_fish's palette and fin_opacity, the photo's body_share):
+PALETTES = ("trout", "greenish")
+SMALL_FISH = (0.3, 0.45)  # a body_share for small fish
+FAINT_FIN = (0.2, 0.45)  # a fin_opacity for faint, translucent dorsal fins
 EDGE_STRIP_PROBABILITY = 0.1
 
 # Per-photo variation of the skin (see SkinLook) and of the camera.
@@ -205,8 +215,17 @@ def protocol_roi(eye_x, dorsal_fin_start, belly_y):
 # ---------------------------------------------------------------- the fish
 
 
-def make_fish(individual_seed):
-    """The fixed appearance of one individual, fully determined by its seed."""
+def make_fish(individual_seed, palette="trout", fin_opacity=None):
+    """The fixed appearance of one individual, fully determined by its seed and the options.
+
+    ``palette`` "greenish" gives an olive to greenish-yellow body and fins,
+    near the tent's green; ``fin_opacity`` (low, high) draws the dorsal fin's
+    opacity from that range instead (e.g. FAINT_FIN: faint, translucent). The
+    options draw from a generator of their own, so the shape, the spots and
+    the default fish stay as they are for a seed.
+    """
+    if palette not in PALETTES:
+        raise ValueError(f"palette must be one of {PALETTES}, not {palette!r}")
     rng = np.random.default_rng(individual_seed)
     length = rng.uniform(80.0, 120.0)
     outline_x, top, bottom, eye_x, fin_x = _shape_with_roi_on_skin(rng, length)
@@ -237,7 +256,13 @@ def make_fish(individual_seed):
         right_spots=None,
     )
     # Independent draws: the two flanks of a fish share nothing but the body.
-    return dataclasses.replace(partial, left_spots=_flank_spots(rng, partial), right_spots=_flank_spots(rng, partial))
+    fish = dataclasses.replace(partial, left_spots=_flank_spots(rng, partial), right_spots=_flank_spots(rng, partial))
+    options = np.random.default_rng([individual_seed, 1])
+    if palette == "greenish":
+        fish = dataclasses.replace(fish, **_greenish_colours(options))
+    if fin_opacity is not None:
+        fish = dataclasses.replace(fish, dorsal_fin_alpha=float(options.uniform(*fin_opacity)))
+    return fish
 
 
 def _shape_with_roi_on_skin(rng, length):
@@ -413,6 +438,19 @@ def _skin_colours(rng):
         pupil_bgr=draw((0, 179), (0, 60), (8, 22)),
         gradient_centre=rng.uniform(0.0, 0.3),
         gradient_width=rng.uniform(0.35, 0.7),
+    )
+
+
+def _greenish_colours(rng):
+    """Olive to greenish-yellow skin and fins (a tench, a perch, a pale char): hues just below the tent's."""
+
+    def draw(hue, saturation, value):
+        return _random_bgr(rng, hue, saturation, value)
+
+    return dict(
+        back_bgr=draw((25, 37), (110, 200), (75, 140)),  # olive green
+        belly_bgr=draw((22, 32), (60, 130), (170, 225)),  # greenish yellow
+        fin_bgr=draw((18, 30), (80, 160), (90, 140)),  # yellowish olive: translucent, it tints the tent only a little
     )
 
 
@@ -753,10 +791,15 @@ class PhotoParams:
     edge_strip: EdgeStrip | None
 
 
-def draw_photo_params(fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY):
+def draw_photo_params(
+    fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY,
+    body_share=BODY_LENGTH_OF_WIDTH,
+):
     """Everything that varies from photo to photo, drawn without rendering anything.
 
     ``rng`` is a numpy Generator that can spawn (any from np.random.default_rng).
+    ``body_share`` is the range of the body length over the photo's width
+    (e.g. SMALL_FISH), capped so that the fish fits.
     """
     width, height = size
     flank = FLANKS[int(rng.integers(2))]
@@ -766,7 +809,7 @@ def draw_photo_params(fish, rng, size=(1024, 768), max_rotation=40.0, upside_dow
     angle = 180.0 if angle == -180.0 else angle
     linear = _turn_and_mirror(angle, flank)
     margin = max(4.0, 0.04 * min(width, height))
-    scale = _fitting_scale(rng, fish, linear, size, margin)
+    scale = _fitting_scale(rng, fish, linear, size, margin, body_share)
     to_photo = _place(rng, fish, scale * linear, size, margin)
     # What was added later draws from its own child generator, so that every
     # earlier draw (pose, tent, light, noise, edge strip) stays as it was for a seed.
@@ -935,13 +978,13 @@ def _turn_and_mirror(angle, flank):
     return turn @ mirror
 
 
-def _fitting_scale(rng, fish, linear, size, margin):
-    """Body length 45-70% of the width, capped so the turned fish fits inside the margins."""
+def _fitting_scale(rng, fish, linear, size, margin, body_share):
+    """Body length a share of the width in ``body_share``, capped so the turned fish fits inside the margins."""
     width, height = size
     turned = fish.outline_points() @ linear.T
     extent = turned.max(axis=0) - turned.min(axis=0)
     fits = min((width - 2 * margin) / extent[0], (height - 2 * margin) / extent[1])
-    low, high = (share * width / fish.length for share in BODY_LENGTH_OF_WIDTH)
+    low, high = (share * width / fish.length for share in body_share)
     high = min(high, fits)
     return float(rng.uniform(min(low, high), high))
 
@@ -987,15 +1030,21 @@ def _apply(affine, points):
 # --------------------------------------------------------------- the photo
 
 
-def render_photo(fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY):
+def render_photo(
+    fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY,
+    body_share=BODY_LENGTH_OF_WIDTH,
+):
     """One JPEG-degraded photo of ``fish`` and its ground truth (see module docstring)."""
-    _, image, truth = render_photo_jpeg(fish, rng, size, max_rotation, upside_down, edge_strip)
+    _, image, truth = render_photo_jpeg(fish, rng, size, max_rotation, upside_down, edge_strip, body_share)
     return image, truth
 
 
-def render_photo_jpeg(fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY):
+def render_photo_jpeg(
+    fish, rng, size=(1024, 768), max_rotation=40.0, upside_down=0.15, edge_strip=EDGE_STRIP_PROBABILITY,
+    body_share=BODY_LENGTH_OF_WIDTH,
+):
     """As render_photo, also returning the JPEG bytes the image was decoded from."""
-    params = draw_photo_params(fish, rng, size, max_rotation, upside_down, edge_strip)
+    params = draw_photo_params(fish, rng, size, max_rotation, upside_down, edge_strip, body_share)
     image = _compose(fish, params, rng)
     encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, params.jpeg_quality])[1].tobytes()
     decoded = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR)
@@ -1166,9 +1215,13 @@ def photo_rng(seed, fish_index, session_index, photo_index):
 
 
 def render_dataset(
-    out_dir, ids, sessions, per_id, size=(1024, 768), seed=0, max_rotation=40.0, upside_down=0.15, overwrite=False
+    out_dir, ids, sessions, per_id, size=(1024, 768), seed=0, max_rotation=40.0, upside_down=0.15, overwrite=False,
+    palette="trout", fin_opacity=None, body_share=BODY_LENGTH_OF_WIDTH,
 ):
-    """Write ``out_dir/session_<s>/fish_<i>/*.jpg`` and ``out_dir/ground_truth.jsonl``; return the truths."""
+    """Write ``out_dir/session_<s>/fish_<i>/*.jpg`` and ``out_dir/ground_truth.jsonl``; return the truths.
+
+    ``palette`` and ``fin_opacity`` go to make_fish, ``body_share`` to draw_photo_params.
+    """
     out_dir = Path(out_dir)
     truth_path = out_dir / GROUND_TRUTH_FILE
     if truth_path.exists():
@@ -1176,7 +1229,7 @@ def render_dataset(
             raise FileExistsError(f"{truth_path} exists: {out_dir} already holds a synthetic dataset")
         _remove_previous(out_dir, truth_path)
     digits = max(3, len(str(ids - 1)))
-    fishes = [make_fish(individual_seed(seed, index)) for index in range(ids)]
+    fishes = [make_fish(individual_seed(seed, index), palette, fin_opacity) for index in range(ids)]
     truths = []
     for session_index in range(1, sessions + 1):
         session = f"session_{session_index}"
@@ -1186,7 +1239,9 @@ def render_dataset(
             folder.mkdir(parents=True, exist_ok=True)
             for photo_index in range(per_id):
                 rng = photo_rng(seed, fish_index, session_index, photo_index)
-                encoded, _, truth = render_photo_jpeg(fish, rng, size, max_rotation, upside_down)
+                encoded, _, truth = render_photo_jpeg(
+                    fish, rng, size, max_rotation, upside_down, body_share=body_share
+                )
                 name = f"{fish_id}_{session}_{photo_index:02d}.jpg"
                 (folder / name).write_bytes(encoded)
                 truth.update(photo=f"{session}/{fish_id}/{name}", fish_id=fish_id, session=session)
@@ -1213,6 +1268,17 @@ def _size(text):
     return width, height
 
 
+def _share_range(text):
+    """A range LOW,HIGH of shares in (0, 1]."""
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH such as 0.3,0.45, not {text!r}") from None
+    if not 0.0 < low <= high <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: need 0 < LOW <= HIGH <= 1")
+    return low, high
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lateral.synthetic", description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, help="output folder")
@@ -1224,6 +1290,14 @@ def main(argv=None):
     parser.add_argument("--max_rotation", type=float, default=40.0, help="degrees either way (default 40)")
     parser.add_argument("--upside_down", type=float, default=0.15, help="probability of an extra 180 degree turn")
     parser.add_argument("--overwrite", action="store_true", help="replace a dataset already in OUT")
+    parser.add_argument("--palette", choices=PALETTES, default="trout",
+                        help="skin colours: trout (brown, default) or greenish (olive to greenish-yellow, "
+                             "near the tent)")
+    parser.add_argument("--fin_opacity", type=_share_range, default=None, metavar="LOW,HIGH",
+                        help=f"dorsal fin opacity range (default 0.9,0.97; faint fins: {FAINT_FIN[0]},{FAINT_FIN[1]})")
+    parser.add_argument("--body_share", type=_share_range, default=BODY_LENGTH_OF_WIDTH, metavar="LOW,HIGH",
+                        help=f"body length / photo width (default {BODY_LENGTH_OF_WIDTH[0]},{BODY_LENGTH_OF_WIDTH[1]}; "
+                             f"small fish: {SMALL_FISH[0]},{SMALL_FISH[1]})")
     args = parser.parse_args(argv)
     for name in ("ids", "sessions", "per_id"):
         if getattr(args, name) < 1:
@@ -1237,7 +1311,7 @@ def main(argv=None):
     try:
         truths = render_dataset(
             args.out, args.ids, args.sessions, args.per_id, args.size, args.seed,
-            args.max_rotation, args.upside_down, args.overwrite,
+            args.max_rotation, args.upside_down, args.overwrite, args.palette, args.fin_opacity, args.body_share,
         )
     except FileExistsError as error:
         parser.error(f"{error}; pass --overwrite to replace it")

@@ -1,5 +1,6 @@
 """The synthetic tent photos: their ground truth checked against the pixels, not against the renderer."""
 
+import colorsys
 import dataclasses
 import json
 import subprocess
@@ -379,3 +380,60 @@ def test_cli_refuses_an_existing_dataset_unless_told_to_overwrite(tmp_path):
     run_cli(out, "--ids", 1, "--sessions", 1, "--per_id", 1, "--size", "160x120", "--overwrite")
     assert [path.name for path in out.rglob("*.jpg")] == ["fish_000_session_1_00.jpg"], "no stale photo lingers"
     assert len((out / "ground_truth.jsonl").read_text().splitlines()) == 1
+
+
+def hue_degrees(bgr):
+    """Hue in degrees (0..360) by colorsys, independent of OpenCV's conversion."""
+    blue, green, red = np.asarray(bgr, np.float64) / 255
+    return 360 * colorsys.rgb_to_hsv(red, green, blue)[0]
+
+
+def test_greenish_palette_colours_the_skin_near_the_tent_but_keeps_the_body():
+    for seed in (21, 22, 23):
+        trout, greenish = synthetic.make_fish(seed), synthetic.make_fish(seed, palette="greenish")
+        # OpenCV hues 25-37 and 22-32 are 50-74 and 44-64 degrees: olive to greenish yellow, below the
+        # tent's 80-160 degrees; the trout's back is brown (16-36 degrees).
+        assert 48 <= hue_degrees(greenish.back_bgr) <= 76 and 42 <= hue_degrees(greenish.belly_bgr) <= 66
+        assert hue_degrees(trout.back_bgr) <= 38
+        # Body, fins and spots are the individual's own: only the colours change.
+        assert np.array_equal(trout.outline_top, greenish.outline_top)
+        assert np.array_equal(trout.dorsal_fin, greenish.dorsal_fin)
+        assert np.array_equal(trout.left_spots.u, greenish.left_spots.u)
+        assert trout.dorsal_fin_alpha == greenish.dorsal_fin_alpha
+
+
+def test_fin_opacity_sets_how_much_the_dorsal_fin_covers():
+    fish = synthetic.make_fish(24, fin_opacity=synthetic.FAINT_FIN)
+    assert synthetic.FAINT_FIN[0] <= fish.dorsal_fin_alpha <= synthetic.FAINT_FIN[1]
+    _, alpha, origin = synthetic.render_canonical_flank(fish, "left", pixels_per_unit=4.0)
+    # A point inside the fin, well above the back: the fin's coverage there, measured on the layer.
+    front, peak = fish.dorsal_fin[0], fish.dorsal_fin[1]
+    inside = front + 0.5 * (peak - front) + (0.03 * fish.length, 0.0)
+    column, row = np.round((inside - origin) * 4.0).astype(int)
+    assert alpha[row, column] / 255 == pytest.approx(fish.dorsal_fin_alpha, abs=0.01)
+    assert alpha[row, column] / 255 < 0.5
+
+
+def test_body_share_sets_the_fish_size():
+    fish = synthetic.make_fish(25)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        _, truth = synthetic.render_photo(fish, rng, MEDIUM, body_share=synthetic.SMALL_FISH)
+        length = np.linalg.norm(np.subtract(truth["tail_base"], truth["snout"]))
+        assert synthetic.SMALL_FISH[0] - 1e-6 <= length / MEDIUM[0] <= synthetic.SMALL_FISH[1] + 1e-6
+
+
+def test_cli_renders_hard_photos_and_rejects_bad_ranges(tmp_path):
+    out = tmp_path / "hard"
+    assert run_cli(out, "--ids", 1, "--sessions", 1, "--per_id", 2, "--size", "320x240", "--palette", "greenish",
+                   "--fin_opacity", "0.2,0.45", "--body_share", "0.3,0.45") == 0
+    for line in (out / "ground_truth.jsonl").read_text().splitlines():
+        truth = json.loads(line)
+        length = np.linalg.norm(np.subtract(truth["tail_base"], truth["snout"]))
+        assert 0.3 - 1e-6 <= length / 320 <= 0.45 + 1e-6
+    command = [sys.executable, "-m", "lateral.synthetic", str(tmp_path / "bad"), "--ids", "1", "--sessions", "1",
+               "--per_id", "1"]
+    for flag, value in (("--fin_opacity", "0.5,0.2"), ("--body_share", "0.3"), ("--palette", "blue")):
+        refused = subprocess.run(command + [flag, value], capture_output=True, text=True)
+        assert refused.returncode == 2 and flag in refused.stderr and "Traceback" not in refused.stderr
+    assert not (tmp_path / "bad").exists()

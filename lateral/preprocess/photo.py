@@ -31,8 +31,8 @@ def process_tent_photo(path, cfg, output_size):
         rectangle = roi_rectangle(landmarks)
         scale = segmentation.scale
         source_to_normalised = fish.to_normalised * np.array([[scale, scale, 1.0], [scale, scale, 1.0]])
-        roi = cut_roi(photo, source_to_normalised, rectangle, scale, output_size)
-        measures["focus"] = round(quality.focus_measure(roi), 2)
+        roi, focus_view = cut_roi(photo, source_to_normalised, rectangle, scale, output_size)
+        measures["focus"] = round(quality.focus_measure(focus_view), 2)
         quality.check_focus(measures["focus"], cfg)
     except PhotoRejected as rejection:
         rejection.quality = measures

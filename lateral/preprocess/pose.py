@@ -37,13 +37,12 @@ def column_profiles(mask):
 
 
 def normalise_pose(mask, work_gray):
-    moments = cv2.moments(mask, binaryImage=True)
-    centre = (moments["m10"] / moments["m00"], moments["m01"] / moments["m00"])
-    mu20, mu02, mu11 = (moments[k] / moments["m00"] for k in ("mu20", "mu02", "mu11"))
-    axis_angle = 0.5 * math.degrees(math.atan2(2 * mu11, mu20 - mu02))
-    spread = math.hypot((mu20 - mu02) / 2, mu11)
-    major, minor = (mu20 + mu02) / 2 + spread, max((mu20 + mu02) / 2 - spread, 1e-9)
-    aspect = math.sqrt(major / minor)
+    _, _, aspect = _equivalent_ellipse(cv2.moments(mask, binaryImage=True))
+    # The axis from moments weighted by the distance to the outline: the
+    # thick body sets it, thin fins (a translucent tail the mask may or may
+    # not hold) hardly move it.
+    depth = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    centre, axis_angle, _ = _equivalent_ellipse(cv2.moments(depth * depth))
 
     # getRotationMatrix2D turns counter-clockwise on screen (y down) for a
     # positive angle; the major axis lies at +axis_angle clockwise on screen.
@@ -61,6 +60,16 @@ def normalise_pose(mask, work_gray):
         upright = cv2.flip(upright, 1)
     gray = cv2.warpAffine(work_gray, rotation, canvas, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return NormalisedFish(rotation, upright, gray, axis_angle, upside_down, flipped, aspect)
+
+
+def _equivalent_ellipse(moments):
+    """Centre, major axis angle (degrees, clockwise on screen) and aspect of the ellipse with these moments."""
+    centre = (moments["m10"] / moments["m00"], moments["m01"] / moments["m00"])
+    mu20, mu02, mu11 = (moments[k] / moments["m00"] for k in ("mu20", "mu02", "mu11"))
+    axis_angle = 0.5 * math.degrees(math.atan2(2 * mu11, mu20 - mu02))
+    spread = math.hypot((mu20 - mu02) / 2, mu11)
+    major, minor = (mu20 + mu02) / 2 + spread, max((mu20 + mu02) / 2 - spread, 1e-9)
+    return centre, axis_angle, math.sqrt(major / minor)
 
 
 def dorsal_side_is_up(mask):

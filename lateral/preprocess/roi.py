@@ -35,7 +35,10 @@ def cut_roi(photo, source_to_normalised, rectangle, pixels_per_source_pixel, out
     """Cut the ROI at the photo's full resolution, then resize to ``output_size`` (h, w).
 
     ``source_to_normalised`` maps source pixels to normalised-pose pixels, which
-    are ``pixels_per_source_pixel`` times smaller than source pixels.
+    are ``pixels_per_source_pixel`` times smaller than source pixels. Returns
+    the resized ROI and the smaller of it and the full-resolution cut: the one
+    to judge the photo's focus on (enlarging a small fish's ROI blurs it, the
+    camera did not).
     """
     left, top, right, bottom = rectangle
     to_roi = source_to_normalised.copy()
@@ -45,4 +48,5 @@ def cut_roi(photo, source_to_normalised, rectangle, pixels_per_source_pixel, out
     crop = cv2.warpAffine(photo, to_roi, full_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     height, width = output_size
     shrinking = width < full_size[0] and height < full_size[1]
-    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    roi = cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return roi, (roi if width * height <= full_size[0] * full_size[1] else crop)

@@ -101,6 +101,43 @@ def test_quality_measures_are_recorded(results):
     assert set(measurements["quality"]) == {"green_fraction", "solidity", "aspect", "focus"}
 
 
+def rendered_hard(tmp_path, index):
+    """A photo the default generator does not make: a greenish-yellow fish near the tent's green,
+    with a faint translucent dorsal fin, small in the frame."""
+    fish = synthetic.make_fish(1000 + index, palette="greenish", fin_opacity=synthetic.FAINT_FIN)
+    image, truth = synthetic.render_photo(fish, np.random.default_rng(200 + index), size=SIZE,
+                                          body_share=synthetic.SMALL_FISH)
+    path = tmp_path / f"hard_{index}.png"
+    cv2.imwrite(str(path), image)
+    return path, truth
+
+
+@pytest.fixture(scope="module")
+def hard_results(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("hard_tent")
+    outcomes = []
+    for index in range(24):
+        path, truth = rendered_hard(tmp_path, index)
+        try:
+            outcomes.append((truth, process_tent_photo(path, CONFIG, ROI_SIZE)[1]))
+        except PhotoRejected as rejection:
+            outcomes.append((truth, rejection))
+    return outcomes
+
+
+def test_greenish_small_fish_with_faint_fins_are_accepted_with_the_right_roi(hard_results):
+    accepted = [(truth, m) for truth, m in hard_results if isinstance(m, dict)]
+    assert len(accepted) >= 0.95 * len(hard_results), [str(m) for _, m in hard_results if not isinstance(m, dict)]
+    ious = [polygon_iou(m["roi"], truth["roi"]) for truth, m in accepted]
+    assert np.mean(ious) >= 0.85 and min(ious) >= 0.5, sorted(ious)[:5]
+    assert sum(m["flank"] == truth["flank"] for truth, m in accepted) >= 0.95 * len(accepted)
+    fin_errors = [
+        np.linalg.norm(np.subtract(m["dorsal_fin_start"], truth["dorsal_fin_start"])) / truth["body_length_px"]
+        for truth, m in accepted
+    ]
+    assert np.median(fin_errors) < 0.02, np.median(fin_errors)
+
+
 def reason_for(path, config=CONFIG):
     with pytest.raises(PhotoRejected) as caught:
         process_tent_photo(path, config, ROI_SIZE)
@@ -140,11 +177,11 @@ def test_fish_cut_by_the_border(tmp_path):
 
 
 def test_tiny_fish(tmp_path):
-    _, image, _ = rendered(tmp_path, 4)
-    tent = green_tent((1600, 1200))
-    # The fish then covers about 0.4% of the photo: more than a speck, less than min_fish_fraction.
-    tent[600:840, 800:1120] = cv2.resize(image, (320, 240), interpolation=cv2.INTER_AREA)
-    assert reason_for(save(tmp_path, "tiny.png", tent)) == "fish_too_small"
+    image, truth = synthetic.render_photo(synthetic.make_fish(4), np.random.default_rng(104), size=(1600, 1200),
+                                          body_share=(0.12, 0.12))
+    # Body 12% of the width: the fish covers about 0.4% of the photo, more than a speck, less than min_fish_fraction.
+    assert truth["body_length_px"] == pytest.approx(0.12 * 1600)
+    assert reason_for(save(tmp_path, "tiny.png", image)) == "fish_too_small"
 
 
 def test_blurred_photo_is_rejected_by_the_focus_gate(tmp_path):
