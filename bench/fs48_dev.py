@@ -1,8 +1,10 @@
 """The FS48 development recipe end to end: prepare, stage one, stage two, cross-camera evaluation.
 
     python bench/fs48_dev.py --fs48 ../shared/datasets/fs48-train [--work fs48_run] [--quick]
+                             [--stage1 configs/fs48_stage1_pretrained.yaml]
 
-Trains on the 16 fish not in ``held_out_fish`` of configs/fs48_stage1.yaml,
+Trains on the 16 fish not in ``held_out_fish`` of configs/fs48_stage1.yaml (or
+``--stage1``; stage two, configs/fs48_stage2.yaml, then takes its input size),
 evaluates on the other 8 with the cross-camera protocol (a query never
 matches an image of the same fish from the same camera), and prints rank-1,
 mAP, EER and AUC for the float embedding (cosine) and the IoM codes
@@ -12,6 +14,7 @@ so an interrupted run continues; a finished one is only re-evaluated.
 """
 
 import argparse
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -41,14 +44,17 @@ def main():
     parser.add_argument("--fs48", default=str(REPO.parent / "shared" / "datasets" / "fs48-train"))
     parser.add_argument("--work", default="fs48_run", help="working folder (prepared data, checkpoints, logs)")
     parser.add_argument("--quick", action="store_true", help="a few training steps only")
+    parser.add_argument("--stage1", default=str(REPO / "configs" / "fs48_stage1.yaml"),
+                        help="stage-one config (use another --work for another input size)")
     args = parser.parse_args()
     work = Path(args.work)
     suffix = "_quick" if args.quick else ""
     overrides = {"train_dataset": str(work / "prepared"), **(QUICK if args.quick else {})}
-    stage_one = load_config(REPO / "configs" / "fs48_stage1.yaml",
-                            {**overrides, "sub_name": "fs48_stage1" + suffix})
+    stage_one = load_config(args.stage1, overrides)
+    stage_one = dataclasses.replace(stage_one, sub_name=stage_one.sub_name + suffix)
     stage_two = load_config(REPO / "configs" / "fs48_stage2.yaml",
-                            {**overrides, "sub_name": "fs48_iom" + suffix, "1st_sub_name": "fs48_stage1" + suffix})
+                            {**overrides, "sub_name": "fs48_iom" + suffix, "1st_sub_name": stage_one.sub_name,
+                             "input_size": list(stage_one.input_size)})
     checkpoints, logs = work / "checkpoints", work / "logs"
     times = {}
     summary = timed("prepare", lambda: prepare(args.fs48, work / "prepared", stage_one.preprocess, stage_one.input_size,
