@@ -98,9 +98,7 @@ def _read(stream, path):
     if head.startswith(b"PK"):
         raise TorchFileError(f"{path} is a zip-format PyTorch file (torch >= 1.6), not a legacy one")
     try:
-        magic = pickle.load(stream)
-        protocol = pickle.load(stream)
-        system = pickle.load(stream)
+        magic, protocol, system = (_PlainDataUnpickler(stream, path).load() for _ in range(3))
     except Exception:
         raise TorchFileError(f"{path} is not a legacy PyTorch file (no pickled header)") from None
     if magic != LEGACY_MAGIC or protocol != LEGACY_PROTOCOL or not isinstance(system, dict):
@@ -110,7 +108,7 @@ def _read(stream, path):
     unpickler = _StateDictUnpickler(stream, path, storages, byte_order)
     try:
         state = unpickler.load()
-        keys = pickle.load(stream)
+        keys = _PlainDataUnpickler(stream, path).load()
     except TorchFileError:
         raise
     except Exception as error:
@@ -123,16 +121,28 @@ def _read(stream, path):
     return _materialise(state, path)
 
 
-class _StateDictUnpickler(pickle.Unpickler):
-    def __init__(self, stream, path, storages, byte_order):
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Numbers, strings, tuples, lists and dicts only: any class or function named in the pickle is refused."""
+
+    def __init__(self, stream, path):
         super().__init__(stream)
-        self.path, self.storages, self.byte_order = path, storages, byte_order
+        self.path = path
 
     def find_class(self, module, name):
-        try:
+        raise TorchFileError(f"{self.path}: refusing to load {module}.{name} (only tensors and dicts)")
+
+
+class _StateDictUnpickler(_PlainDataUnpickler):
+    """Also the few torch names a state dict needs (``_ALLOWED``), and storages as persistent ids."""
+
+    def __init__(self, stream, path, storages, byte_order):
+        super().__init__(stream, path)
+        self.storages, self.byte_order = storages, byte_order
+
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED:
             return _ALLOWED[(module, name)]
-        except KeyError:
-            raise TorchFileError(f"{self.path}: refusing to load {module}.{name} (only tensors and dicts)") from None
+        return super().find_class(module, name)
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"

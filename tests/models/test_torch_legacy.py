@@ -160,9 +160,14 @@ class RunsCode:
 
 
 def test_other_classes_are_refused_not_run(tmp_path, monkeypatch):
+    """In the state dict, or in place of the header."""
     monkeypatch.chdir(tmp_path)
-    path = tmp_path / "evil.pth"
-    write_legacy(path, collections.OrderedDict([("payload", RunsCode())]), [])
+    in_state = tmp_path / "evil.pth"
+    write_legacy(in_state, collections.OrderedDict([("payload", RunsCode())]), [])
+    in_header = tmp_path / "evil_header.pth"
+    in_header.write_bytes(pickle.dumps(RunsCode(), protocol=2))
     with pytest.raises(TorchFileError, match=r"evil\.pth: refusing to load (posix|nt)\.system"):
-        load_state_dict(path)
+        load_state_dict(in_state)
+    with pytest.raises(TorchFileError, match=r"evil_header\.pth is not a legacy PyTorch file"):
+        load_state_dict(in_header)
     assert not (tmp_path / "pwned").exists()
