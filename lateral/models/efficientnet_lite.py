@@ -5,7 +5,9 @@ ICML 2019; the Lite variants of the TensorFlow TPU repository, models/official/
 efficientnet/lite) is EfficientNet-B0's block layout without squeeze-excitation,
 with ReLU6 instead of swish and a fixed stem (32) and head (1280): 4.7 M
 parameters, 75 % ImageNet top-1 at 224x224. Convolutions pad as TensorFlow's
-'same' (the PyTorch port pads statically the same way), BatchNorm epsilon 1e-3.
+'same', as the PyTorch port does (its state dict's module metadata names the
+``static_padding`` of EfficientNet-PyTorch's Conv2dStaticSamePadding, which pads
+like TensorFlow's 'same'), BatchNorm epsilon 1e-3 (TensorFlow's, kept by the port).
 
 The weights are the PyTorch port's (state-dict names ``_conv_stem``, ``_bn0``,
 ``_blocks.<i>._expand_conv`` ..., ``_conv_head``, ``_bn1``, ``_fc``), converted
