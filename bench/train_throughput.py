@@ -1,9 +1,9 @@
 """Stage-one training throughput: the real TFRecord pipeline against in-memory tensors.
 
-    python bench/train_throughput.py [--steps 8] [--backbones MobileNetV2 ResNet50]
+    python bench/train_throughput.py [--steps 8] [--backbones MobileNetV2 ResNet50] [--input_size 112]
 
-For each backbone at 112x112 (ArcHead, balanced batches of 8 fish x 4 images,
-augmentation on), times the same compiled train step fed (a) by the pipeline
+For each backbone at 112x112 (or --input_size; ArcHead, balanced batches of
+8 fish x 4 images, augmentation on), times the same compiled train step fed (a) by the pipeline
 that reads, decodes, resizes and augments prepared TFRecords and (b) by one
 batch already in memory, in blocks that take turns in the same run, and prints
 each one's best images/s and the pipeline's cost.
@@ -29,7 +29,6 @@ from lateral.training.loops import make_train_step
 from lateral.training.optimization import build_optimizer
 from lateral.training.stage_one import training_model
 
-INPUT_SIZE = (112, 112)
 CLASSES, SAMPLES = 8, 4
 
 
@@ -61,20 +60,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--backbones", nargs="+", default=["MobileNetV2", "ResNet50"])
+    parser.add_argument("--input_size", type=int, default=112, help="side of the square input, in pixels")
     args = parser.parse_args()
+    input_size = (args.input_size, args.input_size)
     with tempfile.TemporaryDirectory() as scratch:
         raw, prepared = Path(scratch) / "raw", Path(scratch) / "prepared"
         synthetic.render_dataset(raw, ids=16, sessions=1, per_id=6, size=(640, 480))
-        prepare(raw, prepared, PreprocessConfig(), INPUT_SIZE, progress=False)
+        prepare(raw, prepared, PreprocessConfig(), input_size, progress=False)
         roi_set = load_roi_set(prepared)
         indices = balanced_index_batches(roi_set.labels, CLASSES, SAMPLES)
-        pipeline = training_dataset(roi_set, indices, INPUT_SIZE, build_augmentation(AugmentConfig()))
+        pipeline = training_dataset(roi_set, indices, input_size, build_augmentation(AugmentConfig()))
         in_memory = next(iter(pipeline))
-        print(f"{len(roi_set)} ROIs, batches of {CLASSES}x{SAMPLES}, {INPUT_SIZE[0]}x{INPUT_SIZE[1]}, "
+        print(f"{len(roi_set)} ROIs, batches of {CLASSES}x{SAMPLES}, {input_size[0]}x{input_size[1]}, "
               f"{args.steps} timed steps each")
         for backbone in args.backbones:
-            embedding = build_embedding_model(INPUT_SIZE, backbone, 512)
-            model = training_model(embedding, build_head("ArcHead", len(roi_set.label_map), 0.5, 64), INPUT_SIZE)
+            embedding = build_embedding_model(input_size, backbone, 512)
+            model = training_model(embedding, build_head("ArcHead", len(roi_set.label_map), 0.5, 64), input_size)
             train_step = make_train_step(tf.distribute.get_strategy(), model, build_optimizer("sgd", 0.01, 0.9, 5e-4),
                                          CLASSES * SAMPLES)
             fed, resident = images_per_second(train_step, [iter(pipeline), iter(lambda: in_memory, None)], args.steps)

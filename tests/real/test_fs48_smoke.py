@@ -44,8 +44,10 @@ def test_real_crops_prepare_and_train_a_few_steps(tmp_path):
     assert len(history["loss"]) == 3 and np.isfinite(history["loss"]).all()
 
 
-def test_the_fs48_recipe_configs_run_a_few_steps_on_real_crops(tmp_path):
-    """configs/fs48_stage{1,2}.yaml as they are (head, sampler, augmentation, IoM losses), shrunk to 3 steps."""
+@pytest.mark.parametrize("stage_one_config", ["fs48_stage1.yaml", "fs48_stage1_pretrained.yaml"])
+def test_the_fs48_recipe_configs_run_a_few_steps_on_real_crops(tmp_path, stage_one_config):
+    """configs/fs48_stage{1,2}.yaml as they are (head, sampler, augmentation, IoM losses), shrunk to 3 steps;
+    the same with the pretrained stage one (EfficientNetLite0 with its ImageNet weights)."""
     raw = tmp_path / "fs48"
     for fish in ("00", "02", "04", "06"):
         (raw / fish).mkdir(parents=True)
@@ -54,8 +56,9 @@ def test_the_fs48_recipe_configs_run_a_few_steps_on_real_crops(tmp_path):
     shrink = {"train_dataset": str(tmp_path / "prepared"), "input_size": [32, 32], "backbone_width": 0.35,
               "embd_shape": 16, "epochs": 1, "steps_per_epoch": 3, "classes_per_batch": 3, "samples_per_class": 3,
               "held_out_fish": ["02"]}
-    stage_one = load_config(REPO / "configs" / "fs48_stage1.yaml", shrink)
-    stage_two = load_config(REPO / "configs" / "fs48_stage2.yaml", {**shrink, "m": 8})
+    stage_one = load_config(REPO / "configs" / stage_one_config, shrink)
+    stage_two = load_config(REPO / "configs" / "fs48_stage2.yaml",
+                            {**shrink, "m": 8, "1st_sub_name": stage_one.sub_name})
     summary = prepare(raw, tmp_path / "prepared", stage_one.preprocess, stage_one.input_size, segment=False,
                       progress=False, session_pattern=stage_one.session_pattern)
     assert summary["ok"] == 24
