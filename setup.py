@@ -17,6 +17,7 @@ setup(
         "scikit-learn>=1.5,<2",
         "matplotlib>=3.8,<4",
         "tqdm>=4.66,<5",
+        "filelock>=3.13,<4",
     ],
     extras_require={"test": ["pytest>=8,<10"]},
 )

@@ -4,6 +4,7 @@ Modules: ``packing`` (IoM codes as bit planes and their Hamming search),
 ``keys`` (the permutation key and its verifier), ``store`` (the versioned
 ``.lgal`` file), ``encoder`` (photos to templates with a trained model),
 ``search`` (1:N search, thresholds and the match/review/new decision),
-``history`` (capture histories), ``commands`` (the subcommands) and
+``history`` (capture histories), ``lock`` (one writer at a time),
+``commands`` (the subcommands) and
 ``protection`` (unlinkability figures).
 """
