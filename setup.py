@@ -18,6 +18,8 @@ setup(
         "matplotlib>=3.8,<4",
         "tqdm>=4.66,<5",
         "filelock>=3.13,<4",
+        "flask>=3.0,<4",
     ],
-    extras_require={"test": ["pytest>=8,<10"]},
+    package_data={"lateral.gallery.review": ["templates/*.html", "static/*"]},
+    extras_require={"test": ["pytest>=8,<10", "flask>=3.0,<4", "playwright>=1.40,<2"]},
 )
