@@ -162,8 +162,9 @@ def create_app(workspace, token=None, local_only=True):
 
 def _placeholder(message):
     """An SVG that says why there is no image (a moved or changed source photo)."""
+    short = message if len(message) <= 75 else message[:74] + "…"
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="480" height="240" viewBox="0 0 480 240">'
             f'<rect width="480" height="240" fill="#fbeaea" stroke="#c0392b" stroke-width="4"/>'
             f'<text x="240" y="110" text-anchor="middle" font-family="sans-serif" font-size="20" fill="#922">'
             f'source photo missing</text><text x="240" y="145" text-anchor="middle" font-family="sans-serif" '
-            f'font-size="11" fill="#922">{escape(message[-80:])}</text></svg>')
+            f'font-size="11" fill="#922">{escape(short)}</text></svg>')
