@@ -46,7 +46,10 @@ class ReviewWorkspace:
         gallery, self.encoder = commands.open_gallery(self.gallery_path, key, model)
         self.key_verifier, self.fingerprint = gallery.header["key"], gallery.header["model"]["fingerprint"]
         self.thresholds, self.top_k, self.session = thresholds, top_k, session
-        photos, self.rejected = self.encoder.read_photos(commands._photo_files(inputs), mode)
+        files = commands._photo_files(inputs)
+        if not files:
+            raise GalleryError(f"no photos found in {', '.join(map(str, inputs))}")
+        photos, self.rejected = self.encoder.read_photos(files, mode)
         codes, embeddings = self.encoder.encode(photos)
         self.queue_photos = {}
         for photo, code, embedding in zip(photos, codes, embeddings):
@@ -129,13 +132,17 @@ class ReviewWorkspace:
             entries = self.entries_of(fish_id)
             candidates.append({"rank": rank, "fish_id": fish_id, "score": round(score, 4), "compared": compared,
                                "templates": len(entries), "sessions": sorted({e["session"] or "-" for e in entries}),
-                               "entries": [_entry_view(e) for e in _across_sessions(entries, per_fish)]})
+                               "entries": [_entry_view(e) for e in _across_sessions(entries, per_fish, queued.photo.flank)]})
         position = self.order.index(photo_id)
         return {**row, "source": queued.photo.source, "candidates": candidates,
                 "previous": self.order[position - 1] if position else None,
                 "next": self.order[position + 1] if position + 1 < len(self.order) else None,
-                "next_open": self._next_open(position), "position": position + 1, "total": len(self.order),
+                "next_open": self._next_open(position), "position": position + 1, **self.progress(),
                 "thresholds": self.thresholds.source}
+
+    def progress(self):
+        """How many of the queued photos are in the gallery now (decided here or with ``confirm``)."""
+        return {"decided": sum(self.entry(photo_id) is not None for photo_id in self.order), "total": len(self.order)}
 
     def _next_open(self, position):
         rotated = self.order[position + 1:] + self.order[:position]
@@ -148,7 +155,7 @@ class ReviewWorkspace:
         sessions = {}
         for entry in entries:
             sessions.setdefault(entry["session"] or "-", []).append(_entry_view(entry))
-        return {"fish_id": fish_id, "templates": len(entries), "sessions": sorted(sessions.items()),
+        return {"fish_id": fish_id, "templates": len(entries), "sessions": sorted(sessions.items()), **self.progress(),
                 "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
 
     def image(self, sha256, kind):
@@ -241,10 +248,10 @@ def _entry_view(entry):
             "present": os.path.isfile(entry["source"])}
 
 
-def _across_sessions(entries, limit):
-    """Up to ``limit`` entries, taking the sessions in turn so that every session is shown."""
+def _across_sessions(entries, limit, flank):
+    """Up to ``limit`` entries, taking the sessions in turn so that every session is shown, ``flank`` first."""
     by_session = {}
-    for entry in entries:
+    for entry in sorted(entries, key=lambda entry: entry["flank"] != flank):
         by_session.setdefault(entry["session"], []).append(entry)
     chosen, queues = [], [list(group) for _, group in sorted(by_session.items())]
     while len(chosen) < limit and any(queues):

@@ -157,3 +157,11 @@ def test_requests_for_another_host_are_refused(client):
     assert client.get("/queue", headers={"Host": "127.0.0.1:8765"}).status_code == 200
     page = client.get("/queue")
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_review_command_refuses_a_missing_gallery_or_input(tmp_path, capsys):
+    from lateral.gallery.__main__ import main
+
+    assert main(["review", "--gallery", str(tmp_path / "none.lgal"), "--input", str(tmp_path),
+                 "--threshold", "0.9", "--no_browser"]) == 2
+    assert f"{tmp_path / 'none.lgal'}: no such gallery" in capsys.readouterr().err
