@@ -120,7 +120,7 @@ def test_fish_page_moves_a_photo_and_undo_moves_it_back(client):
     post(client, "/undo")
     assert [e["fish_id"] for e in load_gallery(gallery_path).entries if e["sha256"] == entries[0]["id"]] == ["fish_002"]
     html = client.get("/fish/fish_002").get_data(as_text=True)
-    assert html.count('action="/entry/') == 4 and "Session session_1" in html
+    assert html.count('action="/entry/') == 4 and "<h2>session_1</h2>" in html
 
 
 def test_images_are_cut_cached_and_only_for_registered_photos(client):
