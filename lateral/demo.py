@@ -74,6 +74,21 @@ def main():
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s. Look at {prepared}/montage.png, "
           f"{prepared}/summary.json, checkpoints/synthetic_stage1/, checkpoints/synthetic_iom/ (its evaluation/ "
           "holds the report and plots) and `tensorboard --logdir logs`.")
+    print("\nNext, the field tool: enrol the held-out fish's first session, then decide their second session's photos "
+          "on the review page (it prints its address; Ctrl+C stops it):")
+    for command in review_commands():
+        print(f"    $ {shlex.join(command)}")
+
+
+def review_commands():
+    """The commands that build a gallery from the demo's held-out fish and open the review page on it."""
+    gallery = "demo_run/pond.lgal"
+    return [
+        ["python", "-m", "lateral.gallery", "enroll", "--gallery", gallery, "--model", "checkpoints/synthetic_iom",
+         "--input", "demo_run/test_raw/session_1", "--session", "session_1"],
+        ["python", "-m", "lateral.gallery", "review", "--gallery", gallery, "--input", "demo_run/test_raw/session_2",
+         "--session", "session_2", "--far", "1e-2", "--metrics", "checkpoints/synthetic_iom/evaluation/metrics.json"],
+    ]
 
 
 if __name__ == "__main__":

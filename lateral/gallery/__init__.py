@@ -5,6 +5,7 @@ Modules: ``packing`` (IoM codes as bit planes and their Hamming search),
 ``.lgal`` file), ``schema`` (its fields, checked on load), ``errors`` (the
 user-facing ``GalleryError``), ``encoder`` (photos to templates with a trained model),
 ``search`` (1:N search, thresholds and the match/review/new decision),
-``history`` (capture histories), ``commands`` (the subcommands) and
+``history`` (capture histories), ``lock`` (one writer at a time),
+``commands`` (the subcommands) and
 ``protection`` (unlinkability figures).
 """

@@ -7,6 +7,8 @@
     list     --gallery G.lgal
     remove   --gallery G.lgal --fish ID [ID ...]
     revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
+    review   --gallery G.lgal --input PHOTOS... (--threshold T [--review_threshold R] | --far F --metrics M)
+             [--port 8765] [--host 127.0.0.1] [--no_browser]
 
 Exit code 2 and one line on stderr for a user's mistake (a wrong key, a
 different model, a damaged gallery, a missing photo); nothing is written then.
@@ -104,6 +106,20 @@ def build_parser():
     _key_flags(revoke, "--new_key", "the new permutation key")
     revoke.add_argument("--drop_missing", action="store_true",
                         help="revoke even if some source photos are gone (their templates are dropped)")
+
+    review = command("review", "a local web page to decide new photos (match, new fish, undo) and check each fish")
+    review.add_argument("--input", nargs="+", required=True, help="the new photos: files or folders")
+    review.add_argument("--top_k", type=int, default=5, help="candidates shown per photo")
+    review.add_argument("--threshold", type=float, default=None, help="suggest a match at or above this score")
+    review.add_argument("--review_threshold", type=float, default=None, help="below this score: suggest a new fish")
+    review.add_argument("--far", type=float, default=None, help="accept threshold at this FAR, from --metrics")
+    review.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR")
+    review.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
+    review.add_argument("--session", default=None, help="session of the new photos (default: from their file names)")
+    review.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    review.add_argument("--no_browser", action="store_true", help="only print the address")
+    review.set_defaults(measure="hamming")
     return parser
 
 
@@ -232,6 +248,13 @@ def run(args):
             print(f"dropped {source}: {why}")
         if summary["fish_without_templates"]:
             print(f"fish left without templates: {', '.join(summary['fish_without_templates'])}")
+    elif args.command == "review":
+        from lateral.gallery.review.serve import serve
+        from lateral.gallery.review.workspace import ReviewWorkspace
+
+        workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
+                                    args.model, args.top_k, args.mode, args.session)
+        return serve(workspace, args.host, args.port, not args.no_browser)
     return 0
 
 

@@ -12,6 +12,7 @@ from lateral.data.layout import read_layout, session_from_name
 from lateral.gallery import keys
 from lateral.gallery.encoder import TemplateEncoder
 from lateral.gallery.history import write_capture_history
+from lateral.gallery.lock import holding_gallery_lock
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.search import GallerySearch, identify as search_photos
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
@@ -98,6 +99,7 @@ def _enrol(gallery, encoder, labelled, mode, how):
             "conflicts": conflicts, "rejected": rejected, "templates": len(gallery), "codes": codes}
 
 
+@holding_gallery_lock
 def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=None, session_pattern=None,
            store_embeddings=False, mode="auto"):
     """Add photos: ``input_path`` laid out RAW/<fish_id>/* (or RAW/<session>/<fish_id>/*), or, with
@@ -153,9 +155,17 @@ def _next_new_fish(gallery):
     return f"new_{number:04d}"
 
 
+@holding_gallery_lock
 def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode="auto", note=""):
     """Record a person's decision on ``photo`` (a known fish id, or "new") and enrol the photo under it."""
     gallery, encoder = open_gallery(gallery_path, key, model)
+    summary = record_confirmation(gallery, encoder, photo, fish, session, mode, note)
+    save_gallery(gallery, gallery_path)
+    return summary
+
+
+def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto", note=""):
+    """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it)."""
     is_new = fish == NEW_FISH or fish not in gallery.fish_ids()
     fish_id = _next_new_fish(gallery) if fish == NEW_FISH else fish
     pattern = encoder.config.session_pattern
@@ -171,7 +181,6 @@ def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode=
                            "(nothing was recorded)")
     gallery.decisions.append({"photo": str(Path(photo).resolve()), "fish_id": fish_id, "new_fish": is_new,
                               "decided": now(), "note": note})
-    save_gallery(gallery, gallery_path)
     return {**summary, "fish_id": fish_id, "new_fish": is_new}
 
 
@@ -198,6 +207,7 @@ def describe(gallery_path):
     return {"header": gallery.header, "fish": rows, "templates": len(gallery), "decisions": len(gallery.decisions)}
 
 
+@holding_gallery_lock
 def remove(gallery_path, fish_ids):
     """Drop every template of the named fish (a person's decision is kept in the log)."""
     gallery = load_gallery(gallery_path)
@@ -212,6 +222,7 @@ def remove(gallery_path, fish_ids):
     return {"removed": removed, "fish": sorted(set(fish_ids)), "templates": len(gallery)}
 
 
+@holding_gallery_lock
 def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None, key=None):
     """Re-enrol every template under ``new_key`` from its recorded source photo; the old templates are gone.
 

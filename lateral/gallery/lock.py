@@ -1,0 +1,64 @@
+"""One writer at a time: every read-modify-write of a gallery holds ``G.lgal.lock``, a lock file beside it.
+
+Without the lock, two commands that change one gallery at once (two
+``enroll``, or ``confirm`` while the review server records a decision) each
+read the old file and the second save silently drops the first's templates.
+With it, the second waits (saying once that it waits) and then reads the
+gallery the first has saved; after ``WAIT_SECONDS`` it gives up with a
+GalleryError naming the gallery, and nothing is written. The lock is an OS
+file lock (``filelock``: ``flock`` on POSIX), released by the OS if the
+holder dies; the empty lock file itself is left in place.
+"""
+
+import functools
+import sys
+from pathlib import Path
+
+import filelock
+
+from lateral.gallery.store import GalleryError
+
+WAIT_SECONDS = 120.0
+
+
+def lock_path(gallery_path):
+    gallery_path = Path(gallery_path)
+    return gallery_path.with_name(gallery_path.name + ".lock")
+
+
+class gallery_lock:
+    """``with gallery_lock(path):`` hold the gallery's lock (waiting up to ``timeout`` seconds for another holder)."""
+
+    def __init__(self, gallery_path, timeout=None):
+        self.gallery_path = Path(gallery_path)
+        self.timeout = WAIT_SECONDS if timeout is None else timeout
+        self.lock = filelock.FileLock(lock_path(gallery_path), thread_local=False)
+
+    def __enter__(self):
+        self.gallery_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.lock.acquire(timeout=0)
+        except filelock.Timeout:
+            print(f"waiting for another process that is changing {self.gallery_path} (up to {self.timeout:g} s)",
+                  file=sys.stderr, flush=True)
+            try:
+                self.lock.acquire(timeout=self.timeout)
+            except filelock.Timeout:
+                raise GalleryError(f"{self.gallery_path} is still being changed by another process after "
+                                   f"{self.timeout:g} s (lock {lock_path(self.gallery_path)}); nothing was written, "
+                                   "try again when it has finished") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+def holding_gallery_lock(command):
+    """Run ``command(gallery_path, ...)`` holding that gallery's lock: its load, change and save happen inside."""
+
+    @functools.wraps(command)
+    def locked(gallery_path, *args, **kwargs):
+        with gallery_lock(gallery_path):
+            return command(gallery_path, *args, **kwargs)
+
+    return locked

@@ -1,0 +1,261 @@
+"""The review session behind the web page: the queue of new photos, their candidates, and the decisions taken.
+
+New photos are read and encoded once, when the session starts. Everything
+else is read from the ``.lgal`` file as it is now (reloaded whenever the file
+changes, so a ``confirm`` from the command line shows at once). A decision
+holds the gallery lock, re-reads the gallery inside it, goes through
+``commands.record_confirmation`` (what ``confirm`` runs) and is saved
+atomically before the call returns. Photos are known to the page only by
+opaque ids (their SHA-256); the server opens only photos it registered.
+"""
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+
+from lateral.gallery import commands
+from lateral.gallery.history import write_capture_history
+from lateral.gallery.lock import gallery_lock
+from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
+from lateral.gallery.search import GallerySearch
+from lateral.gallery.store import GalleryError, load_gallery, now, save_gallery
+
+FILTERS = ("all", "open", "review")  # every photo, the undecided ones, the undecided ones in the review band
+
+
+@dataclasses.dataclass
+class QueuedPhoto:
+    id: str
+    photo: object  # encoder.Photo
+    code: object
+    embedding: object
+
+    @property
+    def name(self):
+        return Path(self.photo.source).name
+
+
+class NotFound(GalleryError):
+    """An id the session does not know (a photo, template or fish)."""
+
+
+class ReviewWorkspace:
+    def __init__(self, gallery_path, inputs, thresholds, key=None, model=None, top_k=5, mode="auto", session=None):
+        self.gallery_path = Path(gallery_path)
+        gallery, self.encoder = commands.open_gallery(self.gallery_path, key, model)
+        self.key_verifier, self.fingerprint = gallery.header["key"], gallery.header["model"]["fingerprint"]
+        self.thresholds, self.top_k, self.session = thresholds, top_k, session
+        files = commands._photo_files(inputs)
+        if not files:
+            raise GalleryError(f"no photos found in {', '.join(map(str, inputs))}")
+        photos, self.rejected = self.encoder.read_photos(files, mode)
+        codes, embeddings = self.encoder.encode(photos)
+        self.queue_photos = {}
+        for photo, code, embedding in zip(photos, codes, embeddings):
+            self.queue_photos.setdefault(photo.sha256, QueuedPhoto(photo.sha256, photo, code, embedding))
+        self.order = list(self.queue_photos)
+        self.thumbs = ThumbnailCache(thumbs_folder(self.gallery_path), self.encoder.config.preprocess,
+                                     self.encoder.input_size)
+        self.undo_stack = []  # ("confirm", sha) or ("move", sha, previous fish) of this session, newest last
+        self._stamp, self._gallery, self._search, self._by_sha, self._by_fish = None, None, None, None, None
+
+    # -- the gallery as it is now ------------------------------------------------------------------------------
+    def gallery(self):
+        """The gallery file's current content (reloaded when the file changed); refuses a revoked or re-modelled one."""
+        stat = os.stat(self.gallery_path)
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            gallery = load_gallery(self.gallery_path)
+            self._check_same(gallery)
+            self._gallery, self._stamp, self._search = gallery, stamp, None
+            self._by_sha = gallery.entry_by_sha()
+            self._by_fish = {}
+            for entry in gallery.entries:
+                self._by_fish.setdefault(entry["fish_id"], []).append(entry)
+        return self._gallery
+
+    def _check_same(self, gallery):
+        if gallery.header["key"] != self.key_verifier or gallery.header["model"]["fingerprint"] != self.fingerprint:
+            raise GalleryError(f"{self.gallery_path} was revoked or rebuilt since this review started; stop the "
+                               "review and start it again (with the new key)")
+
+    def search(self):
+        gallery = self.gallery()
+        if self._search is None:
+            self._search = GallerySearch(gallery)
+        return self._search
+
+    def entry(self, sha256):
+        self.gallery()
+        return self._by_sha.get(sha256)
+
+    def entries_of(self, fish_id):
+        self.gallery()
+        return self._by_fish.get(fish_id, [])
+
+    # -- pages -------------------------------------------------------------------------------------------------
+    def queued(self, photo_id):
+        if photo_id not in self.queue_photos:
+            raise NotFound(f"no photo {photo_id} in this review")
+        return self.queue_photos[photo_id]
+
+    def candidates(self, queued):
+        search = self.search()
+        return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, self.top_k)
+
+    def row(self, queued):
+        """One queue row: the photo, its decision now, and what was recorded for it (if anything)."""
+        candidates = self.candidates(queued)
+        entry = self.entry(queued.id)
+        return {"id": queued.id, "name": queued.name, "flank": queued.photo.flank,
+                "decision": self.thresholds.decide(candidates[0][1] if candidates else None),
+                "best": ({"fish_id": candidates[0][0], "score": round(candidates[0][1], 4)} if candidates else None),
+                "recorded": entry["fish_id"] if entry else None}
+
+    def queue(self, show="all"):
+        if show not in FILTERS:
+            raise NotFound(f"unknown filter {show!r}; use one of {', '.join(FILTERS)}")
+        rows = [self.row(self.queue_photos[photo_id]) for photo_id in self.order]
+        decided = sum(row["recorded"] is not None for row in rows)
+        if show != "all":
+            rows = [row for row in rows if row["recorded"] is None and (show == "open" or row["decision"] == "review")]
+        return {"rows": rows, "decided": decided, "total": len(self.order), "show": show,
+                "rejected": [{"photo": Path(path).name, "reason": reason} for path, reason, _ in self.rejected],
+                "thresholds": self.thresholds.source}
+
+    def photo_page(self, photo_id, per_fish=8):
+        queued = self.queued(photo_id)
+        row = self.row(queued)
+        candidates = []
+        for rank, (fish_id, score, compared) in enumerate(self.candidates(queued), 1):
+            entries = self.entries_of(fish_id)
+            candidates.append({"rank": rank, "fish_id": fish_id, "score": round(score, 4), "compared": compared,
+                               "templates": len(entries), "sessions": sorted({e["session"] or "-" for e in entries}),
+                               "entries": [_entry_view(e) for e in _across_sessions(entries, per_fish, queued.photo.flank)]})
+        position = self.order.index(photo_id)
+        return {**row, "source": queued.photo.source, "candidates": candidates,
+                "previous": self.order[position - 1] if position else None,
+                "next": self.order[position + 1] if position + 1 < len(self.order) else None,
+                "next_open": self._next_open(position), "position": position + 1, **self.progress(),
+                "thresholds": self.thresholds.source}
+
+    def progress(self):
+        """How many of the queued photos are in the gallery now (decided here or with ``confirm``)."""
+        return {"decided": sum(self.entry(photo_id) is not None for photo_id in self.order), "total": len(self.order)}
+
+    def _next_open(self, position):
+        rotated = self.order[position + 1:] + self.order[:position]
+        return next((photo_id for photo_id in rotated if self.entry(photo_id) is None), None)
+
+    def fish_page(self, fish_id):
+        entries = self.entries_of(fish_id)
+        if not entries:
+            raise NotFound(f"no fish {fish_id} in {self.gallery_path}")
+        sessions = {}
+        for entry in entries:
+            sessions.setdefault(entry["session"] or "-", []).append(_entry_view(entry))
+        return {"fish_id": fish_id, "templates": len(entries), "sessions": sorted(sessions.items()), **self.progress(),
+                "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
+
+    def image(self, sha256, kind):
+        """Bytes of a registered photo's ROI or annotated photo; NotFound for any id not registered."""
+        if kind not in ("roi", "photo"):
+            raise NotFound(f"no image kind {kind!r}")
+        if sha256 in self.queue_photos:
+            photo = self.queue_photos[sha256].photo
+            source, mode = photo.source, photo.mode
+        else:
+            entry = self.entry(sha256)
+            if entry is None:
+                raise NotFound(f"no photo {sha256} in this review or gallery")
+            source, mode = entry["source"], entry["mode"]
+        return self.thumbs.get(sha256, source, mode, kind)
+
+    def history_csv(self):
+        """The capture history CSV exactly as the ``history`` command writes it, from the gallery as it is now."""
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder) / "captures.csv"
+            write_capture_history(self.gallery(), out)
+            return out.read_text(encoding="utf-8")
+
+    # -- decisions (each: lock, re-read, change, save, then return) ----------------------------------------------
+    def decide(self, photo_id, fish):
+        """Record ``fish`` (a candidate's id, any known id, or "new") for a queued photo, as ``confirm`` does."""
+        queued = self.queued(photo_id)
+        with gallery_lock(self.gallery_path):
+            gallery = load_gallery(self.gallery_path)
+            self._check_same(gallery)
+            summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
+                                                   queued.photo.mode, note="review")
+            save_gallery(gallery, self.gallery_path)
+        self.undo_stack.append(("confirm", photo_id))
+        return summary
+
+    def move(self, sha256, fish):
+        """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""
+        with gallery_lock(self.gallery_path):
+            gallery = load_gallery(self.gallery_path)
+            self._check_same(gallery)
+            entry = next((e for e in gallery.entries if e["sha256"] == sha256), None)
+            if entry is None:
+                raise NotFound(f"no template {sha256} in {self.gallery_path}")
+            previous = entry["fish_id"]
+            is_new = fish == commands.NEW_FISH or fish not in gallery.fish_ids()
+            fish_id = commands._next_new_fish(gallery) if fish == commands.NEW_FISH else fish
+            if fish_id == previous:
+                raise GalleryError(f"{Path(entry['source']).name} is already fish {previous}")
+            entry["fish_id"] = fish_id
+            gallery.decisions.append({"photo": entry["source"], "fish_id": fish_id, "new_fish": is_new,
+                                      "decided": now(), "note": f"review: moved from {previous}"})
+            save_gallery(gallery, self.gallery_path)
+        self.undo_stack.append(("move", sha256, previous))
+        return {"photo": Path(entry["source"]).name, "from": previous, "fish_id": fish_id, "new_fish": is_new}
+
+    def undo(self):
+        """Take back this session's last decision: drop the template it added, or move the photo back."""
+        if not self.undo_stack:
+            raise NotFound("nothing to undo in this review session")
+        action, sha256, *previous = self.undo_stack[-1]
+        with gallery_lock(self.gallery_path):
+            gallery = load_gallery(self.gallery_path)
+            self._check_same(gallery)
+            index = next((i for i, e in enumerate(gallery.entries) if e["sha256"] == sha256), None)
+            if index is None:
+                self.undo_stack.pop()
+                raise GalleryError("the photo of the last decision is no longer in the gallery (removed from the "
+                                   "command line?); nothing to undo")
+            entry = gallery.entries[index]
+            stamp = now()
+            if action == "confirm":
+                gallery.keep([i != index for i in range(len(gallery))])
+                for decision in reversed(gallery.decisions):
+                    if decision["photo"] == entry["source"] and "undone" not in decision:
+                        decision["undone"] = stamp
+                        break
+            else:
+                gallery.decisions.append({"photo": entry["source"], "fish_id": previous[0], "new_fish": False,
+                                          "decided": stamp, "note": f"review: undo, moved back from {entry['fish_id']}"})
+                entry["fish_id"] = previous[0]
+            save_gallery(gallery, self.gallery_path)
+        self.undo_stack.pop()
+        return {"action": action, "photo": Path(entry["source"]).name, "id": sha256}
+
+
+def _entry_view(entry):
+    return {"id": entry["sha256"], "name": Path(entry["source"]).name, "session": entry["session"] or "-",
+            "flank": entry["flank"], "how": entry["how"], "fish_id": entry["fish_id"], "source": entry["source"],
+            "present": os.path.isfile(entry["source"])}
+
+
+def _across_sessions(entries, limit, flank):
+    """Up to ``limit`` entries, taking the sessions in turn so that every session is shown, ``flank`` first."""
+    by_session = {}
+    for entry in sorted(entries, key=lambda entry: entry["flank"] != flank):
+        by_session.setdefault(entry["session"], []).append(entry)
+    chosen, queues = [], [list(group) for _, group in sorted(by_session.items())]
+    while len(chosen) < limit and any(queues):
+        for group in queues:
+            if group and len(chosen) < limit:
+                chosen.append(group.pop(0))
+    return chosen
