@@ -198,3 +198,36 @@ def describe_ignored(layout):
         listed = ", ".join(f"{name} x{count}" if count > 1 else name for name, count in sorted(names.items()))
         lines.append(f"ignored {len(system)} hidden or system item{'s' * (len(system) != 1)}: {printable(listed)}")
     return lines
+
+
+def photo_files(inputs, report=True):
+    """Every usable file under the given files and folders (folders searched to any depth), sorted.
+
+    Left out, and with ``report`` said on stderr: hidden and system items,
+    dangling links, symbolic-link loops (a folder reached twice), names that
+    are not valid UTF-8. A named file or folder that does not exist, or a
+    folder that cannot be read, is a ``LayoutError``.
+    """
+    files, ignored = [], []
+    for item in map(Path, inputs):
+        if item.is_file():
+            files.append(item)
+            continue
+        if not item.is_dir():
+            raise LayoutError(f"{printable(str(item))}: no such file or folder")
+        found, pending, visited = [], [item], set()
+        while pending:
+            folder = pending.pop()
+            real = folder.resolve()
+            if real in visited:
+                ignored.append(Ignored(_relative(folder, item.parent, True), "a folder already searched: a symbolic link loop or a second link to it", False))
+                continue
+            visited.add(real)
+            listing = _used(_list(folder, item.parent), folder, item.parent)
+            found += listing.files
+            ignored += listing.ignored
+            pending += listing.folders
+        files += sorted(found)
+    if report and ignored:
+        print("\n".join(describe_ignored(Layout("files and folders given", [], ignored))), file=sys.stderr)
+    return files

@@ -8,7 +8,7 @@ nothing is written unless the whole command succeeded.
 import re
 from pathlib import Path
 
-from lateral.data.layout import read_layout, session_from_name
+from lateral.data.layout import photo_files, read_layout, session_from_name
 from lateral.gallery import keys
 from lateral.gallery.encoder import TemplateEncoder
 from lateral.gallery.history import write_capture_history
@@ -51,20 +51,6 @@ def open_gallery(path, key, model=None):
     gallery = load_gallery(path)
     _check_key(gallery, key, path)
     return gallery, _encoder_for(gallery, path, model, key)
-
-
-def _photo_files(inputs):
-    """Every visible file under the given files and folders, sorted within each folder."""
-    files = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.is_file()
-                            and not any(part.startswith(".") for part in p.relative_to(item).parts))
-        elif item.is_file():
-            files.append(item)
-        else:
-            raise GalleryError(f"{item}: no such file or folder")
-    return files
 
 
 def _session_of(path, session, session_pattern):
@@ -118,7 +104,7 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
         gallery = Gallery.new(encoder.model_record(), keys.make_verifier(key), store_embeddings)
     pattern = session_pattern if session_pattern is not None else encoder.config.session_pattern
     if fish is not None:
-        labelled = [(path, fish, _session_of(path, session, pattern)) for path in _photo_files([input_path])]
+        labelled = [(path, fish, _session_of(path, session, pattern)) for path in photo_files([input_path])]
     else:
         root = Path(input_path)
         if not root.is_dir():
@@ -140,14 +126,14 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
         raise GalleryError(f"top_k must be at least 1, not {top_k}: the decision is made on the best candidate")
     gallery, encoder = open_gallery(gallery_path, key, model)
     search = GallerySearch(gallery, measure)
-    photos, rejected = encoder.read_photos(_photo_files(inputs), mode)
+    photos, rejected = encoder.read_photos(photo_files(inputs), mode)
     codes, embeddings = encoder.encode(photos)
     return {"results": search_photos(search, photos, codes, embeddings, thresholds, top_k), "rejected": rejected,
             "thresholds": thresholds.source, "measure": measure, "templates": len(gallery),
             "fish": len(gallery.fish_ids())}
 
 
-def _next_new_fish(gallery):
+def next_new_fish(gallery):
     taken = set(gallery.fish_ids())
     number = 1
     while f"new_{number:04d}" in taken:
@@ -167,7 +153,7 @@ def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode=
 def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto", note=""):
     """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it)."""
     is_new = fish == NEW_FISH or fish not in gallery.fish_ids()
-    fish_id = _next_new_fish(gallery) if fish == NEW_FISH else fish
+    fish_id = next_new_fish(gallery) if fish == NEW_FISH else fish
     pattern = encoder.config.session_pattern
     summary = _enrol(gallery, encoder, [(Path(photo), fish_id, _session_of(photo, session, pattern))], mode,
                      "confirm")

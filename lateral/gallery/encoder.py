@@ -26,7 +26,7 @@ from lateral.data.records import RoiSet
 from lateral.gallery.store import GalleryError
 from lateral.models.iom import HardCodes, IoMProjection, KeyedPermutation
 from lateral.models.permutation import PERMUTATION_ALGORITHM
-from lateral.models.saved import load_model
+from lateral.models.saved import load_model, weights_fingerprint
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
 from lateral.training.run_directory import CONFIG_SNAPSHOT
@@ -51,17 +51,6 @@ def file_sha256(path):
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
-
-
-def weights_fingerprint(layers):
-    """SHA-256 over the shapes and bytes of every weight of ``layers``: the same network gives the same value."""
-    digest = hashlib.sha256()
-    for layer in layers:
-        for weight in layer.weights:
-            value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
-            digest.update(str(value.shape).encode() + value.dtype.str.encode())
-            digest.update(value.tobytes())
     return digest.hexdigest()
 
 

@@ -11,6 +11,7 @@ holder dies; the empty lock file itself is left in place.
 """
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -21,9 +22,15 @@ from lateral.gallery.store import GalleryError
 WAIT_SECONDS = 120.0
 
 
+# One lock object per lock file in this process: taking it again inside a locked command (the version-1
+# conversion on load) counts up instead of waiting for ourselves.
+_LOCKS = {}
+
+
 def lock_path(gallery_path):
-    gallery_path = Path(gallery_path)
-    return gallery_path.with_name(gallery_path.name + ".lock")
+    """The lock file beside the real gallery file (a gallery reached through a link shares its target's lock)."""
+    real = Path(os.path.realpath(gallery_path))
+    return real.with_name(real.name + ".lock")
 
 
 class gallery_lock:
@@ -32,10 +39,13 @@ class gallery_lock:
     def __init__(self, gallery_path, timeout=None):
         self.gallery_path = Path(gallery_path)
         self.timeout = WAIT_SECONDS if timeout is None else timeout
-        self.lock = filelock.FileLock(lock_path(gallery_path), thread_local=False)
+        path = lock_path(gallery_path)
+        if str(path) not in _LOCKS:
+            _LOCKS[str(path)] = filelock.FileLock(path, thread_local=False)
+        self.lock = _LOCKS[str(path)]
 
     def __enter__(self):
-        self.gallery_path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path(self.gallery_path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.lock.acquire(timeout=0)
         except filelock.Timeout:

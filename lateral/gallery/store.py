@@ -215,6 +215,9 @@ def _check_consistent(gallery, path):
         raise GalleryError(f"{path} is damaged: it holds embeddings its header does not declare")
 
 
+LOCK_SECONDS_FOR_CONVERSION = 10.0  # a read-only command converts only when it can lock soon
+
+
 def _migrate_version_1(gallery, path, data, stat_read):
     """Make ``gallery`` (read from version-1 bytes ``data``) version 2, keep ``data`` as a backup, save over ``path``.
 
@@ -226,6 +229,18 @@ def _migrate_version_1(gallery, path, data, stat_read):
     header["version"] = VERSION
     header["permutation"] = LEGACY_ALGORITHM if header["key"] is not None else PERMUTATION_ALGORITHM
     header["migrated"] = {"from_version": 1, "at": now()}
+    from lateral.gallery.lock import gallery_lock  # here: the lock module reports with this module's GalleryError
+
+    try:
+        with gallery_lock(path, timeout=LOCK_SECONDS_FOR_CONVERSION):
+            _convert_version_1_file(gallery, path, data, stat_read)
+    except (OSError, GalleryError) as error:  # no lock file can be made here, or another process holds it
+        LOG.warning(f"{path} is gallery format version 1 and was not converted to version {VERSION} now "
+                    f"({getattr(error, 'strerror', None) or error}); it is used as it is")
+
+
+def _convert_version_1_file(gallery, path, data, stat_read):
+    header = gallery.header
     target = Path(os.path.realpath(path))
     backup = _free_backup_name(target)
     try:

@@ -146,7 +146,7 @@ def test_a_keyed_version_1_gallery_is_converted_once_keeping_its_permutation_and
     converted = path.read_bytes()
     assert load_gallery(path).permutation == "numpy-pcg64-v1"
     assert path.read_bytes() == converted  # opened again: nothing more to do
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.v1.bak"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.lock", "pond.lgal.v1.bak"]  # converted under the gallery lock
 
 
 def test_a_version_1_gallery_without_key_gets_the_current_algorithm_and_an_old_backup_is_kept(tmp_path):
@@ -168,7 +168,7 @@ def test_a_version_1_gallery_that_cannot_be_written_is_used_as_it_is(tmp_path, m
 
     monkeypatch.setattr(store, "_write_atomically", read_only)
     assert len(load_gallery(path)) == 3
-    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["pond.lgal"]
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.lock"]
     assert "could not be converted to version 2 (Permission denied)" in caplog.text
 
 
@@ -178,5 +178,5 @@ def test_a_version_1_gallery_behind_a_link_is_converted_beside_its_real_file(tmp
     (tmp_path / "pond.lgal").symlink_to("data/pond.lgal")
     assert load_gallery(tmp_path / "pond.lgal").header["version"] == 2
     assert (tmp_path / "pond.lgal").is_symlink()
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["pond.lgal", "pond.lgal.v1.bak"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["pond.lgal", "pond.lgal.lock", "pond.lgal.v1.bak"]  # converted under the gallery lock
     assert load_gallery(tmp_path / "data" / "pond.lgal").header["version"] == 2

@@ -14,6 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from lateral.data.layout import photo_files
 from lateral.gallery import commands
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import gallery_lock
@@ -46,7 +47,7 @@ class ReviewWorkspace:
         gallery, self.encoder = commands.open_gallery(self.gallery_path, key, model)
         self.key_verifier, self.fingerprint = gallery.header["key"], gallery.header["model"]["fingerprint"]
         self.thresholds, self.top_k, self.session = thresholds, top_k, session
-        files = commands._photo_files(inputs)
+        files = photo_files(inputs)
         if not files:
             raise GalleryError(f"no photos found in {', '.join(map(str, inputs))}")
         photos, self.rejected = self.encoder.read_photos(files, mode)
@@ -202,7 +203,7 @@ class ReviewWorkspace:
                 raise NotFound(f"no template {sha256} in {self.gallery_path}")
             previous = entry["fish_id"]
             is_new = fish == commands.NEW_FISH or fish not in gallery.fish_ids()
-            fish_id = commands._next_new_fish(gallery) if fish == commands.NEW_FISH else fish
+            fish_id = commands.next_new_fish(gallery) if fish == commands.NEW_FISH else fish
             if fish_id == previous:
                 raise GalleryError(f"{Path(entry['source']).name} is already fish {previous}")
             entry["fish_id"] = fish_id
