@@ -67,6 +67,9 @@ class AugmentConfig:
     saturation_range: tuple[float, float] = (0.7, 1.3)
     brightness: bool = True
     brightness_delta: float = 0.15
+    # Hue jitter: rotate the hue by a uniform draw in [-hue_delta, hue_delta] of a full turn (0..0.5).
+    hue: bool = False
+    hue_delta: float = 0.05
     trivial_augment: bool = False
     trivial_augment_magnitude: float = 0.5
     # Probability of erasing a box (Fishial: 0.358); 0 switches it off.
@@ -111,7 +114,17 @@ class Config:
     bn_momentum: float = 0.9  # every BatchNorm's; keras.applications' 0.99-0.999 suit only very long runs
     head_type: str = "ArcHead"
     margin: float = 0.5
-    logist_scale: float = 64.0
+    # ArcHead logit scale: a number, or "auto" for AdaCos' fixed scale sqrt(2) ln(C - 1) of the C training classes.
+    logist_scale: typing.Union[float, typing.Literal["auto"]] = 64.0
+    # ArcHead schedule: margin 0 (a cosine-softmax) for head_warmup_epochs, then the margin grows linearly
+    # from 0 to `margin` over margin_ramp_epochs (0: at once). Both >= 0.
+    head_warmup_epochs: float = 0.0
+    margin_ramp_epochs: float = 0.0
+    # BNNeck (Luo et al. 2019): the embedding's last BatchNorm without learned shift; inference uses its output.
+    bnneck: bool = False
+    label_smoothing: float = 0.0  # stage-one cross-entropy label smoothing, in [0, 1)
+    # Per-image colour correction inside the embedding model (training, evaluation, gallery alike).
+    colour_constancy: typing.Literal["none", "grey_world", "shades_of_grey"] = "none"
     # Optimisation.
     epochs: int = 5
     steps_per_epoch: typing.Optional[int] = None  # default: one pass over the training images

@@ -38,8 +38,9 @@ class RunDirectory:
             return
         previous = yaml.safe_load(snapshot_file.read_text())
         current = snapshot(config)
+        defaults = snapshot(type(config)(sub_name=config.sub_name))  # a key newer than the run: its default
         for key in architecture_keys:
-            if previous.get(key) != current[key]:
+            if previous.get(key, defaults[key]) != current[key]:
                 raise RunDirectoryError(
                     f"{self.path} holds a run with {key}={previous.get(key)!r}, this config has {current[key]!r}; "
                     "choose another sub_name (nothing was changed)"
