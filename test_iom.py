@@ -20,7 +20,7 @@ from lateral.config import load_config, require
 flags.DEFINE_string("cfg_path", None, "the run's YAML config (its sub_name and test_dataset)")
 flags.DEFINE_string("test_dataset", None, "prepare_data.py output or a folder of ROIs per fish (default: the config's)")
 flags.DEFINE_string("ckpt", None, "run folder (default: checkpoints/<sub_name>)")
-flags.DEFINE_multi_enum("measure", None, ["hamming", "jaccard", "cosine", "euclidean"],
+flags.DEFINE_multi_enum("measure", None, ["hamming", "lut_hamming", "jaccard", "cosine", "euclidean"],
                         "match measures (default: hamming on IoM codes if present, and cosine)")
 flags.DEFINE_enum("protocol", "all", ["all", "cross_session"], "cross_session drops pairs from the same session")
 flags.DEFINE_boolean("compare_flanks", False, "also compare left with right flanks")

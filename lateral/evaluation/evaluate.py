@@ -29,6 +29,7 @@ RERANK_DISTANCES = {
     "cosine": lambda scores: 1.0 - scores,  # 1 - cosine, in [0, 2]
     "hamming": lambda scores: 1.0 - scores,  # share of unequal codes, in [0, 1]
     "jaccard": lambda scores: 1.0 - scores,  # Jaccard distance of the code sets, in [0, 1]
+    "lut_hamming": lambda scores: 1.0 - scores,  # share of unequal LUT bits, in [0, 1]
     "euclidean": lambda scores: -scores,  # Euclidean distance of unit embeddings, in [0, 2]
 }
 
