@@ -33,62 +33,106 @@ from scipy import sparse
 DEFAULT_K1, DEFAULT_K2, DEFAULT_LAMBDA = 20, 6, 0.3  # the paper's settings
 
 
-def _nearest(order, count):
-    """Sparse [n, n] 0/1: j is among the ``count`` first of row i's ranking."""
-    n = len(order)
-    columns = order[:, :count]
-    rows = np.repeat(np.arange(n), columns.shape[1])
-    return sparse.csr_matrix((np.ones(rows.size), (rows, columns.ravel())), shape=(n, n))
+def _nearest(top, count):
+    """Sparse [n, n] 0/1: j is among the ``count`` first of row i's ranking (``top`` [n, >= count])."""
+    n = len(top)
+    rows = np.repeat(np.arange(n), count)
+    return sparse.csr_matrix((np.ones(rows.size), (rows, top[:, :count].ravel())), shape=(n, n))
 
 
-def _reciprocal(order, k):
-    nearest = _nearest(order, k + 1)
+def _reciprocal(top, k):
+    nearest = _nearest(top, k + 1)
     return nearest.multiply(nearest.T).tocsr()
+
+
+def _rerank_from_rankings(top, pair_distance, query_gallery, k1, k2, lambda_value):
+    """d* [queries, gallery] of the images 0..n-1, queries first, from each image's ``top`` ranking
+    [n, >= max(k1 + 1, k2)] and ``pair_distance(rows, columns)``, the original distance of pairs.
+
+    Every set is sparse (a row holds a few times k1 images), so this costs O(n k1 k2), not O(n^2).
+    """
+    n, queries = len(top), len(query_gallery)
+    reciprocal = _reciprocal(top, k1)
+    half = _reciprocal(top, int(np.around(k1 / 2)))
+    half_sizes = np.asarray(half.sum(axis=1)).ravel()
+    shared = (reciprocal @ half.T).multiply(reciprocal).tocoo()  # [p, q] = |R(p, k1) and R(q, k1/2)|, q in R(p, k1)
+    keep = shared.data > 2.0 / 3.0 * half_sizes[shared.col]
+    expands = sparse.csr_matrix((np.ones(keep.sum()), (shared.row[keep], shared.col[keep])), shape=(n, n))
+    expanded = (reciprocal + expands @ half).tocoo()
+    weights = sparse.csr_matrix((np.exp(-pair_distance(expanded.row, expanded.col)), (expanded.row, expanded.col)),
+                                shape=(n, n))
+    weights = sparse.diags(1.0 / np.asarray(weights.sum(axis=1)).ravel()) @ weights
+    if k2 > 1:
+        weights = (_nearest(top, k2) @ weights / k2).tocsr()
+    gallery_weights = weights[queries:]
+    jaccard = np.empty_like(query_gallery)
+    for query in range(queries):
+        row = weights[query]
+        columns, values = row.indices, row.data
+        smaller = np.minimum(gallery_weights[:, columns].toarray(), values[None, :]).sum(axis=1)
+        # Every row sums to 1, so the sum of maxima is 2 minus the sum of minima.
+        jaccard[query] = 1.0 - smaller / (2.0 - smaller)
+    return (1.0 - lambda_value) * jaccard + lambda_value * query_gallery
+
+
+def _widths(n, k1, k2):
+    k1, k2 = min(k1, n - 1), min(k2, n)
+    return k1, k2, max(k1 + 1, k2)
 
 
 def k_reciprocal_rerank(query_gallery, query_query, gallery_gallery, k1=DEFAULT_K1, k2=DEFAULT_K2,
                         lambda_value=DEFAULT_LAMBDA):
-    """Re-ranked distances d* [queries, gallery] from the three blocks of original distances.
-
-    The neighbour sets are sparse (at most k1 + 1 per row), so the set algebra
-    runs as sparse products in about O(n^2 log n) for the sort, not O(n^3).
-    """
+    """Re-ranked distances d* [queries, gallery] from the three blocks of original distances."""
     query_gallery = np.asarray(query_gallery, np.float64)
     distances = np.block([[np.asarray(query_query, np.float64), query_gallery],
                           [query_gallery.T, np.asarray(gallery_gallery, np.float64)]])
-    n, queries = len(distances), len(query_gallery)
-    k1, k2 = min(k1, n - 1), min(k2, n)
-    order = np.argsort(distances, axis=1, kind="stable")
-    reciprocal = _reciprocal(order, k1)
-    half = _reciprocal(order, int(np.around(k1 / 2)))
-    shared = (reciprocal @ half.T).toarray()  # [p, q] = |R(p, k1) and R(q, k1/2)|
-    expands = reciprocal.multiply(shared > 2.0 / 3.0 * np.asarray(half.sum(axis=1)).ravel()[None, :])
-    expanded = (reciprocal + expands @ half).toarray() > 0
-    weights = np.where(expanded, np.exp(-distances), 0.0)
-    weights /= weights.sum(axis=1, keepdims=True)
-    if k2 > 1:
-        weights = _nearest(order, k2) @ weights / k2
-    jaccard = np.empty_like(query_gallery)
-    gallery_weights = weights[queries:]
-    for query in range(queries):
-        smaller = np.minimum(weights[query], gallery_weights).sum(axis=1)
-        larger = np.maximum(weights[query], gallery_weights).sum(axis=1)
-        jaccard[query] = 1.0 - smaller / larger
-    return (1.0 - lambda_value) * jaccard + lambda_value * query_gallery
+    k1, k2, width = _widths(len(distances), k1, k2)
+    top = np.argsort(distances, axis=1, kind="stable")[:, :width]
+    return _rerank_from_rankings(top, lambda rows, columns: distances[rows, columns], query_gallery, k1, k2,
+                                 lambda_value)
 
 
 def rerank_per_query(distances, allowed, k1=DEFAULT_K1, k2=DEFAULT_K2, lambda_value=DEFAULT_LAMBDA):
     """[n, n] re-ranked distances of n images among themselves; row i re-ranked against only the
-    images ``allowed[i]`` marks (others, and the diagonal, are +inf)."""
+    images ``allowed[i]`` marks (others, and the diagonal, are +inf).
+
+    Each row equals ``k_reciprocal_rerank`` of that one query against its allowed images. Queries
+    with the same allowed images (one camera and flank, say) share the gallery's own rankings: a
+    query only enters them, at the position its distances give it (ahead of ties, as the query
+    comes first in the stable sort).
+    """
     distances = np.asarray(distances, np.float64)
     allowed = np.asarray(allowed, bool) & ~np.eye(len(distances), dtype=bool)
     reranked = np.full(distances.shape, np.inf)
+    galleries = {}
     for query in range(len(distances)):
-        gallery = np.flatnonzero(allowed[query])
+        galleries.setdefault(allowed[query].tobytes(), []).append(query)
+    for members in galleries.values():
+        gallery = np.flatnonzero(allowed[members[0]])
         if gallery.size == 0:
             continue
-        reranked[query, gallery] = k_reciprocal_rerank(
-            distances[query, gallery][None, :], distances[query, query][None, None],
-            distances[np.ix_(gallery, gallery)], k1, k2, lambda_value,
-        )[0]
+        block = distances[np.ix_(gallery, gallery)]
+        group_k1, group_k2, width = _widths(gallery.size + 1, k1, k2)
+        gallery_top = np.argsort(block, axis=1, kind="stable")[:, :width]
+        gallery_top_distances = np.take_along_axis(block, gallery_top, axis=1)
+        for query in members:
+            to_query = distances[query, gallery]
+            # The joint ranking of each gallery image: the query (joint index 0) enters its own
+            # ranking before every gallery image at least as far; gallery images move up by one.
+            position = (gallery_top_distances < to_query[:, None]).sum(axis=1)
+            top = np.empty((gallery.size + 1, width), np.int64)
+            shifted = gallery_top + 1
+            columns = np.arange(width)[None, :]
+            top[1:] = np.where(columns < position[:, None], shifted,
+                               np.where(columns == position[:, None], 0,
+                                        np.roll(shifted, 1, axis=1)))
+            top[0] = np.argsort(np.concatenate([[distances[query, query]], to_query]), kind="stable")[:width]
+            joint_query = np.concatenate([[distances[query, query]], to_query])
+
+            def pair_distance(rows, cols, joint_query=joint_query):
+                inner = block[np.maximum(rows - 1, 0), np.maximum(cols - 1, 0)]
+                return np.where(rows == 0, joint_query[cols], np.where(cols == 0, joint_query[rows], inner))
+
+            reranked[query, gallery] = _rerank_from_rankings(top, pair_distance, to_query[None, :], group_k1,
+                                                             group_k2, lambda_value)[0]
     return reranked

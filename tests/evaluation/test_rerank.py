@@ -94,3 +94,27 @@ def test_per_query_reranking_sees_only_the_allowed_gallery():
     changed[1, :] = changed[:, 1] = 0.01  # image 1 moves next to everything: row 0 must not notice
     changed[1, 1] = 0.0
     np.testing.assert_allclose(rerank_per_query(changed, allowed, 3, 2, 0.3)[0], got[0])
+
+
+def test_queries_sharing_a_gallery_match_one_query_reranking_even_with_ties():
+    """Cross-camera: queries of one camera share their gallery (the other cameras), and re-use its
+    rankings. Hamming distances of 6 ternary codes tie a lot, some at 0: every row must still equal
+    the re-ranking of that query alone."""
+    codes = np.random.default_rng(4).integers(0, 3, (24, 6))
+    codes[5] = codes[17]  # identical templates in two cameras: distance 0
+    d = (codes[:, None, :] != codes[None, :, :]).mean(-1)
+    cameras = np.arange(24) % 3
+    allowed = cameras[:, None] != cameras[None, :]
+    got = rerank_per_query(d, allowed, k1=4, k2=3, lambda_value=0.3)
+    for query in range(24):
+        gallery = np.flatnonzero(allowed[query])
+        alone = k_reciprocal_rerank(d[query, gallery][None], [[d[query, query]]], d[np.ix_(gallery, gallery)],
+                                    4, 3, 0.3)[0]
+        np.testing.assert_allclose(got[query, gallery], alone, atol=1e-12)
+
+
+def test_matches_the_slow_reference_with_tied_distances():
+    codes = np.random.default_rng(9).integers(0, 2, (14, 5))
+    d = (codes[:, None, :] != codes[None, :, :]).mean(-1)
+    got = k_reciprocal_rerank(d[:3, 3:], d[:3, :3], d[3:, 3:], 4, 3, 0.3)
+    np.testing.assert_allclose(got, reference_rerank(d, 3, 4, 3, 0.3), atol=1e-12)
