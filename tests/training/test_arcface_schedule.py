@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lateral.config import Config, ConfigError
+from lateral.config import Config, ConfigError, load_config
 from lateral.models.heads import ArcHead, adacos_fixed_scale, build_head
 from lateral.training.loops import LOOPS, TrainingJob, cross_entropy
 from lateral.training.margin_schedule import MarginSchedule, margin_at_step, margin_schedule_for
@@ -27,6 +27,16 @@ def test_adacos_fixed_scale_by_hand():
     assert adacos_fixed_scale(3) == pytest.approx(0.980258, abs=1e-6)
     head = build_head("ArcHead", 16, margin=0.2, logist_scale="auto")
     assert head.logist_scale == pytest.approx(3.829761, abs=1e-6)
+
+
+def test_logist_scale_takes_a_number_or_auto(tmp_path):
+    path = tmp_path / "c.yaml"
+    for text, expected in (("auto", "auto"), ("3", 3.0), ("2.5", 2.5)):
+        path.write_text(f"sub_name: a\nlogist_scale: {text}\n")
+        assert load_config(path).logist_scale == expected
+    path.write_text("sub_name: a\nlogist_scale: automatic\n")
+    with pytest.raises(ConfigError, match="logist_scale"):
+        load_config(path)
 
 
 def test_auto_scale_needs_three_classes():
