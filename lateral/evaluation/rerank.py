@@ -21,10 +21,11 @@ row's maximum): the measures here are bounded distances already (1 - cosine
 in [0, 2], the share of unequal IoM codes in [0, 1]).
 
 ``rerank_per_query`` serves evaluation protocols that exclude images per query
-(other flank, same session or camera): each query is re-ranked against only
-the images it may be compared with, so an excluded image (a same-camera shot
-of the same fish, say) can never bridge it to a match through the neighbour
-sets. The gallery tool can call it with one query against its stored templates.
+(other flank, same session or camera): each query is re-ranked alone against
+only the images it may be compared with, so an excluded image (a same-camera
+shot of the same fish, say) can never bridge it to a match through the
+neighbour sets. ``rerank_queries_alone`` is the same for queries against one
+gallery, the gallery tool's case (new photos against stored templates).
 """
 
 import numpy as np
@@ -92,15 +93,45 @@ def k_reciprocal_rerank(query_gallery, query_query, gallery_gallery, k1=DEFAULT_
                                  lambda_value)
 
 
-def rerank_per_query(distances, allowed, k1=DEFAULT_K1, k2=DEFAULT_K2, lambda_value=DEFAULT_LAMBDA):
-    """[n, n] re-ranked distances of n images among themselves; row i re-ranked against only the
-    images ``allowed[i]`` marks (others, and the diagonal, are +inf).
+def rerank_queries_alone(query_gallery, gallery_gallery, query_self=None, k1=DEFAULT_K1, k2=DEFAULT_K2,
+                         lambda_value=DEFAULT_LAMBDA):
+    """d* [queries, gallery], each query re-ranked alone against the gallery (no query sees another):
+    row i equals ``k_reciprocal_rerank(query_gallery[i:i+1], [[query_self[i]]], gallery_gallery)``.
 
-    Each row equals ``k_reciprocal_rerank`` of that one query against its allowed images. Queries
-    with the same allowed images (one camera and flank, say) share the gallery's own rankings: a
-    query only enters them, at the position its distances give it (ahead of ties, as the query
-    comes first in the stable sort).
+    The gallery's own rankings are sorted once; a query only enters them, at the place its
+    distances give it (ahead of ties, as the query comes first in the stable sort). This is the
+    call for the gallery tool: new photos against the stored templates. ``query_self``: each
+    query's distance to itself (default 0).
     """
+    query_gallery = np.atleast_2d(np.asarray(query_gallery, np.float64))
+    block = np.asarray(gallery_gallery, np.float64)
+    query_self = np.zeros(len(query_gallery)) if query_self is None else np.asarray(query_self, np.float64)
+    gallery_size = len(block)
+    k1, k2, width = _widths(gallery_size + 1, k1, k2)
+    gallery_top = np.argsort(block, axis=1, kind="stable")[:, :width]
+    gallery_top_distances = np.take_along_axis(block, gallery_top, axis=1)
+    shifted = gallery_top + 1  # joint indices: the query is 0, gallery image j is j + 1
+    columns = np.arange(width)[None, :]
+    reranked = np.empty_like(query_gallery)
+    for query, to_query in enumerate(query_gallery):
+        joint_query = np.concatenate([[query_self[query]], to_query])
+        position = (gallery_top_distances < to_query[:, None]).sum(axis=1)[:, None]
+        top = np.empty((gallery_size + 1, width), np.int64)
+        top[0] = np.argsort(joint_query, kind="stable")[:width]
+        top[1:] = np.where(columns < position, shifted, np.where(columns == position, 0, np.roll(shifted, 1, axis=1)))
+
+        def pair_distance(rows, cols, joint_query=joint_query):
+            inner = block[np.maximum(rows - 1, 0), np.maximum(cols - 1, 0)]
+            return np.where(rows == 0, joint_query[cols], np.where(cols == 0, joint_query[rows], inner))
+
+        reranked[query] = _rerank_from_rankings(top, pair_distance, to_query[None, :], k1, k2, lambda_value)[0]
+    return reranked
+
+
+def rerank_per_query(distances, allowed, k1=DEFAULT_K1, k2=DEFAULT_K2, lambda_value=DEFAULT_LAMBDA):
+    """[n, n] re-ranked distances of n images among themselves; row i re-ranked alone against only
+    the images ``allowed[i]`` marks (others, and the diagonal, are +inf). Queries with the same
+    allowed images (one camera and flank, say) share one ``rerank_queries_alone`` call."""
     distances = np.asarray(distances, np.float64)
     allowed = np.asarray(allowed, bool) & ~np.eye(len(distances), dtype=bool)
     reranked = np.full(distances.shape, np.inf)
@@ -111,28 +142,7 @@ def rerank_per_query(distances, allowed, k1=DEFAULT_K1, k2=DEFAULT_K2, lambda_va
         gallery = np.flatnonzero(allowed[members[0]])
         if gallery.size == 0:
             continue
-        block = distances[np.ix_(gallery, gallery)]
-        group_k1, group_k2, width = _widths(gallery.size + 1, k1, k2)
-        gallery_top = np.argsort(block, axis=1, kind="stable")[:, :width]
-        gallery_top_distances = np.take_along_axis(block, gallery_top, axis=1)
-        for query in members:
-            to_query = distances[query, gallery]
-            # The joint ranking of each gallery image: the query (joint index 0) enters its own
-            # ranking before every gallery image at least as far; gallery images move up by one.
-            position = (gallery_top_distances < to_query[:, None]).sum(axis=1)
-            top = np.empty((gallery.size + 1, width), np.int64)
-            shifted = gallery_top + 1
-            columns = np.arange(width)[None, :]
-            top[1:] = np.where(columns < position[:, None], shifted,
-                               np.where(columns == position[:, None], 0,
-                                        np.roll(shifted, 1, axis=1)))
-            top[0] = np.argsort(np.concatenate([[distances[query, query]], to_query]), kind="stable")[:width]
-            joint_query = np.concatenate([[distances[query, query]], to_query])
-
-            def pair_distance(rows, cols, joint_query=joint_query):
-                inner = block[np.maximum(rows - 1, 0), np.maximum(cols - 1, 0)]
-                return np.where(rows == 0, joint_query[cols], np.where(cols == 0, joint_query[rows], inner))
-
-            reranked[query, gallery] = _rerank_from_rankings(top, pair_distance, to_query[None, :], group_k1,
-                                                             group_k2, lambda_value)[0]
+        reranked[np.ix_(members, gallery)] = rerank_queries_alone(
+            distances[np.ix_(members, gallery)], distances[np.ix_(gallery, gallery)],
+            distances[members, members], k1, k2, lambda_value)
     return reranked

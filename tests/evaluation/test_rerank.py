@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from lateral.evaluation.rerank import k_reciprocal_rerank, rerank_per_query
+from lateral.evaluation.rerank import k_reciprocal_rerank, rerank_per_query, rerank_queries_alone
 
 
 def test_hand_worked_line():
@@ -118,3 +118,11 @@ def test_matches_the_slow_reference_with_tied_distances():
     d = (codes[:, None, :] != codes[None, :, :]).mean(-1)
     got = k_reciprocal_rerank(d[:3, 3:], d[:3, :3], d[3:, 3:], 4, 3, 0.3)
     np.testing.assert_allclose(got, reference_rerank(d, 3, 4, 3, 0.3), atol=1e-12)
+
+
+def test_queries_alone_against_one_gallery():
+    d = random_distances(15, seed=2)
+    got = rerank_queries_alone(d[:3, 3:], d[3:, 3:], k1=4, k2=3, lambda_value=0.3)
+    for query in range(3):
+        alone = k_reciprocal_rerank(d[query, 3:][None], [[0.0]], d[3:, 3:], 4, 3, 0.3)[0]
+        np.testing.assert_allclose(got[query], alone, atol=1e-12)
