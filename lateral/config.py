@@ -114,7 +114,10 @@ def _convert(hint, value, key):
                 return _convert(option, value, key)
             except BadValue as error:
                 errors.append(error)
-        raise errors[0]
+        if len(errors) == 1:
+            raise errors[0]
+        wants = [error.problem.removeprefix("must be ").rsplit(", got ", 1)[0] for error in errors]
+        raise BadValue(key, f"must be {' or '.join(wants)}, got {value!r}")
     if origin is typing.Literal:
         if value not in args:
             raise BadValue(key, f"must be one of {list(args)}, got {value!r}")
@@ -217,6 +220,9 @@ class AugmentConfig(Validated):
     saturation_range: tuple[float, float] = (0.7, 1.3)
     brightness: bool = True
     brightness_delta: float = 0.15
+    # Hue jitter: rotate the hue by a uniform draw in [-hue_delta, hue_delta] of a full turn (0..0.5).
+    hue: bool = False
+    hue_delta: float = 0.05
     trivial_augment: bool = False
     trivial_augment_magnitude: float = 0.5
     # Probability of erasing a box (Fishial: 0.358); 0 switches it off.
@@ -233,6 +239,7 @@ class AugmentConfig(Validated):
         "random_erasing": FRACTION,
         "erasing_scale": Each(between(0, 1), increasing=True),
         "erasing_ratio": Each(above(0), increasing=True),
+        "hue_delta": between(0, 0.5),  # tf.image.random_hue's own limit
     }
 
 
@@ -272,7 +279,17 @@ class Config(Validated):
     bn_momentum: float = 0.9  # every BatchNorm's; keras.applications' 0.99-0.999 suit only very long runs
     head_type: str = "ArcHead"
     margin: float = 0.5
-    logist_scale: float = 64.0
+    # ArcHead logit scale: a number, or "auto" for AdaCos' fixed scale sqrt(2) ln(C - 1) of the C training classes.
+    logist_scale: typing.Union[float, typing.Literal["auto"]] = 64.0
+    # ArcHead schedule: margin 0 (a cosine-softmax) for head_warmup_epochs, then the margin grows linearly
+    # from 0 to `margin` over margin_ramp_epochs (0: at once). Both >= 0.
+    head_warmup_epochs: float = 0.0
+    margin_ramp_epochs: float = 0.0
+    # BNNeck (Luo et al. 2019): the embedding's last BatchNorm without learned shift; inference uses its output.
+    bnneck: bool = False
+    label_smoothing: float = 0.0  # stage-one cross-entropy label smoothing, in [0, 1)
+    # Per-image colour correction inside the embedding model (training, evaluation, gallery alike).
+    colour_constancy: typing.Literal["none", "grey_world", "shades_of_grey"] = "none"
     # Optimisation.
     epochs: int = 5
     steps_per_epoch: typing.Optional[int] = None  # default: one pass over the training images
@@ -328,7 +345,10 @@ class Config(Validated):
         "bn_momentum": between(0, 1),
         "head_type": Registered("lateral.models.heads:HEADS"),
         "margin": between(0, math.pi / 2),  # radians; past pi/2 the margin swamps the angle it penalises
-        "logist_scale": above(0),
+        "logist_scale": above(0),  # or "auto" (AdaCos), which the type admits
+        "head_warmup_epochs": at_least(0),
+        "margin_ramp_epochs": at_least(0),
+        "label_smoothing": between(0, 1, high_open=True),
         "epochs": at_least(1),
         "steps_per_epoch": at_least(1),
         "base_lr": above(0),
@@ -351,6 +371,7 @@ class Config(Validated):
     }
     RELATIONS = (
         Relation(("warmup_epochs", "epochs"), lambda warmup, epochs: warmup <= epochs, "must not exceed epochs"),
+        Relation(("head_warmup_epochs", "epochs"), lambda warmup, epochs: warmup <= epochs, "must not exceed epochs"),
         Relation(("first_sub_name", "sub_name"), lambda first, sub: first != sub,
                  "must name another run than sub_name (stage two writes its own folder)"),
     )

@@ -1,6 +1,7 @@
 """Match measures by name (used by validation, evaluation and the gallery): every measure maps two sets of templates to a score matrix (higher = more alike)."""
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -45,6 +46,21 @@ def hamming_similarity(a, b, block=2048):
     for start in range(0, len(a), block):
         scores[start : start + block] = _one_hot(a[start : start + block], levels) @ b_rows.T
     return scores / a.shape[1]
+
+
+@_register("lut_hamming", "codes")
+def lut_hamming_similarity(a, b):
+    """Share of equal bits once each code is written in binary: the original deep-IoM evaluation's
+    LUT binarisation (code c in 0..q-1 as ceil(log2 q) bits, most significant first, the table of
+    ``bin_lut_loss``). q is taken as the largest code present plus one, which is the model's q
+    whenever its top level occurs anywhere in ``a`` or ``b``."""
+    a, b = np.asarray(a), np.asarray(b)
+    levels = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    bits = max(1, math.ceil(math.log2(levels)))
+    shifts = np.arange(bits - 1, -1, -1)
+    a_bits, b_bits = (((codes[..., None] >> shifts) & 1).reshape(len(codes), -1).astype(np.float32) for codes in (a, b))
+    equal = a_bits @ b_bits.T + (1.0 - a_bits) @ (1.0 - b_bits).T
+    return equal / a_bits.shape[1]
 
 
 @_register("jaccard", "codes")

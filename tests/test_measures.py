@@ -15,6 +15,15 @@ def test_hamming_and_jaccard_on_known_codes():
     np.testing.assert_allclose(MEASURES.get("jaccard").scores(a, b), [[1 / 3, 1.0]])
 
 
+def test_lut_hamming_on_known_codes():
+    """Largest code 3: q = 4, 2 bits each. a = (1, 2, 3, 0) -> 01 10 11 00; b0 = (1, 0, 3, 1) ->
+    01 00 11 01: bits differ at positions 3 and 8, so 6 of 8 equal = 0.75 (code Hamming: 0.5).
+    b1 = (2, 1, 0, 3) -> 10 01 00 11: every bit differs, 0."""
+    a = np.array([[1, 2, 3, 0]])
+    b = np.array([[1, 0, 3, 1], [2, 1, 0, 3], [1, 2, 3, 0]])
+    np.testing.assert_allclose(MEASURES.get("lut_hamming").scores(a, b), [[0.75, 0.0, 1.0]])
+
+
 def test_cosine_and_euclidean_on_known_vectors():
     """Unit vectors at 90 degrees: cosine 0, distance sqrt(2); the same vector scaled: 1 and 0."""
     a = np.array([[3.0, 0.0]])

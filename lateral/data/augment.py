@@ -17,7 +17,8 @@ from lateral.registry import Registry
 AUGMENTATIONS = Registry("augmentation")
 # Geometry first, then colour, then erasing (applied to the finished image, as
 # torchvision's RandomErasing is applied after ToTensor in Fishial's recipe).
-ORDER = ("random_crop", "flip_horizontal", "flip_vertical", "saturation", "brightness", "trivial_augment", "random_erasing")
+ORDER = ("random_crop", "flip_horizontal", "flip_vertical", "saturation", "hue", "brightness", "trivial_augment",
+         "random_erasing")
 
 
 @AUGMENTATIONS.register("random_crop")
@@ -47,6 +48,12 @@ def flip_vertical(cfg):
 def saturation(cfg):
     lower, upper = cfg.saturation_range
     return lambda image: tf.image.random_saturation(image, lower, upper)
+
+
+@AUGMENTATIONS.register("hue")
+def hue(cfg):
+    """Rotate the hue by a uniform draw in [-hue_delta, hue_delta] of a turn (a camera's colour cast)."""
+    return lambda image: tf.image.random_hue(image / 255.0, cfg.hue_delta) * 255.0
 
 
 @AUGMENTATIONS.register("brightness")

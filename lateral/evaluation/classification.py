@@ -36,10 +36,13 @@ def restore_classifier(run_folder):
     config = from_dict(Config, yaml.safe_load((run_folder / CONFIG_SNAPSHOT).read_text()))
     label_map = json.loads((run_folder / LABEL_MAP).read_text())
     embedding = build_embedding_model(config.input_size, config.backbone_type, config.embd_shape, "none",
-                                      config.backbone_width, config.dropout, config.bn_momentum)
+                                      config.backbone_width, config.dropout, config.bn_momentum,
+                                      bnneck=config.bnneck, colour_constancy=config.colour_constancy)
     head = build_head(config.head_type, len(label_map), margin=0.0, logist_scale=config.logist_scale)
     model = training_model(embedding, head, config.input_size)
     tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
+    if isinstance(head, ArcHead):
+        head.set_margin(0.0)  # the checkpoint holds the training margin
     return embedding, head, label_map, config
 
 

@@ -1,47 +1,107 @@
-"""``test_iom.py``: how well does a trained run tell fish apart, and at what threshold?"""
+"""``test_iom.py``: how well does a trained run tell fish apart, and at what threshold?
 
+Test-time options (``EvaluationOptions``), each to be measured on the development split
+before adoption: flip test-time augmentation of the embeddings, camera-aware
+normalisation of the embeddings, and k-reciprocal re-ranking of the
+identification ranking (rank-1, CMC, mAP, per-fish; verification figures stay
+on the plain scores, as a pair has no gallery to re-rank against).
+"""
+
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
+from lateral.data.records import DatasetError
 from lateral.data.split import keep_fish
+from lateral.evaluation.camera_norm import camera_normalise
+from lateral.evaluation.per_fish import per_fish_markdown, per_fish_rank1
 from lateral.evaluation.protocol import EvaluationError, comparable, require_both_kinds, verification_pairs
 from lateral.evaluation.report import write_report
+from lateral.evaluation.rerank import DEFAULT_K1, DEFAULT_K2, DEFAULT_LAMBDA, rerank_per_query
 from lateral.evaluation.templates import compute_templates, load_test_set
 from lateral.evaluation.verification import evaluate_measure
 from lateral.measures import MEASURES
 
 DEFAULT_MEASURES = {"codes": ("hamming",), "embeddings": ("cosine",)}
+# Each measure's score (higher = more alike) as the distance re-ranking works on.
+RERANK_DISTANCES = {
+    "cosine": lambda scores: 1.0 - scores,  # 1 - cosine, in [0, 2]
+    "hamming": lambda scores: 1.0 - scores,  # share of unequal codes, in [0, 1]
+    "jaccard": lambda scores: 1.0 - scores,  # Jaccard distance of the code sets, in [0, 1]
+    "lut_hamming": lambda scores: 1.0 - scores,  # share of unequal LUT bits, in [0, 1]
+    "euclidean": lambda scores: -scores,  # Euclidean distance of unit embeddings, in [0, 2]
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationOptions:
+    """The test-time options of ``evaluate_run`` (all off by default)."""
+
+    flip_tta: bool = False  # embeddings: mean of the image's and its mirror's
+    camera_norm: bool = False  # embeddings: remove each session's mean (lateral/evaluation/camera_norm.py)
+    rerank: bool = False  # identification: k-reciprocal re-ranking (lateral/evaluation/rerank.py)
+    rerank_k1: int = DEFAULT_K1
+    rerank_k2: int = DEFAULT_K2
+    rerank_lambda: float = DEFAULT_LAMBDA
+
+    def describe(self):
+        parts = ["flip TTA"] * self.flip_tta + ["camera normalisation"] * self.camera_norm
+        if self.rerank:
+            parts.append(f"k-reciprocal re-ranking (k1 {self.rerank_k1}, k2 {self.rerank_k2}, "
+                         f"lambda {self.rerank_lambda:g})")
+        return ", ".join(parts) or "none"
+
+
+def keep_sessions(roi_set, sessions, test_dataset):
+    """Only the images of ``sessions`` (cameras); an unknown session fails naming it."""
+    known = sorted(set(roi_set.sessions.tolist()))
+    unknown = [session for session in sessions if session not in known]
+    if unknown:
+        raise DatasetError(f"session {unknown[0]!r} is not in {test_dataset}; its sessions: {', '.join(known)}")
+    return roi_set.subset(np.flatnonzero(np.isin(roi_set.sessions, list(sessions))))
 
 
 def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session=False, compare_flanks=False,
-                 max_pairs=2_000_000, bootstrap_rounds=200, fish=()):
-    """Evaluate ``run_folder``'s models on ``test_dataset`` (only ``fish``, if named);
-    returns (Markdown table, {measure: figures})."""
+                 max_pairs=2_000_000, bootstrap_rounds=200, fish=(), sessions=(), options=EvaluationOptions()):
+    """Evaluate ``run_folder``'s models on ``test_dataset`` (only ``fish`` and ``sessions``, if named);
+    returns (Markdown report, {measure: figures})."""
     roi_set = load_test_set(test_dataset)
     if fish:
         roi_set = keep_fish(roi_set, fish, keep=True)
+    if sessions:
+        roi_set = keep_sessions(roi_set, sessions, test_dataset)
     allowed = comparable(roi_set.fish_ids, roi_set.flanks, roi_set.sessions, cross_session, compare_flanks)
     first, second, genuine = verification_pairs(roi_set.fish_ids, allowed, max_pairs)
     require_both_kinds(genuine, roi_set.fish_ids, roi_set.sessions, cross_session, test_dataset)
-    templates = compute_templates(run_folder, roi_set)
+    templates = compute_templates(run_folder, roi_set, flip_tta=options.flip_tta)  # after the checks: no model load
+    if options.camera_norm:
+        templates["embeddings"] = camera_normalise(templates["embeddings"], roi_set.sessions)
     if measures is None:  # hamming on IoM codes for a stage-two run, and cosine on embeddings always
         measures = [*(DEFAULT_MEASURES["codes"] if templates["codes"] is not None else ()), *DEFAULT_MEASURES["embeddings"]]
-    results, scores = {}, {}
+    results, scores, per_fish = {}, {}, {}
     for name in measures:
         measure = MEASURES.get(name)
         representation = templates[measure.representation]
         if representation is None:
             raise EvaluationError(f"measure {name!r} needs IoM codes, but {run_folder} holds a stage-one model only")
         similarity = measure.scores(representation, representation)
+        ranking_scores = similarity
+        if options.rerank:
+            ranking_scores = -rerank_per_query(RERANK_DISTANCES[name](np.asarray(similarity, np.float64)), allowed,
+                                               options.rerank_k1, options.rerank_k2, options.rerank_lambda)
         results[name] = evaluate_measure(similarity, roi_set.fish_ids, allowed, first, second, genuine,
-                                         bootstrap_rounds)
+                                         bootstrap_rounds, identification_scores=ranking_scores)
+        per_fish[name] = per_fish_rank1(ranking_scores, roi_set.fish_ids, allowed)
+        results[name]["per_fish"] = {fish_id: row._asdict() for fish_id, row in per_fish[name].items()}
         pair_scores = similarity[first, second]
         scores[name] = (pair_scores[genuine], pair_scores[~genuine])
     protocol = "cross-session" if cross_session else "all pairs"
     flanks = "flanks compared with each other" if compare_flanks else "same flank only"
+    kept_sessions = f" (sessions {', '.join(sessions)})" if sessions else ""
     header = (f"# {Path(run_folder).name} on {test_dataset}\n\n{len(roi_set)} images of "
-              f"{len(np.unique(roi_set.fish_ids))} fish; protocol: {protocol}, {flanks}; "
-              f"{int(genuine.sum())} genuine and {int((~genuine).sum())} impostor pairs.")
-    table = write_report(Path(out_dir), header, results, scores)
+              f"{len(np.unique(roi_set.fish_ids))} fish{kept_sessions}; protocol: {protocol}, {flanks}; "
+              f"{int(genuine.sum())} genuine and {int((~genuine).sum())} impostor pairs; "
+              f"test-time options: {options.describe()}.")
+    table = write_report(Path(out_dir), header, results, scores, per_fish_markdown(per_fish))
     return f"{header}\n\n{table}", results

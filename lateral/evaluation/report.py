@@ -47,10 +47,11 @@ def markdown_table(results):
     return "\n".join(lines)
 
 
-def write_report(out_dir, header, results, scores):
-    """``scores[measure] = (genuine scores, impostor scores)``; writes report.md, metrics.json and PNGs."""
+def write_report(out_dir, header, results, scores, sections=""):
+    """``scores[measure] = (genuine scores, impostor scores)``; writes report.md (the table, then
+    ``sections`` of Markdown), metrics.json and PNGs; returns the Markdown after the header."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    table = markdown_table(results)
+    table = markdown_table(results) + (f"\n\n{sections}" if sections else "")
     (out_dir / "report.md").write_text(f"{header}\n\n{table}\n")
     (out_dir / "metrics.json").write_text(json.dumps(json_safe({"protocol": header, "measures": results}), indent=2) + "\n")
     _plot_roc_and_det(out_dir, scores)

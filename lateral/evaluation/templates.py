@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from lateral.data.pipeline import evaluation_dataset
 from lateral.data.layout import printable
@@ -55,12 +56,24 @@ def run_models(run_folder):
     return load_model(embedding_path), (load_model(codes_path) if codes_path.is_file() else None)
 
 
-def compute_templates(run_folder, roi_set, batch_size=64):
-    """{"embeddings": float32 [n, d], "codes": int32 [n, m] or None} for every image of ``roi_set``."""
+def compute_templates(run_folder, roi_set, batch_size=64, flip_tta=False):
+    """{"embeddings": float32 [n, d], "codes": int32 [n, m] or None} for every image of ``roi_set``.
+
+    ``flip_tta``: each embedding is the mean of the L2-normalised embeddings of the image and of
+    its left-right mirror (flip test-time augmentation; a mirrored flank shows the other flank's
+    pose, so measure before adopting it). Codes are computed from the image alone.
+    """
     embedding_model, codes_model = run_models(run_folder)
     input_size = tuple(embedding_model.input_shape[1:3])
     codes = None
     if codes_model is not None:
         images = evaluation_dataset(roi_set, input_size, batch_size).map(lambda pixels, _: pixels)
         codes = codes_model.predict(images, verbose=0).astype(np.int32)
-    return {"embeddings": embed(embedding_model, roi_set, input_size, batch_size).astype(np.float32), "codes": codes}
+    if not flip_tta:
+        return {"embeddings": embed(embedding_model, roi_set, input_size, batch_size).astype(np.float32),
+                "codes": codes}
+    embeddings = []
+    for images, _ in evaluation_dataset(roi_set, input_size, batch_size):
+        views = [embedding_model(view, training=False).numpy() for view in (images, tf.image.flip_left_right(images))]
+        embeddings.append(sum(view / np.maximum(np.linalg.norm(view, axis=1, keepdims=True), 1e-12) for view in views) / 2)
+    return {"embeddings": np.concatenate(embeddings).astype(np.float32), "codes": codes}

@@ -35,8 +35,13 @@ def bootstrap_intervals(scores, genuine, fish_ids, first, second, rounds=200, se
     return {"eer_95": interval(eers), "auc_95": interval(aucs), "bootstrap_rounds": len(eers)}
 
 
-def evaluate_measure(similarity, fish_ids, allowed, first, second, genuine, bootstrap_rounds=200):
-    """The figures of one score matrix under one protocol, as a JSON-ready dict."""
+def evaluate_measure(similarity, fish_ids, allowed, first, second, genuine, bootstrap_rounds=200,
+                     identification_scores=None):
+    """The figures of one score matrix under one protocol, as a JSON-ready dict.
+
+    ``identification_scores`` (default: ``similarity``) rank the gallery for CMC and mAP,
+    e.g. re-ranked scores; verification always uses ``similarity``.
+    """
     fish_ids = np.asarray(fish_ids)
     scores = similarity[first, second]
     genuine_scores, impostor_scores = scores[genuine], scores[~genuine]
@@ -44,7 +49,8 @@ def evaluate_measure(similarity, fish_ids, allowed, first, second, genuine, boot
         raise ValueError("the protocol leaves no genuine or no impostor pair: more fish or sessions are needed")
     eer, eer_threshold = metrics.equal_error_rate(genuine_scores, impostor_scores)
     accuracy, accuracy_spread, accuracy_threshold = metrics.cross_validated_accuracy(scores, genuine)
-    cmc, mean_ap, queries = metrics.cmc_and_map(similarity, fish_ids, allowed)
+    ranking = similarity if identification_scores is None else identification_scores
+    cmc, mean_ap, queries = metrics.cmc_and_map(ranking, fish_ids, allowed)
     figures = {
         "genuine_pairs": int(genuine_scores.size),
         "impostor_pairs": int(impostor_scores.size),

@@ -1,15 +1,21 @@
-"""The stage-one embedding network: pixels -> normalisation -> backbone -> output layer.
+"""The stage-one embedding network: pixels -> [colour constancy] -> normalisation -> backbone -> output layer.
 
 The output layer is the original project's (arcface-tf2's OutputLayer):
-BatchNorm, Dropout, Flatten, Dense to ``embd_shape``, BatchNorm. The model
-takes float pixels in 0..255 and returns float32 embeddings whatever the
-mixed-precision policy, so a saved model needs no preprocessing outside it.
+BatchNorm, Dropout, Flatten, Dense to ``embd_shape``, BatchNorm. With
+``bnneck`` the last BatchNorm is the BNNeck of Luo et al. 2019 ("Bag of Tricks
+and a Strong Baseline for Deep Person Re-identification", arXiv 1903.07071):
+no learned shift, so the embeddings the cosine head trains on and inference
+compares stay centred on the origin; the features before it are
+``output_dense``'s. The model takes float pixels in 0..255 and returns float32
+embeddings whatever the mixed-precision policy, so a saved model needs no
+preprocessing outside it.
 """
 
 import keras
 import numpy as np
 
 from lateral.models.backbones import build_backbone
+from lateral.models.colour_constancy import ColourConstancy
 
 # keras.applications.imagenet_utils' constants.
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -44,7 +50,7 @@ class PixelNormalisation(keras.layers.Layer):
 
 
 def build_embedding_model(input_size, backbone_type, embd_shape, weights="none", width=1.0, dropout=0.5,
-                          bn_momentum=0.9, name="embedding"):
+                          bn_momentum=0.9, name="embedding", bnneck=False, colour_constancy="none"):
     """``bn_momentum`` replaces every BatchNorm's momentum, the backbone's included.
 
     keras.applications build with 0.99-0.999, tuned for hundreds of thousands
@@ -57,11 +63,15 @@ def build_embedding_model(input_size, backbone_type, embd_shape, weights="none",
     for layer in backbone.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = bn_momentum
-    features = backbone(PixelNormalisation(normalisation, name="normalisation")(pixels))
+    corrected = pixels if colour_constancy == "none" else ColourConstancy(colour_constancy, name="colour_constancy")(pixels)
+    features = backbone(PixelNormalisation(normalisation, name="normalisation")(corrected))
     x = keras.layers.BatchNormalization(momentum=bn_momentum, name="output_bn_in")(features)
     x = keras.layers.Dropout(dropout, name="output_dropout")(x)
     x = keras.layers.Flatten(name="output_flatten")(x)
     x = keras.layers.Dense(embd_shape, name="output_dense")(x)
-    x = keras.layers.BatchNormalization(momentum=bn_momentum, name="output_bn_out")(x)
+    if bnneck:
+        x = keras.layers.BatchNormalization(momentum=bn_momentum, center=False, name="bnneck")(x)
+    else:
+        x = keras.layers.BatchNormalization(momentum=bn_momentum, name="output_bn_out")(x)
     embeddings = keras.layers.Activation("linear", dtype="float32", name="embedding_float32")(x)
     return keras.Model(pixels, embeddings, name=name)

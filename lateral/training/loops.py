@@ -1,8 +1,9 @@
 """The two stage-one training loops: Keras ``fit`` and a ``tf.GradientTape`` loop.
 
-Both run the same model and optimiser, save the same checkpoints, log the same
-TensorBoard scalars, and resume at the optimiser's step count: the epoch and
-the position in it follow from ``optimizer.iterations``.
+Both run the same model, loss and optimiser, set the head's margin schedule
+before each step, save the same checkpoints, log the same TensorBoard
+scalars, and resume at the optimiser's step count: the epoch and the position
+in it follow from ``optimizer.iterations``.
 """
 
 import dataclasses
@@ -40,6 +41,15 @@ class TrainingJob:
     loss_name: str  # the loss term, as a NaN names it
     remedy: object  # (names of non-finite terms) -> what to change
     progress: bool = True
+    label_smoothing: float = 0.0
+    margin_schedule: object = None  # step -> margin (sets ArcHead's current margin), or None
+
+    def loss_function(self):
+        return cross_entropy(self.label_smoothing)
+
+    def before_step(self, step):
+        if self.margin_schedule is not None:
+            self.margin_schedule(step)
 
     @property
     def total_steps(self):
@@ -56,6 +66,8 @@ class TrainingJob:
                 tf.summary.scalar("loss", loss)
                 tf.summary.scalar("accuracy", accuracy)
                 tf.summary.scalar("learning_rate", float(keras.ops.convert_to_numpy(self.optimizer.learning_rate)))
+                if self.margin_schedule is not None:
+                    tf.summary.scalar("margin", self.margin_schedule.current)
         epoch_ends = step % self.steps_per_epoch == 0
         if step % self.save_steps == 0 or epoch_ends:
             self.checkpoints.save(checkpoint_number=step)
@@ -78,9 +90,22 @@ class TrainingJob:
         return rank1
 
 
-def make_train_step(strategy, model, optimizer, global_batch):
+def cross_entropy(label_smoothing=0.0):
+    """Per-example softmax cross-entropy of integer labels [batch] and logits [batch, classes].
+
+    With label smoothing (Szegedy et al. 2016, arXiv 1512.00567, section 7) the
+    target is (1 - e) on the true class plus e / classes on every class.
+    """
+
+    def loss(labels, logits):
+        targets = tf.one_hot(tf.reshape(tf.cast(labels, tf.int32), [-1]), tf.shape(logits)[-1])
+        return keras.losses.categorical_crossentropy(targets, logits, from_logits=True, label_smoothing=label_smoothing)
+
+    return loss
+
+
+def make_train_step(strategy, model, optimizer, global_batch, per_example_loss):
     """A compiled step over one (distributed) batch: returns (loss, accuracy) over the global batch."""
-    per_example_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
     variables = model.trainable_variables
 
     def replica_step(images, labels):
@@ -104,12 +129,13 @@ def make_train_step(strategy, model, optimizer, global_batch):
 
 @LOOPS.register("eager_tf")
 def eager_loop(job):
-    train_step = make_train_step(job.strategy, job.model, job.optimizer, job.global_batch)
+    train_step = make_train_step(job.strategy, job.model, job.optimizer, job.global_batch, job.loss_function())
     batches = iter(job.strategy.experimental_distribute_dataset(job.dataset))
     history = {"loss": [], "accuracy": []}
     start = job.step()
     with tqdm(total=job.total_steps, initial=start, desc="training", unit="step", disable=not job.progress) as bar:
         for _ in range(start, job.total_steps):
+            job.before_step(job.step())
             loss, accuracy = (float(value) for value in train_step(*next(batches)))
             step = job.step()
             history["loss"].append(loss)
@@ -120,11 +146,14 @@ def eager_loop(job):
     return history
 
 
-class _AfterStep(keras.callbacks.Callback):
+class _StepHooks(keras.callbacks.Callback):
     def __init__(self, job, history):
         super().__init__()
         self.job = job
         self.history_by_step = history
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.job.before_step(self.job.step())
 
     def on_train_batch_end(self, batch, logs=None):
         step = self.job.step()
@@ -139,12 +168,12 @@ def fit_loop(job):
     with job.strategy.scope():
         job.model.compile(
             optimizer=job.optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            loss=job.loss_function(),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
     data = job.dataset.map(lambda images, labels: ((images, labels), labels))
     history = {"loss": [], "accuracy": []}
-    callbacks = [_AfterStep(job, history)]
+    callbacks = [_StepHooks(job, history)]
     verbose = 1 if job.progress else 0
     start = job.step()
     epoch, offset = divmod(start, job.steps_per_epoch)

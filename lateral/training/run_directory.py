@@ -122,8 +122,9 @@ class RunDirectory:
         if not isinstance(previous, dict):
             raise RunDirectoryError(f"{snapshot_file} is damaged (not a mapping of keys); {START_OVER}")
         current = snapshot(config)
+        defaults = snapshot(type(config)(sub_name=config.sub_name))  # a key newer than the run: its default
         for key in architecture_keys:
-            if previous.get(key) != current[key]:
+            if previous.get(key, defaults[key]) != current[key]:
                 raise RunDirectoryError(
                     f"{self.path} holds a run with {key}={previous.get(key)!r}, this config has {current[key]!r}; "
                     "choose another sub_name (nothing was changed)"

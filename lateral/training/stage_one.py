@@ -16,6 +16,7 @@ from lateral.data.split import keep_fish, split_roi_set
 from lateral.models.embedding import build_embedding_model
 from lateral.models.heads import build_head
 from lateral.training.loops import LOOPS, TrainingJob
+from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.optimization import build_optimizer, learning_rate_schedule
 from lateral.training.precision import apply_policy
 from lateral.training.run_directory import RunDirectory, save_model_atomically
@@ -23,7 +24,8 @@ from lateral.training.strategies import STRATEGIES
 
 # Keys that change the network's shape: a run folder holding another value
 # cannot be resumed.
-ARCHITECTURE_KEYS = ("input_size", "backbone_type", "backbone_width", "embd_shape", "head_type", "class_by")
+ARCHITECTURE_KEYS = ("input_size", "backbone_type", "backbone_width", "embd_shape", "head_type", "class_by", "bnneck",
+                     "colour_constancy")
 
 
 def index_batches_for(config, train_set):
@@ -75,7 +77,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     with strategy.scope():
         embedding = build_embedding_model(
             config.input_size, config.backbone_type, config.embd_shape, config.weights, config.backbone_width,
-            config.dropout, config.bn_momentum,
+            config.dropout, config.bn_momentum, bnneck=config.bnneck, colour_constancy=config.colour_constancy,
         )
         head = build_head(config.head_type, num_classes, margin=config.margin, logist_scale=config.logist_scale)
         model = training_model(embedding, head, config.input_size)
@@ -111,6 +113,8 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         loss_name=f"{config.head_type} cross-entropy",
         remedy=lambda _: f"lower base_lr (now {config.base_lr:g}) or check the data",
         progress=progress,
+        label_smoothing=config.label_smoothing,
+        margin_schedule=margin_schedule_for(head, config, steps_per_epoch),
     )
     history = loop(job)
     save_model_atomically(embedding, run.embedding_model)

@@ -49,7 +49,7 @@ def test_arc_head_uses_its_weights_like_arcface_logits():
     (embeddings, weights, labels), margin, scale, expected = reference_case(0)
     head = ArcHead(weights.shape[1], margin=margin, logist_scale=scale)
     head([embeddings, labels])
-    head.set_weights([weights])
+    head.class_weights.assign(weights)
     np.testing.assert_allclose(head([embeddings, labels]), expected, rtol=RTOL, atol=scale * 1e-6)
 
 

@@ -14,6 +14,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 # (key as written in YAML, a bad value, a word the message must contain)
 BAD_VALUES = [
+    ("logist_scale", "adaptive", "auto"),
+    ("logist_scale", 0, "> 0"),
+    ("head_warmup_epochs", -1, ">= 0"),
+    ("head_warmup_epochs", 99, "epochs"),
+    ("margin_ramp_epochs", -0.5, ">= 0"),
+    ("label_smoothing", 1.0, "[0, 1)"),
+    ("augment.hue_delta", 0.6, "0.5"),
+    ("colour_constancy", "retinex", "grey_world"),
     ("preprocess.green_hue", [95, 35], "low <= high"),
     ("preprocess.green_hue", [35, 200], "179"),
     ("preprocess.green_hue", [-1, 95], "179"),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lateral.config import ConfigError
+from lateral.config import AugmentConfig, ConfigError
 from lateral.data.records import DatasetError
 from lateral.training.run_directory import RunDirectoryError
 from tests.training.tiny import run, tiny_config
@@ -116,3 +116,18 @@ def test_missing_and_corrupt_records_name_the_file(prepared_synthetic, tmp_path)
     broken.write_bytes(data[:100] + bytes(50) + data[150:])
     with pytest.raises(DatasetError, match="broken.tfrecord"):
         run(tiny_config(broken), tmp_path)
+
+
+def test_arcface_recipe_options_reach_the_saved_model(prepared_synthetic, tmp_path):
+    """bnneck, colour constancy, auto scale, label smoothing, hue and a warm-up longer than the run:
+    the saved model carries the neck and the colour layer, and the checkpointed margin is still 0."""
+    config = tiny_config(prepared_synthetic, epochs=1, steps_per_epoch=2, logist_scale="auto", bnneck=True,
+                         colour_constancy="grey_world", label_smoothing=0.1, head_warmup_epochs=2.0,
+                         augment=AugmentConfig(random_crop=False, hue=True))
+    history = run(config, tmp_path, "fit")
+    assert np.isfinite(history["loss"]).all()
+    model = keras.models.load_model(tmp_path / "checkpoints" / "tiny" / "embedding.keras")
+    assert {"bnneck", "colour_constancy"} <= {layer.name for layer in model.layers}
+    reader = tf.train.load_checkpoint(str(tmp_path / "checkpoints" / "tiny" / "ckpt"))
+    (margin_key,) = [key for key in reader.get_variable_to_shape_map() if "current_margin" in key]
+    assert reader.get_tensor(margin_key) == 0.0
