@@ -7,7 +7,9 @@ import struct
 import numpy as np
 import pytest
 
+
 from lateral.models.permutation import LEGACY_ALGORITHM, PERMUTATION_ALGORITHM, keyed_permutation
+from lateral.registry import UnknownNameError
 
 
 def specified_permutation(key, size):
@@ -60,6 +62,6 @@ def test_legacy_algorithm_is_numpys_stream_and_identity_without_key():
 
 
 def test_an_unknown_algorithm_is_named():
-    with pytest.raises(KeyError, match="unknown permutation algorithm 'sha1'; known: hmac-sha256-fisher-yates, "
+    with pytest.raises(UnknownNameError, match="unknown permutation algorithm 'sha1'; known: hmac-sha256-fisher-yates, "
                                        "numpy-pcg64-v1"):
         keyed_permutation(1, 4, "sha1")

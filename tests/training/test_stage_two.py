@@ -48,7 +48,8 @@ def test_outputs_load_with_plain_keras_and_as_a_saved_model(iom_run):
 
 
 def test_a_new_key_gives_templates_that_do_not_match_the_old_ones(prepared_synthetic, iom_run):
-    """Under another key, the same photo's template matches its old one less than two photos of one fish match."""
+    """Under other keys, the same photo's template matches its old one less than two photos of one fish match
+    (averaged over four keys: the tiny model's codes agree often by chance, and one key is one draw of that)."""
     from lateral.models.iom import build_codes_model
 
     model = keras.models.load_model(iom_run[0] / "checkpoints" / "tiny_iom" / "iom_codes.keras")
@@ -56,10 +57,11 @@ def test_a_new_key_gives_templates_that_do_not_match_the_old_ones(prepared_synth
     roi_set = load_roi_set(prepared_synthetic, "fish_flank")
     images = evaluation_dataset(roi_set, (32, 64), 64).map(lambda x, _: x)
     plain = model.predict(images, verbose=0)
-    keyed = build_codes_model(embedding, projection, key=1234).predict(images, verbose=0)
+    keyed_agreement = np.mean([np.mean(plain == build_codes_model(embedding, projection, key=key).predict(
+        images, verbose=0)) for key in (1234, 5678, 9012, 3456)])
     similarity = (plain[:, None, :] == plain[None, :, :]).mean(-1)
     same = (roi_set.labels[:, None] == roi_set.labels[None, :]) & ~np.eye(len(roi_set), dtype=bool)
-    assert np.mean(plain == keyed) < similarity[same].mean()
+    assert keyed_agreement < similarity[same].mean()
 
 
 def test_resuming_continues_and_the_slow_path_trains_through_images(prepared_synthetic, eager_run, iom_run, tmp_path):
