@@ -15,6 +15,8 @@ prepared crops shared between probes; ``--set KEY=VALUE`` (repeatable, YAML valu
 sections) changes the stage-one config. Each run keeps its per-query results in
 ``WORK/evaluation/<tag>/queries.json``; ``--compare A B`` gives the paired bootstrap interval of
 the difference B - A in rank-1 and mAP (fish resampled, so a difference inside it is noise).
+``--flip_tta``, ``--camera_norm``, ``--rerank`` apply those test-time options to the evaluation (saved as
+``<tag>+<options>``, for ``--compare``); ``--evaluate_only`` evaluates a trained run again without training.
 ``--quick`` shrinks training to a few steps (a check that the path works, not a figure).
 Every stage resumes, so an interrupted run continues; a finished one is only re-evaluated.
 """
@@ -34,7 +36,9 @@ from lateral.config import load_config  # noqa: E402
 from lateral.data.prepare import prepare  # noqa: E402
 from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation import metrics  # noqa: E402
+from lateral.evaluation.camera_norm import camera_normalise  # noqa: E402
 from lateral.evaluation.protocol import comparable  # noqa: E402
+from lateral.evaluation.rerank import rerank_per_query  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
 from lateral.measures import MEASURES  # noqa: E402
 from lateral.training.stage_one import train_stage_one  # noqa: E402
@@ -93,13 +97,15 @@ def bootstrap_mean(values, query_fish, rounds=BOOTSTRAP_ROUNDS, seed=0):
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
-def figures_for(similarity, roi_set, cameras=None):
-    """Identification and verification figures of one score matrix, cross-camera, optionally on some cameras."""
+def figures_for(similarity, roi_set, cameras=None, rerank=False):
+    """Identification and verification figures of one score matrix, cross-camera, optionally on some cameras;
+    ``rerank``: identification on k-reciprocal re-ranked distances (verification stays on the plain scores)."""
     keep = np.ones(len(roi_set), bool) if cameras is None else np.isin(roi_set.sessions, cameras)
     fish_ids, sessions = roi_set.fish_ids[keep], roi_set.sessions[keep]
     similarity = similarity[np.ix_(keep, keep)]
     allowed = comparable(fish_ids, roi_set.flanks[keep], sessions, cross_session=True)
-    queries = per_query(similarity, fish_ids, allowed)
+    ranking = -rerank_per_query(1.0 - np.asarray(similarity, np.float64), allowed) if rerank else similarity
+    queries = per_query(ranking, fish_ids, allowed)
     hits = np.array([row["hit"] for row in queries], float)
     aps = np.array([row["ap"] for row in queries])
     query_fish = np.array([row["fish"] for row in queries])
@@ -127,9 +133,11 @@ def per_fish_lines(queries):
     return lines
 
 
-def evaluate(run_folder, prepared, fish, out_dir):
+def evaluate(run_folder, prepared, fish, out_dir, flip_tta=False, camera_norm=False, rerank=False):
     roi_set = keep_fish(load_test_set(prepared), fish, keep=True)
-    templates = compute_templates(run_folder, roi_set)
+    templates = compute_templates(run_folder, roi_set, flip_tta=flip_tta)
+    if camera_norm:
+        templates["embeddings"] = camera_normalise(templates["embeddings"], roi_set.sessions)
     results = {}
     for name in ("cosine", "hamming"):
         measure = MEASURES.get(name)
@@ -137,7 +145,8 @@ def evaluate(run_folder, prepared, fish, out_dir):
         if representation is None:
             continue
         similarity = measure.scores(representation, representation)
-        results[name] = {"all": figures_for(similarity, roi_set), "side": figures_for(similarity, roi_set, SIDE_CAMERAS)}
+        results[name] = {"all": figures_for(similarity, roi_set, rerank=rerank),
+                         "side": figures_for(similarity, roi_set, SIDE_CAMERAS, rerank=rerank)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "queries.json").write_text(json.dumps(results))
     return results
@@ -179,12 +188,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fs48", default=str(REPO.parent / "shared" / "datasets" / "fs48-train"))
     parser.add_argument("--work", default="fs48_run", help="working folder (prepared data, checkpoints, logs)")
-    parser.add_argument("--stage1", default=str(REPO / "configs" / "fs48_stage1.yaml"), help="stage-one config")
+    parser.add_argument("--stage1", default=str(REPO / "configs" / "fs48_stage1_pretrained.yaml"),
+                        help="stage-one config (default: the best recipe)")
     parser.add_argument("--stage2", default=str(REPO / "configs" / "fs48_stage2.yaml"), help="stage-two config")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="stage-one config change")
     parser.add_argument("--tag", help="run name (default: from the stage-one config's sub_name)")
     parser.add_argument("--probe", action="store_true", help=f"stage one only, {PROBE['epochs']} epochs")
     parser.add_argument("--quick", action="store_true", help="a few training steps only")
+    parser.add_argument("--evaluate_only", action="store_true", help="evaluate the trained run --tag, train nothing")
+    for trick, text in (("flip_tta", "average each embedding with its mirror's"),
+                        ("camera_norm", "subtract each camera's mean embedding"),
+                        ("rerank", "k-reciprocal re-ranking for identification")):
+        parser.add_argument(f"--{trick}", action="store_true", help=f"evaluation: {text}")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="paired bootstrap of two evaluated runs")
     args = parser.parse_args()
     work = Path(args.work)
@@ -204,6 +219,14 @@ def main():
     stage_one = load_config(args.stage1, {**overrides, "train_dataset": str(prepared), "sub_name": tag})
     checkpoints, logs = work / "checkpoints", work / "logs"
     times = {}
+    tricks = [trick for trick in ("flip_tta", "camera_norm", "rerank") if getattr(args, trick)]
+    evaluation = work / "evaluation" / "+".join([tag, *tricks])
+    if args.evaluate_only:
+        run_folder = checkpoints / (tag if args.probe else tag + "_iom")
+        results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.held_out_fish, evaluation,
+                                                       **{trick: True for trick in tricks}), times)
+        print_results(results)
+        return
     summary = timed("prepare", lambda: prepare(args.fs48, prepared, stage_one.preprocess, stage_one.input_size,
                                                segment=False, workers=2, session_pattern=stage_one.session_pattern),
                     times)
@@ -219,8 +242,8 @@ def main():
                                               **(QUICK if args.quick else {})})
         timed("stage two", lambda: train_stage_two(stage_two, checkpoint_root=checkpoints, log_root=logs), times)
         run_folder = checkpoints / stage_two.sub_name
-    results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.held_out_fish,
-                                                   work / "evaluation" / tag), times)
+    results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.held_out_fish, evaluation,
+                                                   **{trick: True for trick in tricks}), times)
     print_results(results)
     print("wall time: " + ", ".join(f"{label} {seconds / 60:.1f} min" for label, seconds in times.items()))
 
