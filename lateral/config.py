@@ -371,7 +371,6 @@ class Config(Validated):
     }
     RELATIONS = (
         Relation(("warmup_epochs", "epochs"), lambda warmup, epochs: warmup <= epochs, "must not exceed epochs"),
-        Relation(("head_warmup_epochs", "epochs"), lambda warmup, epochs: warmup <= epochs, "must not exceed epochs"),
         Relation(("first_sub_name", "sub_name"), lambda first, sub: first != sub,
                  "must name another run than sub_name (stage two writes its own folder)"),
     )

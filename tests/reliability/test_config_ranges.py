@@ -17,7 +17,6 @@ BAD_VALUES = [
     ("logist_scale", "adaptive", "auto"),
     ("logist_scale", 0, "> 0"),
     ("head_warmup_epochs", -1, ">= 0"),
-    ("head_warmup_epochs", 99, "epochs"),
     ("margin_ramp_epochs", -0.5, ">= 0"),
     ("label_smoothing", 1.0, "[0, 1)"),
     ("augment.hue_delta", 0.6, "0.5"),

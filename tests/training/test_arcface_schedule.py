@@ -122,6 +122,7 @@ def toy_job(tmp_path, scale, margin, steps_per_epoch, epochs, schedule=None, see
         writer=tf.summary.create_file_writer(str(tmp_path / "logs")), validation=None,
         embedding_path=tmp_path / "embedding.keras", progress=False,
         margin_schedule=schedule(head) if schedule else None,
+        loss_name="toy cross-entropy", remedy=lambda _: "lower the learning rate",
     )
     return job, head
 
