@@ -37,6 +37,7 @@ from lateral.data.prepare import prepare  # noqa: E402
 from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation import metrics  # noqa: E402
 from lateral.evaluation.camera_norm import camera_normalise  # noqa: E402
+from lateral.evaluation.per_fish import per_fish_rank1  # noqa: E402
 from lateral.evaluation.protocol import comparable  # noqa: E402
 from lateral.evaluation.rerank import rerank_per_query  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
@@ -71,19 +72,9 @@ def parse_settings(pairs):
 
 def per_query(similarity, fish_ids, allowed):
     """Per query (with at least one allowed image of its own fish): rank-1 hit, average precision, top-1 fish."""
-    rows = []
-    for query in range(len(fish_ids)):
-        candidates = np.flatnonzero(allowed[query])
-        relevant = fish_ids[candidates] == fish_ids[query]
-        if not relevant.any():
-            continue
-        order = np.argsort(-similarity[query, candidates], kind="stable")
-        ranking = relevant[order]
-        hits = np.flatnonzero(ranking) + 1
-        rows.append({"index": query, "fish": str(fish_ids[query]), "hit": bool(ranking[0]),
-                     "ap": float(np.mean(np.arange(1, hits.size + 1) / hits)),
-                     "top1": str(fish_ids[candidates[order[0]]])})
-    return rows
+    return [{"index": query, "fish": str(fish_ids[query]), "hit": bool(relevant[0]),
+             "ap": metrics.average_precision(relevant), "top1": str(fish_ids[ranked[0]])}
+            for query, ranked, relevant in metrics.query_rankings(similarity, fish_ids, allowed)]
 
 
 def bootstrap_mean(values, query_fish, rounds=BOOTSTRAP_ROUNDS, seed=0):
@@ -106,6 +97,7 @@ def figures_for(similarity, roi_set, cameras=None, rerank=False):
     allowed = comparable(fish_ids, roi_set.flanks[keep], sessions, cross_session=True)
     ranking = -rerank_per_query(1.0 - np.asarray(similarity, np.float64), allowed) if rerank else similarity
     queries = per_query(ranking, fish_ids, allowed)
+    per_fish = per_fish_rank1(ranking, fish_ids, allowed)
     hits = np.array([row["hit"] for row in queries], float)
     aps = np.array([row["ap"] for row in queries])
     query_fish = np.array([row["fish"] for row in queries])
@@ -117,20 +109,14 @@ def figures_for(similarity, roi_set, cameras=None, rerank=False):
         "rank1": float(hits.mean()), "rank1_95": bootstrap_mean(hits, query_fish),
         "map": float(aps.mean()), "map_95": bootstrap_mean(aps, query_fish),
         "eer": float(eer), "auc": float(metrics.area_under_roc(scores[genuine], scores[~genuine])),
-        "queries": queries,
+        "queries": queries, "per_fish": per_fish,
     }
 
 
-def per_fish_lines(queries):
-    lines = []
-    for fish in sorted({row["fish"] for row in queries}):
-        rows = [row for row in queries if row["fish"] == fish]
-        misses = [row["top1"] for row in rows if not row["hit"]]
-        confused = max(set(misses), key=misses.count) if misses else "-"
-        share = misses.count(confused) / len(rows) if misses else 0.0
-        lines.append(f"  fish {fish}: rank-1 {np.mean([row['hit'] for row in rows]):.3f} over {len(rows)} queries; "
-                     f"most confused with {confused} ({share:.0%} of its queries)")
-    return lines
+def per_fish_lines(table):
+    return [f"  fish {fish}: rank-1 {row.rank1:.3f} over {row.queries} queries; most confused with "
+            f"{row.most_confused or '-'} ({row.confusions / row.queries:.0%} of its queries)"
+            for fish, row in table.items()]
 
 
 def evaluate(run_folder, prepared, fish, out_dir, flip_tta=False, camera_norm=False, rerank=False):
@@ -166,7 +152,7 @@ def print_results(results):
                   f"{figures['map']:.3f} {interval(figures['map_95']):>16s} {figures['eer']:6.3f} {figures['auc']:6.3f}")
     for name, by_cameras in results.items():
         print(f"\nper fish ({name}, all cameras):")
-        print("\n".join(per_fish_lines(by_cameras["all"]["queries"])))
+        print("\n".join(per_fish_lines(by_cameras["all"]["per_fish"])))
 
 
 def compare(work, first, second, measure="cosine", cameras="all"):

@@ -107,6 +107,28 @@ def cross_validated_accuracy(scores, is_genuine, folds=10, seed=0):
     return float(np.mean(accuracies)), float(np.std(accuracies)), float(np.mean(thresholds))
 
 
+def query_rankings(similarity, labels, allowed):
+    """Each query's answers, best first: (query, its allowed images in ranked order, which of them are of
+    its class). Queries with no allowed image of their own class are skipped; ties keep gallery order
+    (a stable sort on the negated score: no optimistic tie-breaking)."""
+    similarity = np.asarray(similarity, np.float64)
+    labels = np.asarray(labels)
+    allowed = np.asarray(allowed, bool) & ~np.eye(len(labels), dtype=bool)
+    for query in range(len(labels)):
+        candidates = np.flatnonzero(allowed[query])
+        relevant = labels[candidates] == labels[query]
+        if not relevant.any():
+            continue
+        order = np.argsort(-similarity[query, candidates], kind="stable")
+        yield query, candidates[order], relevant[order]
+
+
+def average_precision(ranked_relevant):
+    """Mean of the precision at each relevant answer of one ranked list."""
+    hit_positions = np.flatnonzero(ranked_relevant) + 1
+    return float(np.mean(np.arange(1, hit_positions.size + 1) / hit_positions))
+
+
 def cmc_and_map(similarity, labels, allowed, max_rank=10):
     """CMC (rank 1..max_rank) and mean average precision, each image a query against the others.
 
@@ -114,23 +136,13 @@ def cmc_and_map(similarity, labels, allowed, max_rank=10):
     exclusions; the diagonal is always excluded). Queries with no allowed
     image of their own class are skipped; returns (cmc, mAP, queries used).
     """
-    similarity = np.asarray(similarity, np.float64)
-    labels = np.asarray(labels)
-    allowed = np.asarray(allowed, bool) & ~np.eye(len(labels), dtype=bool)
     hits_at_rank = np.zeros(max_rank)
     average_precisions = []
-    for query in range(len(labels)):
-        candidates = np.flatnonzero(allowed[query])
-        relevant = labels[candidates] == labels[query]
-        if not relevant.any():
-            continue
-        # Stable sort on the negated score: ties keep gallery order (no optimistic tie-breaking).
-        ranking = relevant[np.argsort(-similarity[query, candidates], kind="stable")]
+    for _, _, ranking in query_rankings(similarity, labels, allowed):
         first_hit = int(np.argmax(ranking))
         if first_hit < max_rank:
             hits_at_rank[first_hit:] += 1
-        hit_positions = np.flatnonzero(ranking) + 1
-        average_precisions.append(np.mean(np.arange(1, hit_positions.size + 1) / hit_positions))
+        average_precisions.append(average_precision(ranking))
     queries = len(average_precisions)
     if not queries:
         return np.full(max_rank, np.nan), float("nan"), 0

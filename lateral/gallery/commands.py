@@ -150,10 +150,16 @@ def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode=
     return summary
 
 
+def resolve_fish(gallery, fish):
+    """(fish id, is it new to the gallery) for a person's answer: a fish id, or ``new`` for the next free one."""
+    if fish == NEW_FISH:
+        return next_new_fish(gallery), True
+    return fish, fish not in gallery.fish_ids()
+
+
 def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto", note=""):
     """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it)."""
-    is_new = fish == NEW_FISH or fish not in gallery.fish_ids()
-    fish_id = next_new_fish(gallery) if fish == NEW_FISH else fish
+    fish_id, is_new = resolve_fish(gallery, fish)
     pattern = encoder.config.session_pattern
     summary = _enrol(gallery, encoder, [(Path(photo), fish_id, _session_of(photo, session, pattern))], mode,
                      "confirm")

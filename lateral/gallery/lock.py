@@ -17,7 +17,7 @@ from pathlib import Path
 
 import filelock
 
-from lateral.gallery.store import GalleryError
+from lateral.gallery.errors import GalleryError
 
 WAIT_SECONDS = 120.0
 

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from lateral.gallery.errors import GalleryError
+from lateral.gallery.lock import gallery_lock
 from lateral.gallery.packing import packed_shape
 from lateral.gallery.schema import check_meta
 from lateral.models.permutation import LEGACY_ALGORITHM, PERMUTATION_ALGORITHM
@@ -229,8 +230,6 @@ def _migrate_version_1(gallery, path, data, stat_read):
     header["version"] = VERSION
     header["permutation"] = LEGACY_ALGORITHM if header["key"] is not None else PERMUTATION_ALGORITHM
     header["migrated"] = {"from_version": 1, "at": now()}
-    from lateral.gallery.lock import gallery_lock  # here: the lock module reports with this module's GalleryError
-
     try:
         with gallery_lock(path, timeout=LOCK_SECONDS_FOR_CONVERSION):
             _convert_version_1_file(gallery, path, data, stat_read)

@@ -106,7 +106,7 @@ def create_app(workspace, token=None, local_only=True):
         if not fish:
             raise GalleryError("no fish given: choose a candidate or 'new'")
         summary = workspace.decide(photo_id, fish)
-        following = workspace.photo_page(photo_id)["next_open"]
+        following = workspace.next_open(photo_id)
         target = url_for("photo_page", photo_id=following) if following else url_for("queue_page")
         return done({"photo": photo_id, "fish_id": summary["fish_id"], "new_fish": summary["new_fish"],
                      "next_open": following}, target)

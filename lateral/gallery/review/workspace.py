@@ -9,6 +9,7 @@ atomically before the call returns. Photos are known to the page only by
 opaque ids (their SHA-256); the server opens only photos it registered.
 """
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -138,14 +139,16 @@ class ReviewWorkspace:
         return {**row, "source": queued.photo.source, "candidates": candidates,
                 "previous": self.order[position - 1] if position else None,
                 "next": self.order[position + 1] if position + 1 < len(self.order) else None,
-                "next_open": self._next_open(position), "position": position + 1, **self.progress(),
+                "next_open": self.next_open(photo_id), "position": position + 1, **self.progress(),
                 "thresholds": self.thresholds.source}
 
     def progress(self):
         """How many of the queued photos are in the gallery now (decided here or with ``confirm``)."""
         return {"decided": sum(self.entry(photo_id) is not None for photo_id in self.order), "total": len(self.order)}
 
-    def _next_open(self, position):
+    def next_open(self, photo_id):
+        """The first undecided photo after ``photo_id`` in the queue (wrapping round), or None."""
+        position = self.order.index(photo_id)
         rotated = self.order[position + 1:] + self.order[:position]
         return next((photo_id for photo_id in rotated if self.entry(photo_id) is None), None)
 
@@ -181,35 +184,37 @@ class ReviewWorkspace:
             return out.read_text(encoding="utf-8")
 
     # -- decisions (each: lock, re-read, change, save, then return) ----------------------------------------------
-    def decide(self, photo_id, fish):
-        """Record ``fish`` (a candidate's id, any known id, or "new") for a queued photo, as ``confirm`` does."""
-        queued = self.queued(photo_id)
+    @contextlib.contextmanager
+    def _changing(self):
+        """The gallery as it is on disk, under its lock; saved when the block ends without an error."""
         with gallery_lock(self.gallery_path):
             gallery = load_gallery(self.gallery_path)
             self._check_same(gallery)
+            yield gallery
+            save_gallery(gallery, self.gallery_path)
+
+    def decide(self, photo_id, fish):
+        """Record ``fish`` (a candidate's id, any known id, or "new") for a queued photo, as ``confirm`` does."""
+        queued = self.queued(photo_id)
+        with self._changing() as gallery:
             summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
                                                    queued.photo.mode, note="review")
-            save_gallery(gallery, self.gallery_path)
         self.undo_stack.append(("confirm", photo_id))
         return summary
 
     def move(self, sha256, fish):
         """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""
-        with gallery_lock(self.gallery_path):
-            gallery = load_gallery(self.gallery_path)
-            self._check_same(gallery)
+        with self._changing() as gallery:
             entry = next((e for e in gallery.entries if e["sha256"] == sha256), None)
             if entry is None:
                 raise NotFound(f"no template {sha256} in {self.gallery_path}")
             previous = entry["fish_id"]
-            is_new = fish == commands.NEW_FISH or fish not in gallery.fish_ids()
-            fish_id = commands.next_new_fish(gallery) if fish == commands.NEW_FISH else fish
+            fish_id, is_new = commands.resolve_fish(gallery, fish)
             if fish_id == previous:
                 raise GalleryError(f"{Path(entry['source']).name} is already fish {previous}")
             entry["fish_id"] = fish_id
             gallery.decisions.append({"photo": entry["source"], "fish_id": fish_id, "new_fish": is_new,
                                       "decided": now(), "note": f"review: moved from {previous}"})
-            save_gallery(gallery, self.gallery_path)
         self.undo_stack.append(("move", sha256, previous))
         return {"photo": Path(entry["source"]).name, "from": previous, "fish_id": fish_id, "new_fish": is_new}
 
@@ -218,9 +223,7 @@ class ReviewWorkspace:
         if not self.undo_stack:
             raise NotFound("nothing to undo in this review session")
         action, sha256, *previous = self.undo_stack[-1]
-        with gallery_lock(self.gallery_path):
-            gallery = load_gallery(self.gallery_path)
-            self._check_same(gallery)
+        with self._changing() as gallery:
             index = next((i for i, e in enumerate(gallery.entries) if e["sha256"] == sha256), None)
             if index is None:
                 self.undo_stack.pop()
@@ -238,7 +241,6 @@ class ReviewWorkspace:
                 gallery.decisions.append({"photo": entry["source"], "fish_id": previous[0], "new_fish": False,
                                           "decided": stamp, "note": f"review: undo, moved back from {entry['fish_id']}"})
                 entry["fish_id"] = previous[0]
-            save_gallery(gallery, self.gallery_path)
         self.undo_stack.pop()
         return {"action": action, "photo": Path(entry["source"]).name, "id": sha256}
 
