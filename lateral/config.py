@@ -496,16 +496,16 @@ SECTION_OF_KEY = {
 
 
 def smoke(config):
-    """``config`` shrunk for a smoke run (a check that the path works, not a figure): small input, network,
-    batches and IoM code, one epoch of two steps. The run names get ``_smoke`` so a smoke run never resumes
-    or blocks the real run's folder, and a stage-two smoke run builds on the stage-one smoke run (an explicit
-    ``stage_one_model`` must then be a smoke model too: its input size is checked)."""
+    """``config`` shrunk for a smoke run (a check that the path works, not a figure): small input, embedding,
+    batches and IoM code, one epoch of two steps. The backbone and its weights stay (a width its weights lack
+    would fail). The run names get ``_smoke`` so a smoke run never resumes or blocks the real run's folder, and
+    a stage-two smoke run builds on the stage-one smoke run (an explicit ``stage_one_model`` must then be a
+    smoke model too: its input size is checked)."""
     return dataclasses.replace(
         config,
         sub_name=f"{config.sub_name}_smoke",
         first_sub_name=config.first_sub_name and f"{config.first_sub_name}_smoke",
         input_size=(32, 64),
-        backbone_width=min(config.backbone_width, 0.35),
         embd_shape=min(config.embd_shape, 16),
         classes_per_batch=min(config.classes_per_batch, 4),
         samples_per_class=min(config.samples_per_class, 2),
