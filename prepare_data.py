@@ -34,7 +34,8 @@ def main(argv):
 def prepare_photos():
     if FLAGS.cfg_path:
         config = load_config(FLAGS.cfg_path)
-        preprocess, input_size, session_pattern = config.preprocess, config.input_size, config.session_pattern
+        preprocess, input_size = config.preprocess, config.model.input_size
+        session_pattern = config.data.session_pattern
     else:
         preprocess, input_size, session_pattern = PreprocessConfig(), DEFAULT_INPUT_SIZE, None
     summary = prepare(

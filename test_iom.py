@@ -56,17 +56,17 @@ def evaluate():
 
     config = load_config(FLAGS.cfg_path)
     if not FLAGS.test_dataset:
-        require(config, ["test_dataset"], "test_iom.py (or pass --test_dataset)")
-    test_dataset = FLAGS.test_dataset or config.test_dataset
-    run_folder = Path(FLAGS.ckpt or Path("checkpoints") / config.sub_name)
+        require(config.evaluation, ["test_dataset"], "test_iom.py (or pass --test_dataset)")
+    test_dataset = FLAGS.test_dataset or config.evaluation.test_dataset
+    run_folder = Path(FLAGS.ckpt or Path("checkpoints") / config.run.sub_name)
     out = Path(FLAGS.out or run_folder / "evaluation")
     options = EvaluationOptions(FLAGS.flip_tta, FLAGS.camera_norm, FLAGS.rerank, FLAGS.rerank_k1,
                                 FLAGS.rerank_k2, FLAGS.rerank_lambda)
     table, _ = evaluate_run(run_folder, test_dataset, out, FLAGS.measure, FLAGS.protocol == "cross_session",
-                            FLAGS.compare_flanks, fish=config.held_out_fish, sessions=tuple(FLAGS.sessions or ()),
+                            FLAGS.compare_flanks, fish=config.data.held_out_fish, sessions=tuple(FLAGS.sessions or ()),
                             options=options)
     if FLAGS.classification:
-        stage_one = Path(FLAGS.ckpt or Path("checkpoints") / (config.first_sub_name or config.sub_name))
+        stage_one = Path(FLAGS.ckpt or Path("checkpoints") / (config.run.first_sub_name or config.run.sub_name))
         classify(stage_one, load_test_set(test_dataset), out)
         table += "\n\n## Closed-set classification\n\n" + (out / "classification.md").read_text()
     print(table)

@@ -1,16 +1,21 @@
-"""Typed, validated configuration.
+"""Typed, validated configuration, in sections.
 
 A YAML file is read with ``yaml.safe_load`` and turned once, at the entry
 point, into frozen dataclasses. Unknown keys, wrong types, missing required
 keys and values out of range fail here, naming the key, before any work
-starts. Each class checks itself on construction (``__post_init__``), so a
-config built in code is held to the same rules as one read from YAML: every
-key's type, then its rule in the class's ``RULES`` table
-(``lateral/config_rules.py``), then the ``RELATIONS`` between keys. A new key
-needs a rule in its class's ``RULES`` (bool and Literal keys excepted; a test
-checks it). Key names follow the original project (``input_size``,
-``batch_size``, ``embd_shape``, ``sub_name``, ...); ``input_size`` may be one
-int (square) or ``[height, width]``.
+starts. The file is flat (``base_lr``, ``m``, ...) apart from its nested
+``preprocess:`` and ``augment:`` mappings, and so is ``Config``, its record;
+on construction a ``Config`` builds its sections (``config.run``, ``.data``,
+``.model``, ``.head``, ``.optimiser``, ``.iom``, ``.evaluation``, plus
+``.preprocess`` and ``.augment``), and each section checks its own keys
+(``__post_init__``), so a config built in code is held to the same rules as one
+read from YAML: every key's type, then its rule in the section's ``RULES``
+table (``lateral/config_rules.py``), then the ``RELATIONS`` between keys. A
+new key goes into one section and needs a rule in its ``RULES`` (bool and
+Literal keys excepted; a test checks it). Functions take the section they
+need. Key names follow the original project (``input_size``, ``batch_size``,
+``embd_shape``, ``sub_name``, ...); ``input_size`` may be one int (square) or
+``[height, width]``. ``smoke(config)`` shrinks a config for a smoke run.
 """
 
 import dataclasses
@@ -244,15 +249,32 @@ class AugmentConfig(Validated):
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(Validated):
-    """One run's configuration (every stage reads the keys it needs)."""
+class RunConfig(Validated):
+    """Which run this is, which stage-one run it builds on, and its seed."""
 
     sub_name: str
-    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE
-    preprocess: PreprocessConfig = PreprocessConfig()
-    # Data.
+    # Stage two: the stage-one run (or its saved model) the IoM head is trained on.
+    first_sub_name: typing.Optional[str] = dataclasses.field(default=None, metadata={"key": "1st_sub_name"})
+    stage_one_model: typing.Optional[str] = None  # explicit path of a stage-one embedding.keras
+    seed: int = 0
+
+    RULES = {
+        "sub_name": RunName(),
+        "first_sub_name": RunName(),
+        "stage_one_model": NonEmpty(),
+        "seed": at_least(0),
+    }
+    RELATIONS = (
+        Relation(("first_sub_name", "sub_name"), lambda first, sub: first != sub,
+                 "must name another run than sub_name (stage two writes its own folder)"),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig(Validated):
+    """The training set, its validation split and the batch sampler."""
+
     train_dataset: typing.Optional[str] = None  # prepare_data.py output folder, or TFRecord file/glob
-    test_dataset: typing.Optional[str] = None  # read by test_iom.py: prepared TFRecords or ROI folders per fish
     # Fish of the training set kept out of both stages; test_iom.py evaluates on just these (a development split).
     held_out_fish: tuple[str, ...] = ()
     # Session (or camera) from each file name: a regex with a group named "session" (prepare_data.py).
@@ -267,16 +289,52 @@ class Config(Validated):
     samples_per_class: int = 4
     max_per_class: int = 0  # 0: no cap (Fishial capped at 50)
     batch_size: int = 32  # shuffled sampler; the balanced batch is classes_per_batch x samples_per_class
-    eval_batch_size: int = 64
-    augment: AugmentConfig = AugmentConfig()
-    seed: int = 0
-    # Model.
+
+    RULES = {
+        "train_dataset": NonEmpty(),
+        "held_out_fish": Each(NonEmpty()),
+        "session_pattern": Pattern("session"),
+        "num_classes": at_least(2),
+        "val_fraction": between(0, 1, high_open=True),
+        "val_sessions": Each(NonEmpty()),
+        "classes_per_batch": at_least(2),  # a batch of one identity has no negatives
+        "samples_per_class": at_least(1),
+        "max_per_class": at_least(0),
+        "batch_size": at_least(1),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig(Validated):
+    """The embedding network: input size, backbone and embedding layer."""
+
+    input_size: tuple[int, int] = DEFAULT_INPUT_SIZE
     backbone_type: str = "MobileNetV2"
     backbone_width: float = 1.0  # MobileNet width multiplier (alpha)
     weights: str = "none"  # imagenet | none | path to a .h5/.weights.h5 file
     embd_shape: int = 512
     dropout: float = 0.5
     bn_momentum: float = 0.9  # every BatchNorm's; keras.applications' 0.99-0.999 suit only very long runs
+    # BNNeck (Luo et al. 2019): the embedding's last BatchNorm without learned shift; inference uses its output.
+    bnneck: bool = False
+    # Per-image colour correction inside the embedding model (training, evaluation, gallery alike).
+    colour_constancy: typing.Literal["none", "grey_world", "shades_of_grey"] = "none"
+
+    RULES = {
+        "input_size": Each(at_least(8)),
+        "backbone_type": Registered("lateral.models.backbones:BACKBONES"),
+        "backbone_width": above(0),
+        "weights": NonEmpty(),
+        "embd_shape": at_least(1),
+        "dropout": between(0, 1, high_open=True),
+        "bn_momentum": between(0, 1),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadConfig(Validated):
+    """Stage one's classification head (ArcFace or softmax) and its margin schedule."""
+
     head_type: str = "ArcHead"
     margin: float = 0.5
     # ArcHead logit scale: a number, or "auto" for AdaCos' fixed scale sqrt(2) ln(C - 1) of the C training classes.
@@ -285,12 +343,22 @@ class Config(Validated):
     # from 0 to `margin` over margin_ramp_epochs (0: at once). Both >= 0.
     head_warmup_epochs: float = 0.0
     margin_ramp_epochs: float = 0.0
-    # BNNeck (Luo et al. 2019): the embedding's last BatchNorm without learned shift; inference uses its output.
-    bnneck: bool = False
     label_smoothing: float = 0.0  # stage-one cross-entropy label smoothing, in [0, 1)
-    # Per-image colour correction inside the embedding model (training, evaluation, gallery alike).
-    colour_constancy: typing.Literal["none", "grey_world", "shades_of_grey"] = "none"
-    # Optimisation.
+
+    RULES = {
+        "head_type": Registered("lateral.models.heads:HEADS"),
+        "margin": between(0, math.pi / 2),  # radians; past pi/2 the margin swamps the angle it penalises
+        "logist_scale": above(0),  # or "auto" (AdaCos), which the type admits
+        "head_warmup_epochs": at_least(0),
+        "margin_ramp_epochs": at_least(0),
+        "label_smoothing": between(0, 1, high_open=True),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimiserConfig(Validated):
+    """Optimiser, learning-rate schedule, run length, checkpointing and numeric precision (both stages)."""
+
     epochs: int = 5
     steps_per_epoch: typing.Optional[int] = None  # default: one pass over the training images
     optimizer: typing.Literal["sgd", "adam", "adamw"] = "sgd"
@@ -301,9 +369,25 @@ class Config(Validated):
     w_decay: float = 5e-4
     save_steps: int = 1000
     mixed_precision: typing.Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
-    # Stage two: the deep IoM hashing head on the frozen stage-one network.
-    first_sub_name: typing.Optional[str] = dataclasses.field(default=None, metadata={"key": "1st_sub_name"})
-    stage_one_model: typing.Optional[str] = None  # explicit path of a stage-one embedding.keras
+
+    RULES = {
+        "epochs": at_least(1),
+        "steps_per_epoch": at_least(1),
+        "base_lr": above(0),
+        "warmup_epochs": at_least(0),
+        "momentum": between(0, 1, high_open=True),
+        "w_decay": between(0, 1, high_open=True),
+        "save_steps": at_least(1),
+    }
+    RELATIONS = (
+        Relation(("warmup_epochs", "epochs"), lambda warmup, epochs: warmup <= epochs, "must not exceed epochs"),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class IomConfig(Validated):
+    """Stage two: the deep IoM hashing head on the frozen stage-one network, and its objective."""
+
     m: int = 64  # number of IoM hashes (codes per template)
     q: int = 8  # levels per hash: each code is an integer in 0..q-1
     T: float = 1.0  # softmax temperature of the soft arg-max used in training
@@ -322,42 +406,6 @@ class Config(Validated):
     permutation_key: typing.Optional[int] = None  # seed of the cancellable-template permutation (None: identity)
 
     RULES = {
-        "sub_name": RunName(),
-        "input_size": Each(at_least(8)),
-        "train_dataset": NonEmpty(),
-        "test_dataset": NonEmpty(),
-        "held_out_fish": Each(NonEmpty()),
-        "session_pattern": Pattern("session"),
-        "num_classes": at_least(2),
-        "val_fraction": between(0, 1, high_open=True),
-        "val_sessions": Each(NonEmpty()),
-        "classes_per_batch": at_least(2),  # a batch of one identity has no negatives
-        "samples_per_class": at_least(1),
-        "max_per_class": at_least(0),
-        "batch_size": at_least(1),
-        "eval_batch_size": at_least(1),
-        "seed": at_least(0),
-        "backbone_type": Registered("lateral.models.backbones:BACKBONES"),
-        "backbone_width": above(0),
-        "weights": NonEmpty(),
-        "embd_shape": at_least(1),
-        "dropout": between(0, 1, high_open=True),
-        "bn_momentum": between(0, 1),
-        "head_type": Registered("lateral.models.heads:HEADS"),
-        "margin": between(0, math.pi / 2),  # radians; past pi/2 the margin swamps the angle it penalises
-        "logist_scale": above(0),  # or "auto" (AdaCos), which the type admits
-        "head_warmup_epochs": at_least(0),
-        "margin_ramp_epochs": at_least(0),
-        "label_smoothing": between(0, 1, high_open=True),
-        "epochs": at_least(1),
-        "steps_per_epoch": at_least(1),
-        "base_lr": above(0),
-        "warmup_epochs": at_least(0),
-        "momentum": between(0, 1, high_open=True),
-        "w_decay": between(0, 1, high_open=True),
-        "save_steps": at_least(1),
-        "first_sub_name": RunName(),
-        "stage_one_model": NonEmpty(),
         "m": at_least(1),
         "q": at_least(2),  # one level gives codes that are all 0
         "T": above(0),
@@ -369,10 +417,105 @@ class Config(Validated):
         "bin_lut_weight": at_least(0),
         "permutation_key": at_least(0),
     }
-    RELATIONS = (
-        Relation(("warmup_epochs", "epochs"), lambda warmup, epochs: warmup <= epochs, "must not exceed epochs"),
-        Relation(("first_sub_name", "sub_name"), lambda first, sub: first != sub,
-                 "must name another run than sub_name (stage two writes its own folder)"),
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig(Validated):
+    """What test_iom.py evaluates on, and the batch of every evaluation pass (validation included)."""
+
+    test_dataset: typing.Optional[str] = None  # read by test_iom.py: prepared TFRecords or ROI folders per fish
+    eval_batch_size: int = 64
+
+    RULES = {
+        "test_dataset": NonEmpty(),
+        "eval_batch_size": at_least(1),
+    }
+
+
+# Sections whose keys sit at the top level of the YAML file, by their attribute on Config (in YAML order).
+FLAT_SECTIONS = {
+    "run": RunConfig,
+    "data": DataConfig,
+    "model": ModelConfig,
+    "head": HeadConfig,
+    "optimiser": OptimiserConfig,
+    "iom": IomConfig,
+    "evaluation": EvaluationConfig,
+}
+# Sections that are nested mappings in the YAML file (``preprocess:``, ``augment:``).
+NESTED_SECTIONS = {"preprocess": PreprocessConfig, "augment": AugmentConfig}
+
+
+class _Sectioned:
+    """Base of ``Config``: on construction, each flat section is built (and so validated) from its keys."""
+
+    def __post_init__(self):
+        for name, section_class in FLAT_SECTIONS.items():
+            keys = [field.name for field in dataclasses.fields(section_class)]
+            section = section_class(**{key: getattr(self, key) for key in keys})
+            object.__setattr__(self, name, section)
+            for key in keys:  # frozen: the section's converted value (a tuple, a float)
+                object.__setattr__(self, key, getattr(section, key))
+        for name, section_class in NESTED_SECTIONS.items():
+            object.__setattr__(self, name, _convert(section_class, getattr(self, name), name))
+
+
+def _flat_fields():
+    """Config's fields: every flat section's keys in section order, then the nested sections."""
+    for section_class in FLAT_SECTIONS.values():
+        hints = _type_hints(section_class)
+        for field in dataclasses.fields(section_class):
+            yield field.name, hints[field.name], dataclasses.field(
+                default=field.default, default_factory=field.default_factory, metadata=field.metadata
+            )
+    for name, section_class in NESTED_SECTIONS.items():
+        yield name, section_class, dataclasses.field(default=section_class())
+
+
+Config = dataclasses.make_dataclass("Config", list(_flat_fields()), bases=(_Sectioned,), frozen=True, namespace={
+    "__module__": __name__,
+    "__doc__": """One run's configuration: the flat record of the YAML file (every stage reads the keys it needs).
+
+    Built from keys as the YAML file writes them (``Config(sub_name="a", q=1)``, ``from_dict(Config, raw)``),
+    it builds its sections on construction: ``config.run``, ``.data``, ``.model``, ``.head``, ``.optimiser``,
+    ``.iom``, ``.evaluation`` (each from its top-level keys) and ``.preprocess``, ``.augment`` (nested). Each
+    section validates its own keys (its ``RULES`` and ``RELATIONS``); ``Config.RULES`` is their union, by key.
+    Pass a function the section it needs; flat access (``config.base_lr``) remains for the callers not yet
+    converted.
+    """,
+    "RULES": types.MappingProxyType(
+        {key: rule for section_class in FLAT_SECTIONS.values() for key, rule in section_class.RULES.items()}
+    ),
+})
+
+# Each top-level YAML key's section (``1st_sub_name`` -> ``run``); nested keys belong to their mapping.
+SECTION_OF_KEY = {
+    _yaml_key(section_class, field.name): name
+    for name, section_class in FLAT_SECTIONS.items() for field in dataclasses.fields(section_class)
+}
+
+
+def smoke(config):
+    """``config`` shrunk for a smoke run (a check that the path works, not a figure): small input, embedding,
+    batches and IoM code, one epoch of two steps. The backbone and its weights stay (a width its weights lack
+    would fail). The run names get ``_smoke`` so a smoke run never resumes or blocks the real run's folder, and
+    a stage-two smoke run builds on the stage-one smoke run (an explicit ``stage_one_model`` must then be a
+    smoke model too: its input size is checked)."""
+    return dataclasses.replace(
+        config,
+        sub_name=f"{config.sub_name}_smoke",
+        first_sub_name=config.first_sub_name and f"{config.first_sub_name}_smoke",
+        input_size=(32, 64),
+        embd_shape=min(config.embd_shape, 16),
+        classes_per_batch=min(config.classes_per_batch, 4),
+        samples_per_class=min(config.samples_per_class, 2),
+        batch_size=min(config.batch_size, 8),
+        eval_batch_size=min(config.eval_batch_size, 8),
+        epochs=1,
+        steps_per_epoch=2,
+        warmup_epochs=min(config.warmup_epochs, 1.0),
+        save_steps=1,
+        m=min(config.m, 8),
     )
 
 

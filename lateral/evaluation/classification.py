@@ -21,8 +21,8 @@ from sklearn.metrics import classification_report, confusion_matrix  # noqa: E40
 from lateral.config import Config, from_dict  # noqa: E402
 from lateral.data.pipeline import evaluation_dataset  # noqa: E402
 from lateral.data.records import DatasetError, class_names  # noqa: E402
-from lateral.models.embedding import build_embedding_model  # noqa: E402
-from lateral.models.heads import ArcHead, build_head  # noqa: E402
+from lateral.models.embedding import embedding_model_for  # noqa: E402
+from lateral.models.heads import ArcHead, head_for  # noqa: E402
 from lateral.training.run_directory import CONFIG_SNAPSHOT, LABEL_MAP  # noqa: E402
 from lateral.training.stage_one import training_model  # noqa: E402
 
@@ -35,11 +35,9 @@ def restore_classifier(run_folder):
         raise DatasetError(f"{run_folder} holds no stage-one checkpoint to classify with")
     config = from_dict(Config, yaml.safe_load((run_folder / CONFIG_SNAPSHOT).read_text()))
     label_map = json.loads((run_folder / LABEL_MAP).read_text())
-    embedding = build_embedding_model(config.input_size, config.backbone_type, config.embd_shape, "none",
-                                      config.backbone_width, config.dropout, config.bn_momentum,
-                                      bnneck=config.bnneck, colour_constancy=config.colour_constancy)
-    head = build_head(config.head_type, len(label_map), margin=0.0, logist_scale=config.logist_scale)
-    model = training_model(embedding, head, config.input_size)
+    embedding = embedding_model_for(config.model, weights="none")  # the checkpoint holds the weights
+    head = head_for(config.head, len(label_map))
+    model = training_model(embedding, head, config.model.input_size)
     tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
     if isinstance(head, ArcHead):
         head.set_margin(0.0)  # the checkpoint holds the training margin
@@ -49,14 +47,14 @@ def restore_classifier(run_folder):
 def classify(run_folder, roi_set, out_dir, batch_size=64):
     """Classify the images of known classes; writes classification.md and confusion.png; returns the report dict."""
     embedding, head, label_map, config = restore_classifier(run_folder)
-    names = np.array(class_names(roi_set.fish_ids, roi_set.flanks, config.class_by))
+    names = np.array(class_names(roi_set.fish_ids, roi_set.flanks, config.data.class_by))
     known = np.isin(names, list(label_map))
     if not known.any():
         raise DatasetError(f"none of the test images shows a class {run_folder} was trained on")
     subset = roi_set.subset(np.flatnonzero(known))
     truth = np.array([label_map[name] for name in names[known]])
     predicted = []
-    for images, _ in evaluation_dataset(subset, config.input_size, batch_size):
+    for images, _ in evaluation_dataset(subset, config.model.input_size, batch_size):
         features = embedding(images, training=False)
         predicted.append(tf.argmax(head([features, tf.zeros(tf.shape(features)[0], tf.int64)]), axis=-1).numpy())
     predicted = np.concatenate(predicted)

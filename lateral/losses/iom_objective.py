@@ -2,6 +2,7 @@
 
 Weights follow the original deep-IoM training: code balance 0.5, quantisation
 0.5, binarisation LUT 0.001 (each switchable and re-weightable in the config).
+Everything here reads the config's IoM section (``config.iom``, an ``IomConfig``).
 """
 
 import tensorflow as tf
@@ -11,29 +12,29 @@ from lateral.losses.regularisers import SMOOTH_BITS, bit_table
 from lateral.models.iom import soft_codes
 
 
-def _arc(config):
-    return dict(arc_margin=config.triplet_margin, scale=config.arc_scale, minimize_dist=config.minimize_dist)
+def _arc(iom):
+    return dict(arc_margin=iom.triplet_margin, scale=iom.arc_scale, minimize_dist=iom.minimize_dist)
 
 
-def _margin(config):
-    return dict(margin=config.triplet_margin)
+def _margin(iom):
+    return dict(margin=iom.triplet_margin)
 
 
-# How each metric loss reads the config (``triplet_margin`` is the margin of all of them).
+# How each metric loss reads the IoM section (``triplet_margin`` is the margin of all of them).
 MAIN_LOSS_PARAMETERS = {
     "batch_hard_arc_triplet_loss": _arc,
     "batch_all_arc_triplet_loss": _arc,
     "batch_hard_triplet": _margin,
     "batch_all_triplet_loss": _margin,
     "semihard_triplet_loss": _margin,
-    "quadruplet_loss": lambda config: dict(triplet_margin=config.triplet_margin),
+    "quadruplet_loss": lambda iom: dict(triplet_margin=iom.triplet_margin),
 }
 
 
-def term_settings(config):
-    """The config keys each term of the objective scales with (a non-finite term's message names them)."""
-    main = ("triplet_margin", "arc_scale") if MAIN_LOSS_PARAMETERS[config.loss_fun] is _arc else ("triplet_margin",)
-    return {config.loss_fun: main, "quantisation_loss": ("quanti_weight",),
+def term_settings(iom):
+    """The IoM keys each term of the objective scales with (a non-finite term's message names them)."""
+    main = ("triplet_margin", "arc_scale") if MAIN_LOSS_PARAMETERS[iom.loss_fun] is _arc else ("triplet_margin",)
+    return {iom.loss_fun: main, "quantisation_loss": ("quanti_weight",),
             "code_balance_loss": ("code_balance_weight",), "bin_lut_loss": ("bin_lut_weight",)}
 
 
@@ -50,27 +51,27 @@ def smooth_bit_logits(logits, temperature, q, activation):
     return tf.reshape(bit_logits, [tf.shape(logits)[0], -1])
 
 
-def build_iom_objective(config):
-    """``objective(labels, logits [n, m, q]) -> (total, {term: value})``.
+def build_iom_objective(iom):
+    """``objective(labels, logits [n, m, q]) -> (total, {term: value})`` of the IoM section ``iom``.
 
-    ``config.loss_fun`` is a key of ``MAIN_LOSS_PARAMETERS`` (the config checks it when it is made).
+    ``iom.loss_fun`` is a key of ``MAIN_LOSS_PARAMETERS`` (the section checks it when it is made).
     """
-    main_loss = LOSSES.get(config.loss_fun)
-    main_parameters = MAIN_LOSS_PARAMETERS[config.loss_fun](config)
+    main_loss = LOSSES.get(iom.loss_fun)
+    main_parameters = MAIN_LOSS_PARAMETERS[iom.loss_fun](iom)
 
     def objective(labels, logits):
-        codes = soft_codes(logits, config.T)
-        terms = {config.loss_fun: main_loss(labels, codes, **main_parameters)}
-        if config.quanti:
-            terms["quantisation_loss"] = config.quanti_weight * LOSSES.get("quantisation_loss")(labels, codes)
-        if config.code_balance_loss:
-            terms["code_balance_loss"] = config.code_balance_weight * LOSSES.get("code_balance_loss")(
-                labels, codes, q=config.q
+        codes = soft_codes(logits, iom.T)
+        terms = {iom.loss_fun: main_loss(labels, codes, **main_parameters)}
+        if iom.quanti:
+            terms["quantisation_loss"] = iom.quanti_weight * LOSSES.get("quantisation_loss")(labels, codes)
+        if iom.code_balance_loss:
+            terms["code_balance_loss"] = iom.code_balance_weight * LOSSES.get("code_balance_loss")(
+                labels, codes, q=iom.q
             )
-        if config.bin_lut_loss != "none":
-            bit_logits = smooth_bit_logits(logits, config.T, config.q, config.bin_lut_loss)
-            terms["bin_lut_loss"] = config.bin_lut_weight * LOSSES.get("bin_lut_loss")(
-                labels, bit_logits, q=config.q, activation=config.bin_lut_loss
+        if iom.bin_lut_loss != "none":
+            bit_logits = smooth_bit_logits(logits, iom.T, iom.q, iom.bin_lut_loss)
+            terms["bin_lut_loss"] = iom.bin_lut_weight * LOSSES.get("bin_lut_loss")(
+                labels, bit_logits, q=iom.q, activation=iom.bin_lut_loss
             )
         return tf.add_n(list(terms.values())), terms
 

@@ -75,3 +75,15 @@ def build_embedding_model(input_size, backbone_type, embd_shape, weights="none",
         x = keras.layers.BatchNormalization(momentum=bn_momentum, name="output_bn_out")(x)
     embeddings = keras.layers.Activation("linear", dtype="float32", name="embedding_float32")(x)
     return keras.Model(pixels, embeddings, name=name)
+
+
+def embedding_model_for(model, weights=None):
+    """The embedding network the config's model section (``config.model``) describes.
+
+    ``weights`` overrides its ``weights`` key: ``"none"`` when a checkpoint is restored into it anyway.
+    """
+    return build_embedding_model(
+        model.input_size, model.backbone_type, model.embd_shape, model.weights if weights is None else weights,
+        model.backbone_width, model.dropout, model.bn_momentum, bnneck=model.bnneck,
+        colour_constancy=model.colour_constancy,
+    )

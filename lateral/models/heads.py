@@ -131,6 +131,11 @@ def resolve_scale(logist_scale, num_classes):
     return adacos_fixed_scale(num_classes) if logist_scale == "auto" else float(logist_scale)
 
 
+def head_for(head, num_classes):
+    """The head the config's head section (``config.head``) describes, for ``num_classes`` classes."""
+    return build_head(head.head_type, num_classes, margin=head.margin, logist_scale=head.logist_scale)
+
+
 def build_head(head_type, num_classes, margin, logist_scale):
     """The head the config names; margin and scale (a number or ``auto``) apply to ArcHead only."""
     head_class = HEADS.get(head_type)
