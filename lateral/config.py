@@ -290,6 +290,11 @@ class Config(Validated):
     label_smoothing: float = 0.0  # stage-one cross-entropy label smoothing, in [0, 1)
     # Per-image colour correction inside the embedding model (training, evaluation, gallery alike).
     colour_constancy: typing.Literal["none", "grey_world", "shades_of_grey"] = "none"
+    # How the backbone's feature map becomes a vector: flatten (the original project's), avg or gem (GeM, p learned).
+    pooling: typing.Literal["flatten", "avg", "gem"] = "flatten"
+    # The backbone's gradient is multiplied by this (1: one learning rate for all; 0.1: the pretrained backbone
+    # learns at a tenth of the output layer's rate).
+    backbone_lr_scale: float = 1.0
     # Optimisation.
     epochs: int = 5
     steps_per_epoch: typing.Optional[int] = None  # default: one pass over the training images
@@ -343,6 +348,7 @@ class Config(Validated):
         "embd_shape": at_least(1),
         "dropout": between(0, 1, high_open=True),
         "bn_momentum": between(0, 1),
+        "backbone_lr_scale": between(0, 1),
         "head_type": Registered("lateral.models.heads:HEADS"),
         "margin": between(0, math.pi / 2),  # radians; past pi/2 the margin swamps the angle it penalises
         "logist_scale": above(0),  # or "auto" (AdaCos), which the type admits

@@ -37,7 +37,8 @@ def restore_classifier(run_folder):
     label_map = json.loads((run_folder / LABEL_MAP).read_text())
     embedding = build_embedding_model(config.input_size, config.backbone_type, config.embd_shape, "none",
                                       config.backbone_width, config.dropout, config.bn_momentum,
-                                      bnneck=config.bnneck, colour_constancy=config.colour_constancy)
+                                      bnneck=config.bnneck, colour_constancy=config.colour_constancy,
+                                      pooling=config.pooling)
     head = build_head(config.head_type, len(label_map), margin=0.0, logist_scale=config.logist_scale)
     model = training_model(embedding, head, config.input_size)
     tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
