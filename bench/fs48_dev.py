@@ -12,7 +12,8 @@ per-fish rank-1 with each fish's most confused fish, and the wall time of each s
 
 ``--probe``: a short experiment on the same split and seed: stage one only, ``PROBE`` epochs, the
 prepared crops shared between probes; ``--set KEY=VALUE`` (repeatable, YAML values, dotted keys for
-sections) changes the stage-one config. Each run keeps its per-query results in
+sections) changes the stage-one config, ``--set2`` the stage-two config (with ``--iom_tag NAME`` for
+the stage-two run: a finished stage one is reused, so stage-two variants cost a minute each). Each run keeps its per-query results in
 ``WORK/evaluation/<tag>/queries.json``; ``--compare A B`` gives the paired bootstrap interval of
 the difference B - A in rank-1 and mAP (fish resampled, so a difference inside it is noise).
 ``--flip_tta``, ``--camera_norm``, ``--rerank`` apply those test-time options to the evaluation (saved as
@@ -178,6 +179,8 @@ def main():
                         help="stage-one config (default: the best recipe)")
     parser.add_argument("--stage2", default=str(REPO / "configs" / "fs48_stage2.yaml"), help="stage-two config")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="stage-one config change")
+    parser.add_argument("--set2", action="append", default=[], metavar="KEY=VALUE", help="stage-two config change")
+    parser.add_argument("--iom_tag", help="stage-two run name (default: TAG_iom); a finished stage one is reused")
     parser.add_argument("--tag", help="run name (default: from the stage-one config's sub_name)")
     parser.add_argument("--probe", action="store_true", help=f"stage one only, {PROBE['epochs']} epochs")
     parser.add_argument("--quick", action="store_true", help="a few training steps only")
@@ -206,9 +209,9 @@ def main():
     checkpoints, logs = work / "checkpoints", work / "logs"
     times = {}
     tricks = [trick for trick in ("flip_tta", "camera_norm", "rerank") if getattr(args, trick)]
-    evaluation = work / "evaluation" / "+".join([tag, *tricks])
+    evaluation = work / "evaluation" / "+".join([args.iom_tag or tag, *tricks])
     if args.evaluate_only:
-        run_folder = checkpoints / (tag if args.probe else tag + "_iom")
+        run_folder = checkpoints / (tag if args.probe else args.iom_tag or tag + "_iom")
         results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.held_out_fish, evaluation,
                                                        **{trick: True for trick in tricks}), times)
         print_results(results)
@@ -223,9 +226,9 @@ def main():
           times)
     run_folder = checkpoints / tag
     if not args.probe:
-        stage_two = load_config(args.stage2, {"train_dataset": str(prepared), "sub_name": tag + "_iom",
+        stage_two = load_config(args.stage2, {"train_dataset": str(prepared), "sub_name": args.iom_tag or tag + "_iom",
                                               "1st_sub_name": tag, "input_size": [height, width],
-                                              **(QUICK if args.quick else {})})
+                                              **(QUICK if args.quick else {}), **parse_settings(args.set2)})
         timed("stage two", lambda: train_stage_two(stage_two, checkpoint_root=checkpoints, log_root=logs), times)
         run_folder = checkpoints / stage_two.sub_name
     results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.held_out_fish, evaluation,

@@ -319,6 +319,11 @@ class ModelConfig(Validated):
     bnneck: bool = False
     # Per-image colour correction inside the embedding model (training, evaluation, gallery alike).
     colour_constancy: typing.Literal["none", "grey_world", "shades_of_grey"] = "none"
+    # How the backbone's feature map becomes a vector: flatten (the original project's), avg or gem (GeM, p learned).
+    pooling: typing.Literal["flatten", "avg", "gem"] = "flatten"
+    # The backbone's gradient is multiplied by this (1: one learning rate for all; 0.1: the pretrained backbone
+    # learns at a tenth of the output layer's rate).
+    backbone_lr_scale: float = 1.0
 
     RULES = {
         "input_size": Each(at_least(8)),
@@ -328,6 +333,7 @@ class ModelConfig(Validated):
         "embd_shape": at_least(1),
         "dropout": between(0, 1, high_open=True),
         "bn_momentum": between(0, 1),
+        "backbone_lr_scale": between(0, 1),
     }
 
 

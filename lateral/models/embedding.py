@@ -1,7 +1,10 @@
 """The stage-one embedding network: pixels -> [colour constancy] -> normalisation -> backbone -> output layer.
 
 The output layer is the original project's (arcface-tf2's OutputLayer):
-BatchNorm, Dropout, Flatten, Dense to ``embd_shape``, BatchNorm. With
+BatchNorm, Dropout, Flatten, Dense to ``embd_shape``, BatchNorm; with
+``pooling: avg`` or ``gem`` the feature map is pooled first (then BatchNorm,
+Dropout, Dense, BatchNorm). ``backbone_lr_scale`` below 1 scales the
+gradient reaching the backbone (``models/gradient_scale.py``). With
 ``bnneck`` the last BatchNorm is the BNNeck of Luo et al. 2019 ("Bag of Tricks
 and a Strong Baseline for Deep Person Re-identification", arXiv 1903.07071):
 no learned shift, so the embeddings the cosine head trains on and inference
@@ -16,6 +19,8 @@ import numpy as np
 
 from lateral.models.backbones import build_backbone
 from lateral.models.colour_constancy import ColourConstancy
+from lateral.models.gradient_scale import GradientScale
+from lateral.models.pooling import build_pooling
 
 # keras.applications.imagenet_utils' constants.
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -50,7 +55,8 @@ class PixelNormalisation(keras.layers.Layer):
 
 
 def build_embedding_model(input_size, backbone_type, embd_shape, weights="none", width=1.0, dropout=0.5,
-                          bn_momentum=0.9, name="embedding", bnneck=False, colour_constancy="none"):
+                          bn_momentum=0.9, name="embedding", bnneck=False, colour_constancy="none", pooling="flatten",
+                          backbone_lr_scale=1.0):
     """``bn_momentum`` replaces every BatchNorm's momentum, the backbone's included.
 
     keras.applications build with 0.99-0.999, tuned for hundreds of thousands
@@ -65,9 +71,14 @@ def build_embedding_model(input_size, backbone_type, embd_shape, weights="none",
             layer.momentum = bn_momentum
     corrected = pixels if colour_constancy == "none" else ColourConstancy(colour_constancy, name="colour_constancy")(pixels)
     features = backbone(PixelNormalisation(normalisation, name="normalisation")(corrected))
+    if backbone_lr_scale != 1.0:
+        features = GradientScale(backbone_lr_scale, name="backbone_gradient_scale")(features)
+    if pooling != "flatten":  # GeM pools the backbone's non-negative activations, before any BatchNorm shifts them
+        features = build_pooling(pooling)(features)
     x = keras.layers.BatchNormalization(momentum=bn_momentum, name="output_bn_in")(features)
     x = keras.layers.Dropout(dropout, name="output_dropout")(x)
-    x = keras.layers.Flatten(name="output_flatten")(x)
+    if pooling == "flatten":
+        x = build_pooling(pooling)(x)
     x = keras.layers.Dense(embd_shape, name="output_dense")(x)
     if bnneck:
         x = keras.layers.BatchNormalization(momentum=bn_momentum, center=False, name="bnneck")(x)
@@ -85,5 +96,5 @@ def embedding_model_for(model, weights=None):
     return build_embedding_model(
         model.input_size, model.backbone_type, model.embd_shape, model.weights if weights is None else weights,
         model.backbone_width, model.dropout, model.bn_momentum, bnneck=model.bnneck,
-        colour_constancy=model.colour_constancy,
+        colour_constancy=model.colour_constancy, pooling=model.pooling, backbone_lr_scale=model.backbone_lr_scale,
     )

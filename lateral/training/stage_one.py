@@ -25,7 +25,7 @@ from lateral.training.strategies import STRATEGIES
 # Keys that change the network's shape: a run folder holding another value
 # cannot be resumed.
 ARCHITECTURE_KEYS = ("input_size", "backbone_type", "backbone_width", "embd_shape", "head_type", "class_by", "bnneck",
-                     "colour_constancy")
+                     "colour_constancy", "pooling")
 
 
 def index_batches_for(config, train_set):
@@ -78,6 +78,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         embedding = build_embedding_model(
             config.input_size, config.backbone_type, config.embd_shape, config.weights, config.backbone_width,
             config.dropout, config.bn_momentum, bnneck=config.bnneck, colour_constancy=config.colour_constancy,
+            pooling=config.pooling, backbone_lr_scale=config.backbone_lr_scale,
         )
         head = build_head(config.head_type, num_classes, margin=config.margin, logist_scale=config.logist_scale)
         model = training_model(embedding, head, config.input_size)
