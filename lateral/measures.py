@@ -70,12 +70,15 @@ def jaccard_similarity(a, b):
     return equal / (2 * np.asarray(a).shape[1] - equal)
 
 
+def unit_rows(vectors):
+    """Each row divided by its L2 norm (a zero row stays zero), in the rows' own dtype."""
+    vectors = np.asarray(vectors)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 @_register("cosine", "embeddings")
 def cosine_similarity(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return a @ b.T
+    return unit_rows(np.asarray(a, np.float64)) @ unit_rows(np.asarray(b, np.float64)).T
 
 
 @_register("euclidean", "embeddings")
