@@ -1,4 +1,12 @@
-"""Match measures by name (used by validation, evaluation and the gallery): every measure maps two sets of templates to a score matrix (higher = more alike)."""
+"""Match measures by name (used by validation, evaluation and the gallery): every measure maps two sets of templates to a score matrix (higher = more alike).
+
+The one NumPy implementation of each measure lives here. Two other forms
+compute the same numbers for other jobs: ``CosineIndex`` (below) and
+``lateral.gallery.packing.HammingIndex`` score one query against stored
+templates normalised or packed once (the gallery's 1:N search; tests check
+them against the measures here), and ``lateral.losses.distances`` holds the
+differentiable TensorFlow distances the losses train with.
+"""
 
 import dataclasses
 import math
@@ -79,6 +87,20 @@ def unit_rows(vectors):
 @_register("cosine", "embeddings")
 def cosine_similarity(a, b):
     return unit_rows(np.asarray(a, np.float64)) @ unit_rows(np.asarray(b, np.float64)).T
+
+
+class CosineIndex:
+    """``cosine_similarity`` of one query at a time against fixed templates, normalised once.
+
+    float32 as the gallery stores them, so a query costs one matrix-vector product (bench/search.py).
+    """
+
+    def __init__(self, templates):
+        self.unit = unit_rows(np.asarray(templates, np.float32))
+
+    def scores(self, query):
+        """Cosine of ``query`` [d] with every template: float32 [n]."""
+        return self.unit @ unit_rows(np.asarray(query, np.float32)[None])[0]
 
 
 @_register("euclidean", "embeddings")
