@@ -9,7 +9,7 @@ import yaml
 
 from lateral.config import Config, snapshot
 from lateral.models.iom import IoMProjection, build_codes_model
-from lateral.models.saved import ModelFileError
+from lateral.models.saved import ModelFileError, weights_fingerprint
 from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, EMBEDDING_MODEL, LABEL_MAP, Run, RunFolderError
 from lateral.training.run_directory import CODES_MODEL as TRAINING_CODES_MODEL
 from lateral.training.run_directory import RunDirectoryError
@@ -121,3 +121,17 @@ def test_a_damaged_config_or_label_map_is_named(stage_two_folder, tmp_path, name
 def test_training_takes_the_file_names_and_errors_from_here():
     assert TRAINING_CODES_MODEL == CODES_MODEL == "iom_codes.keras"
     assert issubclass(RunDirectoryError, RunFolderError)
+
+
+def test_the_fingerprints_are_what_stage_two_and_the_gallery_record(eager_run, iom_run):
+    """On the tiny trained runs: stage_one.json holds the stage-one run's embedding fingerprint; the codes
+    fingerprint (what a gallery records) is that of the saved embedding network and the IoM projection."""
+    stage_one = Run.load(eager_run[0] / "checkpoints" / "tiny")
+    stage_two_folder = iom_run[0] / "checkpoints" / "tiny_iom"
+    recorded = json.loads((stage_two_folder / "stage_one.json").read_text())
+    assert stage_one.codes_model is None and stage_one.embedding_fingerprint == recorded["fingerprint"]
+    stage_two = Run.load(stage_two_folder)
+    projection = next(layer for layer in stage_two.codes_model.layers if isinstance(layer, IoMProjection))
+    assert stage_two.codes_fingerprint == weights_fingerprint([stage_two.embedding_model, projection])
+    assert stage_two.label_map == json.loads((stage_two_folder / LABEL_MAP).read_text())
+    assert stage_two.config.sub_name == "tiny_iom" and stage_two.config.m == stage_two.codes_model.output_shape[-1]
