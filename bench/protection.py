@@ -33,13 +33,9 @@ from lateral.evaluation.metrics import area_under_roc, equal_error_rate, tar_at_
 from lateral.gallery.encoder import Photo, TemplateEncoder  # noqa: E402
 from lateral.gallery.keys import permutation_seed  # noqa: E402
 from lateral.gallery.protection import linkability  # noqa: E402
+from lateral.measures import hamming_similarity  # noqa: E402
 
 KEYS = {"identity": None, "key A": "key A: north pond", "key B": "key B: after the leak"}
-
-
-def equal_counts(a, b):
-    """[n, k] numbers of equal codes (a NumPy loop over positions: an independent check of the packed search)."""
-    return sum((a[:, None, position] == b[None, :, position]).astype(np.int32) for position in range(a.shape[1]))
 
 
 def main():
@@ -68,12 +64,12 @@ def main():
     print("\naccuracy under each key (same flank, different photos)")
     same_key = {}
     for name in KEYS:
-        scores = equal_counts(codes[name], codes[name]) / m
+        scores = hamming_similarity(codes[name], codes[name])
         genuine, impostor = scores[same_flank & same_fish & other_photo], scores[same_flank & ~same_fish]
         same_key[name] = (scores, genuine, impostor)
         print(f"  {name:9s} EER {equal_error_rate(genuine, impostor)[0]:.3f}  AUC {area_under_roc(genuine, impostor):.3f}")
 
-    cross = equal_counts(codes["key A"], codes["key B"]) / m
+    cross = hamming_similarity(codes["key A"], codes["key B"])
     mated, non_mated = cross[same_flank & same_fish], cross[same_flank & ~same_fish]
     same_photo = np.diag(cross)
     d_cross, _ = linkability(mated, non_mated)

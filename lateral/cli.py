@@ -50,10 +50,10 @@ def user_errors():
     from lateral.gallery.store import GalleryError
     from lateral.models.backbones import WeightsError
     from lateral.models.saved import ModelFileError
-    from lateral.training.run_directory import RunDirectoryError
+    from lateral.runs import RunFolderError  # training's RunDirectoryError is one
 
     return (ConfigError, UnknownNameError, LayoutError, PrepareError, DatasetError, SamplerError, EvaluationError,
-            ModelFileError, WeightsError, RunDirectoryError, GalleryError)
+            ModelFileError, WeightsError, RunFolderError, GalleryError)
 
 
 def run_explaining_errors(action):

@@ -1,4 +1,12 @@
-"""Match measures by name (used by validation, evaluation and the gallery): every measure maps two sets of templates to a score matrix (higher = more alike)."""
+"""Match measures by name (used by validation, evaluation and the gallery): every measure maps two sets of templates to a score matrix (higher = more alike).
+
+The one NumPy implementation of each measure lives here. Two other forms
+compute the same numbers for other jobs: ``CosineIndex`` (below) and
+``lateral.gallery.packing.HammingIndex`` score one query against stored
+templates normalised or packed once (the gallery's 1:N search; tests check
+them against the measures here), and ``lateral.losses.distances`` holds the
+differentiable TensorFlow distances the losses train with.
+"""
 
 import dataclasses
 import math
@@ -70,12 +78,29 @@ def jaccard_similarity(a, b):
     return equal / (2 * np.asarray(a).shape[1] - equal)
 
 
+def unit_rows(vectors):
+    """Each row divided by its L2 norm (a zero row stays zero), in the rows' own dtype."""
+    vectors = np.asarray(vectors)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 @_register("cosine", "embeddings")
 def cosine_similarity(a, b):
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
-    return a @ b.T
+    return unit_rows(np.asarray(a, np.float64)) @ unit_rows(np.asarray(b, np.float64)).T
+
+
+class CosineIndex:
+    """``cosine_similarity`` of one query at a time against fixed templates, normalised once.
+
+    float32 as the gallery stores them, so a query costs one matrix-vector product (bench/search.py).
+    """
+
+    def __init__(self, templates):
+        self.unit = unit_rows(np.asarray(templates, np.float32))
+
+    def scores(self, query):
+        """Cosine of ``query`` [d] with every template: float32 [n]."""
+        return self.unit @ unit_rows(np.asarray(query, np.float32)[None])[0]
 
 
 @_register("euclidean", "embeddings")

@@ -15,6 +15,7 @@ LAYERS = [
     "lateral.cli : lateral.embed : lateral.demo",
     "lateral.evaluation | lateral.gallery",
     "lateral.training",
+    "lateral.runs",
     "lateral.losses",
     "lateral.models",
     "lateral.data",

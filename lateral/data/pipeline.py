@@ -4,6 +4,7 @@ Images leave the pipeline as float32 in 0..255 at ``input_size``; the model
 normalises them for its backbone, so a saved model takes plain pixels.
 """
 
+import numpy as np
 import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -53,3 +54,9 @@ def evaluation_dataset(roi_set, input_size, batch_size):
         .batch(batch_size)
         .prefetch(AUTOTUNE)
     )
+
+
+def embed_roi_set(model, roi_set, input_size, batch_size):
+    """``model``'s outputs for every image of ``roi_set``, in order: NumPy [n, ...]."""
+    return np.concatenate([model(images, training=False).numpy()
+                           for images, _ in evaluation_dataset(roi_set, input_size, batch_size)])

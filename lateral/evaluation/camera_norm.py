@@ -11,14 +11,15 @@ For float embeddings only; IoM codes are left as they are.
 
 import numpy as np
 
+from lateral.measures import unit_rows
+
 
 def camera_normalise(embeddings, sessions):
     """[n, d] unit vectors: each row L2-normalised, its session's mean subtracted, L2-normalised again."""
-    embeddings = np.asarray(embeddings, np.float64)
-    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(np.asarray(embeddings, np.float64))
     sessions = np.asarray(sessions)
     centred = np.empty_like(unit)
     for session in np.unique(sessions):
         rows = sessions == session
         centred[rows] = unit[rows] - unit[rows].mean(axis=0)
-    return centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+    return unit_rows(centred)

@@ -6,7 +6,6 @@ training harder). Per-class precision, recall, F1 and support, and the
 confusion matrix, as in Fishial's report.
 """
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -15,26 +14,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-import yaml  # noqa: E402
 from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
 
-from lateral.config import Config, from_dict  # noqa: E402
 from lateral.data.pipeline import evaluation_dataset  # noqa: E402
 from lateral.data.records import DatasetError, class_names  # noqa: E402
 from lateral.models.embedding import embedding_model_for  # noqa: E402
-from lateral.models.heads import ArcHead, head_for  # noqa: E402
-from lateral.training.run_directory import CONFIG_SNAPSHOT, LABEL_MAP  # noqa: E402
-from lateral.training.stage_one import training_model  # noqa: E402
+from lateral.models.heads import ArcHead, head_for, training_model  # noqa: E402
+from lateral.runs import CHECKPOINT_FOLDER, CONFIG_SNAPSHOT, read_config, read_label_map  # noqa: E402
 
 
 def restore_classifier(run_folder):
     """(embedding model, head, label map) of a stage-one run, from its latest checkpoint."""
     run_folder = Path(run_folder)
-    checkpoint = tf.train.latest_checkpoint(str(run_folder / "ckpt"))
+    checkpoint = tf.train.latest_checkpoint(str(run_folder / CHECKPOINT_FOLDER))
     if checkpoint is None or not (run_folder / CONFIG_SNAPSHOT).exists():
         raise DatasetError(f"{run_folder} holds no stage-one checkpoint to classify with")
-    config = from_dict(Config, yaml.safe_load((run_folder / CONFIG_SNAPSHOT).read_text()))
-    label_map = json.loads((run_folder / LABEL_MAP).read_text())
+    config, label_map = read_config(run_folder), read_label_map(run_folder)
     embedding = embedding_model_for(config.model, weights="none")  # the checkpoint holds the weights
     head = head_for(config.head, len(label_map))
     model = training_model(embedding, head, config.model.input_size)

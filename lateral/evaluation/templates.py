@@ -6,12 +6,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from lateral.data.pipeline import evaluation_dataset
+from lateral.data.pipeline import embed_roi_set, evaluation_dataset
 from lateral.data.layout import printable
 from lateral.data.records import DatasetError, RoiSet, load_roi_set, without_undecodable
-from lateral.models.saved import load_model
-from lateral.training.run_directory import EMBEDDING_MODEL
-from lateral.training.stage_two import CODES_MODEL, embed
+from lateral.measures import unit_rows
+from lateral.runs import Run
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -46,16 +45,6 @@ def _roi_folder(root):
                   np.array(["unknown"] * len(files)), label_map)
 
 
-def run_models(run_folder):
-    """(embedding model, codes model or None) of a stage-one or stage-two run folder."""
-    run_folder = Path(run_folder)
-    embedding_path = run_folder / EMBEDDING_MODEL
-    if not embedding_path.is_file():
-        raise DatasetError(f"no {EMBEDDING_MODEL} in {run_folder}: train it first (train.py / train_twostage.py)")
-    codes_path = run_folder / CODES_MODEL
-    return load_model(embedding_path), (load_model(codes_path) if codes_path.is_file() else None)
-
-
 def compute_templates(run_folder, roi_set, batch_size=64, flip_tta=False):
     """{"embeddings": float32 [n, d], "codes": int32 [n, m] or None} for every image of ``roi_set``.
 
@@ -63,17 +52,17 @@ def compute_templates(run_folder, roi_set, batch_size=64, flip_tta=False):
     its left-right mirror (flip test-time augmentation; a mirrored flank shows the other flank's
     pose, so measure before adopting it). Codes are computed from the image alone.
     """
-    embedding_model, codes_model = run_models(run_folder)
-    input_size = tuple(embedding_model.input_shape[1:3])
+    run = Run.load(run_folder)
+    embedding_model, codes_model, input_size = run.embedding_model, run.codes_model, run.input_size
     codes = None
     if codes_model is not None:
         images = evaluation_dataset(roi_set, input_size, batch_size).map(lambda pixels, _: pixels)
         codes = codes_model.predict(images, verbose=0).astype(np.int32)
     if not flip_tta:
-        return {"embeddings": embed(embedding_model, roi_set, input_size, batch_size).astype(np.float32),
+        return {"embeddings": embed_roi_set(embedding_model, roi_set, input_size, batch_size).astype(np.float32),
                 "codes": codes}
     embeddings = []
     for images, _ in evaluation_dataset(roi_set, input_size, batch_size):
         views = [embedding_model(view, training=False).numpy() for view in (images, tf.image.flip_left_right(images))]
-        embeddings.append(sum(view / np.maximum(np.linalg.norm(view, axis=1, keepdims=True), 1e-12) for view in views) / 2)
+        embeddings.append(sum(unit_rows(view) for view in views) / 2)
     return {"embeddings": np.concatenate(embeddings).astype(np.float32), "codes": codes}

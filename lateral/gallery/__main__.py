@@ -21,12 +21,14 @@ quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps it
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import csv  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
 from lateral.gallery.search import DECISIONS  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
+from lateral.registry import Registry  # noqa: E402
 
 
 def _key_flags(parser, flag="--key", help_text="the gallery's permutation key (any string)"):
@@ -162,7 +164,42 @@ def _print_rejected(rejected):
         print(f"skipped {item[0]}: {': '.join(item[1:])}")
 
 
-def _identify_output(args, summary):
+@dataclasses.dataclass(frozen=True)
+class Subcommand:
+    work: object  # args -> summary: does the work, prints nothing
+    show: object  # (args, summary) -> None: what the user sees; None when ``work`` returns the exit code
+
+
+SUBCOMMANDS = Registry("gallery command")
+
+
+def subcommand(name, show):
+    def add(work):
+        SUBCOMMANDS.register(name)(Subcommand(work, show))
+        return work
+
+    return add
+
+
+def _show_enroll(args, summary):
+    print(f"added {summary['added']} templates of {len(summary['fish'])} fish; the gallery holds "
+          f"{summary['templates']}")
+    if summary["already_enrolled"]:
+        print(f"{len(summary['already_enrolled'])} photos were already enrolled (left as they were)")
+    for source, previous, wanted in summary["conflicts"]:
+        print(f"not added {source}: already enrolled as fish {previous}, not {wanted}")
+    _print_rejected(summary["rejected"])
+
+
+@subcommand("enroll", _show_enroll)
+def _enroll(args):
+    from lateral.gallery import commands, keys
+
+    return commands.enroll(args.gallery, args.input, args.model, keys.read_key(args.key, args.key_file), args.fish,
+                           args.session, args.session_pattern, args.store_embeddings, args.mode)
+
+
+def _show_identify(args, summary):
     results = summary["results"]
     print(f"{summary['templates']} templates of {summary['fish']} fish, {summary['measure']}; thresholds "
           f"{summary['thresholds']}")
@@ -189,72 +226,115 @@ def _identify_output(args, summary):
             json.dump(summary, handle, indent=2)
 
 
-def run(args):
+@subcommand("identify", _show_identify)
+def _identify(args):
     from lateral.gallery import commands, keys
 
-    if args.command == "enroll":
-        summary = commands.enroll(args.gallery, args.input, args.model, keys.read_key(args.key, args.key_file),
-                                  args.fish, args.session, args.session_pattern, args.store_embeddings, args.mode)
-        print(f"added {summary['added']} templates of {len(summary['fish'])} fish; the gallery holds "
-              f"{summary['templates']}")
-        if summary["already_enrolled"]:
-            print(f"{len(summary['already_enrolled'])} photos were already enrolled (left as they were)")
-        for source, previous, wanted in summary["conflicts"]:
-            print(f"not added {source}: already enrolled as fish {previous}, not {wanted}")
-        _print_rejected(summary["rejected"])
-    elif args.command == "identify":
-        _check_output(args.csv, "--csv")
-        _check_output(args.json, "--json")
-        summary = commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
-                                    args.model, args.top_k, args.measure, args.mode)
-        _identify_output(args, summary)
-    elif args.command == "confirm":
-        summary = commands.confirm(args.gallery, args.photo, args.fish, keys.read_key(args.key, args.key_file),
-                                   args.model, args.session, args.mode, args.note)
-        state = "new fish" if summary["new_fish"] else "fish"
-        print(f"recorded: {args.photo} is {state} {summary['fish_id']}"
-              + ("" if summary["added"] else " (the photo was already enrolled)"))
-    elif args.command == "history":
-        _check_output(args.out, "--out")
-        with _writing(args.out):
-            summary = commands.history(args.gallery, args.out)
-        print(f"wrote {summary['out']}: {summary['fish']} fish x {len(summary['sessions'])} sessions "
-              f"({', '.join(summary['sessions'])})")
-    elif args.command == "list":
-        summary = commands.describe(args.gallery)
-        header = summary["header"]
-        model = header["model"]
-        print(f"gallery format {header['version']}, created {header['created']}, updated {header['updated']}; "
-              f"permutation {header['permutation']}")
-        print(f"model {model['path']} (m={model['m']}, q={model['q']}, weights {model['fingerprint'][:12]}…); "
-              f"key: {'set' if header['key'] else 'none'}; float embeddings: "
-              f"{'stored' if header['stores_embeddings'] else 'not stored'}")
-        print(f"{summary['templates']} templates of {len(summary['fish'])} fish; {summary['decisions']} decisions "
-              "recorded")
-        for row in summary["fish"]:
-            print(f"  {row['fish_id']}: {row['templates']} templates, sessions {' '.join(row['sessions'])}, "
-                  f"flanks {' '.join(row['flanks'])}")
-    elif args.command == "remove":
-        summary = commands.remove(args.gallery, args.fish)
-        print(f"removed {summary['removed']} templates of {', '.join(summary['fish'])}; {summary['templates']} left")
-    elif args.command == "revoke":
-        new_key = keys.read_key(args.new_key, args.new_key_file)
-        if new_key is None:
-            raise GalleryError("revoke needs --new_key or --new_key_file")
-        summary = commands.revoke(args.gallery, new_key, args.model, args.drop_missing,
-                                  key=keys.read_key(args.key, args.key_file))
-        print(f"re-enrolled {summary['reenrolled']} templates under the new key; old templates no longer match")
-        for source, why in summary["dropped"]:
-            print(f"dropped {source}: {why}")
-        if summary["fish_without_templates"]:
-            print(f"fish left without templates: {', '.join(summary['fish_without_templates'])}")
-    elif args.command == "review":
-        from lateral.gallery.review.serve import serve
-        from lateral.gallery.review.workspace import ReviewWorkspace
+    _check_output(args.csv, "--csv")
+    _check_output(args.json, "--json")
+    return commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
+                             args.model, args.top_k, args.measure, args.mode)
 
-        workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
-                                    args.model, args.top_k, args.mode, args.session)
-        return serve(workspace, args.host, args.port, not args.no_browser)
+
+def _show_confirm(args, summary):
+    state = "new fish" if summary["new_fish"] else "fish"
+    print(f"recorded: {args.photo} is {state} {summary['fish_id']}"
+          + ("" if summary["added"] else " (the photo was already enrolled)"))
+
+
+@subcommand("confirm", _show_confirm)
+def _confirm(args):
+    from lateral.gallery import commands, keys
+
+    return commands.confirm(args.gallery, args.photo, args.fish, keys.read_key(args.key, args.key_file), args.model,
+                            args.session, args.mode, args.note)
+
+
+def _show_history(args, summary):
+    print(f"wrote {summary['out']}: {summary['fish']} fish x {len(summary['sessions'])} sessions "
+          f"({', '.join(summary['sessions'])})")
+
+
+@subcommand("history", _show_history)
+def _history(args):
+    from lateral.gallery import commands
+
+    _check_output(args.out, "--out")
+    with _writing(args.out):
+        return commands.history(args.gallery, args.out)
+
+
+def _show_list(args, summary):
+    header = summary["header"]
+    model = header["model"]
+    print(f"gallery format {header['version']}, created {header['created']}, updated {header['updated']}; "
+          f"permutation {header['permutation']}")
+    print(f"model {model['path']} (m={model['m']}, q={model['q']}, weights {model['fingerprint'][:12]}…); "
+          f"key: {'set' if header['key'] else 'none'}; float embeddings: "
+          f"{'stored' if header['stores_embeddings'] else 'not stored'}")
+    print(f"{summary['templates']} templates of {len(summary['fish'])} fish; {summary['decisions']} decisions "
+          "recorded")
+    for row in summary["fish"]:
+        print(f"  {row['fish_id']}: {row['templates']} templates, sessions {' '.join(row['sessions'])}, "
+              f"flanks {' '.join(row['flanks'])}")
+
+
+@subcommand("list", _show_list)
+def _list(args):
+    from lateral.gallery import commands
+
+    return commands.describe(args.gallery)
+
+
+def _show_remove(args, summary):
+    print(f"removed {summary['removed']} templates of {', '.join(summary['fish'])}; {summary['templates']} left")
+
+
+@subcommand("remove", _show_remove)
+def _remove(args):
+    from lateral.gallery import commands
+
+    return commands.remove(args.gallery, args.fish)
+
+
+def _show_revoke(args, summary):
+    print(f"re-enrolled {summary['reenrolled']} templates under the new key; old templates no longer match")
+    for source, why in summary["dropped"]:
+        print(f"dropped {source}: {why}")
+    if summary["fish_without_templates"]:
+        print(f"fish left without templates: {', '.join(summary['fish_without_templates'])}")
+
+
+@subcommand("revoke", _show_revoke)
+def _revoke(args):
+    from lateral.gallery import commands, keys
+
+    new_key = keys.read_key(args.new_key, args.new_key_file)
+    if new_key is None:
+        raise GalleryError("revoke needs --new_key or --new_key_file")
+    return commands.revoke(args.gallery, new_key, args.model, args.drop_missing,
+                           key=keys.read_key(args.key, args.key_file))
+
+
+@subcommand("review", show=None)
+def _review(args):
+    """Serves the review page until stopped; returns the server's exit code."""
+    from lateral.gallery import keys
+    from lateral.gallery.review.serve import serve
+    from lateral.gallery.review.workspace import ReviewWorkspace
+
+    workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
+                                args.model, args.top_k, args.mode, args.session)
+    return serve(workspace, args.host, args.port, not args.no_browser)
+
+
+def run(args):
+    """Do ``args.command``'s work, then show its summary; returns the exit code."""
+    chosen = SUBCOMMANDS.get(args.command)
+    summary = chosen.work(args)
+    if chosen.show is None:
+        return summary
+    chosen.show(args, summary)
     return 0
 
 

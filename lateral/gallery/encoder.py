@@ -20,17 +20,14 @@ import cv2
 import keras
 import numpy as np
 
-from lateral.config import ConfigError, load_config
 from lateral.data.pipeline import evaluation_dataset
 from lateral.data.records import RoiSet
 from lateral.gallery.store import GalleryError
-from lateral.models.iom import HardCodes, IoMProjection, KeyedPermutation
+from lateral.models.iom import HardCodes, KeyedPermutation
 from lateral.models.permutation import PERMUTATION_ALGORITHM
-from lateral.models.saved import load_model, weights_fingerprint
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
-from lateral.training.run_directory import CONFIG_SNAPSHOT
-from lateral.training.stage_two import CODES_MODEL
+from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, Run, codes_model_parts
 
 MODES = ("auto", "tent", "cropped")
 
@@ -57,22 +54,20 @@ def file_sha256(path):
 class TemplateEncoder:
     def __init__(self, run_folder, seed=None, permutation=PERMUTATION_ALGORITHM, batch_size=64):
         run_folder = Path(run_folder)
-        codes_path = run_folder / CODES_MODEL
-        if not codes_path.is_file():
+        if not (run_folder / CODES_MODEL).is_file():
             raise GalleryError(f"{run_folder} is not a stage-two run: no {CODES_MODEL} in it (train_twostage.py makes "
                                "one)")
-        try:
-            self.config = load_config(run_folder / CONFIG_SNAPSHOT)
-        except (ConfigError, OSError) as error:
-            raise GalleryError(f"{run_folder / CONFIG_SNAPSHOT}: {error}") from None
-        codes_model = load_model(codes_path)
-        self.embedding_model = next(layer for layer in codes_model.layers if isinstance(layer, keras.Model))
-        projection = next(layer for layer in codes_model.layers if isinstance(layer, IoMProjection))
+        run = Run.load(run_folder)
+        if run.config is None:
+            raise GalleryError(f"{run_folder / CONFIG_SNAPSHOT}: not found (the run's preprocessing settings)")
+        self.config = run.config
+        # The network inside the codes model makes the gallery's codes, and its fingerprint is what a gallery records.
+        self.embedding_model, projection = codes_model_parts(run.codes_model)
         self.run_folder, self.batch_size = run_folder, batch_size
         self.input_size = tuple(self.embedding_model.input_shape[1:3])
         self.m, self.q = projection.m, projection.q
         self.embedding_size = int(self.embedding_model.output_shape[-1])
-        self.fingerprint = weights_fingerprint([self.embedding_model, projection])
+        self.fingerprint = run.codes_fingerprint
         embeddings = keras.Input((self.embedding_size,), name="embeddings")
         codes = HardCodes(name="codes")(projection(KeyedPermutation(seed, permutation, name="permutation")(embeddings)))
         self.keyed_head = keras.Model(embeddings, codes, name="keyed_iom_head")

@@ -7,6 +7,8 @@ differs at their position, so the positions where two templates differ are
 ``OR_j (plane_j(a) XOR plane_j(b))``, and the IoM Hamming similarity is
 ``m - popcount`` of that mask. With the planes held as 64-bit words this is a
 few word operations per template (NumPy's ``bitwise_count`` is the popcount).
+The scores are those of ``lateral.measures``' "hamming", computed on the form
+the gallery stores (tests/test_measures.py checks the two agree).
 """
 
 import numpy as np

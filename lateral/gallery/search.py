@@ -17,8 +17,29 @@ import numpy as np
 
 from lateral.gallery.packing import HammingIndex, pack_codes
 from lateral.gallery.store import GalleryError
+from lateral.measures import CosineIndex
+from lateral.registry import Registry
 
 DECISIONS = ("match", "review", "new")
+# The measures a gallery searches by: each builds, from a gallery, (code [m], embedding [d]) -> scores [n].
+SEARCHES = Registry("gallery measure")
+
+
+@SEARCHES.register("hamming")
+def packed_hamming_search(gallery):
+    """IoM Hamming similarity (lateral.measures' "hamming") on the packed codes, by bit operations."""
+    index = HammingIndex(gallery.codes, gallery.m)
+    return lambda code, embedding: index.similarities(pack_codes(np.asarray(code)[None], gallery.q)[0])
+
+
+@SEARCHES.register("cosine")
+def cosine_search(gallery):
+    """Cosine similarity (lateral.measures' "cosine") on the float embeddings, if the gallery stores them."""
+    if gallery.embeddings is None:
+        raise GalleryError("this gallery stores no float embeddings (enrol with --store_embeddings to compare "
+                           "by cosine)")
+    index = CosineIndex(gallery.embeddings)
+    return lambda code, embedding: index.scores(embedding)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,26 +93,12 @@ class GallerySearch:
     """A gallery held for searching by one measure: "hamming" on the IoM codes or "cosine" on stored embeddings."""
 
     def __init__(self, gallery, measure="hamming"):
-        if measure not in ("hamming", "cosine"):
+        if measure not in SEARCHES:
             raise GalleryError(f"unknown measure {measure!r}; the gallery searches by hamming or cosine")
-        if measure == "cosine" and gallery.embeddings is None:
-            raise GalleryError("this gallery stores no float embeddings (enrol with --store_embeddings to compare "
-                               "by cosine)")
+        self.template_scores = SEARCHES.get(measure)(gallery)
         self.gallery, self.measure = gallery, measure
         self.fish_names, self.fish_index = np.unique([e["fish_id"] for e in gallery.entries], return_inverse=True)
         self.flanks = np.array([e["flank"] for e in gallery.entries])
-        if measure == "hamming":
-            self.index = HammingIndex(gallery.codes, gallery.m)
-        else:
-            embeddings = gallery.embeddings.astype(np.float32)
-            self.unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-
-    def template_scores(self, code, embedding):
-        """Scores of one query (int codes [m] and embedding [d]) against every template: [n]."""
-        if self.measure == "hamming":
-            return self.index.similarities(pack_codes(np.asarray(code)[None], self.gallery.q)[0])
-        query = np.asarray(embedding, np.float32)
-        return self.unit @ (query / max(float(np.linalg.norm(query)), 1e-12))
 
     def rank_fish(self, code, embedding, flank, top_k):
         """[(fish_id, score, templates compared)] of the ``top_k`` best fish, best first."""

@@ -32,6 +32,8 @@ def euclidean(embeddings):
 
 
 def cosine_similarity(embeddings):
+    """cos(x_i, x_j) as a TensorFlow op the losses differentiate through (lateral.measures.cosine_similarity is the
+    NumPy scoring of evaluation and the gallery; tests/losses/test_distances.py checks the two agree)."""
     unit = tf.math.l2_normalize(embeddings, axis=1)
     return tf.matmul(unit, unit, transpose_b=True)
 

@@ -142,3 +142,11 @@ def build_head(head_type, num_classes, margin, logist_scale):
     if head_class is ArcHead:
         return ArcHead(num_classes, margin=margin, logist_scale=resolve_scale(logist_scale, num_classes), name="head")
     return head_class(num_classes, name="head")
+
+
+def training_model(embedding, head, input_size):
+    """(pixels, labels) -> the head's logits: the stage-one network as trained and checkpointed in ``ckpt/``."""
+    pixels = keras.Input((*input_size, 3), name="pixels")
+    labels = keras.Input((), dtype="int64", name="labels")
+    logits = head([embedding(pixels), labels])
+    return keras.Model([pixels, labels], logits, name="stage_one")

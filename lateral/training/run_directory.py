@@ -24,16 +24,11 @@ import tensorflow as tf
 import yaml
 
 from lateral.config import snapshot
+from lateral.runs import (  # noqa: F401  (re-exported: the run folder's file names live in lateral.runs)
+    CHECKPOINT_FOLDER, CHECKPOINT_PREFIX, CODES_MODEL, CONFIG_SNAPSHOT, EMBEDDING_MODEL, LABEL_MAP, SAVED_MODEL,
+    STAGE_ONE_RECORD, TRAINED_MODELS, RunFolderError,
+)
 
-CONFIG_SNAPSHOT = "config.yaml"
-LABEL_MAP = "label_map.json"
-EMBEDDING_MODEL = "embedding.keras"
-CODES_MODEL = "iom_codes.keras"
-SAVED_MODEL = "iom_codes_savedmodel"
-STAGE_ONE_RECORD = "stage_one.json"  # stage two: the stage-one model it was built on
-CHECKPOINT_FOLDER = "ckpt"
-CHECKPOINT_PREFIX = "ckpt"
-TRAINED_MODELS = (CODES_MODEL, EMBEDDING_MODEL)
 START_OVER = "to train from scratch choose another sub_name, or move this folder away"
 
 # What restoring a damaged checkpoint raises: a truncated file (IndexError), a missing or unreadable
@@ -43,8 +38,8 @@ DAMAGED_CHECKPOINT_ERRORS = (tf.errors.OpError, IndexError, OSError)
 MISMATCH_ERRORS = (AssertionError, ValueError)
 
 
-class RunDirectoryError(ValueError):
-    pass
+class RunDirectoryError(RunFolderError):
+    """A run folder that training refuses (another architecture, nothing to resume, ...)."""
 
 
 def warn(message):

@@ -56,3 +56,15 @@ def test_duplicate_points_have_zero_distance_and_a_finite_gradient():
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(UnknownNameError, match="angular"):
         DISTANCES.get("cosine")
+
+
+def test_the_loss_cosine_agrees_with_the_scoring_measure():
+    """The TensorFlow cosine the losses differentiate and the NumPy one evaluation scores with."""
+    from lateral.losses.distances import cosine_similarity
+    from lateral.measures import MEASURES
+
+    expected = numpy_distances(EMBEDDINGS)["angular"]
+    scoring = MEASURES.get("cosine").scores(EMBEDDINGS, EMBEDDINGS)
+    training = cosine_similarity(tf.constant(EMBEDDINGS)).numpy()
+    np.testing.assert_allclose(1 - scoring, expected, atol=1e-7)
+    np.testing.assert_allclose(training, scoring, atol=1e-6)

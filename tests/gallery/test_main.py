@@ -1,0 +1,56 @@
+"""``python -m lateral.gallery``'s subcommand registry, and the commands that need no model, on a hand-made gallery."""
+
+import argparse
+
+import numpy as np
+import pytest
+
+from lateral.gallery.__main__ import SUBCOMMANDS, build_parser, main
+from lateral.gallery.packing import pack_codes
+from lateral.gallery.store import Gallery, save_gallery
+
+MODEL = {"path": "/runs/iom", "fingerprint": "ab" * 32, "m": 4, "q": 4, "embedding_size": 2, "input_size": [8, 16]}
+
+
+@pytest.fixture
+def gallery_path(tmp_path):
+    """Fish A (two templates, session s1, left) and B (one, session s2, right)."""
+    gallery = Gallery.new(MODEL, None, False)
+    rows = [("A", "s1", "left"), ("A", "s1", "left"), ("B", "s2", "right")]
+    entries = [{"fish_id": fish, "flank": flank, "source": f"/{i}.jpg", "sha256": str(i), "session": session,
+                "mode": "tent", "added": "", "how": "enroll"} for i, (fish, session, flank) in enumerate(rows)]
+    gallery.add(entries, pack_codes(np.array([[0, 1, 2, 3], [0, 1, 2, 2], [3, 3, 3, 3]]), 4))
+    path = tmp_path / "pond.lgal"
+    save_gallery(gallery, path)
+    return path
+
+
+def test_every_subcommand_of_the_parser_is_registered():
+    parser = build_parser()
+    choices = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction)).choices
+    assert sorted(choices) == SUBCOMMANDS.names()
+    assert SUBCOMMANDS.get("review").show is None  # its exit code is the server's
+    assert all(SUBCOMMANDS.get(name).show is not None for name in SUBCOMMANDS.names() if name != "review")
+
+
+def test_list_remove_and_history_print_their_summaries(gallery_path, tmp_path, capsys):
+    assert main(["list", "--gallery", str(gallery_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"model /runs/iom (m=4, q=4, weights {'ab' * 6}…); key: none; float embeddings: not stored"
+    assert lines[2:] == ["3 templates of 2 fish; 0 decisions recorded",
+                         "  A: 2 templates, sessions s1, flanks left", "  B: 1 templates, sessions s2, flanks right"]
+    out = tmp_path / "captures.csv"
+    assert main(["history", "--gallery", str(gallery_path), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote {out}: 2 fish x 2 sessions (s1, s2)\n"
+    assert main(["remove", "--gallery", str(gallery_path), "--fish", "B"]) == 0
+    assert capsys.readouterr().out == "removed 1 templates of B; 2 left\n"
+
+
+def test_a_users_mistake_is_one_line_and_exit_code_2(gallery_path, tmp_path, capsys):
+    assert main(["remove", "--gallery", str(gallery_path), "--fish", "Z"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and "has no fish Z" in captured.err
+    assert main(["history", "--gallery", str(gallery_path), "--out", str(tmp_path / "missing" / "c.csv")]) == 2
+    assert "the folder" in capsys.readouterr().err
+    assert main(["revoke", "--gallery", str(gallery_path)]) == 2
+    assert capsys.readouterr().err == "error: revoke needs --new_key or --new_key_file\n"
