@@ -69,6 +69,15 @@ def codes_model_parts(codes_model):
     return embedding, projection
 
 
+def codes_head(codes_model):
+    """embeddings -> integer codes: the saved codes model's own permutation, projection and arg-max layers."""
+    embedding, projection = codes_model_parts(codes_model)
+    embeddings = keras.Input((int(embedding.output_shape[-1]),), name="embeddings")
+    permuted = codes_model.get_layer("permutation")(embeddings)
+    codes = codes_model.get_layer("codes")(projection(permuted))
+    return keras.Model(embeddings, codes, name="codes_head")
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
     """A trained run, read whole: its models, config, label map and weights fingerprints.

@@ -56,7 +56,16 @@ def evaluation_dataset(roi_set, input_size, batch_size):
     )
 
 
-def embed_roi_set(model, roi_set, input_size, batch_size):
-    """``model``'s outputs for every image of ``roi_set``, in order: NumPy [n, ...]."""
-    return np.concatenate([model(images, training=False).numpy()
-                           for images, _ in evaluation_dataset(roi_set, input_size, batch_size)])
+def embed_roi_set(model, roi_set, input_size, batch_size, flip_tta=False):
+    """``model``'s outputs for every image of ``roi_set``, in order: NumPy [n, ...].
+
+    ``flip_tta``: each output is the mean of the model's outputs for the image and for its
+    left-right mirror (flip test-time augmentation).
+    """
+
+    def outputs(images):
+        if not flip_tta:
+            return model(images, training=False).numpy()
+        return (model(images, training=False).numpy() + model(tf.image.flip_left_right(images), training=False).numpy()) / 2
+
+    return np.concatenate([outputs(images) for images, _ in evaluation_dataset(roi_set, input_size, batch_size)])

@@ -4,13 +4,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
-from lateral.data.pipeline import embed_roi_set, evaluation_dataset
+from lateral.data.pipeline import embed_roi_set
 from lateral.data.layout import printable
 from lateral.data.records import DatasetError, RoiSet, load_roi_set, without_undecodable
-from lateral.measures import unit_rows
-from lateral.runs import Run
+from lateral.runs import Run, codes_head
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -48,21 +46,13 @@ def _roi_folder(root):
 def compute_templates(run_folder, roi_set, batch_size=64, flip_tta=False):
     """{"embeddings": float32 [n, d], "codes": int32 [n, m] or None} for every image of ``roi_set``.
 
-    ``flip_tta``: each embedding is the mean of the L2-normalised embeddings of the image and of
-    its left-right mirror (flip test-time augmentation; a mirrored flank shows the other flank's
-    pose, so measure before adopting it). Codes are computed from the image alone.
+    ``flip_tta``: each embedding is the mean of the embeddings of the image and of its left-right
+    mirror (flip test-time augmentation; a mirrored flank shows the other flank's pose, so measure
+    before adopting it), and the codes are made from that mean, as the gallery makes them.
     """
     run = Run.load(run_folder)
-    embedding_model, codes_model, input_size = run.embedding_model, run.codes_model, run.input_size
+    embeddings = embed_roi_set(run.embedding_model, roi_set, run.input_size, batch_size, flip_tta).astype(np.float32)
     codes = None
-    if codes_model is not None:
-        images = evaluation_dataset(roi_set, input_size, batch_size).map(lambda pixels, _: pixels)
-        codes = codes_model.predict(images, verbose=0).astype(np.int32)
-    if not flip_tta:
-        return {"embeddings": embed_roi_set(embedding_model, roi_set, input_size, batch_size).astype(np.float32),
-                "codes": codes}
-    embeddings = []
-    for images, _ in evaluation_dataset(roi_set, input_size, batch_size):
-        views = [embedding_model(view, training=False).numpy() for view in (images, tf.image.flip_left_right(images))]
-        embeddings.append(sum(unit_rows(view) for view in views) / 2)
-    return {"embeddings": np.concatenate(embeddings).astype(np.float32), "codes": codes}
+    if run.codes_model is not None:
+        codes = codes_head(run.codes_model).predict(embeddings, batch_size=4096, verbose=0).astype(np.int32)
+    return {"embeddings": embeddings, "codes": codes}

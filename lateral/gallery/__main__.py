@@ -1,6 +1,6 @@
 """``python -m lateral.gallery COMMAND``: a gallery of known fish (see ``--help`` of each command).
 
-    enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings]
+    enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
     identify --gallery G.lgal --input PHOTOS... (--threshold T [--review_threshold R] | --far F --metrics M)
     confirm  --gallery G.lgal --photo P --fish ID|new
     history  --gallery G.lgal --out captures.csv
@@ -74,6 +74,9 @@ def build_parser():
     enroll.add_argument("--session_pattern", default=None, help="regex with a (?P<session>...) group for file names")
     enroll.add_argument("--store_embeddings", action="store_true",
                         help="also keep float embeddings (for cosine search; they are not cancellable)")
+    enroll.add_argument("--flip_tta", action="store_true",
+                        help="a new gallery's templates average each photo with its mirror image (flip test-time "
+                             "augmentation); recorded in the gallery, so identify and review do the same")
 
     identify = command("identify", "the most likely known fish for each photo, and match/review/new")
     identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
@@ -196,7 +199,7 @@ def _enroll(args):
     from lateral.gallery import commands, keys
 
     return commands.enroll(args.gallery, args.input, args.model, keys.read_key(args.key, args.key_file), args.fish,
-                           args.session, args.session_pattern, args.store_embeddings, args.mode)
+                           args.session, args.session_pattern, args.store_embeddings, args.mode, args.flip_tta)
 
 
 def _show_identify(args, summary):

@@ -38,7 +38,8 @@ def _encoder_for(gallery, path, model, key):
     if not model.exists():
         raise GalleryError(f"{path} was built with the model at {model}, which is no longer there; give its new "
                            "place with --model")
-    encoder = TemplateEncoder(model, keys.permutation_seed(key), gallery.permutation)
+    encoder = TemplateEncoder(model, keys.permutation_seed(key), gallery.permutation,
+                              flip_tta=recorded.get("flip_tta", False))  # templates compare only made alike
     if encoder.fingerprint != recorded["fingerprint"]:
         raise GalleryError(f"{model} is not the model {path} was built with (weights fingerprint "
                            f"{encoder.fingerprint[:12]}…, gallery has {recorded['fingerprint'][:12]}…); templates of "
@@ -87,7 +88,7 @@ def _enrol(gallery, encoder, labelled, mode, how):
 
 @holding_gallery_lock
 def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=None, session_pattern=None,
-           store_embeddings=False, mode="auto"):
+           store_embeddings=False, mode="auto", flip_tta=False):
     """Add photos: ``input_path`` laid out RAW/<fish_id>/* (or RAW/<session>/<fish_id>/*), or, with
     ``fish``, files or a folder of one fish. A new gallery needs ``model``."""
     gallery_path = Path(gallery_path)
@@ -96,11 +97,14 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
         if store_embeddings and not gallery.header["stores_embeddings"]:
             raise GalleryError(f"{gallery_path} was created without float embeddings; --store_embeddings applies "
                                "only when a gallery is created")
+        if flip_tta and not encoder.flip_tta:
+            raise GalleryError(f"{gallery_path} was created without flip test-time augmentation; --flip_tta applies "
+                               "only when a gallery is created")
     else:
         if model is None:
             raise GalleryError(f"{gallery_path} does not exist yet: give --model (a train_twostage.py run folder) "
                                "to create it")
-        encoder = TemplateEncoder(model, keys.permutation_seed(key))
+        encoder = TemplateEncoder(model, keys.permutation_seed(key), flip_tta=flip_tta)
         gallery = Gallery.new(encoder.model_record(), keys.make_verifier(key), store_embeddings)
     pattern = session_pattern if session_pattern is not None else encoder.config.session_pattern
     if fish is not None:

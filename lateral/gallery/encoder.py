@@ -20,7 +20,7 @@ import cv2
 import keras
 import numpy as np
 
-from lateral.data.pipeline import evaluation_dataset
+from lateral.data.pipeline import embed_roi_set
 from lateral.data.records import RoiSet
 from lateral.gallery.store import GalleryError
 from lateral.models.iom import HardCodes, KeyedPermutation
@@ -52,7 +52,7 @@ def file_sha256(path):
 
 
 class TemplateEncoder:
-    def __init__(self, run_folder, seed=None, permutation=PERMUTATION_ALGORITHM, batch_size=64):
+    def __init__(self, run_folder, seed=None, permutation=PERMUTATION_ALGORITHM, batch_size=64, flip_tta=False):
         run_folder = Path(run_folder)
         if not (run_folder / CODES_MODEL).is_file():
             raise GalleryError(f"{run_folder} is not a stage-two run: no {CODES_MODEL} in it (train_twostage.py makes "
@@ -63,7 +63,7 @@ class TemplateEncoder:
         self.config = run.config
         # The network inside the codes model makes the gallery's codes, and its fingerprint is what a gallery records.
         self.embedding_model, projection = codes_model_parts(run.codes_model)
-        self.run_folder, self.batch_size = run_folder, batch_size
+        self.run_folder, self.batch_size, self.flip_tta = run_folder, batch_size, flip_tta
         self.input_size = tuple(self.embedding_model.input_shape[1:3])
         self.m, self.q = projection.m, projection.q
         self.embedding_size = int(self.embedding_model.output_shape[-1])
@@ -75,7 +75,7 @@ class TemplateEncoder:
     def model_record(self):
         """What a gallery records of this model (and checks on every later use)."""
         return {"path": str(self.run_folder.resolve()), "fingerprint": self.fingerprint, "m": self.m, "q": self.q,
-                "embedding_size": self.embedding_size, "input_size": list(self.input_size)}
+                "embedding_size": self.embedding_size, "input_size": list(self.input_size), "flip_tta": self.flip_tta}
 
     def read_photo(self, path, mode="auto"):
         """One photo to its ROI; raises PhotoRejected (the reason says why)."""
@@ -113,8 +113,7 @@ class TemplateEncoder:
         images[:] = [photo.roi_png for photo in photos]
         blank = np.array([""] * count)
         roi_set = RoiSet(images, np.zeros(count, np.int64), blank, blank, blank, blank, {})
-        batches = evaluation_dataset(roi_set, self.input_size, self.batch_size)
-        embeddings = np.concatenate([self.embedding_model(images, training=False).numpy() for images, _ in batches])
+        embeddings = embed_roi_set(self.embedding_model, roi_set, self.input_size, self.batch_size, self.flip_tta)
         codes = np.concatenate([self.keyed_head(embeddings[start:start + 4096], training=False).numpy()
                                 for start in range(0, count, 4096)])
         return codes.astype(np.int32), embeddings.astype(np.float32)

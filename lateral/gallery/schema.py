@@ -58,6 +58,7 @@ HEADER = {"created": (_text, "a string"), "updated": (_text, "a string"), "model
           "key": (lambda value: value is None or _mapping(value), "null or an object"),
           "stores_embeddings": (_flag, "true or false")}
 HEADER_V2 = {"permutation": (_algorithm, f"one of {', '.join(PERMUTATIONS.names())}")}
+OPTIONAL_MODEL = {"flip_tta": (_flag, "true or false")}  # galleries made before it: false
 OPTIONAL_HEADER = {"revoked": (_texts, "a list of strings"), "migrated": (_mapping, "an object")}
 ENTRY = {**{name: (_text, "a string") for name in ("fish_id", "source", "sha256", "flank", "mode", "added", "how")},
          "session": (lambda value: value is None or _text(value), "a string or null")}
@@ -87,6 +88,7 @@ def check_meta(meta, version, path):
     _check_fields(header, {**HEADER, **(HEADER_V2 if version >= 2 else {})}, "header", path)
     _check_fields(header, OPTIONAL_HEADER, "header", path, optional=True)
     _check_fields(header["model"], MODEL, "header", path, prefix="model.")
+    _check_fields(header["model"], OPTIONAL_MODEL, "header", path, prefix="model.", optional=True)
     if header["key"] is not None:
         _check_fields(header["key"], VERIFIER, "header", path, prefix="key.")
     for kind, records, fields in (("entries", meta["entries"], ENTRY), ("decisions", meta["decisions"], DECISION)):

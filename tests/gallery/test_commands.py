@@ -187,3 +187,28 @@ def test_a_cli_session(photos, model_folder, capsys):
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
     assert main(["identify", "--gallery", gallery, "--input", str(photos / "broken.jpg"), "--threshold", "0.9"]) == 0
     assert "skipped" in capsys.readouterr().out
+
+
+def test_a_flip_tta_gallery_makes_a_photo_and_its_mirror_image_one_template(photos, model_folder):
+    """With flip test-time augmentation a template averages a photo with its mirror, so the mirror image
+    (made here with NumPy) gets the very same codes; the choice is recorded and identify follows it."""
+    import cv2
+
+    source = next((photos / "known" / "session_1" / KNOWN[0]).iterdir())
+    mirrored = photos / "mirrored" / source.name
+    mirrored.parent.mkdir()
+    cv2.imwrite(str(mirrored), cv2.imread(str(source))[:, ::-1])
+    gallery_path = photos / "flipped.lgal"
+    commands.enroll(gallery_path, source, model=model_folder, fish=KNOWN[0], mode="cropped", flip_tta=True)
+    gallery = load_gallery(gallery_path)
+    assert gallery.header["model"]["flip_tta"] is True
+    stored = unpack_codes(gallery.codes, gallery.m)[0]
+    _, encoder = commands.open_gallery(gallery_path, None)
+    assert encoder.flip_tta
+    photo, = encoder.read_photos([mirrored], mode="cropped")[0]
+    codes, _ = encoder.encode([photo])
+    np.testing.assert_array_equal(codes[0], stored)
+    commands.enroll(photos / "plain.lgal", source, model=model_folder, fish=KNOWN[0], mode="cropped")
+    assert load_gallery(photos / "plain.lgal").header["model"]["flip_tta"] is False
+    with pytest.raises(GalleryError, match="without flip test-time augmentation"):
+        commands.enroll(photos / "plain.lgal", mirrored, fish=KNOWN[0], mode="cropped", flip_tta=True)
