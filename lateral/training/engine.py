@@ -15,10 +15,13 @@ owns the rest, the same for every stage:
 - the cadence (``Cadence``): log every ``LOG_STEPS`` steps and at the last,
   checkpoint every ``save_steps`` steps and at every epoch's end, then run
   the recipe's end-of-epoch work (save the model, validate);
-- exact resume: the engine's step count is part of the checkpoint, and the
-  recipe's data is a function of the first step (the samplers draw batch s
-  from (seed, s)), so a run resumed at step s sees the batches s + 1, s + 2, ...
-  an uninterrupted run sees.
+- exact resume: the engine's step count is part of the checkpoint, and so is
+  every variable of the trained layers (``model_state``: dropout's seed state
+  and BatchNorm statistics too); the recipe's data is a function of the first
+  step (the samplers start at a given batch of their sequence), so a run
+  resumed at step s trains on the batches s + 1, s + 2, ... an uninterrupted
+  run does, with the same dropout draws. Augmentation draws are not
+  repeated: its random ops keep no state in the checkpoint.
 
 The count of finished steps is the engine's own ``step`` variable, not
 ``optimizer.iterations``: a LossScaleOptimizer skips (and does not count) a
@@ -80,6 +83,17 @@ class Cadence:
         while count < most and done + count < self.total_steps and not self.saves(done + count):
             count += 1
         return count
+
+
+def model_state(*layers):
+    """Every variable of ``layers``, as one list to checkpoint beside them.
+
+    A ``tf.train.Checkpoint`` of a functional Keras 3 model holds its weights and BatchNorm statistics
+    but not its dropout layers' seed-generator state; of a layer built outside a model (the IoM
+    projection) only what the optimiser tracks. With this list a resumed run draws the dropout masks
+    and normalises with the statistics an uninterrupted one does.
+    """
+    return [variable for layer in layers for variable in layer.variables]
 
 
 def step_counter():
