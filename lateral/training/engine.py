@@ -143,7 +143,7 @@ class Engine:
         run_steps = compile_steps(self.strategy, self.optimizer, self.variables, self.replica_step)
         iterator = iter(self.strategy.experimental_distribute_dataset(batches))
         most = 1 if self.before_step is not None else self.steps_per_call
-        history = {}
+        history = {name: [] for name in ("loss", *self.shown, "seconds")}
         total = self.cadence.total_steps
         with tqdm(total=total, initial=self.step, desc=self.description, unit="step", disable=not self.progress) as bar:
             while self.step < total:
@@ -176,7 +176,8 @@ class Engine:
             step = first + offset
             if self.cadence.logs(step):
                 with self.writer.as_default(step=step):
-                    for name, values in (*terms.items(), *scalars.items()):
+                    logged = {**(terms if len(terms) > 1 else {}), **scalars}  # a single term is the loss
+                    for name, values in logged.items():
                         if name != "seconds":
                             tf.summary.scalar(name, values[offset])
                     for name, values in histograms.items():
