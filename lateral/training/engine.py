@@ -16,8 +16,8 @@ owns the rest, the same for every stage:
   checkpoint every ``save_steps`` steps and at every epoch's end, then run
   the recipe's end-of-epoch work (save the model, validate);
 - exact resume: the engine's step count is part of the checkpoint, and so is
-  every variable of the trained layers (``model_state``: dropout's seed state
-  and BatchNorm statistics too); the recipe's data is a function of the first
+  every variable of the trained layers (``untracked_state``: dropout's seed
+  state and BatchNorm statistics too); the recipe's data is a function of the first
   step (the samplers start at a given batch of their sequence), so a run
   resumed at step s trains on the batches s + 1, s + 2, ... an uninterrupted
   run does, with the same dropout draws. Augmentation draws are not
@@ -85,15 +85,18 @@ class Cadence:
         return count
 
 
-def model_state(*layers):
-    """Every variable of ``layers``, as one list to checkpoint beside them.
+def untracked_state(trackables, *layers):
+    """The variables of ``layers`` that a checkpoint of ``trackables`` ({name: object}) would miss.
 
     A ``tf.train.Checkpoint`` of a functional Keras 3 model holds its weights and BatchNorm statistics
     but not its dropout layers' seed-generator state; of a layer built outside a model (the IoM
-    projection) only what the optimiser tracks. With this list a resumed run draws the dropout masks
-    and normalises with the statistics an uninterrupted one does.
+    projection) only what the optimiser tracks. Checkpointed beside ``trackables`` (the variables
+    already held keep their names), this list lets a resumed run draw the dropout masks and normalise
+    with the statistics an uninterrupted one does.
     """
-    return [variable for layer in layers for variable in layer.variables]
+    reachable = {id(node) for trackable in trackables.values()
+                 for node in tf.train.TrackableView(trackable).descendants()}
+    return [variable for layer in layers for variable in layer.variables if id(variable) not in reachable]
 
 
 def step_counter():

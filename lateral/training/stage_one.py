@@ -28,7 +28,7 @@ from lateral.measures import cosine_similarity
 from lateral.models.embedding import build_embedding_model
 from lateral.models.heads import build_head
 from lateral.registry import Registry
-from lateral.training.engine import Cadence, Engine, StepResult, model_state, resumed_step, step_counter
+from lateral.training.engine import Cadence, Engine, StepResult, resumed_step, step_counter, untracked_state
 from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.precision import apply_policy
 from lateral.training.run_directory import RunDirectory, save_model_atomically
@@ -225,7 +225,8 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         model = training_model(embedding, head, config.input_size)
         optimizer = training_optimizer(config, cadence, policy, model.trainable_variables)
         counter = step_counter()
-    manager, restored = run.resume(step=counter, model=model, optimizer=optimizer, state=model_state(model))
+    trackables = dict(step=counter, model=model, optimizer=optimizer)
+    manager, restored = run.resume(**trackables, state=untracked_state(trackables, model))
     start = resumed_step(counter, optimizer)
     if restored:
         print(f"resuming {run.path} at step {start}")

@@ -27,7 +27,7 @@ from lateral.losses.iom_objective import build_iom_objective, term_settings
 from lateral.measures import hamming_similarity
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
 from lateral.models.saved import load_model, weights_fingerprint
-from lateral.training.engine import Engine, StepResult, model_state, resumed_step, step_counter
+from lateral.training.engine import Engine, StepResult, resumed_step, step_counter, untracked_state
 from lateral.training.precision import apply_policy
 from lateral.training.run_directory import (
     CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL, RunDirectory, RunDirectoryError, export_atomically,
@@ -142,11 +142,11 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
         variables = projection.trainable_variables + embedding_model.trainable_variables
         optimizer = training_optimizer(config, cadence, policy, variables)
         counter = step_counter()
-    trained = [projection] if config.freeze_backbone else [projection, embedding_model]
-    trackables = dict(step=counter, projection=projection, optimizer=optimizer, state=model_state(*trained))
+    trackables = dict(step=counter, projection=projection, optimizer=optimizer)
     if not config.freeze_backbone:
         trackables["embedding"] = embedding_model
-    manager, restored = run.resume(**trackables)
+    trained = [projection] if config.freeze_backbone else [projection, embedding_model]
+    manager, restored = run.resume(**trackables, state=untracked_state(trackables, *trained))
     start = resumed_step(counter, optimizer)
     if restored:
         print(f"resuming {run.path} at step {start}")
