@@ -14,7 +14,6 @@ from lateral.config import load_config  # noqa: E402
 
 define_run_flags(flags)
 flags.DEFINE_enum("mode", "fit", ["fit", "eager_tf"], "Keras fit, or a tf.GradientTape loop")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy")
 FLAGS = flags.FLAGS
 
 

@@ -1,6 +1,6 @@
 """Stage two: the deep IoM hashing head on the frozen stage-one network.
 
-    python train_twostage.py --cfg_path configs/synthetic_stage2.yaml [--freeze_backbone 1]
+    python train_twostage.py --cfg_path configs/synthetic_stage2.yaml [--freeze_backbone 1] [--strategy default|mirrored|multi_worker]
 """
 
 from lateral.quiet import quiet_unless_verbose
@@ -23,7 +23,7 @@ def main(argv):
 
     overrides = {} if FLAGS.freeze_backbone is None else {"freeze_backbone": FLAGS.freeze_backbone == "1"}
     return run_explaining_errors(lambda: train_stage_two(
-        load_config(FLAGS.cfg_path, overrides), FLAGS.checkpoint_root, FLAGS.log_root
+        load_config(FLAGS.cfg_path, overrides), FLAGS.checkpoint_root, FLAGS.log_root, strategy_name=FLAGS.strategy
     ))
 
 

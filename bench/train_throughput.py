@@ -25,19 +25,21 @@ from lateral.data.records import load_roi_set
 from lateral.data.sampler import balanced_index_batches
 from lateral.models.embedding import build_embedding_model
 from lateral.models.heads import build_head
-from lateral.training.loops import make_train_step
+from lateral.training.engine import compile_steps
 from lateral.training.optimization import build_optimizer
-from lateral.training.stage_one import training_model
+from lateral.training.stage_one import classification_step, cross_entropy, training_model
 
 CLASSES, SAMPLES = 8, 4
+ONE_STEP = tf.constant(1)
 
 
 def block_rate(train_step, batches, steps):
-    """Images/s over ``steps`` consecutive steps (the last result fetched, so all have finished)."""
+    """Images/s over ``steps`` consecutive steps, one per call as stage one runs them (the last result
+    fetched, so all have finished)."""
     started = time.perf_counter()
     for _ in range(steps):
-        loss, _ = train_step(*next(batches))
-    float(loss)
+        _, scalars, _ = train_step(batches, ONE_STEP)
+    float(scalars["loss"][0])
     return steps * CLASSES * SAMPLES / (time.perf_counter() - started)
 
 
@@ -48,7 +50,7 @@ def images_per_second(train_step, sources, steps, rounds=2):
     batch in the background, which would otherwise run during the other
     source's step. Taking each source's best block discounts other load on the machine.
     """
-    train_step(*next(sources[0]))  # trace and warm up
+    train_step(sources[0], ONE_STEP)  # trace and warm up
     best = [0.0] * len(sources)
     for _ in range(rounds):
         for index, batches in enumerate(sources):
@@ -76,9 +78,11 @@ def main():
         for backbone in args.backbones:
             embedding = build_embedding_model(input_size, backbone, 512)
             model = training_model(embedding, build_head("ArcHead", len(roi_set.label_map), 0.5, 64), input_size)
-            train_step = make_train_step(tf.distribute.get_strategy(), model, build_optimizer("sgd", 0.01, 0.9, 5e-4),
-                                         CLASSES * SAMPLES)
-            fed, resident = images_per_second(train_step, [iter(pipeline), iter(lambda: in_memory, None)], args.steps)
+            train_step = compile_steps(tf.distribute.get_strategy(), build_optimizer("sgd", 0.01, 0.9, 5e-4),
+                                       model.trainable_variables,
+                                       classification_step(model, cross_entropy(), "ArcHead cross-entropy"))
+            resident_batches = tf.data.Dataset.from_tensors(in_memory).repeat()
+            fed, resident = images_per_second(train_step, [iter(pipeline), iter(resident_batches)], args.steps)
             print(f"{backbone:12s} pipeline {fed:7.1f} img/s   in memory {resident:7.1f} img/s   "
                   f"pipeline cost {100 * (1 - fed / resident):5.1f}%")
 

@@ -20,8 +20,9 @@ def define_verbose_flag(flags):
 
 
 def define_run_flags(flags):
-    """The flags both training scripts take: the config, and where runs and logs go."""
+    """The flags both training scripts take: the config, the tf.distribute strategy, and where runs and logs go."""
     flags.DEFINE_string("cfg_path", None, "YAML config")
+    flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy")
     flags.DEFINE_string("checkpoint_root", "checkpoints", "runs are saved in <checkpoint_root>/<sub_name>/")
     flags.DEFINE_string("log_root", "logs", "TensorBoard logs go to <log_root>/<sub_name>/")
     define_verbose_flag(flags)

@@ -5,6 +5,11 @@ exactly ``classes_per_batch`` identities with ``samples_per_class`` images
 each; an identity with fewer images is sampled with replacement, and each
 identity's pool can be capped (Fishial capped at 50). Sampling is stateless
 random ops in the graph, seeded per batch, so it is reproducible.
+
+Both samplers take ``start_step``: the dataset then starts at that batch of
+the same sequence (the earlier batches' seeds or indices are skipped, which
+costs no image work), so a run resumed at step s draws exactly the batches
+s + 1, s + 2, ... an uninterrupted run draws.
 """
 
 import numpy as np
@@ -15,8 +20,8 @@ class SamplerError(ValueError):
     pass
 
 
-def balanced_index_batches(labels, classes_per_batch, samples_per_class, max_per_class=0, seed=0):
-    """An endless dataset of int64 index vectors of length P*K, grouped by class."""
+def balanced_index_batches(labels, classes_per_batch, samples_per_class, max_per_class=0, seed=0, start_step=0):
+    """An endless dataset of int64 index vectors of length P*K, grouped by class, from batch ``start_step`` on."""
     labels = np.asarray(labels)
     classes = np.unique(labels)
     if classes_per_batch > classes.size:
@@ -58,16 +63,17 @@ def balanced_index_batches(labels, classes_per_batch, samples_per_class, max_per
         )
         return tf.reshape(per_class, [-1])
 
-    return tf.data.Dataset.random(seed=seed).map(one_batch)
+    return tf.data.Dataset.random(seed=seed).skip(start_step).map(one_batch)
 
 
-def shuffled_index_batches(count, batch_size, seed=0):
-    """An endless dataset of index vectors, reshuffled every pass over the data."""
+def shuffled_index_batches(count, batch_size, seed=0, start_step=0):
+    """An endless dataset of index vectors, reshuffled every pass over the data, from batch ``start_step`` on."""
     if batch_size > count:
         raise SamplerError(f"batch_size={batch_size} exceeds the {count} training images")
     return (
         tf.data.Dataset.range(count)
         .shuffle(count, seed=seed, reshuffle_each_iteration=True)
         .repeat()
+        .skip(start_step * batch_size)
         .batch(batch_size, drop_remainder=True)
     )

@@ -1,4 +1,4 @@
-"""The non-finite guard of both training loops: a NaN or infinite loss stops training, naming the term and step."""
+"""The training engine's non-finite guard: a NaN or infinite loss stops training, naming the term and step."""
 
 import math
 

@@ -5,7 +5,7 @@ stuck, training accuracy 0). The usual fixes: train first without the margin
 (a cosine-softmax, ``head_warmup_epochs``), then let the margin grow linearly
 from 0 to ``margin`` (``margin_ramp_epochs``), as in the warm-up strategies of
 InsightFace and Bag of Tricks (Luo et al. 2019, arXiv 1903.07071). Both
-training loops call the schedule with the optimiser's step count before each
+training modes call the schedule with the engine's step count before each
 step, so a resumed run continues where the schedule was.
 """
 

@@ -1,39 +1,46 @@
 """Stage two: train the IoM hashing head on the (frozen) stage-one embedding network.
 
+The recipe for the training engine (``lateral.training.engine``): the IoM
+projection on the embedding network, the batches, the IoM objective (its
+terms named by the non-finite guard) and, at each epoch's end, the
+validation rank-1 under Hamming similarity of the codes.
+
 With the backbone frozen and augmentation off, every training image's
-embedding is computed once and the head trains on those (the fast path);
-otherwise images flow through the embedding network at every step.
+embedding is computed once and the head trains on those (the fast path,
+``STEPS_PER_CALL`` steps per compiled call: each is about a millisecond of
+arithmetic); otherwise images flow through the embedding network at every
+step. Under ``--strategy mirrored`` each replica mines its hardest pairs in
+its share of the batch (whole identities: the balanced sampler groups a
+batch by identity).
 """
 
-import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from lateral.config import ConfigError, require
 from lateral.data.augment import build_augmentation
 from lateral.data.pipeline import evaluation_dataset, training_dataset
-from lateral.data.records import load_roi_set
-from lateral.data.split import keep_fish, split_roi_set
 from lateral.losses.iom_objective import build_iom_objective, term_settings
+from lateral.measures import hamming_similarity
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
 from lateral.models.saved import load_model, weights_fingerprint
-from lateral.training.optimization import build_optimizer, learning_rate_schedule
+from lateral.training.engine import Engine, StepResult, resumed_step, step_counter, untracked_state
 from lateral.training.precision import apply_policy
-from lateral.training.divergence import check_finite
 from lateral.training.run_directory import (
     CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL, RunDirectory, RunDirectoryError, export_atomically,
     save_model_atomically,
 )
-from lateral.training.stage_one import index_batches_for
-from lateral.measures import hamming_similarity
+from lateral.training.stage_setup import (
+    cadence_for, check_replicas, global_batch_size, index_batches_for, training_optimizer, training_split,
+)
+from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
 
 ARCHITECTURE_KEYS = ("input_size", "m", "q", "hidden_layer_remark", "freeze_backbone", "class_by")
-LOG_STEPS = 10
+STEPS_PER_CALL = 50
 
 
 def stage_one_model_path(config, checkpoint_root):
@@ -73,11 +80,11 @@ def hardest_distances(labels, codes):
     return tf.reduce_mean(positive), tf.reduce_mean(negative)
 
 
-def divergence_remedy(config, outputs_finite):
-    """What to change when stage-two loss terms stop being finite: (non-finite term names) -> advice."""
+def divergence_remedy(config):
+    """What to change when stage-two loss terms stop being finite: (non-finite term names, step's scalars) -> advice."""
 
-    def remedy(bad_terms):
-        if not outputs_finite:
+    def remedy(bad_terms, scalars):
+        if scalars["outputs_finite"] < 1:
             return (f"the IoM head's outputs were not finite (its weights diverged): "
                     f"lower base_lr (now {config.base_lr:g})")
         settings = term_settings(config)
@@ -88,21 +95,22 @@ def divergence_remedy(config, outputs_finite):
     return remedy
 
 
-def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", progress=True):
+def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", progress=True, strategy_name="default"):
     """Train (or resume) the IoM head of run ``config.sub_name``; returns the per-step history."""
     require(config, ["train_dataset"], "train_twostage.py")
     objective = build_iom_objective(config)
-    apply_policy(config.mixed_precision)
+    make_strategy = STRATEGIES.get(strategy_name)
+    policy = apply_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
+    strategy = make_strategy()
     stage_one_path = stage_one_model_path(config, checkpoint_root)
-    embedding_model = load_stage_one(stage_one_path, config.input_size)
+    with strategy.scope():
+        embedding_model = load_stage_one(stage_one_path, config.input_size)
     stage_one = weights_fingerprint([embedding_model])  # before any training can change the weights
-    roi_set = keep_fish(load_roi_set(config.train_dataset, config.class_by), config.held_out_fish, keep=False)
-    train_set, validation_set = split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions,
-                                              config.seed)
-    index_batches, global_batch = index_batches_for(config, train_set)
-    steps_per_epoch = config.steps_per_epoch or max(1, len(train_set) // global_batch)
-    total_steps = config.epochs * steps_per_epoch
+    train_set, validation_set = training_split(config)
+    index_batches_for(config, train_set)  # a sampler the data cannot fill fails here, before anything is written
+    check_replicas(strategy, global_batch_size(config))
+    cadence = cadence_for(config, train_set)
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
     stage_one_record = run.check_stage_one(stage_one_path, stage_one)
@@ -113,77 +121,67 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     if cached:  # fast path: the frozen network's embeddings, once
         embeddings = tf.constant(embed(embedding_model, train_set, config.input_size, config.eval_batch_size))
         labels = tf.constant(train_set.labels)
-        batches = index_batches.map(lambda index: (tf.gather(embeddings, index), tf.gather(labels, index))).prefetch(
-            tf.data.AUTOTUNE
-        )
-        encode = tf.identity
+
+        def batches(start):
+            return index_batches_for(config, train_set, start).map(
+                lambda index: (tf.gather(embeddings, index), tf.gather(labels, index))).prefetch(tf.data.AUTOTUNE)
+
+        def encode(inputs):
+            return inputs
     else:
-        batches = training_dataset(train_set, index_batches, config.input_size, augment)
+        def batches(start):
+            return training_dataset(train_set, index_batches_for(config, train_set, start), config.input_size, augment)
 
         def encode(images):
             return embedding_model(images, training=not config.freeze_backbone)
 
-    projection = IoMProjection(config.m, config.q, int(config.hidden_layer_remark), config.bn_momentum,
-                               name="iom_projection")
-    projection.build((None, embedding_model.output_shape[-1]))
-    warmup_steps = int(config.warmup_epochs * steps_per_epoch)
-    schedule = learning_rate_schedule(config.base_lr, config.lr_schedule, total_steps, warmup_steps)
-    optimizer = build_optimizer(config.optimizer, schedule, config.momentum, config.w_decay)
-    variables = projection.trainable_variables + embedding_model.trainable_variables
-    optimizer.build(variables)
-    trackables = dict(projection=projection, optimizer=optimizer)
+    with strategy.scope():
+        projection = IoMProjection(config.m, config.q, int(config.hidden_layer_remark), config.bn_momentum,
+                                   name="iom_projection")
+        projection.build((None, embedding_model.output_shape[-1]))
+        variables = projection.trainable_variables + embedding_model.trainable_variables
+        optimizer = training_optimizer(config, cadence, policy, variables)
+        counter = step_counter()
+    trackables = dict(step=counter, projection=projection, optimizer=optimizer)
     if not config.freeze_backbone:
         trackables["embedding"] = embedding_model
-    manager, restored = run.resume(**trackables)
+    trained = [projection] if config.freeze_backbone else [projection, embedding_model]
+    manager, restored = run.resume(**trackables, state=untracked_state(trackables, *trained))
+    start = resumed_step(counter, optimizer)
     if restored:
-        print(f"resuming {run.path} at step {int(optimizer.iterations.numpy())}")
+        print(f"resuming {run.path} at step {start}")
     run.write_metadata(config, train_set.label_map, stage_one_record)
 
-    @tf.function
-    def train_step(inputs, batch_labels):
-        with tf.GradientTape() as tape:
-            logits = projection(encode(inputs), training=True)
-            total, terms = objective(batch_labels, logits)
-        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+    def replica_step(inputs, batch_labels):
+        logits = tf.cast(projection(encode(inputs), training=True), tf.float32)
+        total, terms = objective(batch_labels, logits)
         positive, negative = hardest_distances(batch_labels, soft_codes(logits, config.T))
-        outputs_finite = tf.reduce_all(tf.math.is_finite(logits))
-        return total, terms, positive, negative, tf.argmax(logits, axis=-1), outputs_finite
+        outputs_finite = tf.cast(tf.reduce_all(tf.math.is_finite(logits)), tf.float32)
+        return StepResult(total, terms,
+                          scalars={"hardest_positive_angle": positive, "hardest_negative_angle": negative,
+                                   "outputs_finite": outputs_finite},
+                          histograms={"codes": tf.argmax(logits, axis=-1)})
 
     writer = tf.summary.create_file_writer(f"{log_root}/{config.sub_name}")
     codes_model = build_codes_model(embedding_model, projection)
-    history = {"loss": [], "seconds": []}
-    iterator = iter(batches)
-    start = int(optimizer.iterations.numpy())
-    with tqdm(total=total_steps, initial=start, desc="training IoM head", unit="step", disable=not progress) as bar:
-        for _ in range(start, total_steps):
-            began = time.perf_counter()
-            total, terms, positive, negative, hard_codes, outputs_finite = train_step(*next(iterator))
-            loss = float(total)
-            history["seconds"].append(time.perf_counter() - began)
-            step = int(optimizer.iterations.numpy())
-            check_finite(step, {name: float(value) for name, value in terms.items()},
-                         divergence_remedy(config, bool(outputs_finite)))
-            history["loss"].append(loss)
-            bar.update()
-            bar.set_postfix(loss=f"{loss:.3f}", positive=f"{float(positive):.2f}", negative=f"{float(negative):.2f}")
-            if step % LOG_STEPS == 0 or step == total_steps:
-                with writer.as_default(step=step):
-                    tf.summary.scalar("loss", loss)
-                    for name, value in terms.items():
-                        tf.summary.scalar(name, value)
-                    tf.summary.scalar("hardest_positive_angle", positive)
-                    tf.summary.scalar("hardest_negative_angle", negative)
-                    tf.summary.histogram("codes", hard_codes)
-            epoch_ends = step % steps_per_epoch == 0
-            if step % config.save_steps == 0 or epoch_ends:
-                manager.save(checkpoint_number=step)
-            if epoch_ends and validation_set is not None:
-                codes = codes_model.predict(evaluation_dataset(validation_set, config.input_size,
-                                                               config.eval_batch_size).map(lambda x, _: x), verbose=0)
-                rank1 = rank1_accuracy(hamming_similarity(codes, codes), validation_set.labels)
-                with writer.as_default(step=step):
-                    tf.summary.scalar("val_rank1_hamming", rank1)
-                print(f"epoch {step // steps_per_epoch}: validation rank-1 (Hamming on IoM codes) {rank1:.3f}")
+
+    def end_epoch(step):
+        if validation_set is None:
+            return
+        codes = codes_model.predict(evaluation_dataset(validation_set, config.input_size,
+                                                       config.eval_batch_size).map(lambda x, _: x), verbose=0)
+        rank1 = rank1_accuracy(hamming_similarity(codes, codes), validation_set.labels)
+        with writer.as_default(step=step):
+            tf.summary.scalar("val_rank1_hamming", rank1)
+        print(f"epoch {step // cadence.steps_per_epoch}: validation rank-1 (Hamming on IoM codes) {rank1:.3f}")
+
+    engine = Engine(
+        strategy=strategy, optimizer=optimizer, variables=variables, replica_step=replica_step, cadence=cadence,
+        checkpoints=manager, writer=writer, counter=counter, remedy=divergence_remedy(config), end_epoch=end_epoch,
+        steps_per_call=STEPS_PER_CALL if cached else 1, progress=progress, description="training IoM head",
+        shown=("hardest_positive_angle", "hardest_negative_angle"),
+    )
+    history = engine.train(batches(start))
     embedding_model.trainable = False
     # The saved templates use the config's key; training and validation ran with the identity.
     codes_model = build_codes_model(embedding_model, projection, key=config.permutation_key)

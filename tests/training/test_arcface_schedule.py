@@ -1,7 +1,7 @@
 """ArcFace that trains on few identities: AdaCos' scale, the margin schedule, label smoothing,
 and both training loops honouring the schedule.
 
-The training runs here use the real loops (lateral.training.loops) on a toy
+The training runs here use the real loops (lateral.training.stage_one) on a toy
 job: 16 classes of noisy 32-d Gaussian vectors through two Dense layers and a
 shift-free BatchNorm, so a run of 120 steps takes seconds.
 """
@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from lateral.config import Config, ConfigError, load_config
 from lateral.models.heads import ArcHead, adacos_fixed_scale, build_head
-from lateral.training.loops import LOOPS, TrainingJob, cross_entropy
+from lateral.training.stage_one import LOOPS, TrainingJob, cross_entropy
 from lateral.training.margin_schedule import MarginSchedule, margin_at_step, margin_schedule_for
 
 

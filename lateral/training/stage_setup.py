@@ -1,0 +1,57 @@
+"""What both stages set up the same way: the training split, the sampler, the optimiser, the cadence."""
+
+import keras
+
+from lateral.config import ConfigError
+from lateral.data.records import load_roi_set
+from lateral.data.sampler import balanced_index_batches, shuffled_index_batches
+from lateral.data.split import keep_fish, split_roi_set
+from lateral.training.engine import Cadence
+from lateral.training.optimization import build_optimizer, learning_rate_schedule
+
+
+def training_split(config):
+    """(training set, validation set or None) of ``config.train_dataset``, without the held-out fish."""
+    roi_set = keep_fish(load_roi_set(config.train_dataset, config.class_by), config.held_out_fish, keep=False)
+    return split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions, config.seed)
+
+
+def global_batch_size(config):
+    if config.sampler == "balanced":
+        return config.classes_per_batch * config.samples_per_class
+    return config.batch_size
+
+
+def index_batches_for(config, train_set, start_step=0):
+    """The sampler the config names, from batch ``start_step`` on (batch s is the same in every run)."""
+    if config.sampler == "balanced":
+        return balanced_index_batches(train_set.labels, config.classes_per_batch, config.samples_per_class,
+                                      config.max_per_class, config.seed, start_step)
+    return shuffled_index_batches(len(train_set), config.batch_size, config.seed, start_step)
+
+
+def check_replicas(strategy, global_batch):
+    if global_batch % strategy.num_replicas_in_sync:
+        raise ConfigError(
+            f"the global batch of {global_batch} does not split evenly over {strategy.num_replicas_in_sync} replicas"
+        )
+
+
+def cadence_for(config, train_set):
+    """The engine's cadence: ``steps_per_epoch`` (or one pass over the training set), ``epochs``, ``save_steps``."""
+    steps_per_epoch = config.steps_per_epoch or max(1, len(train_set) // global_batch_size(config))
+    return Cadence(steps_per_epoch, config.epochs, config.save_steps)
+
+
+def training_optimizer(config, cadence, policy, variables):
+    """The config's optimiser and schedule, loss-scaled under mixed_float16, built (call in the strategy's scope).
+
+    Built at once, so a checkpoint restore fills its slots at once.
+    """
+    warmup_steps = int(config.warmup_epochs * cadence.steps_per_epoch)
+    schedule = learning_rate_schedule(config.base_lr, config.lr_schedule, cadence.total_steps, warmup_steps)
+    optimizer = build_optimizer(config.optimizer, schedule, config.momentum, config.w_decay)
+    if policy == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer.build(variables)
+    return optimizer
