@@ -59,15 +59,15 @@ def test_imports_against_the_layers_are_caught(tmp_path):
     importing the other, the gallery importing the training code."""
     copy = tmp_path / "lateral"
     shutil.copytree(ROOT / "lateral", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "preprocess" / "upward.py").write_text("import lateral.training.loops\n")
+    (copy / "preprocess" / "upward.py").write_text("import lateral.training.engine\n")
     (copy / "evaluation" / "sideways.py").write_text("import lateral.gallery.store\n")
-    (copy / "gallery" / "training_code.py").write_text("import lateral.training.loops\n")
+    (copy / "gallery" / "training_code.py").write_text("import lateral.training.engine\n")
     code, report = lint_imports(tmp_path)
     assert code != 0, report
     assert "Contracts: 0 kept, 2 broken." in report, report
     for bad in (
-        "lateral.preprocess.upward -> lateral.training.loops",
+        "lateral.preprocess.upward -> lateral.training.engine",
         "lateral.evaluation.sideways -> lateral.gallery.store",
-        "lateral.gallery.training_code -> lateral.training.loops",
+        "lateral.gallery.training_code -> lateral.training.engine",
     ):
         assert bad in report, report

@@ -25,8 +25,8 @@ from lateral.config import ConfigError, require
 from lateral.data.augment import build_augmentation
 from lateral.data.pipeline import evaluation_dataset, training_dataset
 from lateral.measures import cosine_similarity
-from lateral.models.embedding import build_embedding_model
-from lateral.models.heads import build_head
+from lateral.models.embedding import embedding_model_for
+from lateral.models.heads import head_for, training_model
 from lateral.registry import Registry
 from lateral.training.engine import Cadence, Engine, StepResult, resumed_step, step_counter, untracked_state
 from lateral.training.margin_schedule import margin_schedule_for
@@ -58,13 +58,6 @@ def cross_entropy(label_smoothing=0.0):
         return keras.losses.categorical_crossentropy(targets, logits, from_logits=True, label_smoothing=label_smoothing)
 
     return loss
-
-
-def training_model(embedding, head, input_size):
-    pixels = keras.Input((*input_size, 3), name="pixels")
-    labels = keras.Input((), dtype="int64", name="labels")
-    logits = head([embedding(pixels), labels])
-    return keras.Model([pixels, labels], logits, name="stage_one")
 
 
 def classification_step(model, per_example_loss, loss_name, margin_head=None):
@@ -209,7 +202,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
             f"(after the validation split) has {num_classes} classes"
         )
     index_batches_for(config, train_set)  # a sampler the data cannot fill fails here, before anything is written
-    global_batch = global_batch_size(config)
+    global_batch = global_batch_size(config.data)
     strategy = make_strategy()
     check_replicas(strategy, global_batch)
     cadence = cadence_for(config, train_set)
@@ -217,14 +210,10 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     run.check_compatible(config, ARCHITECTURE_KEYS, num_classes)
 
     with strategy.scope():
-        embedding = build_embedding_model(
-            config.input_size, config.backbone_type, config.embd_shape, config.weights, config.backbone_width,
-            config.dropout, config.bn_momentum, bnneck=config.bnneck, colour_constancy=config.colour_constancy,
-            pooling=config.pooling, backbone_lr_scale=config.backbone_lr_scale,
-        )
-        head = build_head(config.head_type, num_classes, margin=config.margin, logist_scale=config.logist_scale)
+        embedding = embedding_model_for(config.model)
+        head = head_for(config.head, num_classes)
         model = training_model(embedding, head, config.input_size)
-        optimizer = training_optimizer(config, cadence, policy, model.trainable_variables)
+        optimizer = training_optimizer(config.optimiser, cadence, policy, model.trainable_variables)
         counter = step_counter()
     trackables = dict(step=counter, model=model, optimizer=optimizer)
     manager, restored = run.resume(**trackables, state=untracked_state(trackables, model))

@@ -16,10 +16,11 @@ def training_split(config):
     return split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions, config.seed)
 
 
-def global_batch_size(config):
-    if config.sampler == "balanced":
-        return config.classes_per_batch * config.samples_per_class
-    return config.batch_size
+def global_batch_size(data):
+    """The batch the data section's sampler yields: P x K (balanced) or ``batch_size``."""
+    if data.sampler == "balanced":
+        return data.classes_per_batch * data.samples_per_class
+    return data.batch_size
 
 
 def index_batches_for(config, train_set, start_step=0):
@@ -39,18 +40,18 @@ def check_replicas(strategy, global_batch):
 
 def cadence_for(config, train_set):
     """The engine's cadence: ``steps_per_epoch`` (or one pass over the training set), ``epochs``, ``save_steps``."""
-    steps_per_epoch = config.steps_per_epoch or max(1, len(train_set) // global_batch_size(config))
+    steps_per_epoch = config.steps_per_epoch or max(1, len(train_set) // global_batch_size(config.data))
     return Cadence(steps_per_epoch, config.epochs, config.save_steps)
 
 
-def training_optimizer(config, cadence, policy, variables):
-    """The config's optimiser and schedule, loss-scaled under mixed_float16, built (call in the strategy's scope).
+def training_optimizer(optimiser, cadence, policy, variables):
+    """The optimiser section's optimiser and schedule, loss-scaled under mixed_float16, built (call in the strategy's scope).
 
     Built at once, so a checkpoint restore fills its slots at once.
     """
-    warmup_steps = int(config.warmup_epochs * cadence.steps_per_epoch)
-    schedule = learning_rate_schedule(config.base_lr, config.lr_schedule, cadence.total_steps, warmup_steps)
-    optimizer = build_optimizer(config.optimizer, schedule, config.momentum, config.w_decay)
+    warmup_steps = int(optimiser.warmup_epochs * cadence.steps_per_epoch)
+    schedule = learning_rate_schedule(optimiser.base_lr, optimiser.lr_schedule, cadence.total_steps, warmup_steps)
+    optimizer = build_optimizer(optimiser.optimizer, schedule, optimiser.momentum, optimiser.w_decay)
     if policy == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(variables)

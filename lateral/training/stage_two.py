@@ -22,17 +22,15 @@ import tensorflow as tf
 
 from lateral.config import ConfigError, require
 from lateral.data.augment import build_augmentation
-from lateral.data.pipeline import evaluation_dataset, training_dataset
+from lateral.data.pipeline import embed_roi_set, evaluation_dataset, training_dataset
 from lateral.losses.iom_objective import build_iom_objective, term_settings
 from lateral.measures import hamming_similarity
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
 from lateral.models.saved import load_model, weights_fingerprint
 from lateral.training.engine import Engine, StepResult, resumed_step, step_counter, untracked_state
 from lateral.training.precision import apply_policy
-from lateral.training.run_directory import (
-    CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL, RunDirectory, RunDirectoryError, export_atomically,
-    save_model_atomically,
-)
+from lateral.runs import CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL
+from lateral.training.run_directory import RunDirectory, RunDirectoryError, export_atomically, save_model_atomically
 from lateral.training.stage_setup import (
     cadence_for, check_replicas, global_batch_size, index_batches_for, training_optimizer, training_split,
 )
@@ -65,11 +63,6 @@ def load_stage_one(path, input_size):
     return model
 
 
-def embed(model, roi_set, input_size, batch_size):
-    return np.concatenate([model(images, training=False).numpy()
-                           for images, _ in evaluation_dataset(roi_set, input_size, batch_size)])
-
-
 def hardest_distances(labels, codes):
     """Mean over anchors of the hardest positive and the hardest negative angle between code vectors."""
     unit = tf.math.l2_normalize(codes, axis=1)
@@ -87,9 +80,9 @@ def divergence_remedy(config):
         if scalars["outputs_finite"] < 1:
             return (f"the IoM head's outputs were not finite (its weights diverged): "
                     f"lower base_lr (now {config.base_lr:g})")
-        settings = term_settings(config)
+        settings = term_settings(config.iom)
         keys = dict.fromkeys(key for term in bad_terms for key in settings[term])
-        shown = ", ".join(f"{key}={getattr(config, key)!r}" for key in keys)
+        shown = ", ".join(f"{key}={getattr(config.iom, key)!r}" for key in keys)
         return f"the IoM head's outputs were finite: check that term's settings ({shown}, T={config.T!r})"
 
     return remedy
@@ -98,7 +91,7 @@ def divergence_remedy(config):
 def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", progress=True, strategy_name="default"):
     """Train (or resume) the IoM head of run ``config.sub_name``; returns the per-step history."""
     require(config, ["train_dataset"], "train_twostage.py")
-    objective = build_iom_objective(config)
+    objective = build_iom_objective(config.iom)
     make_strategy = STRATEGIES.get(strategy_name)
     policy = apply_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
@@ -109,7 +102,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     stage_one = weights_fingerprint([embedding_model])  # before any training can change the weights
     train_set, validation_set = training_split(config)
     index_batches_for(config, train_set)  # a sampler the data cannot fill fails here, before anything is written
-    check_replicas(strategy, global_batch_size(config))
+    check_replicas(strategy, global_batch_size(config.data))
     cadence = cadence_for(config, train_set)
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
@@ -119,7 +112,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     cached = config.freeze_backbone and augment is None
     embedding_model.trainable = not config.freeze_backbone
     if cached:  # fast path: the frozen network's embeddings, once
-        embeddings = tf.constant(embed(embedding_model, train_set, config.input_size, config.eval_batch_size))
+        embeddings = tf.constant(embed_roi_set(embedding_model, train_set, config.input_size, config.eval_batch_size))
         labels = tf.constant(train_set.labels)
 
         def batches(start):
@@ -140,7 +133,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
                                    name="iom_projection")
         projection.build((None, embedding_model.output_shape[-1]))
         variables = projection.trainable_variables + embedding_model.trainable_variables
-        optimizer = training_optimizer(config, cadence, policy, variables)
+        optimizer = training_optimizer(config.optimiser, cadence, policy, variables)
         counter = step_counter()
     trackables = dict(step=counter, projection=projection, optimizer=optimizer)
     if not config.freeze_backbone:
