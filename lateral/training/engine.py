@@ -143,9 +143,9 @@ class Engine:
         Returns the history: per step, the loss, every logged scalar and the seconds it took
         (a call's time shared equally by its steps).
         """
-        run_steps = compile_steps(self.strategy, self.optimizer, self.variables, self.replica_step)
-        iterator = iter(self.strategy.experimental_distribute_dataset(batches))
         most = 1 if self.before_step is not None else self.steps_per_call
+        run_steps = compile_steps(self.strategy, self.optimizer, self.variables, self.replica_step, most)
+        iterator = iter(self.strategy.experimental_distribute_dataset(batches))
         history = {name: [] for name in ("loss", *self.shown, "seconds")}
         total = self.cadence.total_steps
         with tqdm(total=total, initial=self.step, desc=self.description, unit="step", disable=not self.progress) as bar:
@@ -193,11 +193,13 @@ class Engine:
             self.end_epoch(last)
 
 
-def compile_steps(strategy, optimizer, variables, replica_step):
+def compile_steps(strategy, optimizer, variables, replica_step, most=None):
     """A tf.function (iterator, count) -> per-step (terms, scalars, histograms), stacked along a first axis.
 
     Each of the ``count`` steps takes the next batch of ``iterator`` (of a distributed dataset of
     ``strategy``), runs ``replica_step`` on every replica and applies the gradients of its loss.
+    With ``most`` 1 (one step per call) the function holds one step and no loop, so it traces
+    the step once instead of twice.
     """
     replicas = strategy.num_replicas_in_sync
 
@@ -228,4 +230,8 @@ def compile_steps(strategy, optimizer, variables, replica_step):
             stacks = tf.nest.map_structure(lambda stack, value: stack.write(index, value), stacks, one_step(iterator))
         return tf.nest.map_structure(lambda stack: stack.stack(), stacks)
 
-    return run_steps
+    @tf.function
+    def run_one_step(iterator, count):
+        return tf.nest.map_structure(lambda value: tf.expand_dims(value, 0), one_step(iterator))
+
+    return run_one_step if most == 1 else run_steps
