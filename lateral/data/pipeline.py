@@ -64,8 +64,7 @@ def embed_roi_set(model, roi_set, input_size, batch_size, flip_tta=False):
     """
 
     def outputs(images):
-        if not flip_tta:
-            return model(images, training=False).numpy()
-        return (model(images, training=False).numpy() + model(tf.image.flip_left_right(images), training=False).numpy()) / 2
+        views = (images, tf.image.flip_left_right(images)) if flip_tta else (images,)
+        return sum(model(view, training=False).numpy() for view in views) / len(views)
 
     return np.concatenate([outputs(images) for images, _ in evaluation_dataset(roi_set, input_size, batch_size)])

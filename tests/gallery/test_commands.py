@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -192,8 +193,6 @@ def test_a_cli_session(photos, model_folder, capsys):
 def test_a_flip_tta_gallery_makes_a_photo_and_its_mirror_image_one_template(photos, model_folder):
     """With flip test-time augmentation a template averages a photo with its mirror, so the mirror image
     (made here with NumPy) gets the very same codes; the choice is recorded and identify follows it."""
-    import cv2
-
     source = next((photos / "known" / "session_1" / KNOWN[0]).iterdir())
     mirrored = photos / "mirrored" / source.name
     mirrored.parent.mkdir()
