@@ -20,23 +20,35 @@ def _tensors(roi_set):
     return tf.constant(list(roi_set.images), tf.string), tf.constant(roi_set.labels, tf.int64)
 
 
-def training_dataset(roi_set, index_batches, input_size, augment=None):
-    """Batches of (images, labels) in the order the index sampler chose them."""
-    images, labels = _tensors(roi_set)
+def training_dataset(roi_set, index_batches, input_size, augment=None, seed=0, start_step=0):
+    """Batches of (images, labels) in the order the index sampler chose them.
 
-    def load(index):
+    ``index_batches`` starts at batch ``start_step`` of its sequence (the samplers' ``start_step``).
+    Image i of batch s is augmented with the seed (``seed``, s * batch + i), so batch s gets the same
+    draws in every run with this seed, a resumed one too, and in whatever order the parallel map
+    decodes it.
+    """
+    images, labels = _tensors(roi_set)
+    batch_size = index_batches.element_spec.shape[0]
+    if batch_size is None:
+        batch_size = _first_batch_size(index_batches)
+
+    def number(step, batch):
+        positions = step * batch_size + tf.range(tf.size(batch, out_type=tf.int64))
+        return batch, tf.stack([tf.fill(tf.shape(positions), tf.cast(seed, tf.int64)), positions], axis=1)
+
+    def load(index, image_seed):
         image = decode_roi(tf.gather(images, index), input_size)
         if augment is not None:
-            image = augment(image)
+            image = augment(image, image_seed)
         return image, tf.gather(labels, index)
 
     # Unbatching into single images lets decoding run in parallel; the fixed
     # batch size and deterministic order keep every batch as the sampler chose it.
-    batch_size = index_batches.element_spec.shape[0]
     return (
-        index_batches.unbatch()
+        index_batches.enumerate(start=start_step).map(number).unbatch()
         .map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-        .batch(batch_size if batch_size is not None else _first_batch_size(index_batches), drop_remainder=True)
+        .batch(batch_size, drop_remainder=True)
         .prefetch(AUTOTUNE)
     )
 

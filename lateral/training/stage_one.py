@@ -22,8 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from lateral.config import ConfigError, require
-from lateral.data.augment import build_augmentation
-from lateral.data.pipeline import evaluation_dataset, training_dataset
+from lateral.data.pipeline import evaluation_dataset
 from lateral.measures import cosine_similarity
 from lateral.models.embedding import embedding_model_for
 from lateral.models.heads import head_for, training_model
@@ -33,7 +32,8 @@ from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.precision import apply_policy
 from lateral.training.run_directory import RunDirectory, save_model_atomically
 from lateral.training.stage_setup import (
-    cadence_for, check_replicas, global_batch_size, index_batches_for, training_optimizer, training_split,
+    cadence_for, check_replicas, global_batch_size, index_batches_for, training_batches, training_optimizer,
+    training_split,
 )
 from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
@@ -230,8 +230,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         model=model,
         embedding=embedding,
         optimizer=optimizer,
-        dataset=training_dataset(train_set, index_batches_for(config, train_set, start), config.input_size,
-                                 build_augmentation(config.augment)),
+        dataset=training_batches(config, train_set, start),
         global_batch=global_batch,
         steps_per_epoch=cadence.steps_per_epoch,
         epochs=config.epochs,

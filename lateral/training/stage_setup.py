@@ -3,6 +3,8 @@
 import keras
 
 from lateral.config import ConfigError
+from lateral.data.augment import build_augmentation
+from lateral.data.pipeline import training_dataset
 from lateral.data.records import load_roi_set
 from lateral.data.sampler import balanced_index_batches, shuffled_index_batches
 from lateral.data.split import keep_fish, split_roi_set
@@ -29,6 +31,15 @@ def index_batches_for(config, train_set, start_step=0):
         return balanced_index_batches(train_set.labels, config.classes_per_batch, config.samples_per_class,
                                       config.max_per_class, config.seed, start_step)
     return shuffled_index_batches(len(train_set), config.batch_size, config.seed, start_step)
+
+
+def training_batches(config, train_set, start_step=0):
+    """Augmented (images, labels) batches of the config's sampler, from batch ``start_step`` on.
+
+    Batch s holds the same images with the same augmentation draws in every run with this seed.
+    """
+    return training_dataset(train_set, index_batches_for(config, train_set, start_step), config.input_size,
+                            build_augmentation(config.augment), seed=config.seed, start_step=start_step)
 
 
 def check_replicas(strategy, global_batch):

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from lateral.config import ConfigError, require
 from lateral.data.augment import build_augmentation
-from lateral.data.pipeline import embed_roi_set, evaluation_dataset, training_dataset
+from lateral.data.pipeline import embed_roi_set, evaluation_dataset
 from lateral.losses.iom_objective import build_iom_objective, term_settings
 from lateral.measures import hamming_similarity
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
@@ -32,7 +32,8 @@ from lateral.training.precision import apply_policy
 from lateral.runs import CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL
 from lateral.training.run_directory import RunDirectory, RunDirectoryError, export_atomically, save_model_atomically
 from lateral.training.stage_setup import (
-    cadence_for, check_replicas, global_batch_size, index_batches_for, training_optimizer, training_split,
+    cadence_for, check_replicas, global_batch_size, index_batches_for, training_batches, training_optimizer,
+    training_split,
 )
 from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
@@ -108,8 +109,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
     stage_one_record = run.check_stage_one(stage_one_path, stage_one)
 
-    augment = build_augmentation(config.augment)
-    cached = config.freeze_backbone and augment is None
+    cached = config.freeze_backbone and build_augmentation(config.augment) is None
     embedding_model.trainable = not config.freeze_backbone
     if cached:  # fast path: the frozen network's embeddings, once
         embeddings = tf.constant(embed_roi_set(embedding_model, train_set, config.input_size, config.eval_batch_size))
@@ -123,7 +123,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
             return inputs
     else:
         def batches(start):
-            return training_dataset(train_set, index_batches_for(config, train_set, start), config.input_size, augment)
+            return training_batches(config, train_set, start)
 
         def encode(images):
             return embedding_model(images, training=not config.freeze_backbone)

@@ -1,7 +1,8 @@
 """The training engine on both stages: exact resume, the non-finite guard, mixed precision and the mirrored strategy.
 
-Runs are tiny (tests/training/tiny.py) and without augmentation, whose draws
-are not part of a checkpoint; stage one keeps the tiny config's dropout.
+Runs are tiny (tests/training/tiny.py); stage one keeps the tiny config's
+dropout, and its resume test turns augmentation on, whose draws are seeded by
+each image's place in the stream of batches.
 """
 
 import subprocess
@@ -16,7 +17,9 @@ import tensorflow as tf
 
 import lateral.models.iom  # noqa: F401  (registers the IoM layers for loading)
 import lateral.training.stage_one as stage_one
+import lateral.training.stage_setup as stage_setup
 import lateral.training.stage_two as stage_two
+from lateral.config import AugmentConfig
 from lateral.training.divergence import TrainingDiverged
 from lateral.training.engine import Cadence
 from tests.training.tiny import run, stage_two_config, tiny_config, train
@@ -46,7 +49,7 @@ def test_calls_stop_at_every_save_and_epoch_end():
 def record_batches(module, monkeypatch):
     """Every index batch the stage's sampler hands on, per dataset built (a run builds one to train on)."""
     runs = []
-    original = module.index_batches_for
+    original = stage_setup.index_batches_for
 
     def recording(config, train_set, start_step=0):
         seen = []
@@ -60,6 +63,7 @@ def record_batches(module, monkeypatch):
         return batches.map(lambda index: tf.ensure_shape(tf.py_function(note, [index], tf.int64), index.shape))
 
     monkeypatch.setattr(module, "index_batches_for", recording)
+    monkeypatch.setattr(stage_setup, "index_batches_for", recording)  # the augmented pipeline's sampler
     return runs
 
 
@@ -77,14 +81,19 @@ def assert_same_weights(first, second):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def test_stage_one_two_epochs_equal_one_epoch_and_one_resumed(prepared_synthetic, tmp_path, monkeypatch):
+AUGMENTED = AugmentConfig(random_crop=True, saturation=True, brightness=True, hue=True, random_erasing=0.5)
+
+
+@pytest.mark.parametrize("mode", ["eager_tf", "fit"])
+def test_stage_one_two_epochs_equal_one_epoch_and_one_resumed(prepared_synthetic, tmp_path, monkeypatch, mode):
+    """With augmentation and dropout on, in both modes: the same batches, and weights to tolerance."""
     runs = record_batches(stage_one, monkeypatch)
-    config = dict(steps_per_epoch=10, save_steps=4)
-    run(tiny_config(prepared_synthetic, epochs=2, **config), tmp_path / "whole")
+    config = dict(steps_per_epoch=10, save_steps=4, augment=AUGMENTED)
+    run(tiny_config(prepared_synthetic, epochs=2, **config), tmp_path / "whole", mode)
     whole = steps_seen(runs, 20)
-    run(tiny_config(prepared_synthetic, epochs=1, **config), tmp_path / "resumed")
+    run(tiny_config(prepared_synthetic, epochs=1, **config), tmp_path / "resumed", mode)
     first = steps_seen(runs, 10)
-    run(tiny_config(prepared_synthetic, epochs=2, **config), tmp_path / "resumed")
+    run(tiny_config(prepared_synthetic, epochs=2, **config), tmp_path / "resumed", mode)
     second = steps_seen(runs, 10)
     np.testing.assert_array_equal(np.concatenate([first, second]), whole)
     assert len({tuple(batch) for batch in whole}) > 1  # the batches do change from step to step
@@ -119,13 +128,13 @@ def checkpoints_in(folder):
 @pytest.mark.parametrize("mode", ["eager_tf", "fit"])
 def test_a_nan_batch_stops_stage_one_at_its_step(prepared_synthetic, tmp_path, monkeypatch, mode):
     """Step 3's images are NaN: the run stops at step 3 naming the loss term; checkpoint 2 is the last one."""
-    original = stage_one.training_dataset
+    original = stage_one.training_batches
 
     def poisoned(*args, **kwargs):
         return original(*args, **kwargs).enumerate().map(
             lambda index, batch: (tf.where(index == 2, float("nan"), batch[0]), batch[1]))
 
-    monkeypatch.setattr(stage_one, "training_dataset", poisoned)
+    monkeypatch.setattr(stage_one, "training_batches", poisoned)
     config = tiny_config(prepared_synthetic, epochs=1, steps_per_epoch=6, save_steps=2)
     with pytest.raises(TrainingDiverged, match=r"at step 3: loss term 'ArcHead cross-entropy' became non-finite"):
         run(config, tmp_path, mode)
