@@ -44,7 +44,9 @@ def code_balance_loss(labels, codes, q):
     """
     rounded = straight_through(tf.round(codes), codes)
     centring = tf.reduce_sum(tf.abs(tf.reduce_mean(rounded - (q - 1) / 2, axis=1)))
-    shares = code_histogram(codes, q) + 1e-8
+    # The straight-through share is hard + (soft - soft): in a graph that computes ``soft`` twice with
+    # different summation orders, an empty level can come out a hair below zero, whose log is NaN.
+    shares = tf.maximum(code_histogram(codes, q), 0.0) + 1e-8
     log_shares = tf.math.log(shares)
     entropy = -tf.reduce_sum(shares * log_shares)
     return centring - tf.reduce_sum(log_shares) - entropy

@@ -172,6 +172,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
         strategy=strategy, optimizer=optimizer, variables=variables, replica_step=replica_step, cadence=cadence,
         checkpoints=manager, writer=writer, counter=counter, remedy=divergence_remedy(config), end_epoch=end_epoch,
         steps_per_call=STEPS_PER_CALL if cached else 1, progress=progress, description="training IoM head",
+        jit_compile=cached and strategy.num_replicas_in_sync == 1,
         shown=("hardest_positive_angle", "hardest_negative_angle"),
     )
     history = engine.train(batches(start))

@@ -108,3 +108,15 @@ def test_bin_lut_rejects_bad_arguments():
         bin_lut(no_labels(logits), logits, q=4)
     with pytest.raises(ValueError, match="sigmoid, tanh"):
         bin_lut(no_labels(logits), logits, q=2, activation="relu")
+
+
+def test_code_balance_stays_finite_when_rounding_leaves_an_empty_level_a_hair_below_zero(monkeypatch):
+    """The straight-through share of an empty level is soft + (0 - soft); a graph that sums ``soft`` in two
+    orders can leave -1e-7 there (seen as a NaN in a stage-two run). The loss must then equal its value at 0."""
+    import lateral.losses.regularisers as regularisers
+
+    codes = np.random.default_rng(0).uniform(3.2, 4.6, (32, 16)).astype(np.float32)  # levels 0-2 and 6-7 empty
+    exact = float(code_balance(no_labels(codes), codes, q=8))
+    original = regularisers.straight_through
+    monkeypatch.setattr(regularisers, "straight_through", lambda hard, soft: original(hard, soft) - 1e-7)
+    assert float(code_balance(no_labels(codes), codes, q=8)) == pytest.approx(exact, rel=1e-4)
