@@ -110,7 +110,8 @@ class TrainingJob:
         head = self.margin_schedule.head if self.margin_schedule is not None else None
         return Engine(
             strategy=self.strategy, optimizer=self.optimizer, variables=self.model.trainable_variables,
-            replica_step=classification_step(self.model, self.loss_function(), self.loss_name, head), cadence=Cadence(self.steps_per_epoch, self.epochs, self.save_steps),
+            replica_step=classification_step(self.model, self.loss_function(), self.loss_name, head),
+            cadence=Cadence(self.steps_per_epoch, self.epochs, self.save_steps),
             checkpoints=self.checkpoints, writer=self.writer, counter=counter,
             remedy=lambda bad, _: self.remedy(bad), end_epoch=self.end_epoch, before_step=self.margin_schedule,
             progress=self.progress, shown=("accuracy",),
@@ -194,18 +195,19 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     policy = apply_policy(config.mixed_precision)
     keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
 
-    train_set, validation_set = training_split(config)
+    train_set, validation_set = training_split(config.data, config.seed)
     num_classes = len(train_set.label_map)
     if config.num_classes is not None and config.num_classes != num_classes:
         raise ConfigError(
             f"'num_classes' is {config.num_classes} but the training set of {config.train_dataset} "
             f"(after the validation split) has {num_classes} classes"
         )
-    index_batches_for(config, train_set)  # a sampler the data cannot fill fails here, before anything is written
+    # A sampler the data cannot fill fails here, before anything is written.
+    index_batches_for(config.data, train_set, config.seed)
     global_batch = global_batch_size(config.data)
     strategy = make_strategy()
     check_replicas(strategy, global_batch)
-    cadence = cadence_for(config, train_set)
+    cadence = cadence_for(config.optimiser, config.data, train_set)
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, num_classes)
 

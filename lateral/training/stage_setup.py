@@ -12,10 +12,10 @@ from lateral.training.engine import Cadence
 from lateral.training.optimization import build_optimizer, learning_rate_schedule
 
 
-def training_split(config):
-    """(training set, validation set or None) of ``config.train_dataset``, without the held-out fish."""
-    roi_set = keep_fish(load_roi_set(config.train_dataset, config.class_by), config.held_out_fish, keep=False)
-    return split_roi_set(roi_set, config.split, config.val_fraction, config.val_sessions, config.seed)
+def training_split(data, seed):
+    """(training set, validation set or None) of the data section's ``train_dataset``, without the held-out fish."""
+    roi_set = keep_fish(load_roi_set(data.train_dataset, data.class_by), data.held_out_fish, keep=False)
+    return split_roi_set(roi_set, data.split, data.val_fraction, data.val_sessions, seed)
 
 
 def global_batch_size(data):
@@ -25,21 +25,24 @@ def global_batch_size(data):
     return data.batch_size
 
 
-def index_batches_for(config, train_set, start_step=0):
-    """The sampler the config names, from batch ``start_step`` on (batch s is the same in every run)."""
-    if config.sampler == "balanced":
-        return balanced_index_batches(train_set.labels, config.classes_per_batch, config.samples_per_class,
-                                      config.max_per_class, config.seed, start_step)
-    return shuffled_index_batches(len(train_set), config.batch_size, config.seed, start_step)
+def index_batches_for(data, train_set, seed, start_step=0):
+    """The sampler the data section names, from batch ``start_step`` on (batch s is the same in every run)."""
+    if data.sampler == "balanced":
+        return balanced_index_batches(train_set.labels, data.classes_per_batch, data.samples_per_class,
+                                      data.max_per_class, seed, start_step)
+    return shuffled_index_batches(len(train_set), data.batch_size, seed, start_step)
 
 
 def training_batches(config, train_set, start_step=0):
     """Augmented (images, labels) batches of the config's sampler, from batch ``start_step`` on.
 
-    Batch s holds the same images with the same augmentation draws in every run with this seed.
+    It joins four sections (data: the sampler; model: the input size; augment; run: the seed), so
+    it takes the config. Batch s holds the same images with the same augmentation draws in every
+    run with this seed.
     """
-    return training_dataset(train_set, index_batches_for(config, train_set, start_step), config.input_size,
-                            build_augmentation(config.augment), seed=config.seed, start_step=start_step)
+    return training_dataset(train_set, index_batches_for(config.data, train_set, config.seed, start_step),
+                            config.input_size, build_augmentation(config.augment), seed=config.seed,
+                            start_step=start_step)
 
 
 def check_replicas(strategy, global_batch):
@@ -49,14 +52,15 @@ def check_replicas(strategy, global_batch):
         )
 
 
-def cadence_for(config, train_set):
-    """The engine's cadence: ``steps_per_epoch`` (or one pass over the training set), ``epochs``, ``save_steps``."""
-    steps_per_epoch = config.steps_per_epoch or max(1, len(train_set) // global_batch_size(config.data))
-    return Cadence(steps_per_epoch, config.epochs, config.save_steps)
+def cadence_for(optimiser, data, train_set):
+    """The engine's cadence from the optimiser section: ``steps_per_epoch`` (or one pass over the training
+    set in the data section's batches), ``epochs``, ``save_steps``."""
+    steps_per_epoch = optimiser.steps_per_epoch or max(1, len(train_set) // global_batch_size(data))
+    return Cadence(steps_per_epoch, optimiser.epochs, optimiser.save_steps)
 
 
 def training_optimizer(optimiser, cadence, policy, variables):
-    """The optimiser section's optimiser and schedule, loss-scaled under mixed_float16, built (call in the strategy's scope).
+    """The optimiser section's optimiser and schedule, loss-scaled under mixed_float16 (call in the strategy's scope).
 
     Built at once, so a checkpoint restore fills its slots at once.
     """

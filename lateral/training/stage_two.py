@@ -58,7 +58,8 @@ def load_stage_one(path, input_size):
     except Exception as error:
         raise RunDirectoryError(f"{path} is not a loadable stage-one model: {error}") from None
     if tuple(model.input_shape[1:3]) != tuple(input_size):
-        raise ConfigError(f"'input_size' {list(input_size)} differs from the stage-one model's {list(model.input_shape[1:3])} ({path})")
+        raise ConfigError(f"'input_size' {list(input_size)} differs from the stage-one model's "
+                          f"{list(model.input_shape[1:3])} ({path})")
     if len(model.output_shape) != 2:
         raise RunDirectoryError(f"{path} does not output [batch, embedding] vectors: {model.output_shape}")
     return model
@@ -101,10 +102,11 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     with strategy.scope():
         embedding_model = load_stage_one(stage_one_path, config.input_size)
     stage_one = weights_fingerprint([embedding_model])  # before any training can change the weights
-    train_set, validation_set = training_split(config)
-    index_batches_for(config, train_set)  # a sampler the data cannot fill fails here, before anything is written
+    train_set, validation_set = training_split(config.data, config.seed)
+    # A sampler the data cannot fill fails here, before anything is written.
+    index_batches_for(config.data, train_set, config.seed)
     check_replicas(strategy, global_batch_size(config.data))
-    cadence = cadence_for(config, train_set)
+    cadence = cadence_for(config.optimiser, config.data, train_set)
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
     stage_one_record = run.check_stage_one(stage_one_path, stage_one)
@@ -116,7 +118,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
         labels = tf.constant(train_set.labels)
 
         def batches(start):
-            return index_batches_for(config, train_set, start).map(
+            return index_batches_for(config.data, train_set, config.seed, start).map(
                 lambda index: (tf.gather(embeddings, index), tf.gather(labels, index))).prefetch(tf.data.AUTOTUNE)
 
         def encode(inputs):

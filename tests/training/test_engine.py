@@ -51,7 +51,7 @@ def record_batches(module, monkeypatch):
     runs = []
     original = stage_setup.index_batches_for
 
-    def recording(config, train_set, start_step=0):
+    def recording(data, train_set, seed, start_step=0):
         seen = []
         runs.append(seen)
 
@@ -59,7 +59,7 @@ def record_batches(module, monkeypatch):
             seen.append(index.numpy())
             return index
 
-        batches = original(config, train_set, start_step)
+        batches = original(data, train_set, seed, start_step)
         return batches.map(lambda index: tf.ensure_shape(tf.py_function(note, [index], tf.int64), index.shape))
 
     monkeypatch.setattr(module, "index_batches_for", recording)
@@ -213,8 +213,9 @@ def test_an_xla_compiled_step_trains_as_the_plain_one(policy):
     def train(jit_compile):
         keras.mixed_precision.set_global_policy(policy)
         keras.utils.set_random_seed(1)
-        net = keras.Sequential([keras.Input((5,)), keras.layers.Dense(16, use_bias=False), keras.layers.BatchNormalization(),
-                                keras.layers.ReLU(), keras.layers.Dense(3, dtype="float32")])
+        net = keras.Sequential([keras.Input((5,)), keras.layers.Dense(16, use_bias=False),
+                                keras.layers.BatchNormalization(), keras.layers.ReLU(),
+                                keras.layers.Dense(3, dtype="float32")])
         optimizer = keras.optimizers.Adam(0.01)
         if policy == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
