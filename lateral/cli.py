@@ -8,9 +8,7 @@ so that a missing or malformed flag also exits 2 (absl's own parser exits 1).
 
 import sys
 
-from lateral.config import ConfigError
-from lateral.data.layout import printable
-from lateral.registry import UnknownNameError
+from lateral.user_errors import UserError, printable
 
 USER_ERROR = 2
 
@@ -41,28 +39,12 @@ def parse_flags_or_exit(argv):
         sys.exit(USER_ERROR)
 
 
-def user_errors():
-    """The exceptions that mean "your input is wrong", not "lateral has a bug" (imported late: TensorFlow)."""
-    from lateral.data.layout import LayoutError
-    from lateral.data.prepare import PrepareError
-    from lateral.data.records import DatasetError
-    from lateral.data.sampler import SamplerError
-    from lateral.evaluation.protocol import EvaluationError
-    from lateral.gallery.store import GalleryError
-    from lateral.models.backbones import WeightsError
-    from lateral.models.saved import ModelFileError
-    from lateral.runs import RunFolderError  # training's RunDirectoryError is one
-
-    return (ConfigError, UnknownNameError, LayoutError, PrepareError, DatasetError, SamplerError, EvaluationError,
-            ModelFileError, WeightsError, RunFolderError, GalleryError)
-
-
 def run_explaining_errors(action):
-    """Run ``action()``: exit code 2 with the message on stderr for a user error; else the
-    integer ``action`` returned, or 0. (``user_errors()`` runs only when something was raised.)"""
+    """Run ``action()``: exit code 2 with the message on stderr for a user error (a ``UserError``,
+    which every layer's error class is); else the integer ``action`` returned, or 0."""
     try:
         result = action()
         return result if isinstance(result, int) else 0
-    except user_errors() as error:
+    except UserError as error:
         print(f"error: {printable(str(error))}", file=sys.stderr)
         return USER_ERROR

@@ -30,12 +30,13 @@ import yaml
 from lateral.config_rules import (
     FRACTION, Each, NonEmpty, Pattern, Registered, Relation, RunName, above, at_least, between,
 )
+from lateral.user_errors import UserError
 
 
 DEFAULT_INPUT_SIZE = (64, 128)  # (height, width): the lateral ROI is about twice as wide as high
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration value is missing, unknown, of the wrong type or out of range."""
 
 

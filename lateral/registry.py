@@ -11,8 +11,10 @@ A duplicate name is an error; an unknown name raises ``UnknownNameError``
 listing the known ones (a user's mistake: the CLI reports it in one line).
 """
 
+from lateral.user_errors import UserError
 
-class UnknownNameError(ValueError):
+
+class UnknownNameError(UserError):
     """A name (from a config or a flag) that no entry of the family is registered under."""
 
 

@@ -23,6 +23,7 @@ import keras
 from lateral.config import Config, ConfigError, load_config
 from lateral.models.iom import IoMProjection
 from lateral.models.saved import load_model, weights_fingerprint
+from lateral.user_errors import UserError
 
 CONFIG_SNAPSHOT = "config.yaml"
 LABEL_MAP = "label_map.json"
@@ -35,7 +36,7 @@ CHECKPOINT_PREFIX = "ckpt"
 TRAINED_MODELS = (CODES_MODEL, EMBEDDING_MODEL)
 
 
-class RunFolderError(ValueError):
+class RunFolderError(UserError):
     """A run folder that cannot be used: a file missing or damaged (the message names it)."""
 
 

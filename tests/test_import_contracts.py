@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / ".importlinter"
 # Highest first, as import-linter lists them: the order README.md and STYLE.md give.
 LAYERS = [
-    "lateral.cli : lateral.embed : lateral.demo",
+    "lateral.embed : lateral.demo",
     "lateral.evaluation | lateral.gallery",
     "lateral.training",
     "lateral.runs",
@@ -20,7 +20,8 @@ LAYERS = [
     "lateral.models",
     "lateral.data",
     "lateral.preprocess",
-    "lateral.config : lateral.config_rules : lateral.measures : lateral.quiet : lateral.registry",
+    "lateral.cli : lateral.config : lateral.config_rules : lateral.measures : lateral.quiet : lateral.registry : "
+    "lateral.user_errors",
     "lateral.synthetic",
 ]
 

@@ -27,6 +27,8 @@ import re
 import sys
 from pathlib import Path
 
+from lateral.user_errors import UserError, printable
+
 # Folders that file servers, operating systems and archivers add on their own.
 SYSTEM_FOLDERS = {"@eaDir", "__MACOSX", "#recycle", "#snapshot", "@Recycle", "@Recently-Snapshot", "$RECYCLE.BIN",
                   "System Volume Information", "lost+found"}
@@ -35,7 +37,7 @@ FLAT, SESSIONS = "RAW/<fish_id>/<photo>", "RAW/<session>/<fish_id>/<photo>"
 REPORTED_ONE_BY_ONE = 20
 
 
-class LayoutError(ValueError):
+class LayoutError(UserError):
     """The photo folder cannot be read, or its layout cannot be told."""
 
 
@@ -58,11 +60,6 @@ class Layout:
     kind: str  # FLAT or SESSIONS
     photos: tuple  # PhotoEntry, sorted by source
     ignored: tuple  # Ignored, sorted by path
-
-
-def printable(text):
-    """``text`` safe to print: a file name's undecodable bytes (surrogate escapes) shown as ``\\xNN``."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def session_from_name(name_pattern, file_name):

@@ -16,9 +16,10 @@ from tqdm import tqdm
 
 from lateral.config import snapshot
 from lateral.data import report
-from lateral.data.layout import printable, read_layout
+from lateral.data.layout import read_layout
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
+from lateral.user_errors import UserError, printable
 
 MANIFEST = "manifest.jsonl"
 SETTINGS = "prepare_settings.json"
@@ -27,7 +28,7 @@ ROI_FOLDER = "rois"
 RECORD_FOLDER = "tfrecords"
 
 
-class PrepareError(ValueError):
+class PrepareError(UserError):
     """The arguments cannot work; raised before any photo is processed."""
 
 

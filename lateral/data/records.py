@@ -12,9 +12,10 @@ import numpy as np
 import tensorflow as tf
 
 from lateral.data.tfrecord import SHARD_GLOB, parse_example
+from lateral.user_errors import UserError
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A dataset is missing, empty or corrupt; the message names the file."""
 
 

@@ -15,8 +15,10 @@ s + 1, s + 2, ... an uninterrupted run draws.
 import numpy as np
 import tensorflow as tf
 
+from lateral.user_errors import UserError
 
-class SamplerError(ValueError):
+
+class SamplerError(UserError):
     pass
 
 

@@ -9,8 +9,10 @@ or camera.
 
 import numpy as np
 
+from lateral.user_errors import UserError
 
-class EvaluationError(ValueError):
+
+class EvaluationError(UserError):
     """The test set cannot be evaluated under the chosen protocol; the message names the data set."""
 
 

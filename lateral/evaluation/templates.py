@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from lateral.data.pipeline import embed_roi_set
-from lateral.data.layout import printable
 from lateral.data.records import DatasetError, RoiSet, load_roi_set, without_undecodable
 from lateral.runs import Run, codes_head
+from lateral.user_errors import printable
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 

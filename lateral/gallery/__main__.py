@@ -26,7 +26,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
-from lateral.gallery.search import DECISIONS  # noqa: E402
+from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
 from lateral.registry import Registry  # noqa: E402
 
@@ -88,7 +88,7 @@ def build_parser():
     identify.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR (default "
                                                                          "10x --far, at most 0.1)")
     identify.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
-    identify.add_argument("--measure", choices=["hamming", "cosine"], default="hamming")
+    identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming")
     identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
     identify.add_argument("--json", default=None, help="write the full results")
 

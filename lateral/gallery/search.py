@@ -64,7 +64,8 @@ def given_thresholds(accept, reject=None):
 
 
 def thresholds_from_metrics(metrics_path, measure, far, review_far=None):
-    """Thresholds at FAR ``far`` (accept) and ``review_far`` (reject; default 10x ``far``) from test_iom.py's metrics.json."""
+    """Thresholds at FAR ``far`` (accept) and ``review_far`` (reject; default 10x ``far``, at most 0.1)
+    from test_iom.py's metrics.json."""
     review_far = min(10 * far, 0.1) if review_far is None else review_far
     if review_far < far:
         raise GalleryError(f"--review_far {review_far:g} must not be below --far {far:g}")
@@ -79,7 +80,8 @@ def thresholds_from_metrics(metrics_path, measure, far, review_far=None):
     def at(rate):
         key = f"threshold_at_far_{rate:g}"
         if key not in figures:
-            available = sorted(k.removeprefix("threshold_at_far_") for k in figures if k.startswith("threshold_at_far_"))
+            prefix = "threshold_at_far_"
+            available = sorted(k.removeprefix(prefix) for k in figures if k.startswith(prefix))
             raise GalleryError(f"{metrics_path} has no {measure} threshold at FAR {rate:g}; it has FAR "
                                f"{', '.join(available) or 'none'}")
         value = figures[key]
@@ -94,7 +96,7 @@ class GallerySearch:
 
     def __init__(self, gallery, measure="hamming"):
         if measure not in SEARCHES:
-            raise GalleryError(f"unknown measure {measure!r}; the gallery searches by hamming or cosine")
+            raise GalleryError(f"unknown measure {measure!r}; the gallery searches by {' or '.join(SEARCHES.names())}")
         self.template_scores = SEARCHES.get(measure)(gallery)
         self.gallery, self.measure = gallery, measure
         self.fish_names, self.fish_index = np.unique([e["fish_id"] for e in gallery.entries], return_inverse=True)

@@ -16,6 +16,7 @@ import keras
 from lateral.models.efficientnet_lite import efficientnet_lite0, set_torch_weights
 from lateral.models.torch_legacy import TorchFileError, load_state_dict
 from lateral.registry import Registry
+from lateral.user_errors import UserError
 
 BACKBONES = Registry("backbone")
 
@@ -45,7 +46,7 @@ _register("EfficientNetB0", keras.applications.EfficientNetB0, "none")
 _register("EfficientNetV2B0", keras.applications.EfficientNetV2B0, "none")
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError):
     pass
 
 

@@ -7,9 +7,10 @@ import keras
 import numpy as np
 
 from lateral.models import embedding, heads, iom  # noqa: F401  (importing registers the custom layers)
+from lateral.user_errors import UserError
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError):
     """A saved model file that cannot be read (truncated, damaged, or not a Keras model)."""
 
 

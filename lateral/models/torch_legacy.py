@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lateral.user_errors import UserError
+
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL = 1001
 
@@ -40,7 +42,7 @@ STORAGE_DTYPES = {
 }
 
 
-class TorchFileError(ValueError):
+class TorchFileError(UserError):
     pass
 
 

@@ -154,3 +154,23 @@ def test_layout_and_unknown_name_errors_are_user_errors_but_a_key_error_is_a_bug
 
     with pytest.raises(KeyError):  # a real bug keeps its traceback
         run_explaining_errors(lambda: {}["status"])
+
+
+@pytest.mark.parametrize("module, name", [
+    ("lateral.config", "ConfigError"), ("lateral.registry", "UnknownNameError"), ("lateral.data.layout", "LayoutError"),
+    ("lateral.data.prepare", "PrepareError"), ("lateral.data.records", "DatasetError"),
+    ("lateral.data.sampler", "SamplerError"), ("lateral.evaluation.protocol", "EvaluationError"),
+    ("lateral.models.saved", "ModelFileError"), ("lateral.models.backbones", "WeightsError"),
+    ("lateral.models.torch_legacy", "TorchFileError"), ("lateral.runs", "RunFolderError"),
+    ("lateral.training.run_directory", "RunDirectoryError"), ("lateral.gallery.errors", "GalleryError"),
+])
+def test_every_layers_error_is_one_line_and_exit_2_but_a_plain_value_error_is_a_bug(module, name, capsys):
+    error_class = getattr(__import__(module, fromlist=[name]), name)
+
+    def fails():
+        raise error_class("photos/fish_\udcff.jpg: cannot be read")
+
+    assert run_explaining_errors(fails) == 2
+    assert capsys.readouterr().err == "error: photos/fish_\\xff.jpg: cannot be read\n"
+    with pytest.raises(ValueError):  # not every ValueError is the user's
+        run_explaining_errors(lambda: int("twelve"))
