@@ -104,6 +104,15 @@ def test_stage_one_two_epochs_equal_one_epoch_and_one_resumed(prepared_synthetic
     assert_same_weights(weights(tmp_path / "resumed"), weights(tmp_path / "whole"))
 
 
+@pytest.mark.parametrize("mode", ["eager_tf", "fit"])
+def test_the_same_augmented_run_twice_gives_the_same_losses(prepared_synthetic, tmp_path, mode):
+    """Augmentation and dropout on, a parallel input pipeline: two runs of one config, step by step equal."""
+    config = tiny_config(prepared_synthetic, epochs=1, steps_per_epoch=6, augment=AUGMENTED)
+    first = run(config, tmp_path / "first", mode)["loss"]
+    second = run(config, tmp_path / "second", mode)["loss"]
+    assert len(first) == 6 and first == second
+
+
 def test_stage_two_two_epochs_equal_one_epoch_and_one_resumed(prepared_synthetic, eager_run, tmp_path, monkeypatch):
     runs = record_batches(stage_two, monkeypatch)
     train(stage_two_config(prepared_synthetic, eager_run[0], epochs=2), tmp_path / "whole")
