@@ -86,15 +86,19 @@ AUGMENTED = AugmentConfig(random_crop=True, saturation=True, brightness=True, hu
 
 @pytest.mark.parametrize("mode", ["eager_tf", "fit"])
 def test_stage_one_two_epochs_equal_one_epoch_and_one_resumed(prepared_synthetic, tmp_path, monkeypatch, mode):
-    """With augmentation and dropout on, in both modes: the same batches, and weights to tolerance."""
+    """With augmentation and dropout on, in both modes: the same batches, and weights to tolerance.
+
+    The resumed run's first epoch is a second run of the whole run's first epoch from scratch:
+    its losses must repeat exactly (they do not when augmentation draws are not seeded)."""
     runs = record_batches(stage_one, monkeypatch)
-    config = dict(steps_per_epoch=10, save_steps=4, augment=AUGMENTED)
-    run(tiny_config(prepared_synthetic, epochs=2, **config), tmp_path / "whole", mode)
-    whole = steps_seen(runs, 20)
-    run(tiny_config(prepared_synthetic, epochs=1, **config), tmp_path / "resumed", mode)
-    first = steps_seen(runs, 10)
+    config = dict(steps_per_epoch=6, save_steps=4, augment=AUGMENTED)
+    whole_history = run(tiny_config(prepared_synthetic, epochs=2, **config), tmp_path / "whole", mode)
+    whole = steps_seen(runs, 12)
+    first_history = run(tiny_config(prepared_synthetic, epochs=1, **config), tmp_path / "resumed", mode)
+    first = steps_seen(runs, 6)
+    assert first_history["loss"] == whole_history["loss"][:6]
     run(tiny_config(prepared_synthetic, epochs=2, **config), tmp_path / "resumed", mode)
-    second = steps_seen(runs, 10)
+    second = steps_seen(runs, 6)
     np.testing.assert_array_equal(np.concatenate([first, second]), whole)
     assert len({tuple(batch) for batch in whole}) > 1  # the batches do change from step to step
 
@@ -102,15 +106,6 @@ def test_stage_one_two_epochs_equal_one_epoch_and_one_resumed(prepared_synthetic
         return keras.models.load_model(folder / "checkpoints" / "tiny" / "embedding.keras").get_weights()
 
     assert_same_weights(weights(tmp_path / "resumed"), weights(tmp_path / "whole"))
-
-
-@pytest.mark.parametrize("mode", ["eager_tf", "fit"])
-def test_the_same_augmented_run_twice_gives_the_same_losses(prepared_synthetic, tmp_path, mode):
-    """Augmentation and dropout on, a parallel input pipeline: two runs of one config, step by step equal."""
-    config = tiny_config(prepared_synthetic, epochs=1, steps_per_epoch=6, augment=AUGMENTED)
-    first = run(config, tmp_path / "first", mode)["loss"]
-    second = run(config, tmp_path / "second", mode)["loss"]
-    assert len(first) == 6 and first == second
 
 
 def test_stage_two_two_epochs_equal_one_epoch_and_one_resumed(prepared_synthetic, eager_run, tmp_path, monkeypatch):
