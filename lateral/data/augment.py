@@ -110,9 +110,14 @@ def random_erasing(cfg):
     return apply
 
 
+def switched_on(cfg):
+    """The names of the ops the augment section switches on, in ``ORDER``."""
+    return [name for name in ORDER if getattr(cfg, name)]
+
+
 def build_augmentation(cfg):
     """One function applying every op the config switches on, or None if none is."""
-    ops = [AUGMENTATIONS.get(name)(cfg) for name in ORDER if getattr(cfg, name)]
+    ops = [AUGMENTATIONS.get(name)(cfg) for name in switched_on(cfg)]
     if not ops:
         return None
 

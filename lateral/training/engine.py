@@ -20,8 +20,8 @@ owns the rest, the same for every stage:
   state and BatchNorm statistics too); the recipe's data is a function of the first
   step (the samplers start at a given batch of their sequence), so a run
   resumed at step s trains on the batches s + 1, s + 2, ... an uninterrupted
-  run does, with the same dropout draws. Augmentation draws are not
-  repeated: its random ops keep no state in the checkpoint.
+  run does, with the same dropout draws and (seeded per image by
+  ``stage_setup.training_batches``) the same augmentation draws.
 
 The count of finished steps is the engine's own ``step`` variable, not
 ``optimizer.iterations``: a LossScaleOptimizer skips (and does not count) a

@@ -32,8 +32,7 @@ from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.precision import apply_policy
 from lateral.training.run_directory import RunDirectory, save_model_atomically
 from lateral.training.stage_setup import (
-    cadence_for, check_replicas, global_batch_size, index_batches_for, training_batches, training_optimizer,
-    training_split,
+    check_replicas, checked_training_data, global_batch_size, training_batches, training_optimizer,
 )
 from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
@@ -193,21 +192,18 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     loop = LOOPS.get(mode)
     make_strategy = STRATEGIES.get(strategy_name)
     policy = apply_policy(config.mixed_precision)
-    keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
+    # Initial weights, dropout and TrivialAugment repeat with the seed; the other augmentation ops are
+    # seeded per image (stage_setup.training_batches).
+    keras.utils.set_random_seed(config.seed)
 
-    train_set, validation_set = training_split(config.data, config.seed)
+    strategy = make_strategy()
+    train_set, validation_set, cadence = checked_training_data(config, strategy)
     num_classes = len(train_set.label_map)
     if config.num_classes is not None and config.num_classes != num_classes:
         raise ConfigError(
             f"'num_classes' is {config.num_classes} but the training set of {config.train_dataset} "
             f"(after the validation split) has {num_classes} classes"
         )
-    # A sampler the data cannot fill fails here, before anything is written.
-    index_batches_for(config.data, train_set, config.seed)
-    global_batch = global_batch_size(config.data)
-    strategy = make_strategy()
-    check_replicas(strategy, global_batch)
-    cadence = cadence_for(config.optimiser, config.data, train_set)
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, num_classes)
 
@@ -233,7 +229,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         embedding=embedding,
         optimizer=optimizer,
         dataset=training_batches(config, train_set, start),
-        global_batch=global_batch,
+        global_batch=global_batch_size(config.data),
         steps_per_epoch=cadence.steps_per_epoch,
         epochs=config.epochs,
         save_steps=config.save_steps,

@@ -45,6 +45,18 @@ def training_batches(config, train_set, start_step=0):
                             start_step=start_step)
 
 
+def checked_training_data(config, strategy):
+    """(training set, validation set or None, cadence) of ``config``, after the checks that need no model.
+
+    A sampler the data cannot fill, or a batch that does not split over the strategy's replicas,
+    fails here, before anything is written.
+    """
+    train_set, validation_set = training_split(config.data, config.seed)
+    index_batches_for(config.data, train_set, config.seed)
+    check_replicas(strategy, global_batch_size(config.data))
+    return train_set, validation_set, cadence_for(config.optimiser, config.data, train_set)
+
+
 def check_replicas(strategy, global_batch):
     if global_batch % strategy.num_replicas_in_sync:
         raise ConfigError(

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from lateral.config import ConfigError, require
-from lateral.data.augment import build_augmentation
+from lateral.data.augment import switched_on
 from lateral.data.pipeline import embed_roi_set, evaluation_dataset
 from lateral.losses.iom_objective import build_iom_objective, term_settings
 from lateral.measures import hamming_similarity
@@ -32,8 +32,7 @@ from lateral.training.precision import apply_policy
 from lateral.runs import CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL
 from lateral.training.run_directory import RunDirectory, RunDirectoryError, export_atomically, save_model_atomically
 from lateral.training.stage_setup import (
-    cadence_for, check_replicas, global_batch_size, index_batches_for, training_batches, training_optimizer,
-    training_split,
+    checked_training_data, index_batches_for, training_batches, training_optimizer,
 )
 from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
@@ -96,22 +95,20 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     objective = build_iom_objective(config.iom)
     make_strategy = STRATEGIES.get(strategy_name)
     policy = apply_policy(config.mixed_precision)
-    keras.utils.set_random_seed(config.seed)  # initial weights and augmentation draws repeat with the seed
+    # Initial weights, dropout and TrivialAugment repeat with the seed; the other augmentation ops are
+    # seeded per image (stage_setup.training_batches).
+    keras.utils.set_random_seed(config.seed)
     strategy = make_strategy()
     stage_one_path = stage_one_model_path(config, checkpoint_root)
     with strategy.scope():
         embedding_model = load_stage_one(stage_one_path, config.input_size)
     stage_one = weights_fingerprint([embedding_model])  # before any training can change the weights
-    train_set, validation_set = training_split(config.data, config.seed)
-    # A sampler the data cannot fill fails here, before anything is written.
-    index_batches_for(config.data, train_set, config.seed)
-    check_replicas(strategy, global_batch_size(config.data))
-    cadence = cadence_for(config.optimiser, config.data, train_set)
+    train_set, validation_set, cadence = checked_training_data(config, strategy)
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
     stage_one_record = run.check_stage_one(stage_one_path, stage_one)
 
-    cached = config.freeze_backbone and build_augmentation(config.augment) is None
+    cached = config.freeze_backbone and not switched_on(config.augment)
     embedding_model.trainable = not config.freeze_backbone
     if cached:  # fast path: the frozen network's embeddings, once
         embeddings = tf.constant(embed_roi_set(embedding_model, train_set, config.input_size, config.eval_batch_size))

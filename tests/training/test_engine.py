@@ -62,8 +62,9 @@ def record_batches(module, monkeypatch):
         batches = original(data, train_set, seed, start_step)
         return batches.map(lambda index: tf.ensure_shape(tf.py_function(note, [index], tf.int64), index.shape))
 
-    monkeypatch.setattr(module, "index_batches_for", recording)
-    monkeypatch.setattr(stage_setup, "index_batches_for", recording)  # the augmented pipeline's sampler
+    for holder in (module, stage_setup):  # stage two's cached path, and the augmented pipeline's sampler
+        if hasattr(holder, "index_batches_for"):
+            monkeypatch.setattr(holder, "index_batches_for", recording)
     return runs
 
 
