@@ -203,7 +203,7 @@ def test_a_flip_tta_gallery_makes_a_photo_and_its_mirror_image_one_template(phot
     """With flip test-time augmentation a template averages a photo with its mirror, so the mirror image
     (made here with NumPy) gets the same embedding; the choice is recorded and identify follows it."""
     source = next((photos / "known" / "session_1" / KNOWN[0]).iterdir())
-    mirrored = photos / "mirrored" / source.name
+    mirrored = photos / "mirrored" / f"{source.stem}.png"  # lossless: the exact mirror of the decoded photo
     mirrored.parent.mkdir()
     cv2.imwrite(str(mirrored), cv2.imread(str(source))[:, ::-1])
     gallery_path = photos / "flipped.lgal"
