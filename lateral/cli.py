@@ -8,9 +8,10 @@ so that a missing or malformed flag also exits 2 (absl's own parser exits 1).
 
 import sys
 
-from lateral.user_errors import UserError, printable
+from lateral.user_errors import JobStopped, UserError, printable
 
 USER_ERROR = 2
+STOPPED = 1
 
 
 def define_verbose_flag(flags):
@@ -41,10 +42,13 @@ def parse_flags_or_exit(argv):
 
 def run_explaining_errors(action):
     """Run ``action()``: exit code 2 with the message on stderr for a user error (a ``UserError``,
-    which every layer's error class is); else the integer ``action`` returned, or 0."""
+    which every layer's error class is), 1 for a ``JobStopped``; else the integer ``action`` returned, or 0."""
     try:
         result = action()
         return result if isinstance(result, int) else 0
     except UserError as error:
         print(f"error: {printable(str(error))}", file=sys.stderr)
         return USER_ERROR
+    except JobStopped as error:
+        print(f"error: {error}", file=sys.stderr)
+        return STOPPED

@@ -14,3 +14,8 @@ class UserError(ValueError):
 def printable(text):
     """``text`` safe to print: a file name's undecodable bytes (surrogate escapes) shown as ``\\xNN``."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class JobStopped(RuntimeError):
+    """A run stopped by a cause outside the program and the user's input (a multi-worker job lost a
+    worker), told in a message that says what to do; the command lines show it on one line, exit code 1."""

@@ -15,6 +15,10 @@ owns the rest, the same for every stage:
 - the cadence (``Cadence``): log every ``LOG_STEPS`` steps and at the last,
   checkpoint every ``save_steps`` steps and at every epoch's end, then run
   the recipe's end-of-epoch work (save the model, validate);
+- with several replicas, the state each replica updates on its own
+  (``replica_state``: BatchNorm's moving statistics) averaged over the
+  replicas before each save (``average_over_replicas``), so every replica,
+  every worker of a multi-worker job and every checkpoint hold the same values;
 - exact resume: the engine's step count is part of the checkpoint, and so is
   every variable of the trained layers (``untracked_state``: dropout's seed
   state and BatchNorm statistics too); the recipe's data is a function of the first
@@ -127,12 +131,16 @@ class Engine:
     counter: tf.Variable  # from step_counter()
     remedy: object  # (names of non-finite terms, {name: value} at that step) -> what to change
     end_epoch: object = None  # (step) -> None: save the models, validate
+    replica_state: list = ()  # float variables each replica updates on its own (BatchNorm statistics)
     before_step: object = None  # (step) -> None, in Python before every step: forces one step per call
     steps_per_call: int = 1
     jit_compile: bool = False  # compile the step with XLA (one replica only); see compile_steps
     progress: bool = True
     description: str = "training"
     shown: tuple = ()  # scalars shown beside the loss on the progress bar
+
+    def __post_init__(self):
+        self._average = average_over_replicas(self.strategy, self.replica_state)
 
     @property
     def step(self):
@@ -190,9 +198,39 @@ class Engine:
         last = first + count - 1
         self.counter.assign(last)
         if self.cadence.saves(last):
+            self._average()
             self.checkpoints.save(checkpoint_number=last)
         if self.cadence.ends_epoch(last) and self.end_epoch is not None:
             self.end_epoch(last)
+
+
+def replica_state(*models):
+    """The float variables of ``models`` that no optimiser updates: BatchNorm's moving statistics (and
+    values set the same on every replica, such as the ArcHead's margin, which averaging leaves unchanged)."""
+    return [variable for model in models for variable in model.non_trainable_variables
+            if tf.as_dtype(variable.dtype).is_floating]
+
+
+def average_over_replicas(strategy, variables):
+    """A function that sets each of ``variables`` to its mean over the replicas of ``strategy``.
+
+    Keras 3 creates variables with aggregation "none": a replica updates only its own copy, so
+    BatchNorm's moving statistics drift apart as each replica sees its share of the batch, and a save
+    would keep one worker's. tf.keras made them ON_READ with MEAN aggregation (each replica updates its
+    own, a read averages them). The moving averages are linear in the batch statistics, so averaging them
+    before every save gives what averaging at every step would, and the replicas continue from the values
+    saved (a resumed run from the same ones as an uninterrupted run).
+    """
+    if strategy.num_replicas_in_sync == 1 or not variables:
+        return lambda: None
+
+    def replica_average():
+        means = tf.distribute.get_replica_context().all_reduce(
+            tf.distribute.ReduceOp.MEAN, [tf.identity(variable.value) for variable in variables])
+        for variable, mean in zip(variables, means):
+            variable.assign(mean)
+
+    return tf.function(lambda: strategy.run(replica_average))
 
 
 def compile_steps(strategy, optimizer, variables, replica_step, most=None, jit_compile=False):

@@ -181,14 +181,18 @@ class RunDirectory:
         if stage_one is not None:
             write_text_atomically(self.path / STAGE_ONE_RECORD, json.dumps(stage_one, indent=2) + "\n")
 
-    def resume(self, max_to_keep=3, **trackables):
+    def resume(self, max_to_keep=3, writer=None, **trackables):
         """A CheckpointManager for ``trackables``, restored from the newest readable checkpoint if there is one.
 
         Returns (manager, restored prefix or None). Keeps ``max_to_keep`` checkpoints, so a damaged newest
-        one leaves older ones to fall back on.
+        one leaves older ones to fall back on. The manager saves into ``writer`` (a RunDirectory: a
+        multi-worker job's non-chief worker restores from the run folder and saves into a temporary one,
+        ``lateral.training.workers``), by default into this folder.
         """
         checkpoint = tf.train.Checkpoint(**trackables)
         restored = self._restore_newest_readable(checkpoint)
+        if writer is not None and writer.path != self.path:
+            return tf.train.CheckpointManager(checkpoint, str(writer.checkpoint_folder), max_to_keep=max_to_keep), restored
         return self._manager(checkpoint, max_to_keep, restored), restored
 
     def _restore_newest_readable(self, checkpoint):

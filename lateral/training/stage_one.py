@@ -27,7 +27,9 @@ from lateral.measures import cosine_similarity
 from lateral.models.embedding import embedding_model_for
 from lateral.models.heads import head_for, training_model
 from lateral.registry import Registry
-from lateral.training.engine import Cadence, Engine, StepResult, resumed_step, step_counter, untracked_state
+from lateral.training.engine import (
+    Cadence, Engine, StepResult, replica_state, resumed_step, step_counter, untracked_state,
+)
 from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.precision import apply_policy
 from lateral.training.run_directory import RunDirectory, save_model_atomically
@@ -36,6 +38,7 @@ from lateral.training.stage_setup import (
 )
 from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
+from lateral.training.workers import is_chief, report_weights, summary_writer, worker_session
 
 LOOPS = Registry("training mode")
 
@@ -113,6 +116,7 @@ class TrainingJob:
             cadence=Cadence(self.steps_per_epoch, self.epochs, self.save_steps),
             checkpoints=self.checkpoints, writer=self.writer, counter=counter,
             remedy=lambda bad, _: self.remedy(bad), end_epoch=self.end_epoch, before_step=self.margin_schedule,
+            replica_state=replica_state(self.model),
             progress=self.progress, shown=("accuracy",),
         )
 
@@ -197,6 +201,13 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     keras.utils.set_random_seed(config.seed)
 
     strategy = make_strategy()
+    with worker_session(strategy, checkpoint_root) as written_root:
+        return _train(config, loop, policy, strategy, checkpoint_root, written_root, log_root, progress)
+
+
+def _train(config, loop, policy, strategy, checkpoint_root, written_root, log_root, progress):
+    """``train_stage_one`` once the strategy exists: this worker reads the run under ``checkpoint_root``
+    and writes it under ``written_root`` (``workers.worker_session``)."""
     train_set, validation_set, cadence = checked_training_data(config, strategy)
     num_classes = len(train_set.label_map)
     if config.num_classes is not None and config.num_classes != num_classes:
@@ -206,6 +217,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         )
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, num_classes)
+    written = RunDirectory(written_root, config.sub_name)
 
     with strategy.scope():
         embedding = embedding_model_for(config.model)
@@ -214,14 +226,16 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         optimizer = training_optimizer(config.optimiser, cadence, policy, model.trainable_variables)
         counter = step_counter()
     trackables = dict(step=counter, model=model, optimizer=optimizer)
-    manager, restored = run.resume(**trackables, state=untracked_state(trackables, model))
+    manager, restored = run.resume(writer=written, **trackables, state=untracked_state(trackables, model))
     start = resumed_step(counter, optimizer)
     if restored:
         print(f"resuming {run.path} at step {start}")
-    run.write_metadata(config, train_set.label_map)
+    written.write_metadata(config, train_set.label_map)
 
+    # The chief alone validates, on the whole validation set (a multi-worker job's other workers wait).
     validation = (
-        evaluation_dataset(validation_set, config.input_size, config.eval_batch_size) if validation_set else None
+        evaluation_dataset(validation_set, config.input_size, config.eval_batch_size)
+        if validation_set and is_chief(strategy) else None
     )
     job = TrainingJob(
         strategy=strategy,
@@ -234,9 +248,9 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         epochs=config.epochs,
         save_steps=config.save_steps,
         checkpoints=manager,
-        writer=tf.summary.create_file_writer(f"{log_root}/{config.sub_name}"),
+        writer=summary_writer(strategy, f"{log_root}/{config.sub_name}"),
         validation=validation,
-        embedding_path=run.embedding_model,
+        embedding_path=written.embedding_model,
         loss_name=f"{config.head_type} cross-entropy",
         remedy=lambda _: f"lower base_lr (now {config.base_lr:g}) or check the data",
         progress=progress,
@@ -245,5 +259,6 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
         counter=counter,
     )
     history = loop(job)
-    save_model_atomically(embedding, run.embedding_model)
+    save_model_atomically(embedding, written.embedding_model)
+    report_weights(strategy, int(counter.numpy()), [embedding])
     return history

@@ -22,12 +22,14 @@ import tensorflow as tf
 
 from lateral.config import ConfigError, require
 from lateral.data.augment import switched_on
-from lateral.data.pipeline import embed_roi_set, evaluation_dataset
+from lateral.data.pipeline import embed_roi_set
 from lateral.losses.iom_objective import build_iom_objective, term_settings
 from lateral.measures import hamming_similarity
 from lateral.models.iom import IoMProjection, build_codes_model, soft_codes
 from lateral.models.saved import load_model, weights_fingerprint
-from lateral.training.engine import Engine, StepResult, resumed_step, step_counter, untracked_state
+from lateral.training.engine import (
+    Engine, StepResult, replica_state, resumed_step, step_counter, untracked_state,
+)
 from lateral.training.precision import apply_policy
 from lateral.runs import CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL
 from lateral.training.run_directory import RunDirectory, RunDirectoryError, export_atomically, save_model_atomically
@@ -36,6 +38,7 @@ from lateral.training.stage_setup import (
 )
 from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
+from lateral.training.workers import is_chief, report_weights, summary_writer, worker_session
 
 ARCHITECTURE_KEYS = ("input_size", "m", "q", "hidden_layer_remark", "freeze_backbone", "class_by")
 STEPS_PER_CALL = 50
@@ -99,6 +102,13 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     # seeded per image (stage_setup.training_batches).
     keras.utils.set_random_seed(config.seed)
     strategy = make_strategy()
+    with worker_session(strategy, checkpoint_root) as written_root:
+        return _train(config, objective, policy, strategy, checkpoint_root, written_root, log_root, progress)
+
+
+def _train(config, objective, policy, strategy, checkpoint_root, written_root, log_root, progress):
+    """``train_stage_two`` once the strategy exists: this worker reads the run under ``checkpoint_root``
+    and writes it under ``written_root`` (``workers.worker_session``)."""
     stage_one_path = stage_one_model_path(config, checkpoint_root)
     with strategy.scope():
         embedding_model = load_stage_one(stage_one_path, config.input_size)
@@ -107,6 +117,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     run = RunDirectory(checkpoint_root, config.sub_name)
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
     stage_one_record = run.check_stage_one(stage_one_path, stage_one)
+    written = RunDirectory(written_root, config.sub_name)
 
     cached = config.freeze_backbone and not switched_on(config.augment)
     embedding_model.trainable = not config.freeze_backbone
@@ -138,11 +149,11 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     if not config.freeze_backbone:
         trackables["embedding"] = embedding_model
     trained = [projection] if config.freeze_backbone else [projection, embedding_model]
-    manager, restored = run.resume(**trackables, state=untracked_state(trackables, *trained))
+    manager, restored = run.resume(writer=written, **trackables, state=untracked_state(trackables, *trained))
     start = resumed_step(counter, optimizer)
     if restored:
         print(f"resuming {run.path} at step {start}")
-    run.write_metadata(config, train_set.label_map, stage_one_record)
+    written.write_metadata(config, train_set.label_map, stage_one_record)
 
     def replica_step(inputs, batch_labels):
         logits = tf.cast(projection(encode(inputs), training=True), tf.float32)
@@ -154,14 +165,14 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
                                    "outputs_finite": outputs_finite},
                           histograms={"codes": tf.argmax(logits, axis=-1)})
 
-    writer = tf.summary.create_file_writer(f"{log_root}/{config.sub_name}")
+    writer = summary_writer(strategy, f"{log_root}/{config.sub_name}")
     codes_model = build_codes_model(embedding_model, projection)
 
     def end_epoch(step):
-        if validation_set is None:
+        # The chief alone validates, on the whole validation set (a multi-worker job's other workers wait).
+        if validation_set is None or not is_chief(strategy):
             return
-        codes = codes_model.predict(evaluation_dataset(validation_set, config.input_size,
-                                                       config.eval_batch_size).map(lambda x, _: x), verbose=0)
+        codes = embed_roi_set(codes_model, validation_set, config.input_size, config.eval_batch_size)
         rank1 = rank1_accuracy(hamming_similarity(codes, codes), validation_set.labels)
         with writer.as_default(step=step):
             tf.summary.scalar("val_rank1_hamming", rank1)
@@ -170,6 +181,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     engine = Engine(
         strategy=strategy, optimizer=optimizer, variables=variables, replica_step=replica_step, cadence=cadence,
         checkpoints=manager, writer=writer, counter=counter, remedy=divergence_remedy(config), end_epoch=end_epoch,
+        replica_state=replica_state(*trained),
         steps_per_call=STEPS_PER_CALL if cached else 1, progress=progress, description="training IoM head",
         jit_compile=cached and strategy.num_replicas_in_sync == 1,
         shown=("hardest_positive_angle", "hardest_negative_angle"),
@@ -178,7 +190,8 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     embedding_model.trainable = False
     # The saved templates use the config's key; training and validation ran with the identity.
     codes_model = build_codes_model(embedding_model, projection, key=config.permutation_key)
-    save_model_atomically(codes_model, run.path / CODES_MODEL)
-    save_model_atomically(embedding_model, run.embedding_model)
-    export_atomically(codes_model, run.path / SAVED_MODEL)
+    save_model_atomically(codes_model, written.path / CODES_MODEL)
+    save_model_atomically(embedding_model, written.embedding_model)
+    export_atomically(codes_model, written.path / SAVED_MODEL)
+    report_weights(strategy, int(counter.numpy()), [codes_model])
     return history
