@@ -46,6 +46,18 @@ def _positive_int(text):
     return value
 
 
+def _decision_flags(parser):
+    """The flags of the match/review/new decision, one set shared by ``identify`` and ``review``."""
+    parser.add_argument("--top_k", type=_positive_int, default=5, help="candidates listed per photo (at least 1)")
+    parser.add_argument("--threshold", type=float, default=None, help="a match at or above this score")
+    parser.add_argument("--review_threshold", type=float, default=None,
+                        help="below this score: a new fish (default: --threshold, no review band)")
+    parser.add_argument("--far", type=float, default=None, help="accept threshold at this FAR, from --metrics")
+    parser.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR (default "
+                                                                       "10x --far, at most 0.1)")
+    parser.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m lateral.gallery", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,14 +92,7 @@ def build_parser():
 
     identify = command("identify", "the most likely known fish for each photo, and match/review/new")
     identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
-    identify.add_argument("--top_k", type=_positive_int, default=5, help="candidates listed per photo (at least 1)")
-    identify.add_argument("--threshold", type=float, default=None, help="accept a match at or above this score")
-    identify.add_argument("--review_threshold", type=float, default=None,
-                          help="below this score: a new fish (default: --threshold, no review band)")
-    identify.add_argument("--far", type=float, default=None, help="accept threshold at this FAR, from --metrics")
-    identify.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR (default "
-                                                                         "10x --far, at most 0.1)")
-    identify.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
+    _decision_flags(identify)
     identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming")
     identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
     identify.add_argument("--json", default=None, help="write the full results")
@@ -114,12 +119,7 @@ def build_parser():
 
     review = command("review", "a local web page to decide new photos (match, new fish, undo) and check each fish")
     review.add_argument("--input", nargs="+", required=True, help="the new photos: files or folders")
-    review.add_argument("--top_k", type=int, default=5, help="candidates shown per photo")
-    review.add_argument("--threshold", type=float, default=None, help="suggest a match at or above this score")
-    review.add_argument("--review_threshold", type=float, default=None, help="below this score: suggest a new fish")
-    review.add_argument("--far", type=float, default=None, help="accept threshold at this FAR, from --metrics")
-    review.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR")
-    review.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
+    _decision_flags(review)
     review.add_argument("--session", default=None, help="session of the new photos (default: from their file names)")
     review.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
