@@ -46,14 +46,36 @@ def _positive_int(text):
     return value
 
 
+def _score(text):
+    """A threshold on a score: finite, within [-1, 1] (Hamming similarity is in [0, 1], cosine in [-1, 1])."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a score, got {text!r}") from None
+    if not -1.0 <= value <= 1.0:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a score within [-1, 1], got {text}")
+    return value
+
+
+def _rate(text):
+    """A false accept rate: finite, within (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a rate within (0, 1], got {text}")
+    return value
+
+
 def _decision_flags(parser):
     """The flags of the match/review/new decision, one set shared by ``identify`` and ``review``."""
     parser.add_argument("--top_k", type=_positive_int, default=5, help="candidates listed per photo (at least 1)")
-    parser.add_argument("--threshold", type=float, default=None, help="a match at or above this score")
-    parser.add_argument("--review_threshold", type=float, default=None,
+    parser.add_argument("--threshold", type=_score, default=None, help="a match at or above this score")
+    parser.add_argument("--review_threshold", type=_score, default=None,
                         help="below this score: a new fish (default: --threshold, no review band)")
-    parser.add_argument("--far", type=float, default=None, help="accept threshold at this FAR, from --metrics")
-    parser.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR (default "
+    parser.add_argument("--far", type=_rate, default=None, help="accept threshold at this FAR, from --metrics")
+    parser.add_argument("--review_far", type=_rate, default=None, help="reject threshold at this FAR (default "
                                                                        "10x --far, at most 0.1)")
     parser.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
 
