@@ -84,3 +84,19 @@ def test_identify_of_an_empty_folder_exits_2(tmp_path, capsys):
     gallery = gallery_path.__wrapped__(tmp_path)
     assert main(["identify", "--gallery", str(gallery), "--input", str(empty), "--threshold", "0.5"]) == 2
     assert f"no photos found in {empty}" in capsys.readouterr().err
+
+
+def test_the_smallest_input_size_the_config_admits_is_the_backbones_minimum():
+    """Keras' own check is the reference: MobileNetV2 builds at MIN_INPUT_SIZE and refuses one pixel less."""
+    import keras
+
+    from lateral.config import MIN_INPUT_SIZE, ConfigError, ModelConfig
+
+    ModelConfig(input_size=(MIN_INPUT_SIZE, MIN_INPUT_SIZE))
+    keras.applications.MobileNetV2(input_shape=(MIN_INPUT_SIZE, MIN_INPUT_SIZE, 3), weights=None, include_top=False,
+                                   alpha=0.35)
+    smaller = (MIN_INPUT_SIZE - 1, MIN_INPUT_SIZE)
+    with pytest.raises(ValueError, match="at least"):
+        keras.applications.MobileNetV2(input_shape=(*smaller, 3), weights=None, include_top=False, alpha=0.35)
+    with pytest.raises(ConfigError, match="input_size"):
+        ModelConfig(input_size=smaller)
