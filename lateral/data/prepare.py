@@ -1,7 +1,8 @@
 """``prepare_data.py``: a folder of photos in, ROIs, a manifest and TFRecords out.
 
 Re-running skips photos already in the manifest (so an interrupted run picks
-up where it stopped) unless ``overwrite``; nothing under the photo folder is
+up where it stopped) unless ``overwrite``; a photo whose file changed since
+(its size or modification time, recorded as ``photo_stamp``) is done again; nothing under the photo folder is
 ever written, and nothing in the output folder but this stage's own files.
 """
 
@@ -66,7 +67,7 @@ def prepare(input_dir, output_dir, preprocess, output_size, segment=True, worker
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomically(out_dir / SETTINGS, json.dumps(settings.as_json(), indent=2) + "\n")
-    done = {} if overwrite else _finished_records(out_dir)
+    done = {} if overwrite else _finished_records(out_dir, raw_dir)
     pending = [
         Task(str(raw_dir), str(out_dir), entry.source, entry.label, entry.session)
         for entry in entries
@@ -135,8 +136,24 @@ def _read_settings(settings_file):
     return previous
 
 
-def _finished_records(out_dir):
-    """Records of photos already handled; an ok photo whose ROI file is gone is redone.
+def _photo_stamp(photo):
+    """What tells a replaced photo from the one prepared: [size, modification time in ns]."""
+    stat = photo.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _unchanged(raw_dir, record):
+    """Whether the record's photo is still the file it was made from (records before ``photo_stamp``: trusted)."""
+    if "photo_stamp" not in record:
+        return True
+    try:
+        return _photo_stamp(raw_dir / record["source"]) == record["photo_stamp"]
+    except OSError:
+        return False
+
+
+def _finished_records(out_dir, raw_dir):
+    """Records of photos already handled; an ok photo whose ROI file is gone, or whose photo changed, is redone.
 
     An unreadable last line is what an interrupted run leaves (that photo is
     redone); a damaged line anywhere else is a PrepareError naming it."""
@@ -151,7 +168,8 @@ def _finished_records(out_dir):
     for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
-            finished = record["status"] == "rejected" or (out_dir / record["roi_image"]).exists()
+            finished = ((record["status"] == "rejected" or (out_dir / record["roi_image"]).exists())
+                        and _unchanged(raw_dir, record))
             source = record["source"]
         except (ValueError, KeyError, TypeError):
             if number == len(lines):
@@ -214,9 +232,11 @@ def _process(task, settings):
         "flank": None,
         "quality": {},
         "roi_image": None,
+        "photo_stamp": None,
     }
     process = process_tent_photo if settings.segment else process_cropped_photo
     try:
+        record["photo_stamp"] = _photo_stamp(Path(task.raw_dir) / task.source)
         roi, measurements = process(Path(task.raw_dir) / task.source, settings.preprocess, settings.output_size)
         roi_image = f"{ROI_FOLDER}/{task.source}.{settings.preprocess.roi_format}"
         encoded = cv2.imencode(f".{settings.preprocess.roi_format}", roi)[1].tobytes()
