@@ -10,6 +10,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -155,11 +156,12 @@ def _unchanged(raw_dir, record):
 def _finished_records(out_dir, raw_dir):
     """Records of photos already handled; an ok photo whose ROI file is gone, or whose photo changed, is redone.
 
-    An unreadable last line is what an interrupted run leaves (that photo is
-    redone); a damaged line anywhere else is a PrepareError naming it."""
+    An unreadable last line is what an interrupted run leaves: it is set aside
+    (that photo is redone); a damaged line anywhere else is a PrepareError naming it."""
     path = out_dir / MANIFEST
     if not path.exists():
         return {}
+    _set_aside_cut_short_line(path)
     try:
         lines = path.read_bytes().decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
@@ -172,13 +174,42 @@ def _finished_records(out_dir, raw_dir):
                         and _unchanged(raw_dir, record))
             source = record["source"]
         except (ValueError, KeyError, TypeError):
-            if number == len(lines):
-                continue
             raise PrepareError(f"{path} line {number} is damaged; delete that line (its photo is prepared again) "
                                "or pass --overwrite") from None
         if finished:
             done[source] = record
     return done
+
+
+def _set_aside_cut_short_line(path):
+    """Cut the manifest back to its whole records when its last line is cut short (no newline, or not a record),
+    as a crash mid-write leaves it, so that the next record starts on a line of its own. The cut bytes are
+    appended to ``manifest.jsonl.damaged``, never dropped."""
+    data = path.read_bytes()
+    keep = data[: data.rfind(b"\n") + 1]
+    if keep == data and data:  # ends in a newline: is its last line a record?
+        start = data.rfind(b"\n", 0, len(data) - 1) + 1
+        if _is_record(data[start:]):
+            return
+        keep = data[:start]
+    if keep == data:
+        return
+    side = path.with_name(path.name + ".damaged")
+    with open(side, "ab") as handle:
+        handle.write(data[len(keep):].rstrip(b"\n") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.truncate(path, len(keep))
+    print(f"warning: {printable(str(path))} ended in a line cut short by an interrupted run; its bytes are kept in "
+          f"{printable(str(side))} and that photo is prepared again", file=sys.stderr)
+
+
+def _is_record(line):
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "source" in record and "status" in record
 
 
 def _run(tasks, settings, workers, progress):

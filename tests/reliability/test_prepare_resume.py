@@ -58,3 +58,37 @@ def test_a_montage_that_cannot_be_written_is_an_error_not_a_success(raw, tmp_pat
     with pytest.raises(OSError) as error:
         run(raw, out)
     assert error.value.filename == str(out / "montage.png")
+
+
+def test_a_cut_short_manifest_line_is_repaired_any_number_of_times(raw, tmp_path, monkeypatch):
+    import lateral.data.prepare as prepare_module
+
+    reference = tmp_path / "reference"
+    run(raw, reference)
+    expected = records(reference)
+    out = tmp_path / "out"
+    run(raw, out)
+    manifest = out / "manifest.jsonl"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    first_cut = lines[2][:20]
+    manifest.write_bytes(b"".join(lines[:2]) + first_cut)  # died while writing the third record
+
+    calls, process = [], prepare_module._process
+
+    def interrupted_after_two(task, settings):
+        calls.append(task.source)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return process(task, settings)
+
+    monkeypatch.setattr(prepare_module, "_process", interrupted_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run(raw, out)
+    monkeypatch.undo()
+    written = manifest.read_bytes().splitlines(keepends=True)
+    assert [json.loads(line) for line in written] == expected[:4]  # two kept, two appended on lines of their own
+    second_cut = written[-1][:31]
+    manifest.write_bytes(b"".join(written[:-1]) + second_cut)  # the second run died mid-write too
+    run(raw, out)
+    assert records(out) == expected
+    assert (out / "manifest.jsonl.damaged").read_bytes() == first_cut + b"\n" + second_cut + b"\n"
