@@ -6,6 +6,7 @@ scripts built on absl pass ``flags_parser=parse_flags_or_exit`` to ``app.run``
 so that a missing or malformed flag also exits 2 (absl's own parser exits 1).
 """
 
+import os
 import sys
 
 from lateral.user_errors import UserError, printable
@@ -48,3 +49,22 @@ def run_explaining_errors(action):
     except UserError as error:
         print(f"error: {printable(str(error))}", file=sys.stderr)
         return USER_ERROR
+
+
+def check_outputs_apart(outputs, inputs):
+    """Before any work: refuse an output file that is one of the inputs (after resolving links, or a hard link)
+    or lies inside an input folder. ``outputs`` and ``inputs`` are (flag, path) pairs; a None path is skipped."""
+    for out_flag, out in outputs:
+        if out is None:
+            continue
+        real_out = os.path.realpath(out)
+        for in_flag, given in inputs:
+            if given is None:
+                continue
+            real_in = os.path.realpath(given)
+            if real_out == real_in or (os.path.exists(out) and os.path.exists(given) and os.path.samefile(out, given)):
+                raise UserError(f"{out_flag} {out} is the input {in_flag} {given}: writing it would destroy it; "
+                                "choose another file (nothing was done)")
+            if os.path.isdir(real_in) and real_out.startswith(real_in.rstrip(os.sep) + os.sep):
+                raise UserError(f"{out_flag} {out} is inside the input folder {in_flag} {given}; choose a file "
+                                "outside it (nothing was done)")

@@ -17,7 +17,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lateral.cli import USER_ERROR, run_explaining_errors  # noqa: E402
+from lateral.cli import USER_ERROR, check_outputs_apart, run_explaining_errors  # noqa: E402
 from lateral.config import load_config  # noqa: E402
 
 
@@ -37,6 +37,8 @@ def main(argv=None):
 
 
 def embed_to_file(args):
+    check_outputs_apart([("--output", args.output)],
+                        [("--input", args.input), ("--cfg_path", args.cfg_path), ("--ckpt", args.ckpt)])
     from lateral.evaluation.templates import compute_templates, load_test_set
 
     config = load_config(args.cfg_path)

@@ -26,6 +26,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
+from lateral.cli import check_outputs_apart  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
 from lateral.registry import Registry  # noqa: E402
@@ -163,6 +164,12 @@ def _check_output(path, flag):
         raise GalleryError(f"{flag} {path}: the folder {folder} is not writable")
 
 
+def _inputs(args):
+    """(flag, path) of every file or folder a command reads: no output may be one of them."""
+    given = [("--gallery", args.gallery), *(("--input", path) for path in getattr(args, "input", None) or ())]
+    return given + [(flag, getattr(args, flag[2:], None)) for flag in ("--metrics", "--key_file")]
+
+
 @contextlib.contextmanager
 def _writing(path):
     """An output file that still cannot be written (a full disk, a permission) is one line, not a traceback."""
@@ -257,6 +264,7 @@ def _identify(args):
 
     _check_output(args.csv, "--csv")
     _check_output(args.json, "--json")
+    check_outputs_apart([("--csv", args.csv), ("--json", args.json)], _inputs(args))
     return commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
                              args.model, args.top_k, args.measure, args.mode)
 
@@ -285,6 +293,7 @@ def _history(args):
     from lateral.gallery import commands
 
     _check_output(args.out, "--out")
+    check_outputs_apart([("--out", args.out)], _inputs(args))
     with _writing(args.out):
         return commands.history(args.gallery, args.out)
 
