@@ -28,6 +28,7 @@ import sys  # noqa: E402
 
 from lateral.cli import check_outputs_apart  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
+from lateral.gallery.spreadsheet import safe_row  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
 from lateral.registry import Registry  # noqa: E402
 
@@ -251,8 +252,9 @@ def _show_identify(args, summary):
             for result in results:
                 rows = result["candidates"] or [{"fish_id": "", "score": ""}]
                 for rank, candidate in enumerate(rows, 1):
-                    writer.writerow([result["photo"], result["flank"], result["decision"],
-                                     rank if candidate["fish_id"] else "", candidate["fish_id"], candidate["score"]])
+                    writer.writerow(safe_row([result["photo"], result["flank"], result["decision"],
+                                              rank if candidate["fish_id"] else "", candidate["fish_id"],
+                                              candidate["score"]]))
     if args.json:
         with _writing(args.json), open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)

@@ -15,13 +15,12 @@ from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import holding_gallery_lock
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.search import GallerySearch, identify as search_photos
+from lateral.gallery.spreadsheet import FORMULA_LEADS
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
 from lateral.models.permutation import PERMUTATION_ALGORITHM
 
 NEW_FISH = "new"
 FISH_ID_LENGTH = 100
-# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection").
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def check_fish_id(fish):
