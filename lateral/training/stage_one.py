@@ -30,7 +30,7 @@ from lateral.registry import Registry
 from lateral.training.engine import Cadence, Engine, StepResult, resumed_step, step_counter, untracked_state
 from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.precision import apply_policy
-from lateral.training.run_directory import RunDirectory, save_model_atomically
+from lateral.training.run_directory import RunDirectory, hold_run_folder, save_model_atomically
 from lateral.training.stage_setup import (
     check_replicas, checked_training_data, global_batch_size, training_batches, training_optimizer,
 )
@@ -205,6 +205,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
             f"(after the validation split) has {num_classes} classes"
         )
     run = RunDirectory(checkpoint_root, config.sub_name)
+    hold_run_folder(run.path)
     run.check_compatible(config, ARCHITECTURE_KEYS, num_classes)
 
     with strategy.scope():

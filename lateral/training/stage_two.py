@@ -30,7 +30,9 @@ from lateral.models.saved import load_model, weights_fingerprint
 from lateral.training.engine import Engine, StepResult, resumed_step, step_counter, untracked_state
 from lateral.training.precision import apply_policy
 from lateral.runs import CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL
-from lateral.training.run_directory import RunDirectory, RunDirectoryError, export_atomically, save_model_atomically
+from lateral.training.run_directory import (
+    RunDirectory, RunDirectoryError, export_atomically, hold_run_folder, save_model_atomically,
+)
 from lateral.training.stage_setup import (
     checked_training_data, index_batches_for, training_batches, training_optimizer,
 )
@@ -105,6 +107,7 @@ def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", prog
     stage_one = weights_fingerprint([embedding_model])  # before any training can change the weights
     train_set, validation_set, cadence = checked_training_data(config, strategy)
     run = RunDirectory(checkpoint_root, config.sub_name)
+    hold_run_folder(run.path)
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
     stage_one_record = run.check_stage_one(stage_one_path, stage_one)
 
