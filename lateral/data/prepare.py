@@ -10,6 +10,7 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -237,6 +238,7 @@ _worker_settings = None
 
 def _init_worker(settings):
     global _worker_settings
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to answer, in one line
     cv2.setNumThreads(1)
     _worker_settings = settings
 
@@ -246,7 +248,7 @@ def _process_in_worker(task):
 
 
 def _process(task, settings):
-    """Process one photo into its manifest record; never raises."""
+    """Process one photo into its manifest record; raises only when its ROI cannot be written."""
     record = {
         "source": task.source,
         "label": task.label,
@@ -271,15 +273,16 @@ def _process(task, settings):
         roi, measurements = process(Path(task.raw_dir) / task.source, settings.preprocess, settings.output_size)
         roi_image = f"{ROI_FOLDER}/{task.source}.{settings.preprocess.roi_format}"
         encoded = cv2.imencode(f".{settings.preprocess.roi_format}", roi)[1].tobytes()
-        destination = Path(task.out_dir) / roi_image
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(encoded)
     except PhotoRejected as rejection:
         record.update(reason=rejection.reason, detail=rejection.detail, quality=rejection.quality)
         return record
     except Exception as error:  # a photo must never stop the run; say what happened
         record.update(reason="error", detail=f"{type(error).__name__}: {error}")
         return record
+    # The output's problems (a full disk) stop the run: recorded as the photo's, it would never be redone.
+    destination = Path(task.out_dir) / roi_image
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_bytes(encoded)
     record.update(measurements, status="ok", roi_image=roi_image)
     return record
 

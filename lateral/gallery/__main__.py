@@ -378,7 +378,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from lateral.cli import run_explaining_errors
 
-    return run_explaining_errors(lambda: run(args))
+    return run_explaining_errors(lambda: run(args), kept=f"{args.gallery} is as it was before this command (a save "
+                                                         "replaces it whole or not at all)")
 
 
 if __name__ == "__main__":
