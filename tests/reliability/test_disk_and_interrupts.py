@@ -126,3 +126,34 @@ def test_ctrl_c_is_one_line_and_exit_130(gallery_path):  # noqa: F811
     line = one_error_line(err, f"{gallery_path} is as it was")
     assert line.startswith("interrupted (Ctrl+C)")
     assert gallery_path.read_bytes() == before
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 KiB tmpfs (where this process may mount one: root with CAP_SYS_ADMIN), else the test is skipped."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root); the injected ENOSPC tests cover the same path")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_real_full_disk_leaves_the_gallery_whole(small_disk, capsys):
+    from tests.gallery.test_main import gallery_path as make_gallery
+
+    gallery = make_gallery.__wrapped__(small_disk)
+    before = gallery.read_bytes()
+    filler = small_disk / "filler"
+    with open(filler, "wb", buffering=0) as handle:  # fill the disk to the last block
+        with pytest.raises(OSError) as full:
+            while True:
+                handle.write(b"\0" * 1024)
+        assert full.value.errno == errno.ENOSPC
+    assert main(["remove", "--gallery", str(gallery), "--fish", "B"]) == USER_ERROR
+    one_error_line(capsys.readouterr().err, "No space left on device", f"{gallery} is as it was")
+    assert gallery.read_bytes() == before
+    assert sorted(os.listdir(small_disk)) == sorted(["filler", gallery.name, gallery.name + ".lock"])
