@@ -1,6 +1,7 @@
 """A full disk, a read-only folder, a denied permission or Ctrl+C (issue 27 cases 10 and 11): one line naming the
 path and what was kept, exit 2 (130 for Ctrl+C), no traceback, nothing of the user's lost. ENOSPC and EROFS are
-injected (the machine has no small file system to fill); Ctrl+C is a real SIGINT to a real command."""
+injected, and ENOSPC is also real on a 64 KiB tmpfs where the process may mount one; Ctrl+C is a real SIGINT to a
+real command."""
 
 import errno
 import os
