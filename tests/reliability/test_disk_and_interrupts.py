@@ -18,7 +18,7 @@ from lateral.cli import INTERRUPTED, USER_ERROR, run_explaining_errors
 from lateral.gallery.__main__ import main
 from lateral.gallery.lock import gallery_lock
 from tests.gallery.test_main import gallery_path  # noqa: F401  (a fixture: a hand-made gallery, no model needed)
-from tests.reliability.test_prepare_resume import raw, records, write_photo  # noqa: F401  (raw: a fixture)
+from tests.reliability.test_prepare_resume import raw, records  # noqa: F401  (raw: a fixture)
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -34,9 +34,9 @@ def workspace(tmp_path):
 
 
 def test_an_oversized_request_is_refused_with_413_before_the_workspace(workspace):
-    client = create_app(workspace, token=TOKEN).test_client()
+    web = create_app(workspace, token=TOKEN).test_client()
     huge = "x" * (5 * 1024 * 1024)
-    response = client.post("/api/photo/abc/decide", data={"token": TOKEN, "fish": huge},
+    response = web.post("/api/photo/abc/decide", data={"token": TOKEN, "fish": huge},
                            headers={"Accept": "application/json"})
     assert response.status_code == 413 and "error" in response.get_json()
     assert workspace.decided == []
@@ -105,11 +105,11 @@ def test_a_full_disk_on_a_decision_is_the_one_line_message_not_a_bare_500(worksp
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(workspace.gallery_path))
 
     workspace.decide = full
-    client = create_app(workspace, token=TOKEN).test_client()
-    response = client.post("/api/photo/abc/decide", data={"token": TOKEN, "fish": "A"},
+    web = create_app(workspace, token=TOKEN).test_client()
+    response = web.post("/api/photo/abc/decide", data={"token": TOKEN, "fish": "A"},
                            headers={"Accept": "application/json"})
     assert response.status_code == 500
     assert response.get_json()["error"] == (f"cannot write {workspace.gallery_path}: No space left on device; "
                                             "pond.lgal is as it was before this request")
-    page = client.post("/photo/abc/decide", data={"token": TOKEN, "fish": "A"})
+    page = web.post("/photo/abc/decide", data={"token": TOKEN, "fish": "A"})
     assert page.status_code == 500 and b"No space left on device" in page.data
