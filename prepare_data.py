@@ -28,7 +28,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    return run_explaining_errors(prepare_photos)
+    return run_explaining_errors(prepare_photos, kept=f"the photos done so far are kept in {FLAGS.output_dir}/"
+                                                      "manifest.jsonl; the same command goes on from there")
 
 
 def prepare_photos():

@@ -22,6 +22,7 @@ setup(
         "tqdm>=4.66,<5",
         "filelock>=3.13,<4",
         "flask>=3.0,<4",
+        "waitress>=3.0,<4",  # the review page's server: threads, timeouts, a stalled client blocks no one
     ],
     package_data={"lateral.gallery.review": ["templates/*.html", "static/*"]},
     extras_require={

@@ -46,7 +46,8 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    return run_explaining_errors(evaluate)
+    return run_explaining_errors(evaluate, kept="the run folder was not changed; run the evaluation again when "
+                                                "there is room")
 
 
 def evaluate():

@@ -9,7 +9,7 @@ quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps it
 
 from absl import app, flags  # noqa: E402
 
-from lateral.cli import define_run_flags, parse_flags_or_exit, run_explaining_errors  # noqa: E402
+from lateral.cli import RUN_KEPT, define_run_flags, parse_flags_or_exit, run_explaining_errors  # noqa: E402
 from lateral.config import load_config  # noqa: E402
 
 define_run_flags(flags)
@@ -24,7 +24,7 @@ def main(argv):
     overrides = {} if FLAGS.freeze_backbone is None else {"freeze_backbone": FLAGS.freeze_backbone == "1"}
     return run_explaining_errors(lambda: train_stage_two(
         load_config(FLAGS.cfg_path, overrides), FLAGS.checkpoint_root, FLAGS.log_root, strategy_name=FLAGS.strategy
-    ))
+    ), kept=RUN_KEPT.format(root=FLAGS.checkpoint_root))
 
 
 if __name__ == "__main__":

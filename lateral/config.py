@@ -34,6 +34,7 @@ from lateral.user_errors import UserError
 
 
 DEFAULT_INPUT_SIZE = (64, 128)  # (height, width): the lateral ROI is about twice as wide as high
+MIN_INPUT_SIZE = 32  # the smallest side keras.applications backbones accept (obtain_input_shape's min_size)
 
 
 class ConfigError(UserError):
@@ -327,7 +328,7 @@ class ModelConfig(Validated):
     backbone_lr_scale: float = 1.0
 
     RULES = {
-        "input_size": Each(at_least(8)),
+        "input_size": Each(at_least(MIN_INPUT_SIZE)),
         "backbone_type": Registered("lateral.models.backbones:BACKBONES"),
         "backbone_width": above(0),
         "weights": NonEmpty(),

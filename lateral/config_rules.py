@@ -110,10 +110,13 @@ class NonEmpty:
 
 @dataclasses.dataclass(frozen=True)
 class RunName:
-    """A run's folder below the checkpoint root: a relative path that does not climb out of it."""
+    """A run's folder below the checkpoint root: a relative path that does not climb out of it, each folder
+    name short enough for every file system (255 bytes) with room for the run's own suffixes."""
+
+    longest: int = 200  # bytes of one folder name (UTF-8)
 
     def __str__(self):
-        return "a relative folder name, no '..'"
+        return f"a relative folder name, no '..', each part at most {self.longest} bytes"
 
     def problem(self, value):
         if value is None:
@@ -123,6 +126,9 @@ class RunName:
         parts = PurePosixPath(value.replace("\\", "/")).parts
         if PureWindowsPath(value).is_absolute() or value.startswith(("/", "\\")) or ".." in parts:
             return f"must be a folder name inside the checkpoint root (relative, no '..'), got {value!r}"
+        longest = max(len(part.encode("utf-8")) for part in parts)
+        if longest > self.longest:
+            return f"each folder name must be at most {self.longest} bytes, got one of {longest} bytes"
         return None
 
 

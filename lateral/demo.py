@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from lateral.cli import run_explaining_errors
 from lateral.quiet import quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,4 +93,5 @@ def review_commands():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_explaining_errors(main, kept="every step done is kept in demo_run/ and checkpoints/; the demo "
+                                               "goes on from there when run again"))

@@ -12,12 +12,13 @@ from lateral.quiet import quiet_unless_verbose
 quiet_unless_verbose()  # before anything imports TensorFlow
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lateral.cli import USER_ERROR, run_explaining_errors  # noqa: E402
+from lateral.cli import USER_ERROR, check_outputs_apart, run_explaining_errors  # noqa: E402
 from lateral.config import load_config  # noqa: E402
 
 
@@ -33,18 +34,26 @@ def main(argv=None):
     if not output_folder.is_dir():
         print(f"error: --output {args.output}: the folder {output_folder} does not exist", file=sys.stderr)
         return USER_ERROR
-    return run_explaining_errors(lambda: embed_to_file(args))
+    return run_explaining_errors(lambda: embed_to_file(args), kept=f"nothing was written to {args.output}")
 
 
 def embed_to_file(args):
+    check_outputs_apart([("--output", args.output)],
+                        [("--input", args.input), ("--cfg_path", args.cfg_path), ("--ckpt", args.ckpt)])
     from lateral.evaluation.templates import compute_templates, load_test_set
 
     config = load_config(args.cfg_path)
     roi_set = load_test_set(args.input)
     templates = compute_templates(Path(args.ckpt or Path("checkpoints") / config.sub_name), roi_set)
     codes = templates["codes"] if templates["codes"] is not None else np.zeros((len(roi_set), 0), np.int32)
-    np.savez(args.output, paths=roi_set.sources, labels=roi_set.fish_ids, embeddings=templates["embeddings"],
-             codes=codes)
+    partial = Path(f"{args.output}.partial")  # written whole, then renamed: a full disk leaves no damaged file
+    try:
+        with open(partial, "wb") as handle:
+            np.savez(handle, paths=roi_set.sources, labels=roi_set.fish_ids, embeddings=templates["embeddings"],
+                     codes=codes)
+        os.replace(partial, args.output)
+    finally:
+        partial.unlink(missing_ok=True)
     print(f"wrote {len(roi_set)} embeddings {templates['embeddings'].shape[1:]} and codes {codes.shape[1:]} to {args.output}")
     return 0
 

@@ -1,7 +1,8 @@
 """``prepare_data.py``: a folder of photos in, ROIs, a manifest and TFRecords out.
 
 Re-running skips photos already in the manifest (so an interrupted run picks
-up where it stopped) unless ``overwrite``; nothing under the photo folder is
+up where it stopped) unless ``overwrite``; a photo whose file changed since
+(its size or modification time, recorded as ``photo_stamp``) is done again; nothing under the photo folder is
 ever written, and nothing in the output folder but this stage's own files.
 """
 
@@ -9,6 +10,8 @@ import dataclasses
 import json
 import multiprocessing
 import os
+import signal
+import sys
 from pathlib import Path
 
 import cv2
@@ -66,7 +69,7 @@ def prepare(input_dir, output_dir, preprocess, output_size, segment=True, worker
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_atomically(out_dir / SETTINGS, json.dumps(settings.as_json(), indent=2) + "\n")
-    done = {} if overwrite else _finished_records(out_dir)
+    done = {} if overwrite else _finished_records(out_dir, raw_dir)
     pending = [
         Task(str(raw_dir), str(out_dir), entry.source, entry.label, entry.session)
         for entry in entries
@@ -135,14 +138,31 @@ def _read_settings(settings_file):
     return previous
 
 
-def _finished_records(out_dir):
-    """Records of photos already handled; an ok photo whose ROI file is gone is redone.
+def _photo_stamp(photo):
+    """What tells a replaced photo from the one prepared: [size, modification time in ns]."""
+    stat = photo.stat()
+    return [stat.st_size, stat.st_mtime_ns]
 
-    An unreadable last line is what an interrupted run leaves (that photo is
-    redone); a damaged line anywhere else is a PrepareError naming it."""
+
+def _unchanged(raw_dir, record):
+    """Whether the record's photo is still the file it was made from (records before ``photo_stamp``: trusted)."""
+    if "photo_stamp" not in record:
+        return True
+    try:
+        return _photo_stamp(raw_dir / record["source"]) == record["photo_stamp"]
+    except OSError:
+        return False
+
+
+def _finished_records(out_dir, raw_dir):
+    """Records of photos already handled; an ok photo whose ROI file is gone, or whose photo changed, is redone.
+
+    An unreadable last line is what an interrupted run leaves: it is set aside
+    (that photo is redone); a damaged line anywhere else is a PrepareError naming it."""
     path = out_dir / MANIFEST
     if not path.exists():
         return {}
+    _set_aside_cut_short_line(path)
     try:
         lines = path.read_bytes().decode("utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
@@ -151,16 +171,46 @@ def _finished_records(out_dir):
     for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
-            finished = record["status"] == "rejected" or (out_dir / record["roi_image"]).exists()
+            finished = ((record["status"] == "rejected" or (out_dir / record["roi_image"]).exists())
+                        and _unchanged(raw_dir, record))
             source = record["source"]
         except (ValueError, KeyError, TypeError):
-            if number == len(lines):
-                continue
             raise PrepareError(f"{path} line {number} is damaged; delete that line (its photo is prepared again) "
                                "or pass --overwrite") from None
         if finished:
             done[source] = record
     return done
+
+
+def _set_aside_cut_short_line(path):
+    """Cut the manifest back to its whole records when its last line is cut short (no newline, or not a record),
+    as a crash mid-write leaves it, so that the next record starts on a line of its own. The cut bytes are
+    appended to ``manifest.jsonl.damaged``, never dropped."""
+    data = path.read_bytes()
+    keep = data[: data.rfind(b"\n") + 1]
+    if keep == data and data:  # ends in a newline: is its last line a record?
+        start = data.rfind(b"\n", 0, len(data) - 1) + 1
+        if _is_record(data[start:]):
+            return
+        keep = data[:start]
+    if keep == data:
+        return
+    side = path.with_name(path.name + ".damaged")
+    with open(side, "ab") as handle:
+        handle.write(data[len(keep):].rstrip(b"\n") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.truncate(path, len(keep))
+    print(f"warning: {printable(str(path))} ended in a line cut short by an interrupted run; its bytes are kept in "
+          f"{printable(str(side))} and that photo is prepared again", file=sys.stderr)
+
+
+def _is_record(line):
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "source" in record and "status" in record
 
 
 def _run(tasks, settings, workers, progress):
@@ -188,6 +238,7 @@ _worker_settings = None
 
 def _init_worker(settings):
     global _worker_settings
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to answer, in one line
     cv2.setNumThreads(1)
     _worker_settings = settings
 
@@ -197,7 +248,7 @@ def _process_in_worker(task):
 
 
 def _process(task, settings):
-    """Process one photo into its manifest record; never raises."""
+    """Process one photo into its manifest record; raises only when its ROI cannot be written."""
     record = {
         "source": task.source,
         "label": task.label,
@@ -214,21 +265,24 @@ def _process(task, settings):
         "flank": None,
         "quality": {},
         "roi_image": None,
+        "photo_stamp": None,
     }
     process = process_tent_photo if settings.segment else process_cropped_photo
     try:
+        record["photo_stamp"] = _photo_stamp(Path(task.raw_dir) / task.source)
         roi, measurements = process(Path(task.raw_dir) / task.source, settings.preprocess, settings.output_size)
         roi_image = f"{ROI_FOLDER}/{task.source}.{settings.preprocess.roi_format}"
         encoded = cv2.imencode(f".{settings.preprocess.roi_format}", roi)[1].tobytes()
-        destination = Path(task.out_dir) / roi_image
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        destination.write_bytes(encoded)
     except PhotoRejected as rejection:
         record.update(reason=rejection.reason, detail=rejection.detail, quality=rejection.quality)
         return record
     except Exception as error:  # a photo must never stop the run; say what happened
         record.update(reason="error", detail=f"{type(error).__name__}: {error}")
         return record
+    # The output's problems (a full disk) stop the run: recorded as the photo's, it would never be redone.
+    destination = Path(task.out_dir) / roi_image
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_bytes(encoded)
     record.update(measurements, status="ok", roi_image=roi_image)
     return record
 

@@ -63,4 +63,4 @@ def write_montage(path, out_dir, ok_records):
     tiles = [np.pad(tile, ((0, height - tile.shape[0]), (2, 2), (0, 0)), constant_values=255) for tile in tiles]
     tiles += [np.full_like(tiles[0], 255)] * (-len(tiles) % MONTAGE_COLUMNS)
     rows = [np.hstack(tiles[i : i + MONTAGE_COLUMNS]) for i in range(0, len(tiles), MONTAGE_COLUMNS)]
-    cv2.imwrite(str(path), np.vstack(rows))
+    path.write_bytes(cv2.imencode(".png", np.vstack(rows))[1].tobytes())  # a failed write raises (imwrite is silent)

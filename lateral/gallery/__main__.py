@@ -26,7 +26,9 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
+from lateral.cli import check_outputs_apart  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
+from lateral.gallery.spreadsheet import safe_row  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
 from lateral.registry import Registry  # noqa: E402
 
@@ -44,6 +46,40 @@ def _positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _score(text):
+    """A threshold on a score: finite, within [-1, 1] (Hamming similarity is in [0, 1], cosine in [-1, 1])."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a score, got {text!r}") from None
+    if not -1.0 <= value <= 1.0:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a score within [-1, 1], got {text}")
+    return value
+
+
+def _rate(text):
+    """A false accept rate: finite, within (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate, got {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a rate within (0, 1], got {text}")
+    return value
+
+
+def _decision_flags(parser):
+    """The flags of the match/review/new decision, one set shared by ``identify`` and ``review``."""
+    parser.add_argument("--top_k", type=_positive_int, default=5, help="candidates listed per photo (at least 1)")
+    parser.add_argument("--threshold", type=_score, default=None, help="a match at or above this score")
+    parser.add_argument("--review_threshold", type=_score, default=None,
+                        help="below this score: a new fish (default: --threshold, no review band)")
+    parser.add_argument("--far", type=_rate, default=None, help="accept threshold at this FAR, from --metrics")
+    parser.add_argument("--review_far", type=_rate, default=None, help="reject threshold at this FAR (default "
+                                                                       "10x --far, at most 0.1)")
+    parser.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
 
 
 def build_parser():
@@ -80,14 +116,7 @@ def build_parser():
 
     identify = command("identify", "the most likely known fish for each photo, and match/review/new")
     identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
-    identify.add_argument("--top_k", type=_positive_int, default=5, help="candidates listed per photo (at least 1)")
-    identify.add_argument("--threshold", type=float, default=None, help="accept a match at or above this score")
-    identify.add_argument("--review_threshold", type=float, default=None,
-                          help="below this score: a new fish (default: --threshold, no review band)")
-    identify.add_argument("--far", type=float, default=None, help="accept threshold at this FAR, from --metrics")
-    identify.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR (default "
-                                                                         "10x --far, at most 0.1)")
-    identify.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
+    _decision_flags(identify)
     identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming")
     identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
     identify.add_argument("--json", default=None, help="write the full results")
@@ -114,12 +143,7 @@ def build_parser():
 
     review = command("review", "a local web page to decide new photos (match, new fish, undo) and check each fish")
     review.add_argument("--input", nargs="+", required=True, help="the new photos: files or folders")
-    review.add_argument("--top_k", type=int, default=5, help="candidates shown per photo")
-    review.add_argument("--threshold", type=float, default=None, help="suggest a match at or above this score")
-    review.add_argument("--review_threshold", type=float, default=None, help="below this score: suggest a new fish")
-    review.add_argument("--far", type=float, default=None, help="accept threshold at this FAR, from --metrics")
-    review.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR")
-    review.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
+    _decision_flags(review)
     review.add_argument("--session", default=None, help="session of the new photos (default: from their file names)")
     review.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
@@ -139,6 +163,12 @@ def _check_output(path, flag):
         raise GalleryError(f"{flag} {path} is a folder; give a file name")
     if not os.access(folder, os.W_OK):
         raise GalleryError(f"{flag} {path}: the folder {folder} is not writable")
+
+
+def _inputs(args):
+    """(flag, path) of every file or folder a command reads: no output may be one of them."""
+    given = [("--gallery", args.gallery), *(("--input", path) for path in getattr(args, "input", None) or ())]
+    return given + [(flag, getattr(args, flag[2:], None)) for flag in ("--metrics", "--key_file")]
 
 
 @contextlib.contextmanager
@@ -222,8 +252,9 @@ def _show_identify(args, summary):
             for result in results:
                 rows = result["candidates"] or [{"fish_id": "", "score": ""}]
                 for rank, candidate in enumerate(rows, 1):
-                    writer.writerow([result["photo"], result["flank"], result["decision"],
-                                     rank if candidate["fish_id"] else "", candidate["fish_id"], candidate["score"]])
+                    writer.writerow(safe_row([result["photo"], result["flank"], result["decision"],
+                                              rank if candidate["fish_id"] else "", candidate["fish_id"],
+                                              candidate["score"]]))
     if args.json:
         with _writing(args.json), open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
@@ -235,6 +266,7 @@ def _identify(args):
 
     _check_output(args.csv, "--csv")
     _check_output(args.json, "--json")
+    check_outputs_apart([("--csv", args.csv), ("--json", args.json)], _inputs(args))
     return commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
                              args.model, args.top_k, args.measure, args.mode)
 
@@ -263,6 +295,7 @@ def _history(args):
     from lateral.gallery import commands
 
     _check_output(args.out, "--out")
+    check_outputs_apart([("--out", args.out)], _inputs(args))
     with _writing(args.out):
         return commands.history(args.gallery, args.out)
 
@@ -345,7 +378,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from lateral.cli import run_explaining_errors
 
-    return run_explaining_errors(lambda: run(args))
+    return run_explaining_errors(lambda: run(args), kept=f"{args.gallery} is as it was before this command (a save "
+                                                         "replaces it whole or not at all)")
 
 
 if __name__ == "__main__":

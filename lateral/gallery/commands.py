@@ -15,10 +15,28 @@ from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import holding_gallery_lock
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.search import GallerySearch, identify as search_photos
+from lateral.gallery.spreadsheet import FORMULA_LEADS
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
 from lateral.models.permutation import PERMUTATION_ALGORITHM
 
 NEW_FISH = "new"
+FISH_ID_LENGTH = 100
+
+
+def check_fish_id(fish):
+    """Refuse a fish id that cannot be addressed or exported safely: empty, the reserved ``new``, over-long,
+    with control characters, or starting like a spreadsheet formula."""
+    shown = repr(fish) if len(fish) <= 40 else repr(fish[:37]) + "..."
+    if not fish.strip():
+        raise GalleryError("a fish id must not be empty")
+    if fish == NEW_FISH:
+        raise GalleryError(f"the fish id {NEW_FISH!r} is reserved (`confirm --fish new` asks for the next free "
+                           "new_NNNN id); choose another name")
+    if len(fish) > FISH_ID_LENGTH:
+        raise GalleryError(f"the fish id {shown} is {len(fish)} characters long; at most {FISH_ID_LENGTH}")
+    if fish.startswith(FORMULA_LEADS) or any(ord(c) < 32 or ord(c) == 127 for c in fish):
+        raise GalleryError(f"the fish id {shown} starts with {fish[0]!r} or holds a control character; a "
+                           "spreadsheet would read it as a formula or split it: choose another name")
 
 
 def _check_key(gallery, key, path):
@@ -62,6 +80,8 @@ def _session_of(path, session, session_pattern):
 
 def _enrol(gallery, encoder, labelled, mode, how):
     """Add (path, fish_id, session) photos; returns the summary. Already-enrolled photos are skipped."""
+    for fish in sorted({fish for _, fish, _ in labelled}):
+        check_fish_id(fish)
     known = gallery.entry_by_sha()
     photos, rejected = encoder.read_photos([path for path, _, _ in labelled], mode)
     by_source = {str(Path(path).resolve()): (fish, session) for path, fish, session in labelled}
@@ -91,6 +111,8 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
            store_embeddings=False, mode="auto", flip_tta=False):
     """Add photos: ``input_path`` laid out RAW/<fish_id>/* (or RAW/<session>/<fish_id>/*), or, with
     ``fish``, files or a folder of one fish. A new gallery needs ``model``."""
+    if fish is not None:
+        check_fish_id(fish)
     gallery_path = Path(gallery_path)
     if gallery_path.exists():
         gallery, encoder = open_gallery(gallery_path, key, model)
@@ -128,9 +150,12 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
     """Search the gallery for every photo in ``inputs`` (files or folders); returns results and rejections."""
     if top_k < 1:
         raise GalleryError(f"top_k must be at least 1, not {top_k}: the decision is made on the best candidate")
+    files = photo_files(inputs)
+    if not files:
+        raise GalleryError(f"no photos found in {', '.join(map(str, inputs))}")
     gallery, encoder = open_gallery(gallery_path, key, model)
     search = GallerySearch(gallery, measure)
-    photos, rejected = encoder.read_photos(photo_files(inputs), mode)
+    photos, rejected = encoder.read_photos(files, mode)
     codes, embeddings = encoder.encode(photos)
     return {"results": search_photos(search, photos, codes, embeddings, thresholds, top_k), "rejected": rejected,
             "thresholds": thresholds.source, "measure": measure, "templates": len(gallery),
@@ -148,6 +173,8 @@ def next_new_fish(gallery):
 @holding_gallery_lock
 def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode="auto", note=""):
     """Record a person's decision on ``photo`` (a known fish id, or "new") and enrol the photo under it."""
+    if fish != NEW_FISH:
+        check_fish_id(fish)
     gallery, encoder = open_gallery(gallery_path, key, model)
     summary = record_confirmation(gallery, encoder, photo, fish, session, mode, note)
     save_gallery(gallery, gallery_path)
@@ -158,6 +185,7 @@ def resolve_fish(gallery, fish):
     """(fish id, is it new to the gallery) for a person's answer: a fish id, or ``new`` for the next free one."""
     if fish == NEW_FISH:
         return next_new_fish(gallery), True
+    check_fish_id(fish)
     return fish, fish not in gallery.fish_ids()
 
 

@@ -2,6 +2,8 @@
 
 import csv
 
+from lateral.gallery.spreadsheet import safe_row
+
 NO_SESSION = "no_session"
 
 
@@ -16,11 +18,15 @@ def capture_history(gallery):
 
 
 def write_capture_history(gallery, path):
-    """CSV: ``fish_id``, one column per session, and ``ch``, the history as one string (MARK's input style)."""
+    """CSV: ``fish_id``, one column per session, and ``ch``, the history as one string (MARK's input style).
+
+    Every text cell is quoted (``ch`` too: it is a string of digits, read in R with
+    ``colClasses = c(ch = "character")``, as RMark's ``import.chdata`` does) and none runs as a
+    spreadsheet formula (``lateral.gallery.spreadsheet``)."""
     sessions, rows = capture_history(gallery)
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["fish_id", *sessions, "ch"])
+        writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
+        writer.writerow(safe_row(["fish_id", *sessions, "ch"]))
         for fish, marks in rows:
-            writer.writerow([fish, *marks, "".join(map(str, marks))])
+            writer.writerow(safe_row([fish, *marks, "".join(map(str, marks))]))
     return sessions, rows

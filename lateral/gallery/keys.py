@@ -19,12 +19,13 @@ ITERATIONS = 200_000
 
 
 def read_key(key=None, key_file=None):
-    """The key given on the command line or in a file (its first line), or None for no key."""
+    """The key given on the command line or in a file (its first line, without a byte-order mark or trailing
+    whitespace, which editors add unseen), or None for no key."""
     if key is not None and key_file is not None:
         raise GalleryError("give --key or --key_file, not both")
     if key_file is not None:
         try:
-            key = open(key_file, encoding="utf-8").readline().rstrip("\r\n")
+            key = open(key_file, encoding="utf-8-sig").readline().rstrip()
         except OSError as error:
             raise GalleryError(f"cannot read the key file {key_file}: {error.strerror or error}") from None
         if not key:

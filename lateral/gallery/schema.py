@@ -20,10 +20,6 @@ def _positive(value):
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _levels(value):
-    return _positive(value) and value >= 2
-
-
 def _flag(value):
     return isinstance(value, bool)
 
@@ -48,12 +44,20 @@ def _algorithm(value):
     return isinstance(value, str) and value in PERMUTATIONS
 
 
-POSITIVE = (_positive, "a positive integer")
+def _within(low, high):
+    """An integer in [low, high]: a crafted header cannot ask for a huge array or hours of key stretching."""
+    return (lambda value: _positive(value) and low <= value <= high), f"an integer in [{low}, {high}]"
+
+
+SIZE_LIMIT = 65_536  # m, q, embedding size and each side of the input: far above any trained model's
+ITERATIONS = (10_000, 2_000_000)  # PBKDF2 iterations a gallery may ask for (lateral writes keys.ITERATIONS)
 HEX = (_hex, "a hexadecimal string of whole bytes")
-MODEL = {"path": (_text, "a string"), "fingerprint": HEX, "m": POSITIVE, "q": (_levels, "an integer of at least 2"),
-         "embedding_size": POSITIVE, "input_size": (_input_size, "a list of two positive integers")}
+MODEL = {"path": (_text, "a string"), "fingerprint": HEX, "m": _within(1, SIZE_LIMIT), "q": _within(2, SIZE_LIMIT),
+         "embedding_size": _within(1, SIZE_LIMIT),
+         "input_size": (lambda value: _input_size(value) and max(value) <= SIZE_LIMIT,
+                        f"a list of two positive integers up to {SIZE_LIMIT}")}
 VERIFIER = {"kdf": (lambda value: value == "pbkdf2-sha256", '"pbkdf2-sha256"'),
-            "iterations": POSITIVE, "salt": HEX, "digest": HEX}
+            "iterations": _within(*ITERATIONS), "salt": HEX, "digest": HEX}
 HEADER = {"created": (_text, "a string"), "updated": (_text, "a string"), "model": (_mapping, "an object"),
           "key": (lambda value: value is None or _mapping(value), "null or an object"),
           "stores_embeddings": (_flag, "true or false")}

@@ -56,6 +56,16 @@ class Thresholds:
         return "review"
 
 
+def decide(thresholds, candidates):
+    """The decision on ranked ``candidates`` [(fish, score, ...)]: a tie at the top between two fish is never
+    a match (a person chooses: review)."""
+    best = candidates[0][1] if candidates else None
+    decision = thresholds.decide(best)
+    if decision == "match" and len(candidates) > 1 and candidates[1][1] == best:
+        return "review"
+    return decision
+
+
 def given_thresholds(accept, reject=None):
     reject = accept if reject is None else reject
     if reject > accept:
@@ -119,11 +129,10 @@ def identify(search, photos, codes, embeddings, thresholds, top_k=5):
     """One result per photo: its candidates, best first, and the decision on the best one."""
     results = []
     for photo, code, embedding in zip(photos, codes, embeddings):
-        candidates = search.rank_fish(code, embedding, photo.flank, top_k)
-        best = candidates[0][1] if candidates else None
+        candidates = search.rank_fish(code, embedding, photo.flank, max(top_k, 2))  # two, to see a tie
         results.append({
-            "photo": photo.source, "flank": photo.flank, "decision": thresholds.decide(best),
+            "photo": photo.source, "flank": photo.flank, "decision": decide(thresholds, candidates),
             "candidates": [{"fish_id": fish, "score": round(score, 6), "templates": count}
-                           for fish, score, count in candidates],
+                           for fish, score, count in candidates[:top_k]],
         })
     return results

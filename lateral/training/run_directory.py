@@ -11,8 +11,15 @@ another stage-one model. A refusal changes nothing in the folder.
 
 Every file is written whole or not at all (a temporary file renamed over the
 old one), so a kill at any moment leaves the previous version.
+
+One process trains a run folder at a time: ``hold_run_folder`` takes the OS
+file lock ``<sub_name>.lock`` beside it (the gallery's kind of lock,
+``filelock``) until the process ends; a second training of the same folder is
+refused naming the holder's PID and start time. In a multi-worker job only
+the chief takes it, so the job's own workers are never refused.
 """
 
+import datetime
 import json
 import os
 import re
@@ -20,6 +27,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import filelock
 import tensorflow as tf
 import yaml
 
@@ -75,6 +83,47 @@ def export_atomically(model, path):
         shutil.rmtree(previous)
     else:
         os.replace(partial, path)
+
+
+_HELD = {}  # lock file -> its FileLock, held until this process ends
+
+
+def _is_chief():
+    """Whether this process is the chief of its tf.distribute job (a process without TF_CONFIG is its own)."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    except ValueError:
+        return True  # TensorFlow itself refuses a malformed TF_CONFIG
+    task = config.get("task") or {}
+    if not task:
+        return True
+    has_chief = "chief" in (config.get("cluster") or {})
+    return task.get("type") == "chief" or (task.get("type") == "worker" and int(task.get("index", 0)) == 0
+                                           and not has_chief)
+
+
+def hold_run_folder(path):
+    """Lock the run folder ``path`` for this process (the chief only), or raise naming the process holding it."""
+    if not _is_chief():
+        return
+    lock_file = Path(path).with_name(Path(path).name + ".lock")
+    if str(lock_file) in _HELD:
+        return
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        holder = lock_file.read_text().strip()  # read before trying: an older filelock truncates on open
+    except OSError:
+        holder = ""
+    lock = filelock.FileLock(lock_file, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise RunDirectoryError(f"{path} is being trained by another process ({holder or 'unknown PID'}; lock "
+                                f"{lock_file}); wait for it to finish or choose another sub_name (nothing was "
+                                "changed)") from None
+    started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    lock_file.write_text(f"PID {os.getpid()}, started {started}\n")
+    _HELD[str(lock_file)] = lock
 
 
 class RunDirectory:

@@ -32,7 +32,7 @@ from lateral.training.engine import (
 )
 from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.precision import apply_policy
-from lateral.training.run_directory import RunDirectory, save_model_atomically
+from lateral.training.run_directory import RunDirectory, hold_run_folder, save_model_atomically
 from lateral.training.stage_setup import (
     check_replicas, checked_training_data, global_batch_size, training_batches, training_optimizer,
 )
@@ -216,6 +216,7 @@ def _train(config, loop, policy, strategy, checkpoint_root, written_root, log_ro
             f"(after the validation split) has {num_classes} classes"
         )
     run = RunDirectory(checkpoint_root, config.sub_name)
+    hold_run_folder(run.path)
     run.check_compatible(config, ARCHITECTURE_KEYS, num_classes)
     written = RunDirectory(written_root, config.sub_name)
 

@@ -32,7 +32,9 @@ from lateral.training.engine import (
 )
 from lateral.training.precision import apply_policy
 from lateral.runs import CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL
-from lateral.training.run_directory import RunDirectory, RunDirectoryError, export_atomically, save_model_atomically
+from lateral.training.run_directory import (
+    RunDirectory, RunDirectoryError, export_atomically, hold_run_folder, save_model_atomically,
+)
 from lateral.training.stage_setup import (
     checked_training_data, index_batches_for, training_batches, training_optimizer,
 )
@@ -115,6 +117,7 @@ def _train(config, objective, policy, strategy, checkpoint_root, written_root, l
     stage_one = weights_fingerprint([embedding_model])  # before any training can change the weights
     train_set, validation_set, cadence = checked_training_data(config, strategy)
     run = RunDirectory(checkpoint_root, config.sub_name)
+    hold_run_folder(run.path)
     run.check_compatible(config, ARCHITECTURE_KEYS, len(train_set.label_map))
     stage_one_record = run.check_stage_one(stage_one_path, stage_one)
     written = RunDirectory(written_root, config.sub_name)

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 ROI_SIZE = (48, 96)
 MANIFEST_KEYS = {
     "source", "label", "session", "status", "reason", "detail", "roi", "eye", "dorsal_fin_start", "belly",
-    "angle", "flipped", "flank", "quality", "roi_image",
+    "angle", "flipped", "flank", "quality", "roi_image", "photo_stamp",
 }
 
 

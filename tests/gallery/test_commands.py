@@ -76,9 +76,11 @@ def test_identify_finds_enrolled_photos_and_scores_unknown_fish_as_expected(phot
     strangers = sorted((photos / "raw" / "session_2" / "fish_007").glob("*.jpg"))
     thresholds = given_thresholds(0.99, 0.6)
     results = commands.identify(gallery_path, [enrolled, *strangers], thresholds, top_k=3)["results"]
-    # A tiny model may give another fish the same codes; the photo's own fish must score 1.0 all the same.
-    assert "fish_002" in [c["fish_id"] for c in results[0]["candidates"] if c["score"] == 1.0]
-    assert results[0]["candidates"][0]["score"] == 1.0 and results[0]["decision"] == "match"
+    # A tiny model may give another fish the same codes; the photo's own fish must score 1.0 all the same, and
+    # a tie at the top is for a person to decide (review), never a match.
+    perfect = [c["fish_id"] for c in results[0]["candidates"] if c["score"] == 1.0]
+    assert "fish_002" in perfect and results[0]["candidates"][0]["score"] == 1.0
+    assert results[0]["decision"] == ("match" if len(perfect) == 1 else "review")
     known = [(code, flank) for source, (code, flank) in reference_codes.items()
              if source.startswith("session_1/") and source.split("/")[1] in KNOWN]
     for photo, result in zip(strangers, results[1:]):

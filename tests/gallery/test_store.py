@@ -132,7 +132,7 @@ def write_version_1(path, key_verifier=None):
 
 def test_a_keyed_version_1_gallery_is_converted_once_keeping_its_permutation_and_a_backup(tmp_path, caplog):
     path = tmp_path / "pond.lgal"
-    codes = write_version_1(path, key_verifier={"kdf": "pbkdf2-sha256", "iterations": 1, "salt": "00",
+    codes = write_version_1(path, key_verifier={"kdf": "pbkdf2-sha256", "iterations": 200_000, "salt": "00",
                                                 "digest": "ab" * 32})
     original = path.read_bytes()
     gallery = load_gallery(path)

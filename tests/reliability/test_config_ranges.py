@@ -51,8 +51,11 @@ BAD_VALUES = [
     ("sub_name", "", "empty"),
     ("sub_name", "../elsewhere", ".."),
     ("sub_name", "/tmp/run", "relative"),
-    ("input_size", [4, 64], ">= 8"),
-    ("input_size", 0, ">= 8"),
+    ("sub_name", "r" * 300, "at most 200 bytes"),
+    ("sub_name", "runs/" + "é" * 101, "at most 200 bytes"),  # 202 bytes in UTF-8
+    ("input_size", [16, 16], ">= 32"),
+    ("input_size", [64, 31], ">= 32"),
+    ("input_size", 0, ">= 32"),
     ("train_dataset", "", "empty"),
     ("held_out_fish", ["02", ""], "empty"),
     ("session_pattern", "^(?P<sesion>C\\d)_", "session"),

@@ -84,12 +84,21 @@ def _set(value, *where):
     (_drop("header", "permutation"), "header field 'permutation' is missing"),
     (_set("sha1", "header", "permutation"), "header field 'permutation' must be one of hmac-sha256-fisher-yates, "
                                             "numpy-pcg64-v1, not 'sha1'"),
-    (_set("12", "header", "model", "m"), "header field 'model.m' must be a positive integer, not '12'"),
-    (_set(True, "header", "model", "q"), "header field 'model.q' must be an integer of at least 2, not True"),
+    (_set("12", "header", "model", "m"), r"header field 'model.m' must be an integer in \[1, 65536\], not '12'"),
+    (_set(True, "header", "model", "q"), r"header field 'model.q' must be an integer in \[2, 65536\], not True"),
+    (_set(10**9, "header", "model", "m"), r"'model.m' must be an integer in \[1, 65536\], not 1000000000"),
+    (_set([10**6, 16], "header", "model", "input_size"), "'model.input_size' must be a list of two positive integers "
+                                                         "up to 65536"),
+    (_set({"kdf": "pbkdf2-sha256", "iterations": 10**11, "salt": "00", "digest": "00"}, "header", "key"),
+     r"'key.iterations' must be an integer in \[10000, 2000000\], not 100000000000"),
+    (_set({"kdf": "pbkdf2-sha256", "iterations": 2**31 - 1, "salt": "00", "digest": "00"}, "header", "key"),
+     r"'key.iterations' must be an integer in \[10000, 2000000\], not 2147483647"),
+    (_set({"kdf": "pbkdf2-sha256", "iterations": 1, "salt": "00", "digest": "00"}, "header", "key"),
+     r"'key.iterations' must be an integer in \[10000, 2000000\], not 1"),
     (_drop("header", "model", "fingerprint"), "header field 'model.fingerprint' is missing"),
     (_set("yes", "header", "stores_embeddings"), "header field 'stores_embeddings' must be true or false, not 'yes'"),
     (_set("a key", "header", "key"), "header field 'key' must be null or an object, not 'a key'"),
-    (_set({"kdf": "pbkdf2-sha256", "iterations": 10, "salt": "00"}, "header", "key"),
+    (_set({"kdf": "pbkdf2-sha256", "iterations": 200_000, "salt": "00"}, "header", "key"),
      "header field 'key.digest' is missing"),
     (_drop("entries", 1, "fish_id"), r"entries\[1\] field 'fish_id' is missing"),
     (_set(None, "entries"), "its 'entries' is missing or not a JSON list"),
@@ -138,3 +147,13 @@ def test_revoke_needs_the_current_key(tmp_path, capsys):
     assert main(["revoke", "--gallery", str(path), "--key", "guessed", "--new_key", "second key"]) == 2
     assert "different permutation key" in capsys.readouterr().err
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("saved", ["\ufefffirst key\r\n", "first key  \n", "\ufefffirst key\t\nsecond line\n"])
+def test_a_key_file_with_a_byte_order_mark_or_trailing_whitespace_opens_its_gallery(tmp_path, saved):
+    from lateral.gallery import keys
+
+    path = write_gallery(tmp_path / "pond.lgal", key="first key")
+    key_file = tmp_path / "key.txt"
+    key_file.write_bytes(saved.encode("utf-8"))  # as Notepad saves "UTF-8 with BOM"
+    assert keys.key_matches(load_gallery(path).header["key"], keys.read_key(key_file=key_file))

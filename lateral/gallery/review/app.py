@@ -10,7 +10,9 @@ photo beside its candidates), ``/fish/<fish_id>`` (every photo of one fish),
   field ``token`` or header ``X-Review-Token``), else 403;
 - bound to localhost, requests naming another host are refused (DNS
   rebinding); pages forbid framing and any script but the app's own file;
-- the key stays in the server.
+- the key stays in the server;
+- a request body is at most ``MAX_REQUEST_BYTES`` (else 413), a fish id at most
+  ``commands.FISH_ID_LENGTH`` characters.
 """
 
 import hmac
@@ -19,10 +21,12 @@ from html import escape
 
 from flask import Flask, abort, jsonify, make_response, redirect, render_template, request, url_for
 
+from lateral.cli import disk_problem
 from lateral.gallery.review.images import SourceMissing
 from lateral.gallery.review.workspace import NotFound
 from lateral.gallery.store import GalleryError
 
+MAX_REQUEST_BYTES = 64 * 1024  # a decision is a fish id and a token: a few hundred bytes
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -38,6 +42,7 @@ def create_app(workspace, token=None, local_only=True):
     app = Flask(__name__)
     app.config["TOKEN"] = token or secrets.token_urlsafe(24)
     app.config["LOCAL_ONLY"] = local_only
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES
     app.jinja_env.globals["token"] = app.config["TOKEN"]
     app.jinja_env.globals["gallery_name"] = workspace.gallery_path.name
 
@@ -67,9 +72,20 @@ def create_app(workspace, token=None, local_only=True):
             return jsonify({"error": str(error)}), status
         return render_template("error.html", message=str(error), status=status), status
 
+    @app.errorhandler(OSError)
+    def disk_refused(error):
+        """A full disk or a read-only folder: the command line's one-line message, not a bare 500."""
+        message = disk_problem(error, kept=f"{workspace.gallery_path.name} is as it was before this request")
+        if message is None:
+            raise error
+        if wants_json():
+            return jsonify({"error": message}), 500
+        return render_template("error.html", message=message, status=500), 500
+
     @app.errorhandler(403)
     @app.errorhandler(404)
     @app.errorhandler(405)
+    @app.errorhandler(413)
     def http_error(error):
         if wants_json():
             return jsonify({"error": error.description}), error.code

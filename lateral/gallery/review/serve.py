@@ -1,13 +1,22 @@
-"""Run the review app on a local port, print its address, and open a browser where there is one."""
+"""Run the review app on a local port, print its address, and open a browser where there is one.
+
+The server is waitress: requests are read by one event loop and answered by a
+pool of threads, so a client that sends half a request and stalls holds no
+thread and blocks nobody; an idle connection is closed after
+``IDLE_SECONDS``, and a request body over ``app.MAX_REQUEST_BYTES`` is refused.
+"""
 
 import os
 import sys
 import webbrowser
 
-from werkzeug.serving import make_server
+from waitress.server import create_server
 
-from lateral.gallery.review.app import LOCAL_HOSTS, create_app
+from lateral.gallery.review.app import LOCAL_HOSTS, MAX_REQUEST_BYTES, create_app
 from lateral.gallery.store import GalleryError
+
+THREADS = 4
+IDLE_SECONDS = 60  # a connection that sends nothing for this long is closed
 
 
 def browser_available():
@@ -22,17 +31,19 @@ def browser_available():
 
 
 def start_server(workspace, host="127.0.0.1", port=8765):
-    """(server, url): a werkzeug server for the workspace's app, bound but not yet serving (``port`` 0: any free)."""
+    """(server, url): a waitress server for the workspace's app, bound but not yet serving (``port`` 0: any free)."""
     local = host in LOCAL_HOSTS
     if not local:
         print(f"warning: --host {host} makes the review page (photos, fish ids, decisions) reachable from other "
               "machines on this network; anyone who can open it can record decisions", file=sys.stderr)
     try:
-        server = make_server(host, port, create_app(workspace, local_only=local), threaded=False)
+        server = create_server(create_app(workspace, local_only=local), host=host, port=port, threads=THREADS,
+                               channel_timeout=IDLE_SECONDS, cleanup_interval=5,
+                               max_request_body_size=MAX_REQUEST_BYTES, clear_untrusted_proxy_headers=True)
     except OSError as error:
         raise GalleryError(f"cannot listen on {host}:{port} ({error.strerror or error}); choose another --port") from None
     shown = f"[{host}]" if ":" in host else host
-    return server, f"http://{shown}:{server.port}/"
+    return server, f"http://{shown}:{server.effective_port}/"
 
 
 def serve(workspace, host="127.0.0.1", port=8765, open_browser=True):
@@ -42,9 +53,9 @@ def serve(workspace, host="127.0.0.1", port=8765, open_browser=True):
     if open_browser and browser_available():
         webbrowser.open(url)
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         print("review server stopped")
     finally:
-        server.server_close()
+        server.close()
     return 0

@@ -20,7 +20,7 @@ from lateral.gallery import commands
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import gallery_lock
 from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
-from lateral.gallery.search import GallerySearch
+from lateral.gallery.search import GallerySearch, decide
 from lateral.gallery.store import GalleryError, load_gallery, now, save_gallery
 
 FILTERS = ("all", "open", "review")  # every photo, the undecided ones, the undecided ones in the review band
@@ -102,16 +102,16 @@ class ReviewWorkspace:
             raise NotFound(f"no photo {photo_id} in this review")
         return self.queue_photos[photo_id]
 
-    def candidates(self, queued):
+    def candidates(self, queued, at_least=1):
         search = self.search()
-        return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, self.top_k)
+        return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, max(self.top_k, at_least))
 
     def row(self, queued):
         """One queue row: the photo, its decision now, and what was recorded for it (if anything)."""
-        candidates = self.candidates(queued)
+        candidates = self.candidates(queued, at_least=2)  # two, to see a tie
         entry = self.entry(queued.id)
         return {"id": queued.id, "name": queued.name, "flank": queued.photo.flank,
-                "decision": self.thresholds.decide(candidates[0][1] if candidates else None),
+                "decision": decide(self.thresholds, candidates),
                 "best": ({"fish_id": candidates[0][0], "score": round(candidates[0][1], 4)} if candidates else None),
                 "recorded": entry["fish_id"] if entry else None}
 

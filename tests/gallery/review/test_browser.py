@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lateral.gallery.review.serve import start_server
+from tests.reliability.test_review_server import stop
 from lateral.gallery.store import load_gallery
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,12 +30,11 @@ if not CHROMIUM.exists():
 def server(review_setup):
     gallery_path, inputs, workspace = review_setup
     server, url = start_server(workspace, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield url, gallery_path, inputs, workspace
-    server.shutdown()
+    server.trigger.pull_trigger(lambda: stop(server))  # in the server's own thread: its loop ends cleanly
     thread.join(timeout=10)
-    server.server_close()
 
 
 def test_a_reviewer_accepts_a_match_by_keyboard_and_records_a_new_fish(server, tmp_path):
