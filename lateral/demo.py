@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from lateral.cli import ArgumentParser, add_verbose_flag
 from lateral.quiet import quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,8 +30,11 @@ def step(title, command):
     print(f"    ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
-def main():
-    quiet_unless_verbose()  # with --verbose, LATERAL_VERBOSE=1 makes every step verbose too
+def main(argv=None, prog="python -m lateral.demo"):
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0], epilog="example:\n  make demo")
+    add_verbose_flag(parser)
+    parser.parse_args(argv)
+    quiet_unless_verbose(argv)  # with --verbose, LATERAL_VERBOSE=1 makes every step verbose too
     # The demo's config reads demo_run/prepared, so the folder is fixed.
     raw, prepared = Path("demo_run/raw"), Path("demo_run/prepared")
     test_raw, test_prepared = Path("demo_run/test_raw"), Path("demo_run/test_prepared")
