@@ -132,3 +132,12 @@ def test_setup_py_declares_the_lateral_command_and_it_resolves():
     assert scripts == ["lateral = lateral.console.main:main"]
     module, function = scripts[0].split(" = ")[1].split(":")
     assert getattr(importlib.import_module(module), function) is importlib.import_module("lateral.console.main").main
+
+
+def test_the_demos_printed_commands_are_lateral_commands_the_parsers_accept():
+    from lateral.demo import review_commands
+    from lateral.gallery.__main__ import build_parser
+
+    for command in review_commands():
+        assert command[:2] == ["lateral", "gallery"], command
+        build_parser().parse_args(command[2:])  # a renamed or missing flag exits 2 here
