@@ -38,7 +38,8 @@ def step(title, command):
 
 
 def main(argv=None, prog="python -m lateral.demo"):
-    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0], epilog="example:\n  make demo")
+    parser = ArgumentParser(prog=prog, description="The pipeline on built-in synthetic fish, one command at a time.",
+                            epilog="example:\n  make demo")
     add_verbose_flag(parser)
     parser.parse_args(argv)
     quiet_unless_verbose(argv)  # with --verbose, LATERAL_VERBOSE=1 makes every step verbose too
