@@ -20,7 +20,7 @@ setup(
         "scikit-learn>=1.5,<2",
         "matplotlib>=3.8.4,<4",  # 3.8.4: the first built for NumPy 2
         "tqdm>=4.66,<5",
-        "filelock>=3.13,<4",
+        "filelock>=3.21,<4",  # 3.21: a waiter whose lock file was removed (gallery never created) retries
         "flask>=3.0,<4",
     ],
     # One command for the pipeline: lateral prepare | train | train-iom | evaluate | gallery | embed | demo.
