@@ -76,7 +76,7 @@ def histogram_figure(scores, results):
             if threshold is not None and np.isfinite(threshold):
                 axis.axvline(threshold, color="black", linestyle=style, linewidth=1,
                              label=f"threshold at {name}: {threshold:.3f}")
-        axis.set(title=measure, xlabel="score", ylabel="density (share of pairs per unit score)")
+        axis.set(title=measure, xlabel="score", ylabel="density")
         axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     return figure
 
