@@ -11,6 +11,7 @@ import argparse
 import ast
 import importlib
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,19 @@ def test_the_demos_printed_commands_are_lateral_commands_the_parsers_accept():
     for command in review_commands():
         assert command[:2] == ["lateral", "gallery"], command
         build_parser().parse_args(command[2:])  # a renamed or missing flag exits 2 here
+
+
+def readme_commands():
+    """Every `lateral ...` command in README.md's code blocks, continuation lines joined."""
+    text = (REPO / "README.md").read_text(encoding="utf-8").replace("\\\n", " ")
+    blocks = text.split("```")[1::2]
+    return [shlex.split(line.split("#")[0].strip()) for block in blocks for line in block.splitlines()
+            if line.strip().startswith("lateral ")]
+
+
+def test_the_readmes_commands_are_accepted_by_their_parsers():
+    commands = readme_commands()
+    assert {command[1] for command in commands} >= {"prepare", "train", "train-iom", "evaluate", "gallery"}
+    for command in commands:
+        module = importlib.import_module(COMMANDS[command[1]][0])
+        module.build_parser(f"lateral {command[1]}").parse_args(command[2:])  # a stale flag exits 2 here
