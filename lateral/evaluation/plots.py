@@ -16,6 +16,7 @@ from scipy.stats import norm  # noqa: E402
 from lateral.evaluation import metrics  # noqa: E402
 
 DET_TICKS = (1e-5, 1e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+OPERATING_POINTS = ((1e-2, "s"), (1e-3, "^"))  # FAR targets marked on the ROC (the report's TAR@FAR rows)
 THRESHOLD_STYLES = (("eer_threshold", "EER", ":"), ("threshold_at_far_0.01", "FAR 1e-2", "--"),
                     ("threshold_at_far_0.001", "FAR 1e-3", "-."))
 
@@ -29,7 +30,8 @@ def save_plots(out_dir, scores, results):
 
 
 def roc_figure(scores, results):
-    """TAR against FAR (log) from the smallest measurable FAR, each measure's EER marked."""
+    """TAR against FAR (log) from the smallest measurable FAR, each measure's EER and TAR at FAR 1e-2 and
+    1e-3 (where the pairs can measure them) marked."""
     figure, axis = plt.subplots(figsize=(5, 4))
     lowest = min(1.0 / len(impostor) for _, impostor in scores.values())
     for measure, (genuine, impostor) in scores.items():
@@ -37,6 +39,11 @@ def roc_figure(scores, results):
         (line,) = axis.plot(far, tar, label=measure)
         eer = results[measure]["eer"]
         axis.plot([max(eer, lowest)], [1.0 - eer], "o", color=line.get_color(), label=f"{measure}: EER {eer:.3f}")
+        for target, marker in OPERATING_POINTS:  # where the gallery's --far thresholds operate
+            tar = results[measure].get(f"tar_at_far_{target:g}")
+            if tar is not None and target >= lowest:
+                axis.plot([target], [tar], marker, color=line.get_color(),
+                          label=f"{measure}: TAR {tar:.3f} at FAR {target:g}")
     axis.set(xscale="log", xlim=(lowest, 1.0), ylim=(0.0, 1.02), xlabel="false accept rate (FAR)",
              ylabel="true accept rate (TAR)", title="ROC")
     _legend_outside(axis)

@@ -32,6 +32,7 @@ def scores():
 @pytest.fixture
 def results(scores):
     return {measure: {"eer": sklearn_eer(*pair), "eer_threshold": 0.55, "threshold_at_far_0.01": 0.6,
+                      "tar_at_far_0.01": 0.4, "tar_at_far_0.001": 0.2,
                       "threshold_at_far_0.001": float("inf"), "cmc": list(np.linspace(0.6, 1.0, 10))}
             for measure, pair in scores.items()}
 
@@ -67,6 +68,9 @@ def test_roc_starts_at_the_smallest_measurable_far_and_marks_each_eer(scores, re
         marks = [line for line in axis.get_lines() if "EER" in line.get_label() and measure in line.get_label()]
         assert len(marks) == 1 and f"{eer:.3f}" in marks[0].get_label()
         assert marks[0].get_xdata()[0] == pytest.approx(eer) and marks[0].get_ydata()[0] == pytest.approx(1 - eer)
+        points = {(line.get_xdata()[0], line.get_ydata()[0]) for line in axis.get_lines()
+                  if "TAR" in line.get_label() and measure in line.get_label()}
+        assert points == {(1e-2, 0.4), (1e-3, 0.2)}  # both FARs are measurable with 4,000 impostor pairs
     plt.close(figure)
 
 
