@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
+<<<<<<< HEAD
 .PHONY: install test test-lowest demo bench clean-demo screenshots
+=======
+.PHONY: install test test-lowest demo docs bench clean-demo
+>>>>>>> guide
 
 $(INSTALLED): setup.py
 	@echo "==> creating $(VENV) and installing lateral with its pinned dependencies"
@@ -28,6 +32,10 @@ screenshots: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(BIN)/python -m lateral.demo
+
+# The documentation site into site/ (strict: a broken link, or a config key without a meaning, fails).
+docs: $(INSTALLED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/preprocess.py

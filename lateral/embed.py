@@ -11,24 +11,25 @@ from lateral.quiet import quiet_unless_verbose
 
 quiet_unless_verbose()  # before anything imports TensorFlow
 
-import argparse  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lateral.cli import USER_ERROR, check_outputs_apart, run_explaining_errors  # noqa: E402
+from lateral.cli import USER_ERROR, ArgumentParser, add_verbose_flag, check_outputs_apart, run_explaining_errors  # noqa: E402,E501
 from lateral.config import load_config  # noqa: E402
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m lateral.embed", description=__doc__.split("\n")[0])
-    parser.add_argument("--cfg_path", required=True)
-    parser.add_argument("--input", required=True)
-    parser.add_argument("--output", required=True)
+def main(argv=None, prog="python -m lateral.embed"):
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n")[0], epilog=(
+        "example:\n  lateral embed --cfg_path configs/my_fish_stage2.yaml --input my_prepared --output my_fish.npz"))
+    parser.add_argument("--cfg_path", required=True, help="the run's YAML config (its sub_name)")
+    parser.add_argument("--input", required=True, help="a `lateral prepare` output folder, or a folder of ROI "
+                                                       "images per fish")
+    parser.add_argument("--output", required=True, help="the .npz file to write")
     parser.add_argument("--ckpt", help="run folder (default: checkpoints/<sub_name>)")
-    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages")
+    add_verbose_flag(parser)
     args = parser.parse_args(argv)
     output_folder = Path(args.output).parent
     if not output_folder.is_dir():

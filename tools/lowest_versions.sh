@@ -34,7 +34,7 @@ PYTHONPATH=$PWD "$VENV/bin/python" - <<'EOF'
 import importlib, pkgutil
 import lateral
 names = [m.name for m in pkgutil.walk_packages(lateral.__path__, "lateral.")
-         if m.name not in ("lateral.demo", "lateral.gallery.__main__", "lateral.embed")]
+         if m.name not in ("lateral.__main__", "lateral.demo", "lateral.gallery.__main__", "lateral.embed")]
 for name in names:
     importlib.import_module(name)
 print(f"imported {len(names)} lateral modules")

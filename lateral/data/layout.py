@@ -132,6 +132,9 @@ def read_layout(raw_dir, session_pattern=None, report=True):
     raw_dir = Path(raw_dir)
     name_pattern = re.compile(session_pattern) if session_pattern else None
     top = _used(_list(raw_dir, raw_dir), raw_dir, raw_dir)
+    if top.files and not top.folders:
+        raise LayoutError(f"{printable(str(raw_dir))} holds {len(top.files)} file{'s' * (len(top.files) != 1)} and no "
+                          f"fish folders: put each fish's photos in a folder of its own, {FLAT}")
     ignored = top.ignored + [Ignored(_relative(path, raw_dir), "a file outside any fish folder")
                              for path in top.files]
     second = {folder: _list(folder, raw_dir) for folder in top.folders}

@@ -3,14 +3,9 @@
 import json
 import math
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy.stats import norm  # noqa: E402
-
-from lateral.evaluation import metrics  # noqa: E402
+from lateral.evaluation.plots import save_plots
 
 TABLE_ROWS = (("Accuracy", "accuracy"), ("EER", "eer"), ("AUC", "auc"), ("Threshold", "eer_threshold"),
               ("TAR@FAR=1e-2", "tar_at_far_0.01"), ("TAR@FAR=1e-3", "tar_at_far_0.001"), ("d'", "d_prime"),
@@ -54,51 +49,6 @@ def write_report(out_dir, header, results, scores, sections=""):
     table = markdown_table(results) + (f"\n\n{sections}" if sections else "")
     (out_dir / "report.md").write_text(f"{header}\n\n{table}\n")
     (out_dir / "metrics.json").write_text(json.dumps(json_safe({"protocol": header, "measures": results}), indent=2) + "\n")
-    _plot_roc_and_det(out_dir, scores)
-    _plot_histograms(out_dir, scores)
-    _plot_cmc(out_dir, results)
+    save_plots(out_dir, scores, results)
     return table
 
-
-def _plot_roc_and_det(out_dir, scores):
-    roc_axes = plt.figure(figsize=(5, 4)).gca()
-    det_figure = plt.figure(figsize=(5, 4))
-    det_axes = det_figure.gca()
-    for measure, (genuine, impostor) in scores.items():
-        far, tar, _ = metrics.roc_points(genuine, impostor)
-        roc_axes.plot(far, tar, label=measure)
-        _, far_steps, frr_steps = metrics.error_rates(genuine, impostor)
-        clip = lambda rate: norm.ppf(np.clip(rate, 1e-4, 1 - 1e-4))  # noqa: E731
-        det_axes.plot(clip(far_steps), clip(frr_steps), label=measure)
-    roc_axes.set(xscale="log", xlim=(1e-4, 1), xlabel="false accept rate", ylabel="true accept rate", title="ROC")
-    roc_axes.legend()
-    roc_axes.figure.savefig(out_dir / "roc.png", dpi=100, bbox_inches="tight")
-    ticks = [0.001, 0.01, 0.05, 0.2, 0.5, 0.8]
-    det_axes.set_xticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
-    det_axes.set_yticks(norm.ppf(ticks), [f"{t:g}" for t in ticks])
-    det_axes.set(xlabel="false accept rate", ylabel="false reject rate", title="DET")
-    det_axes.legend()
-    det_figure.savefig(out_dir / "det.png", dpi=100, bbox_inches="tight")
-    plt.close("all")
-
-
-def _plot_histograms(out_dir, scores):
-    figure, axes = plt.subplots(1, len(scores), figsize=(4.5 * len(scores), 3.5), squeeze=False)
-    for axis, (measure, (genuine, impostor)) in zip(axes[0], scores.items()):
-        bins = np.linspace(min(genuine.min(), impostor.min()), max(genuine.max(), impostor.max()), 40)
-        axis.hist(impostor, bins, density=True, alpha=0.6, label="impostor (different fish)")
-        axis.hist(genuine, bins, density=True, alpha=0.6, label="genuine (same fish)")
-        axis.set(title=measure, xlabel="score")
-        axis.legend(fontsize=7)
-    figure.savefig(out_dir / "scores.png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
-
-
-def _plot_cmc(out_dir, results):
-    axis = plt.figure(figsize=(5, 4)).gca()
-    for measure, figures in results.items():
-        axis.plot(range(1, len(figures["cmc"]) + 1), figures["cmc"], marker="o", label=measure)
-    axis.set(xlabel="rank", ylabel="identification rate", title="CMC", ylim=(0, 1.02))
-    axis.legend()
-    axis.figure.savefig(out_dir / "cmc.png", dpi=100, bbox_inches="tight")
-    plt.close("all")

@@ -1,24 +1,14 @@
-"""``python -m lateral.gallery COMMAND``: a gallery of known fish (see ``--help`` of each command).
-
-    enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
-    identify --gallery G.lgal --input PHOTOS... (--threshold T [--review_threshold R] | --far F --metrics M)
-    confirm  --gallery G.lgal --photo P --fish ID|new
-    history  --gallery G.lgal --out captures.csv
-    list     --gallery G.lgal
-    remove   --gallery G.lgal --fish ID [ID ...]
-    revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
-    review   --gallery G.lgal --input PHOTOS... (--threshold T [--review_threshold R] | --far F --metrics M)
-             [--port 8765] [--host 127.0.0.1] [--no_browser]
+"""``lateral gallery COMMAND`` (also ``python -m lateral.gallery COMMAND``): a gallery of known fish.
 
 Exit code 2 and one line on stderr for a user's mistake (a wrong key, a
 different model, a damaged gallery, a missing photo); nothing is written then.
+Flags and photos are checked before the model (and TensorFlow) loads.
 """
 
 from lateral.quiet import quiet_unless_verbose
 
 quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps its start-up messages
 
-import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import csv  # noqa: E402
 import dataclasses  # noqa: E402
@@ -26,7 +16,8 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
-from lateral.cli import check_outputs_apart  # noqa: E402
+from lateral.cli import ArgumentParser, check_outputs_apart, positive_int  # noqa: E402
+from lateral.data.layout import photo_files, read_layout  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
@@ -38,14 +29,20 @@ def _key_flags(parser, flag="--key", help_text="the gallery's permutation key (a
     parser.add_argument(f"{flag}_file", default=None, help="read the key from the first line of this file")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+DESCRIPTION = "A gallery of known fish: enrol photos, identify new ones (match, review or new fish), decide them " \
+              "on a review page, and keep the capture history."
+EXAMPLES = {
+    "enroll": "lateral gallery enroll --gallery pond.lgal --model checkpoints/my_fish_iom --input my_photos",
+    "identify": "lateral gallery identify --gallery pond.lgal --input new_photos --far 1e-2 "
+                "--metrics checkpoints/my_fish_iom/evaluation/metrics.json",
+    "confirm": "lateral gallery confirm --gallery pond.lgal --photo new_photos/IMG_0042.jpg --fish new",
+    "history": "lateral gallery history --gallery pond.lgal --out captures.csv",
+    "list": "lateral gallery list --gallery pond.lgal",
+    "remove": "lateral gallery remove --gallery pond.lgal --fish F07",
+    "revoke": "lateral gallery revoke --gallery pond.lgal --key_file old.key --new_key_file new.key",
+    "review": "lateral gallery review --gallery pond.lgal --input new_photos --far 1e-2 "
+              "--metrics checkpoints/my_fish_iom/evaluation/metrics.json",
+}
 
 
 def _score(text):
@@ -72,7 +69,7 @@ def _rate(text):
 
 def _decision_flags(parser):
     """The flags of the match/review/new decision, one set shared by ``identify`` and ``review``."""
-    parser.add_argument("--top_k", type=_positive_int, default=5, help="candidates listed per photo (at least 1)")
+    parser.add_argument("--top_k", type=positive_int, default=5, help="candidates listed per photo (at least 1)")
     parser.add_argument("--threshold", type=_score, default=None, help="a match at or above this score")
     parser.add_argument("--review_threshold", type=_score, default=None,
                         help="below this score: a new fish (default: --threshold, no review band)")
@@ -82,13 +79,14 @@ def _decision_flags(parser):
     parser.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m lateral.gallery", description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+def build_parser(prog="lateral gallery"):
+    parser = ArgumentParser(prog=prog, description=DESCRIPTION, epilog="examples:\n" + "".join(
+        f"  {example}\n" for example in EXAMPLES.values()) + f"\n`{prog} COMMAND --help` shows a command's flags.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name, help_text, model=True, key=True, mode=True):
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  epilog=f"example:\n  {EXAMPLES[name]}")
         sub.add_argument("--gallery", required=True, help="the gallery file (.lgal)")
         sub.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages")
         if model:
@@ -117,15 +115,16 @@ def build_parser():
     identify = command("identify", "the most likely known fish for each photo, and match/review/new")
     identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
     _decision_flags(identify)
-    identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming")
+    identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming",
+                          help="how templates are compared (cosine needs a gallery made with --store_embeddings)")
     identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
     identify.add_argument("--json", default=None, help="write the full results")
 
     confirm = command("confirm", "record a person's decision for a photo and enrol it")
-    confirm.add_argument("--photo", required=True)
+    confirm.add_argument("--photo", required=True, help="the photo decided")
     confirm.add_argument("--fish", required=True, help="a fish id, or 'new' for a fish not seen before")
-    confirm.add_argument("--session", default=None)
-    confirm.add_argument("--note", default="")
+    confirm.add_argument("--session", default=None, help="the photo's session (default: from its file name)")
+    confirm.add_argument("--note", default="", help="a note kept with the decision")
 
     history = command("history", "write the capture history (fish x session, 1/0)", model=False, key=False,
                       mode=False)
@@ -134,7 +133,7 @@ def build_parser():
     command("list", "the gallery's model, key status and fish", model=False, key=False, mode=False)
 
     remove = command("remove", "drop every template of some fish", model=False, key=False, mode=False)
-    remove.add_argument("--fish", nargs="+", required=True)
+    remove.add_argument("--fish", nargs="+", required=True, help="the fish ids to drop")
 
     revoke = command("revoke", "re-enrol every photo under a new key; old templates stop matching", mode=False)
     _key_flags(revoke, "--new_key", "the new permutation key")
@@ -374,13 +373,34 @@ def run(args):
     return 0
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def check_inputs(args):
+    """The photos named by ``--input`` exist (and an enrolment's folder is laid out per fish): told before the
+    model loads."""
+    inputs = getattr(args, "input", None)
+    if inputs is None:
+        return
+    if args.command != "enroll" or args.fish is not None:
+        photo_files(inputs if isinstance(inputs, list) else [inputs], report=False)
+        return
+    if not os.path.exists(inputs):
+        raise GalleryError(f"--input {inputs}: no such folder")
+    if not os.path.isdir(inputs):
+        raise GalleryError(f"--input {inputs} is a file: give a folder laid out <fish_id>/<photos>, or --fish ID")
+    if not read_layout(inputs, report=False).photos:
+        raise GalleryError(f"no photos found in {inputs}")
+
+
+def main(argv=None, prog="lateral gallery"):
+    args = build_parser(prog).parse_args(argv)
     from lateral.cli import run_explaining_errors
 
-    return run_explaining_errors(lambda: run(args), kept=f"{args.gallery} is as it was before this command (a save "
-                                                         "replaces it whole or not at all)")
+    def checked_run():
+        check_inputs(args)
+        return run(args)
+
+    return run_explaining_errors(checked_run, kept=f"{args.gallery} is as it was before this command (a save "
+                                                    "replaces it whole or not at all)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m lateral.gallery"))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from lateral.data.layout import photo_files, read_layout, session_from_name
 from lateral.gallery import keys
-from lateral.gallery.encoder import TemplateEncoder
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import holding_gallery_lock
 from lateral.gallery.packing import pack_codes
@@ -51,6 +50,8 @@ def _check_key(gallery, key, path):
 
 def _encoder_for(gallery, path, model, key):
     """The gallery's model (its recorded path, or ``model``) with the gallery's key; refuses any other network."""
+    from lateral.gallery.encoder import TemplateEncoder  # TensorFlow: only the commands that need the model load it
+
     recorded = gallery.header["model"]
     model = Path(model) if model is not None else Path(recorded["path"])
     if not model.exists():
@@ -126,6 +127,8 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
         if model is None:
             raise GalleryError(f"{gallery_path} does not exist yet: give --model (a train_twostage.py run folder) "
                                "to create it")
+        from lateral.gallery.encoder import TemplateEncoder
+
         encoder = TemplateEncoder(model, keys.permutation_seed(key), flip_tta=flip_tta)
         gallery = Gallery.new(encoder.model_record(), keys.make_verifier(key), store_embeddings)
     pattern = session_pattern if session_pattern is not None else encoder.config.session_pattern
@@ -133,6 +136,8 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
         labelled = [(path, fish, _session_of(path, session, pattern)) for path in photo_files([input_path])]
     else:
         root = Path(input_path)
+        if not root.exists():
+            raise GalleryError(f"{root}: no such folder")
         if not root.is_dir():
             raise GalleryError(f"{root}: expected a folder laid out <fish_id>/<photos> (or give --fish)")
         labelled = [(root / entry.source, entry.label, session if session is not None else entry.session)

@@ -7,7 +7,10 @@ With it, the second waits (saying once that it waits) and then reads the
 gallery the first has saved; after ``WAIT_SECONDS`` it gives up with a
 GalleryError naming the gallery, and nothing is written. The lock is an OS
 file lock (``filelock``: ``flock`` on POSIX), released by the OS if the
-holder dies; the empty lock file itself is left in place.
+holder dies. The empty lock file stays beside a gallery; a command that
+created no gallery (a failed first ``enroll``) removes it while still holding
+it, and a process that was waiting on the removed file retries on a fresh one
+(filelock >= 3.21 checks that the file it locked still exists).
 """
 
 import functools
@@ -60,6 +63,8 @@ class gallery_lock:
         return self
 
     def __exit__(self, *exc):
+        if self.lock.lock_counter == 1 and not self.gallery_path.exists():  # no gallery was created: no lock file
+            lock_path(self.gallery_path).unlink(missing_ok=True)
         self.lock.release()
 
 

@@ -103,3 +103,16 @@ def test_a_held_lock_makes_a_command_wait_then_refuse(prepared_synthetic, iom_ru
     held.wait(timeout=30)
     assert main(["remove", "--gallery", str(gallery_path), "--fish", "fish_001"]) == 0
     assert load_gallery(gallery_path).fish_ids() == ["fish_000", "fish_002"]
+
+
+def test_a_command_that_creates_no_gallery_leaves_no_lock_file(tmp_path):
+    """A failed first enroll leaves the folder as it was; beside an existing gallery the lock file stays."""
+    gallery_path = tmp_path / "pond.lgal"
+    with pytest.raises(RuntimeError), lock.gallery_lock(gallery_path):
+        assert lock.lock_path(gallery_path).exists()  # held while the command runs
+        raise RuntimeError("the model could not be read")
+    assert list(tmp_path.iterdir()) == []
+    with lock.gallery_lock(gallery_path):
+        gallery_path.write_bytes(b"a gallery")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.lock"]
+

@@ -1,0 +1,29 @@
+"""What the training and evaluation commands share: the run flags, and the checks made before TensorFlow loads."""
+
+import glob
+from pathlib import Path
+
+from lateral.cli import add_verbose_flag
+from lateral.user_errors import UserError, printable
+
+
+def add_run_flags(parser):
+    """The flags both training commands take: the config, the tf.distribute strategy, where runs and logs go."""
+    parser.add_argument("--cfg_path", required=True, help="the run's YAML config (see configs/)")
+    parser.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], default="default",
+                        help="tf.distribute strategy: default (one device), mirrored (every local GPU), multi_worker "
+                             "(several machines, from TF_CONFIG)")
+    parser.add_argument("--checkpoint_root", default="checkpoints",
+                        help="runs are saved in <checkpoint_root>/<sub_name>/")
+    parser.add_argument("--log_root", default="logs", help="TensorBoard logs go to <log_root>/<sub_name>/")
+    add_verbose_flag(parser)
+
+
+def check_dataset(dataset, key):
+    """A dataset path (a prepared folder, a TFRecord file, or a glob) that names nothing fails naming ``key``."""
+    if dataset is None:
+        return
+    found = glob.glob(dataset) if glob.has_magic(dataset) else Path(dataset).exists()
+    if not found:
+        raise UserError(f"{key} {printable(str(dataset))}: no such file or folder (make it with `lateral prepare`)")
+

@@ -1,0 +1,91 @@
+"""``lateral evaluate`` (also ``python test_iom.py``): a trained run's EER, AUC, thresholds and identification
+(CMC, mAP) on held-out fish, with plots."""
+
+from pathlib import Path
+
+from lateral.cli import ArgumentParser, add_verbose_flag, fraction, positive_int, run_explaining_errors
+from lateral.console.common import check_dataset
+from lateral.quiet import quiet_unless_verbose
+
+MEASURES = ["hamming", "lut_hamming", "jaccard", "cosine", "euclidean"]
+EXAMPLES = """examples:
+  lateral evaluate --cfg_path configs/my_fish_stage2.yaml --protocol cross_session
+  lateral evaluate --cfg_path configs/my_fish_stage2.yaml --test_dataset my_test_prepared --measure hamming
+
+The report (report.md, metrics.json, roc.png, det.png, scores.png, cmc.png) goes
+to <run folder>/evaluation/; the gallery's --far/--metrics read its metrics.json.
+"""
+
+
+def build_parser(prog):
+    parser = ArgumentParser(prog=prog, epilog=EXAMPLES, description=(
+        "Evaluate a trained run on held-out fish: verification (EER, AUC, TAR at fixed FAR, thresholds) and "
+        "identification (rank-1, CMC, mAP), with plots."))
+    parser.add_argument("--cfg_path", required=True, help="the run's YAML config (its sub_name and test_dataset)")
+    parser.add_argument("--test_dataset", default=None, help="a `lateral prepare` output folder, or a folder of ROI "
+                                                             "images per fish (default: the config's test_dataset)")
+    parser.add_argument("--ckpt", default=None, help="the run folder (default: checkpoints/<sub_name>)")
+    parser.add_argument("--measure", action="append", choices=MEASURES, default=None,
+                        help="a match measure; repeat for several (default: hamming on IoM codes if the run has "
+                             "them, and cosine)")
+    parser.add_argument("--protocol", choices=["all", "cross_session"], default="all",
+                        help="cross_session drops pairs of photos from the same session")
+    parser.add_argument("--compare_flanks", action="store_true", help="also compare left with right flanks")
+    parser.add_argument("--out", default=None, help="report folder (default: <run folder>/evaluation)")
+    parser.add_argument("--classification", action="store_true",
+                        help="also classify known fish with the stage-one run's head (checkpoints/<1st_sub_name or "
+                             "sub_name>): per-class report and confusion matrix")
+    parser.add_argument("--sessions", action="append", default=None,
+                        help="evaluate only the images of this session (camera); repeat for several (default: all)")
+    parser.add_argument("--flip_tta", action="store_true",
+                        help="embeddings: average each image's with its mirror's (a mirrored flank shows the other "
+                             "flank's pose: measure first)")
+    parser.add_argument("--camera_norm", action="store_true",
+                        help="embeddings: subtract each session's (camera's) mean embedding, then L2-normalise")
+    parser.add_argument("--rerank", action="store_true",
+                        help="identification: k-reciprocal re-ranking (Zhong et al. 2017) against each query's "
+                             "allowed gallery")
+    parser.add_argument("--rerank_k1", type=positive_int, default=20, help="re-ranking: k of the k-reciprocal "
+                                                                           "neighbours")
+    parser.add_argument("--rerank_k2", type=positive_int, default=6,
+                        help="re-ranking: neighbours of the local query expansion (1: none)")
+    parser.add_argument("--rerank_lambda", type=fraction, default=0.3,
+                        help="re-ranking: weight of the original distance (0 to 1)")
+    add_verbose_flag(parser)
+    return parser
+
+
+def main(argv=None, prog="lateral evaluate"):
+    quiet_unless_verbose(argv)
+    args = build_parser(prog).parse_args(argv)
+    return run_explaining_errors(lambda: evaluate(args), kept="the run folder was not changed; run the evaluation "
+                                                              "again when there is room")
+
+
+def evaluate(args):
+    from lateral.config import load_config, require
+
+    config = load_config(args.cfg_path)
+    if not args.test_dataset:
+        require(config.evaluation, ["test_dataset"], "lateral evaluate (or pass --test_dataset)")
+    test_dataset = args.test_dataset or config.evaluation.test_dataset
+    check_dataset(test_dataset, "--test_dataset" if args.test_dataset else f"{args.cfg_path}: test_dataset")
+    run_folder = Path(args.ckpt or Path("checkpoints") / config.run.sub_name)
+    out = Path(args.out or run_folder / "evaluation")
+
+    from lateral.evaluation.classification import classify  # after the checks: TensorFlow starts slowly
+    from lateral.evaluation.evaluate import EvaluationOptions, evaluate_run
+    from lateral.evaluation.templates import load_test_set
+
+    options = EvaluationOptions(args.flip_tta, args.camera_norm, args.rerank, args.rerank_k1, args.rerank_k2,
+                                args.rerank_lambda)
+    table, _ = evaluate_run(run_folder, test_dataset, out, args.measure, args.protocol == "cross_session",
+                            args.compare_flanks, fish=config.data.held_out_fish, sessions=tuple(args.sessions or ()),
+                            options=options)
+    if args.classification:
+        stage_one = Path(args.ckpt or Path("checkpoints") / (config.run.first_sub_name or config.run.sub_name))
+        classify(stage_one, load_test_set(test_dataset), out)
+        table += "\n\n## Closed-set classification\n\n" + (out / "classification.md").read_text()
+    print(table)
+    extra = ", classification.md, confusion.png" if args.classification else ""
+    print(f"\nwritten to {out}: report.md, metrics.json, roc.png, det.png, scores.png, cmc.png{extra}")

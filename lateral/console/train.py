@@ -1,0 +1,37 @@
+"""``lateral train`` (also ``python train.py``): stage one, the embedding network with an ArcFace or softmax head."""
+
+from lateral.cli import RUN_KEPT, ArgumentParser, run_explaining_errors
+from lateral.console.common import add_run_flags, check_dataset
+from lateral.quiet import quiet_unless_verbose
+
+EXAMPLES = """example:
+  lateral train --cfg_path configs/my_fish_stage1.yaml
+
+The run goes to checkpoints/<sub_name>/ and resumes from its last checkpoint
+when run again; watch it with `tensorboard --logdir logs`.
+"""
+
+
+def build_parser(prog):
+    parser = ArgumentParser(prog=prog, epilog=EXAMPLES, description=(
+        "Stage one: train the embedding network (a backbone with an ArcFace or softmax head) on prepared photos."))
+    add_run_flags(parser)
+    parser.add_argument("--mode", choices=["fit", "eager_tf"], default="fit",
+                        help="fit: Keras fit; eager_tf: a tf.GradientTape loop (same training, easier to debug)")
+    return parser
+
+
+def main(argv=None, prog="lateral train"):
+    quiet_unless_verbose(argv)
+    args = build_parser(prog).parse_args(argv)
+    return run_explaining_errors(lambda: train(args), kept=RUN_KEPT.format(root=args.checkpoint_root))
+
+
+def train(args):
+    from lateral.config import load_config
+
+    config = load_config(args.cfg_path)
+    check_dataset(config.data.train_dataset, f"{args.cfg_path}: train_dataset")
+    from lateral.training.stage_one import train_stage_one  # after the checks: TensorFlow starts slowly
+
+    return train_stage_one(config, args.mode, args.strategy, args.checkpoint_root, args.log_root)
