@@ -4,11 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-<<<<<<< HEAD
-.PHONY: install test test-lowest demo bench clean-demo screenshots
-=======
-.PHONY: install test test-lowest demo docs bench clean-demo
->>>>>>> guide
+.PHONY: install test test-lowest demo docs bench clean-demo screenshots
 
 $(INSTALLED): setup.py
 	@echo "==> creating $(VENV) and installing lateral with its pinned dependencies"
