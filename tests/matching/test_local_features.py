@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from lateral.matching.local_features import MATCHERS, root_sift
-from lateral.matching.verify import local_score
+from lateral.matching.verify import inlier_count, local_score, tentative_matches
 
 
 def test_root_sift_is_l1_normalised_then_square_rooted():
@@ -45,3 +45,25 @@ def test_a_large_rotation_is_rejected_as_a_chance_fit():
                             borderMode=cv2.BORDER_REFLECT)
     matcher = MATCHERS.get("sift")
     assert local_score(matcher.extract(image), matcher.extract(turned), matcher.norm) == 0
+
+
+def test_tentative_matches_keep_only_unambiguous_mutual_nearest_neighbours():
+    """a0 -> b0 is clear both ways; a1 is about as near b1 (1.0) as b2 (1.1): the ratio test drops it; a2's
+    nearest is b3, but b3's nearest is a3: the mutual check drops a2 -> b3 and keeps a3 -> b3."""
+    a = np.float32([[0, 0], [20, 0], [40, 0], [40.5, 0]])
+    b = np.float32([[0.1, 0], [20, 1], [20, -1.1], [41, 0]])
+    np.testing.assert_array_equal(tentative_matches(a, b, cv2.NORM_L2), [[0, 0], [3, 3]])
+
+
+def test_inliers_are_the_points_the_similarity_transform_explains():
+    """30 points moved by a known similarity (5 degrees, scale 1.1, shifted) and 20 put 30-80 px away from
+    where it would take them: RANSAC (6 px threshold) keeps exactly the 30."""
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 300, (50, 2))
+    angle, scale = np.radians(5.0), 1.1
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = points @ rotation.T + [12.0, -7.0]
+    direction = rng.uniform(0, 2 * np.pi, 20)
+    moved[30:] += rng.uniform(30, 80, (20, 1)) * np.stack([np.cos(direction), np.sin(direction)], axis=1)
+    assert inlier_count(points, moved) == 30
+    assert inlier_count(points[:3], moved[:3]) == 0  # too few matches to fit anything
