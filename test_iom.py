@@ -4,6 +4,11 @@
         [--protocol all|cross_session] [--compare_flanks] [--classification] [--out DIR]
         [--sessions C1 --sessions C3] [--flip_tta] [--camera_norm]
         [--rerank [--rerank_k1 20 --rerank_k2 6 --rerank_lambda 0.3]]
+        [--verify sift [--shortlist 30] [--photos RAW] [--fit_calibration]]
+
+--verify: the first measure's top --shortlist candidates are verified by local matching and the fused
+score is reported beside the global one; --fit_calibration fits the run's calibrations on this test set
+(fish the model was not trained on) first. See docs/matching.md.
 """
 
 from lateral.quiet import quiet_unless_verbose
@@ -16,6 +21,9 @@ from absl import app, flags  # noqa: E402
 
 from lateral.cli import define_verbose_flag, parse_flags_or_exit, run_explaining_errors  # noqa: E402
 from lateral.config import load_config, require  # noqa: E402
+from lateral.matching.fusion import DEFAULT_BUDGET  # noqa: E402
+from lateral.matching.local_features import MATCHERS  # noqa: E402
+from lateral.user_errors import UserError  # noqa: E402
 
 flags.DEFINE_string("cfg_path", None, "the run's YAML config (its sub_name and test_dataset)")
 flags.DEFINE_string("test_dataset", None, "prepare_data.py output or a folder of ROIs per fish (default: the config's)")
@@ -40,6 +48,13 @@ flags.DEFINE_integer("rerank_k1", 20, "re-ranking: k of the k-reciprocal neighbo
 flags.DEFINE_integer("rerank_k2", 6, "re-ranking: neighbours of the local query expansion (1: none)", lower_bound=1)
 flags.DEFINE_float("rerank_lambda", 0.3, "re-ranking: weight of the original distance", lower_bound=0.0,
                    upper_bound=1.0)
+flags.DEFINE_enum("verify", None, MATCHERS.names(), "verify the first measure's shortlist by local matching and "
+                  "also report the fused score (calibrations in <run folder>/calibration/)")
+flags.DEFINE_integer("shortlist", DEFAULT_BUDGET, "--verify: candidates verified per query (0: all)", lower_bound=0)
+flags.DEFINE_string("photos", None, "--verify: the photo folder prepare_data.py read; ROIs are re-cut from it at "
+                    "the matching resolution (default: match the stored ROIs)")
+flags.DEFINE_boolean("fit_calibration", False, "--verify: fit the run's calibrations on this test set's pairs "
+                     "(fish the model was not trained on) instead of reading them")
 flags.mark_flags_as_required(["cfg_path"])
 FLAGS = flags.FLAGS
 
@@ -52,6 +67,7 @@ def main(argv):
 def evaluate():
     from lateral.evaluation.classification import classify
     from lateral.evaluation.evaluate import EvaluationOptions, evaluate_run
+    from lateral.evaluation.local_verification import VerifyOptions
     from lateral.evaluation.templates import load_test_set
 
     config = load_config(FLAGS.cfg_path)
@@ -62,9 +78,15 @@ def evaluate():
     out = Path(FLAGS.out or run_folder / "evaluation")
     options = EvaluationOptions(FLAGS.flip_tta, FLAGS.camera_norm, FLAGS.rerank, FLAGS.rerank_k1,
                                 FLAGS.rerank_k2, FLAGS.rerank_lambda)
+    verify = None
+    if FLAGS.verify:
+        verify = VerifyOptions(FLAGS.verify, FLAGS.shortlist or None, FLAGS.photos,
+                               fit_calibration=FLAGS.fit_calibration)
+    elif FLAGS.fit_calibration or FLAGS.photos:
+        raise UserError("--fit_calibration and --photos go with --verify (e.g. --verify sift)")
     table, _ = evaluate_run(run_folder, test_dataset, out, FLAGS.measure, FLAGS.protocol == "cross_session",
                             FLAGS.compare_flanks, fish=config.data.held_out_fish, sessions=tuple(FLAGS.sessions or ()),
-                            options=options)
+                            options=options, verify=verify)
     if FLAGS.classification:
         stage_one = Path(FLAGS.ckpt or Path("checkpoints") / (config.run.first_sub_name or config.run.sub_name))
         classify(stage_one, load_test_set(test_dataset), out)

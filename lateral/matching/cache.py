@@ -23,11 +23,15 @@ from lateral.preprocess.photo_io import read_colour_photo
 MAX_PHOTO_PIXELS = 100_000_000
 
 
-def photo_features(path, corners, matcher, long_side=DEFAULT_LONG_SIDE):
-    """``Features`` of the ROI ``corners`` of the photo at ``path`` (the whole photo when None)."""
-    photo = read_colour_photo(path, 1, MAX_PHOTO_PIXELS)
-    roi = recut_roi(photo, full_frame(photo) if corners is None else corners, long_side)
+def image_features(image, corners, matcher, long_side=DEFAULT_LONG_SIDE):
+    """``Features`` of the ROI ``corners`` of a BGR ``image`` (the whole image when None)."""
+    roi = recut_roi(image, full_frame(image) if corners is None else corners, long_side)
     return MATCHERS.get(matcher).extract(roi)
+
+
+def photo_features(path, corners, matcher, long_side=DEFAULT_LONG_SIDE):
+    """``image_features`` of the photo at ``path``."""
+    return image_features(read_colour_photo(path, 1, MAX_PHOTO_PIXELS), corners, matcher, long_side)
 
 
 class FeatureCache:

@@ -10,6 +10,8 @@ probability alone elsewhere.
 
 import numpy as np
 
+DEFAULT_BUDGET = 30  # candidates verified per query (docs/matching.md: measured on nyala and FS48)
+
 
 def shortlist(global_scores, allowed, budget):
     """bool [queries, gallery]: each query's ``budget`` best allowed candidates by ``global_scores``

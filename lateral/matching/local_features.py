@@ -19,7 +19,7 @@ import numpy as np
 from lateral.registry import Registry
 
 MATCHERS = Registry("matcher")
-MAX_KEYPOINTS = 1000  # per ROI: bounds a pair's matching cost
+MAX_KEYPOINTS = 500  # per ROI: a pair costs one [500, 500] distance matrix (docs/matching.md: timings)
 
 
 @dataclasses.dataclass(frozen=True)
