@@ -24,17 +24,16 @@ class Geometry:
     max_scale: float = 1.5
 
 
-def descriptor_distances(descriptors_a, descriptors_b, norm):
-    """[n, k] distances: Euclidean (``cv2.NORM_L2``) or, for packed binary descriptors, Hamming
-    (``cv2.NORM_HAMMING``). One matrix product either way: OpenCV's brute-force matcher returns a Python
-    object per match, which costs more than the arithmetic at a thousand keypoints."""
+def _dissimilarities(descriptors_a, descriptors_b, norm):
+    """[n, k], ordered as the distances: squared Euclidean (``cv2.NORM_L2``) or, for packed binary
+    descriptors, Hamming (``cv2.NORM_HAMMING``). One matrix product either way: OpenCV's brute-force
+    matcher returns a Python object per match, which costs more than the arithmetic at 500 keypoints."""
     if norm == cv2.NORM_HAMMING:
         bits_a, bits_b = (np.unpackbits(np.asarray(d, np.uint8), axis=1).astype(np.float32)
                           for d in (descriptors_a, descriptors_b))
         return bits_a.sum(1)[:, None] + bits_b.sum(1)[None, :] - 2 * bits_a @ bits_b.T
     a, b = np.asarray(descriptors_a, np.float32), np.asarray(descriptors_b, np.float32)
-    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
-    return np.sqrt(np.maximum(squared, 0))
+    return (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
 
 
 def tentative_matches(descriptors_a, descriptors_b, norm, ratio=RATIO):
@@ -42,12 +41,14 @@ def tentative_matches(descriptors_a, descriptors_b, norm, ratio=RATIO):
     neighbour (the mutual check)."""
     if len(descriptors_a) < 1 or len(descriptors_b) < 2:
         return np.zeros((0, 2), np.int64)
-    distances = descriptor_distances(descriptors_a, descriptors_b, norm)
-    rows = np.arange(len(distances))
-    nearest = distances.argmin(axis=1)
-    two_smallest = np.partition(distances, 1, axis=1)[:, :2]
-    unambiguous = two_smallest[:, 0] < ratio * two_smallest[:, 1]
-    mutual = distances.argmin(axis=0)[nearest] == rows
+    dissimilarities = _dissimilarities(descriptors_a, descriptors_b, norm)
+    rows = np.arange(len(dissimilarities))
+    nearest = dissimilarities.argmin(axis=1)
+    two_nearest = np.maximum(np.partition(dissimilarities, 1, axis=1)[:, :2], 0)
+    if norm == cv2.NORM_L2:
+        two_nearest = np.sqrt(two_nearest)
+    unambiguous = two_nearest[:, 0] < ratio * two_nearest[:, 1]
+    mutual = dissimilarities.argmin(axis=0)[nearest] == rows
     keep = unambiguous & mutual
     return np.stack([rows[keep], nearest[keep]], axis=1).astype(np.int64)
 

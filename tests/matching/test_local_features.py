@@ -48,10 +48,11 @@ def test_a_large_rotation_is_rejected_as_a_chance_fit():
 
 
 def test_tentative_matches_keep_only_unambiguous_mutual_nearest_neighbours():
-    """a0 -> b0 is clear both ways; a1 is about as near b1 (1.0) as b2 (1.1): the ratio test drops it; a2's
+    """a0 -> b0 is clear both ways; a1 is about as near b1 (1.0) as b2 (1.2; 1 / 1.2 > 0.8, though
+    1 / 1.2 ** 2 is not): the ratio test drops it; a2's
     nearest is b3, but b3's nearest is a3: the mutual check drops a2 -> b3 and keeps a3 -> b3."""
     a = np.float32([[0, 0], [20, 0], [40, 0], [40.5, 0]])
-    b = np.float32([[0.1, 0], [20, 1], [20, -1.1], [41, 0]])
+    b = np.float32([[0.1, 0], [20, 1], [20, -1.2], [41, 0]])
     np.testing.assert_array_equal(tentative_matches(a, b, cv2.NORM_L2), [[0, 0], [3, 3]])
 
 
