@@ -14,6 +14,7 @@ setup(
         "tensorflow>=2.21,<2.22",
         "tensorboard>=2.21,<2.22",
         "keras>=3.12,<4",
+        # SIFT is in the main wheel since 4.4 (lateral.matching; tests/matching checks each registered detector).
         "opencv-python-headless>=4.10,<6",
         "numpy>=2.0,<3",  # np.bitwise_count (gallery search) is NumPy 2
         "scipy>=1.13,<2",  # scipy.stats.norm (DET plot axes); 1.13 is the first built for NumPy 2

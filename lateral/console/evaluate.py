@@ -5,6 +5,8 @@ from pathlib import Path
 
 from lateral.cli import ArgumentParser, add_verbose_flag, fraction, positive_int, run_explaining_errors
 from lateral.console.common import check_dataset
+from lateral.matching.fusion import DEFAULT_BUDGET
+from lateral.matching.local_features import MATCHERS
 from lateral.quiet import quiet_unless_verbose
 
 MEASURES = ["hamming", "lut_hamming", "jaccard", "cosine", "euclidean"]
@@ -12,8 +14,14 @@ EXAMPLES = """examples:
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --protocol cross_session
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --test_dataset my_test_prepared --measure hamming
 
+  lateral evaluate --cfg_path configs/my_fish_stage2.yaml --verify sift --photos my_test_photos
+
 The report (report.md, metrics.json, roc.png, det.png, scores.png, cmc.png) goes
 to <run folder>/evaluation/; the gallery's --far/--metrics read its metrics.json.
+--verify: the first measure's top --shortlist candidates are verified by local
+matching and the fused score is reported beside the global one;
+--fit_calibration fits the run's calibrations on this test set (fish the model
+was not trained on) first. See docs/matching.md.
 """
 
 
@@ -51,8 +59,24 @@ def build_parser(prog):
                         help="re-ranking: neighbours of the local query expansion (1: none)")
     parser.add_argument("--rerank_lambda", type=fraction, default=0.3,
                         help="re-ranking: weight of the original distance (0 to 1)")
+    parser.add_argument("--verify", choices=MATCHERS.names(), default=None,
+                        help="verify the first measure's shortlist by local matching and also report the fused score "
+                             "(calibrations in <run folder>/calibration/)")
+    parser.add_argument("--shortlist", type=non_negative_int, default=DEFAULT_BUDGET,
+                        help="--verify: candidates verified per query (0: all)")
+    parser.add_argument("--photos", default=None,
+                        help="--verify: the photo folder prepare_data.py read; ROIs are re-cut from it at the matching "
+                             "resolution (default: match the stored ROIs)")
+    parser.add_argument("--fit_calibration", action="store_true",
+                        help="--verify: fit the run's calibrations on this test set's pairs (fish the model was not "
+                             "trained on) instead of reading them")
     add_verbose_flag(parser)
     return parser
+
+
+def non_negative_int(text):
+    """argparse ``type``: an integer of at least 0."""
+    return 0 if text.strip() == "0" else positive_int(text)
 
 
 def main(argv=None, prog="lateral evaluate"):
@@ -64,7 +88,10 @@ def main(argv=None, prog="lateral evaluate"):
 
 def evaluate(args):
     from lateral.config import load_config, require
+    from lateral.user_errors import UserError
 
+    if (args.fit_calibration or args.photos) and not args.verify:
+        raise UserError("--fit_calibration and --photos go with --verify (e.g. --verify sift)")
     config = load_config(args.cfg_path)
     if not args.test_dataset:
         require(config.evaluation, ["test_dataset"], "lateral evaluate (or pass --test_dataset)")
@@ -75,13 +102,17 @@ def evaluate(args):
 
     from lateral.evaluation.classification import classify  # after the checks: TensorFlow starts slowly
     from lateral.evaluation.evaluate import EvaluationOptions, evaluate_run
+    from lateral.evaluation.local_verification import VerifyOptions
     from lateral.evaluation.templates import load_test_set
 
     options = EvaluationOptions(args.flip_tta, args.camera_norm, args.rerank, args.rerank_k1, args.rerank_k2,
                                 args.rerank_lambda)
+    verify = None
+    if args.verify:
+        verify = VerifyOptions(args.verify, args.shortlist or None, args.photos, fit_calibration=args.fit_calibration)
     table, _ = evaluate_run(run_folder, test_dataset, out, args.measure, args.protocol == "cross_session",
                             args.compare_flanks, fish=config.data.held_out_fish, sessions=tuple(args.sessions or ()),
-                            options=options)
+                            options=options, verify=verify)
     if args.classification:
         stage_one = Path(args.ckpt or Path("checkpoints") / (config.run.first_sub_name or config.run.sub_name))
         classify(stage_one, load_test_set(test_dataset), out)

@@ -213,6 +213,16 @@ def _is_record(line):
     return isinstance(record, dict) and "source" in record and "status" in record
 
 
+def roi_corners(prepared_dir):
+    """{source: the ROI's four corners in the source photo} of every ok photo in the manifest (for cutting
+    the ROI again at another resolution: lateral.matching.roi)."""
+    path = Path(prepared_dir) / MANIFEST
+    if not path.exists():
+        raise PrepareError(f"{path} not found: ROIs are re-cut from the photos by the manifest of prepare_data.py")
+    return {source: record["roi"] for source, record in _finished_records(Path(prepared_dir)).items()
+            if record["status"] == "ok"}
+
+
 def _run(tasks, settings, workers, progress):
     bar = tqdm(total=len(tasks), desc="preparing photos", unit="photo", disable=not progress or not tasks)
     if workers == 1 or len(tasks) < 2:

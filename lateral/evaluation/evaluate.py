@@ -15,13 +15,17 @@ import numpy as np
 from lateral.data.records import DatasetError
 from lateral.data.split import keep_fish
 from lateral.evaluation.camera_norm import camera_normalise
+from lateral.evaluation.local_verification import (check_calibrations, fit_calibrations, fused_scores, local_features,
+                                                   verified_inliers)
 from lateral.evaluation.per_fish import per_fish_markdown, per_fish_rank1
 from lateral.evaluation.protocol import EvaluationError, comparable, require_both_kinds, verification_pairs
 from lateral.evaluation.report import write_report
 from lateral.evaluation.rerank import DEFAULT_K1, DEFAULT_K2, DEFAULT_LAMBDA, rerank_per_query
 from lateral.evaluation.templates import compute_templates, load_test_set
 from lateral.evaluation.verification import evaluate_measure
+from lateral.matching.calibration import Calibration
 from lateral.measures import MEASURES
+from lateral.runs import CODES_MODEL
 
 DEFAULT_MEASURES = {"codes": ("hamming",), "embeddings": ("cosine",)}
 # Each measure's score (higher = more alike) as the distance re-ranking works on.
@@ -53,6 +57,11 @@ class EvaluationOptions:
         return ", ".join(parts) or "none"
 
 
+def _default_measure(run_folder):
+    """The first default measure, known before the model loads: hamming for a stage-two run, else cosine."""
+    return DEFAULT_MEASURES["codes"][0] if (Path(run_folder) / CODES_MODEL).is_file() else DEFAULT_MEASURES["embeddings"][0]
+
+
 def keep_sessions(roi_set, sessions, test_dataset):
     """Only the images of ``sessions`` (cameras); an unknown session fails naming it."""
     known = sorted(set(roi_set.sessions.tolist()))
@@ -63,9 +72,12 @@ def keep_sessions(roi_set, sessions, test_dataset):
 
 
 def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session=False, compare_flanks=False,
-                 max_pairs=2_000_000, bootstrap_rounds=200, fish=(), sessions=(), options=EvaluationOptions()):
+                 max_pairs=2_000_000, bootstrap_rounds=200, fish=(), sessions=(), options=EvaluationOptions(),
+                 verify=None):
     """Evaluate ``run_folder``'s models on ``test_dataset`` (only ``fish`` and ``sessions``, if named);
-    returns (Markdown report, {measure: figures})."""
+    returns (Markdown report, {measure: figures}). ``verify`` (``VerifyOptions``): the first measure's
+    shortlist is verified locally and the fused score evaluated too, as ``<measure>+<matcher>``
+    (lateral/evaluation/local_verification.py)."""
     roi_set = load_test_set(test_dataset)
     if fish:
         roi_set = keep_fish(roi_set, fish, keep=True)
@@ -74,21 +86,35 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
     allowed = comparable(roi_set.fish_ids, roi_set.flanks, roi_set.sessions, cross_session, compare_flanks)
     first, second, genuine = verification_pairs(roi_set.fish_ids, allowed, max_pairs)
     require_both_kinds(genuine, roi_set.fish_ids, roi_set.sessions, cross_session, test_dataset)
+    if verify is not None:
+        calibration_files = check_calibrations(run_folder, (measures or [_default_measure(run_folder)])[0], verify)
     templates = compute_templates(run_folder, roi_set, flip_tta=options.flip_tta)  # after the checks: no model load
     if options.camera_norm:
         templates["embeddings"] = camera_normalise(templates["embeddings"], roi_set.sessions)
     if measures is None:  # hamming on IoM codes for a stage-two run, and cosine on embeddings always
         measures = [*(DEFAULT_MEASURES["codes"] if templates["codes"] is not None else ()), *DEFAULT_MEASURES["embeddings"]]
-    results, scores, per_fish = {}, {}, {}
+    results, scores, per_fish, similarities = {}, {}, {}, {}
     for name in measures:
         measure = MEASURES.get(name)
         representation = templates[measure.representation]
         if representation is None:
             raise EvaluationError(f"measure {name!r} needs IoM codes, but {run_folder} holds a stage-one model only")
-        similarity = measure.scores(representation, representation)
+        similarities[name] = measure.scores(representation, representation)
+    calibration_report = ""
+    if verify is not None:
+        local = verified_inliers(similarities[measures[0]], allowed, local_features(roi_set, test_dataset, verify),
+                                 verify)
+        if verify.fit_calibration:
+            calibrations, calibration_report = fit_calibrations(
+                measures[0], similarities[measures[0]], local, roi_set.fish_ids, first, second, genuine, verify,
+                calibration_files, out_dir)
+        else:
+            calibrations = [Calibration.load(path) for path in calibration_files]
+        similarities[f"{measures[0]}+{verify.matcher}"] = fused_scores(similarities[measures[0]], local, calibrations)
+    for name, similarity in similarities.items():
         ranking_scores = similarity
         if options.rerank:
-            ranking_scores = -rerank_per_query(RERANK_DISTANCES[name](np.asarray(similarity, np.float64)), allowed,
+            ranking_scores = -rerank_per_query(RERANK_DISTANCES[name.split("+")[0]](np.asarray(similarity, np.float64)), allowed,
                                                options.rerank_k1, options.rerank_k2, options.rerank_lambda)
         results[name] = evaluate_measure(similarity, roi_set.fish_ids, allowed, first, second, genuine,
                                          bootstrap_rounds, identification_scores=ranking_scores)
@@ -103,5 +129,9 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
               f"{len(np.unique(roi_set.fish_ids))} fish{kept_sessions}; protocol: {protocol}, {flanks}; "
               f"{int(genuine.sum())} genuine and {int((~genuine).sum())} impostor pairs; "
               f"test-time options: {options.describe()}.")
-    table = write_report(Path(out_dir), header, results, scores, per_fish_markdown(per_fish))
+    if verify is not None:
+        header += (f" Local verification: {verify.describe()}; calibrations "
+                   f"{'fitted on these pairs (in-sample)' if verify.fit_calibration else 'from ' + str(calibration_files[0].parent)}.")
+    sections = per_fish_markdown(per_fish) + (f"\n\n## Calibration\n\n{calibration_report}" if calibration_report else "")
+    table = write_report(Path(out_dir), header, results, scores, sections)
     return f"{header}\n\n{table}", results

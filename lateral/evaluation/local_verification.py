@@ -1,0 +1,96 @@
+"""``test_iom.py --verify``: the global measure's shortlist verified by local matching, and fused.
+
+Each query's top ``budget`` candidates by the global measure are matched by the
+local matcher (lateral/matching); the global score and the inlier count are
+mapped to P(same fish) by the run's calibrations (``<run>/calibration/``), and
+the fused score is their mean where verified, the global probability elsewhere.
+``fit_calibration`` fits those calibrations instead, on the test set's pairs:
+point it at fish the model was not trained on (docs/matching.md).
+"""
+
+import dataclasses
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lateral.data.prepare import roi_corners
+from lateral.matching.cache import FeatureCache, image_features
+from lateral.matching.calibration import (Calibration, CalibrationError, calibration_path, expected_calibration_error,
+                                          plot_reliability)
+from lateral.matching.fusion import DEFAULT_BUDGET, fuse, shortlist, verify_shortlist
+from lateral.matching.local_features import MATCHERS
+from lateral.matching.roi import DEFAULT_LONG_SIDE
+from lateral.matching.verify import local_score
+
+@dataclasses.dataclass(frozen=True)
+class VerifyOptions:
+    matcher: str
+    budget: object = DEFAULT_BUDGET  # int, or None for every allowed candidate
+    photos: object = None  # the photo folder prepare_data.py read: ROIs re-cut from it; None: the stored ROIs
+    long_side: int = DEFAULT_LONG_SIDE
+    fit_calibration: bool = False
+
+    def describe(self):
+        budget = "every candidate" if self.budget is None else f"the top {self.budget}"
+        source = f"ROIs re-cut from {self.photos}" if self.photos else "the stored ROIs"
+        return f"{self.matcher} verification of {budget} at {self.long_side} px on {source}"
+
+
+def check_calibrations(run_folder, measure, options):
+    """The two calibrations' paths; a CalibrationError before any work when they are missing (or, when
+    fitting, already there: a fitted calibration is never overwritten unasked)."""
+    paths = calibration_path(run_folder, measure), calibration_path(run_folder, options.matcher)
+    for path in paths:
+        if options.fit_calibration and path.exists():
+            raise CalibrationError(f"{path} exists; delete it to fit the calibration again")
+        if not options.fit_calibration and not path.exists():
+            raise CalibrationError(f"{path} not found: fit it first with test_iom.py --verify {options.matcher} "
+                                   "--fit_calibration on fish the model was not trained on")
+    return paths
+
+
+def local_features(roi_set, test_dataset, options):
+    """Each image's local features: re-cut from its photo by the manifest's ROI (``options.photos``, cached in
+    ``<test_dataset>/local_features``), or from the stored ROI image."""
+    MATCHERS.get(options.matcher)
+    if options.photos is None:
+        return [image_features(cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_COLOR), None,
+                               options.matcher, options.long_side) for encoded in roi_set.images]
+    corners = roi_corners(test_dataset)
+    cache = FeatureCache(Path(test_dataset) / "local_features", options.matcher, options.long_side)
+    return [cache.features(Path(options.photos) / source, corners[source]) for source in roi_set.sources]
+
+
+def verified_inliers(similarity, allowed, features, options):
+    """Inlier counts [n, n] of each query's shortlist by ``similarity`` (NaN outside it)."""
+    norm = MATCHERS.get(options.matcher).norm
+    return verify_shortlist(shortlist(similarity, allowed, options.budget),
+                            lambda i, j: local_score(features[i], features[j], norm), same_images=True)
+
+
+def fused_scores(similarity, local, calibrations):
+    global_calibration, local_calibration = calibrations
+    verified = ~np.isnan(local)
+    return fuse(global_calibration(similarity), np.where(verified, local_calibration(np.nan_to_num(local)), np.nan))
+
+
+def fit_calibrations(measure, similarity, local, fish_ids, first, second, genuine, options, paths, out_dir):
+    """Fit and save both calibrations (the global one on every verification pair, the local one on the
+    verified pairs: the only ones it is applied to); returns Markdown with each one's ECE and writes
+    reliability plots to ``out_dir``."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    verified = ~np.isnan(local)
+    same_fish = np.asarray(fish_ids)[:, None] == np.asarray(fish_ids)[None, :]
+    fitted = [Calibration.fit(measure, similarity[first, second], genuine),
+              Calibration.fit(options.matcher, local[verified], same_fish[verified])]
+    lines = ["| calibration | pairs | ECE (on its own pairs) |", "|---|---|---|"]
+    for calibration, path, values, labels in zip(fitted, paths, (similarity[first, second], local[verified]),
+                                                 (genuine, same_fish[verified])):
+        calibration.save(path)
+        probabilities = calibration(values)
+        plot_reliability(Path(out_dir) / f"reliability_{calibration.score}.png", probabilities, labels,
+                         calibration.score)
+        lines.append(f"| {calibration.score} ({path}) | {labels.size} | "
+                     f"{expected_calibration_error(probabilities, labels):.4f} |")
+    return fitted, "\n".join(lines)
