@@ -13,7 +13,6 @@ MEASURES = ["hamming", "lut_hamming", "jaccard", "cosine", "euclidean"]
 EXAMPLES = """examples:
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --protocol cross_session
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --test_dataset my_test_prepared --measure hamming
-
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --verify sift --photos my_test_photos
 
 The report (report.md, metrics.json, roc.png, det.png, scores.png, cmc.png) goes
