@@ -3,7 +3,10 @@
     python test_iom.py --cfg_path C [--test_dataset PATH] [--ckpt DIR] [--measure hamming --measure cosine]
         [--protocol all|cross_session] [--compare_flanks] [--classification] [--out DIR]
         [--sessions C1 --sessions C3] [--flip_tta] [--camera_norm]
-        [--rerank [--rerank_k1 20 --rerank_k2 6 --rerank_lambda 0.3]]
+        [--rerank [--rerank_k1 20 --rerank_k2 6 --rerank_lambda 0.3]] [--distractors PATH]
+
+Also writes the open-set figures (FNIR at FPIR 0.01 and 0.1 against gallery size; docs/open_set.md) and
+open_set_calibration.npz, the impostor scores from which ``python -m lateral.gallery`` sizes its threshold.
 """
 
 from lateral.quiet import quiet_unless_verbose
@@ -40,6 +43,8 @@ flags.DEFINE_integer("rerank_k1", 20, "re-ranking: k of the k-reciprocal neighbo
 flags.DEFINE_integer("rerank_k2", 6, "re-ranking: neighbours of the local query expansion (1: none)", lower_bound=1)
 flags.DEFINE_float("rerank_lambda", 0.3, "re-ranking: weight of the original distance", lower_bound=0.0,
                    upper_bound=1.0)
+flags.DEFINE_string("distractors", None, "open set: prepare_data.py output or ROI folder of OTHER fish (e.g. "
+                    "synthetic ones) that fill galleries of 100 and 1,000 fish beyond the test fish")
 flags.mark_flags_as_required(["cfg_path"])
 FLAGS = flags.FLAGS
 
@@ -64,14 +69,15 @@ def evaluate():
                                 FLAGS.rerank_k2, FLAGS.rerank_lambda)
     table, _ = evaluate_run(run_folder, test_dataset, out, FLAGS.measure, FLAGS.protocol == "cross_session",
                             FLAGS.compare_flanks, fish=config.data.held_out_fish, sessions=tuple(FLAGS.sessions or ()),
-                            options=options)
+                            options=options, distractors=FLAGS.distractors)
     if FLAGS.classification:
         stage_one = Path(FLAGS.ckpt or Path("checkpoints") / (config.run.first_sub_name or config.run.sub_name))
         classify(stage_one, load_test_set(test_dataset), out)
         table += "\n\n## Closed-set classification\n\n" + (out / "classification.md").read_text()
     print(table)
     extra = ", classification.md, confusion.png" if FLAGS.classification else ""
-    print(f"\nwritten to {out}: report.md, metrics.json, roc.png, det.png, scores.png, cmc.png{extra}")
+    print(f"\nwritten to {out}: report.md, metrics.json, roc.png, det.png, scores.png, cmc.png, open_set.png, "
+          f"open_set_calibration.npz{extra}")
 
 
 if __name__ == "__main__":

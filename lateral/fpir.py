@@ -22,10 +22,19 @@ formula's FPIR an upper bound of the real one when the photos differ
 (bench/open_set.py measures how far).
 """
 
+import json
 import math
+import os
+import zipfile
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import genpareto
+
+from lateral.user_errors import UserError
+
+# test_iom.py writes it into its report folder (by default <run folder>/evaluation/); the gallery reads it there.
+CALIBRATION_FILE = "open_set_calibration.npz"
 
 MIN_EXCEEDANCES = 10  # fewer calibration scores at or above the threshold: the fitted tail decides
 TAIL_SHARE = 0.1  # the fitted tail: the top 10% of the calibration scores (at least MIN_TAIL_SCORES)
@@ -67,3 +76,35 @@ def _tail_threshold(sorted_scores, exceedance):
     # P(X >= base + y) = (tail_size / size) * (1 - G(y)): solve for the target exceedance.
     conditional = exceedance * sorted_scores.size / tail_size
     return float(base + genpareto.isf(conditional, shape, loc=0.0, scale=scale))
+
+
+class CalibrationError(UserError):
+    """The calibration file is missing, damaged or lacks a measure (the message names it)."""
+
+
+def write_calibration(path, scores, about):
+    """Save {measure: impostor scores} and ``about`` (a JSON-ready dict: data set, protocol) atomically."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as handle:
+        np.savez_compressed(handle, about=np.array(json.dumps(about)),
+                            **{f"scores_{name}": np.asarray(values, np.float32) for name, values in scores.items()})
+    os.replace(partial, path)
+
+
+def read_calibration(path, measure):
+    """(impostor scores of ``measure``, about) from ``write_calibration``'s file."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            about = json.loads(str(stored["about"]))
+            key = f"scores_{measure}"
+            if key not in stored:
+                held = ", ".join(name.removeprefix("scores_") for name in stored if name.startswith("scores_"))
+                raise CalibrationError(f"{path} holds no {measure} scores (it has {held or 'none'}); run test_iom.py "
+                                       f"with --measure {measure}")
+            return stored[key].astype(np.float64), about
+    except FileNotFoundError:
+        raise CalibrationError(f"no open-set calibration at {path}: run test_iom.py on held-out fish for this model "
+                               "first (it writes the file), or give --threshold or --far") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise CalibrationError(f"{path} is damaged ({error}); run test_iom.py again to rewrite it") from None

@@ -155,7 +155,7 @@ def open_set_figures(search_best, search_fish, gallery_fish, enrolled_fish, cali
     for size in sizes:
         galleries = _draw_galleries(enrolled, distractors, size, rng)
         if galleries is None:
-            figures[str(size)] = {"note": f"only {len(gallery_fish)} fish to draw a gallery from"}
+            figures[str(size)] = {"note": f"only {len(gallery_fish)} fish to draw a gallery from (add distractors)"}
             continue
         outcomes = [search_outcomes(search_best, search_fish, gallery_fish, columns) for columns in galleries]
         figures[str(size)] = _figures_at_size(outcomes, search_fish, enrolled_fish, calibration, size, targets,
@@ -171,8 +171,8 @@ def _figures_at_size(outcomes, search_fish, enrolled_fish, calibration, size, ta
         non_mated_fish.append(search_fish[non_mated]), non_mated_top.append(top[non_mated])
     mated_fish, mated_top, hits, non_mated_fish, non_mated_top = (
         np.concatenate(parts) for parts in (mated_fish, mated_top, hits, non_mated_fish, non_mated_top))
-    result = {"gallery_draws": len(outcomes), "mated_searches": int(mated_top.size),
-              "non_mated_searches": int(non_mated_top.size)}
+    result = {"gallery_draws": len(outcomes), "mated_searches": round(mated_top.size / len(outcomes)),
+              "non_mated_searches": round(non_mated_top.size / len(outcomes))}  # per gallery
     if not mated_top.size or not non_mated_top.size:
         return {**result, "note": "no mated or no non-mated search"}
     formula = {target: threshold_at_fpir(calibration, target, size) for target in targets}
@@ -232,6 +232,7 @@ def evaluate_open_set(similarity, fish_ids, allowed, distractor_similarity=None,
         names = np.concatenate([names.astype(object), [DISTRACTOR_PREFIX + str(name) for name in extra_names]])
         best = np.concatenate([best, extra_best], axis=1)
     as_search = np.arange(searches.size) >= split.gallery.size  # the gallery's own photos are not searches
+    sizes = sorted({*sizes, int(split.enrolled_fish.size)})  # and a gallery of every enrolled fish
     figures = open_set_figures(best[as_search], search_fish[as_search], names, split.enrolled_fish, calibration,
                                sizes, bootstrap_rounds=bootstrap_rounds, seed=seed)
     return {"enrolled_fish": int(split.enrolled_fish.size), "never_enrolled_fish": int(split.never_enrolled_fish.size),

@@ -57,7 +57,70 @@ def write_report(out_dir, header, results, scores, sections=""):
     _plot_roc_and_det(out_dir, scores)
     _plot_histograms(out_dir, scores)
     _plot_cmc(out_dir, results)
+    if any("open_set" in figures for figures in results.values()):
+        _plot_open_set(out_dir, results)
     return table
+
+
+def _cell(figures, key):
+    value, interval = figures.get(key), figures.get(f"{key}_95")
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+
+
+def open_set_markdown(results):
+    """Per measure: FNIR at FPIR 0.01 and 0.1 against the gallery size N (NIST FRVT), and the realised FPIR of
+    the threshold lateral.fpir sets for N from the enrolled fish's impostor scores."""
+    sections = []
+    for measure, figures in results.items():
+        if "open_set" not in figures:
+            continue
+        open_set = figures["open_set"]
+        lines = [f"### {measure}", "",
+                 f"{open_set['enrolled_fish']} enrolled fish ({open_set['gallery_templates']} templates), "
+                 f"{open_set['never_enrolled_fish']} never enrolled, {open_set['distractor_fish']} distractor fish; "
+                 f"{open_set['calibration_scores']} calibration scores; split seed {open_set['seed']}.", "",
+                 "| N | FNIR @ FPIR 0.01 | FNIR @ FPIR 0.1 | formula threshold 0.01 | realised FPIR (0.01) "
+                 "| formula threshold 0.1 | realised FPIR (0.1) | searches per gallery (mated, non-mated) |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for size, row in open_set["by_gallery_size"].items():
+            if "note" in row:
+                lines.append(f"| {size} | {row['note']} | | | | | | |")
+                continue
+            thresholds = [f"{row[f'formula_threshold_{t}']:.4f} ({row[f'formula_how_{t}']})" for t in ("0.01", "0.1")]
+            lines.append(f"| {size} | {_cell(row, 'fnir_at_fpir_0.01')} | {_cell(row, 'fnir_at_fpir_0.1')} | "
+                         f"{thresholds[0]} | {_cell(row, 'realised_fpir_0.01')} | {thresholds[1]} | "
+                         f"{_cell(row, 'realised_fpir_0.1')} | {row['mated_searches']}, {row['non_mated_searches']} |")
+        sections.append("\n".join(lines))
+    return "## Open-set identification (NIST FRVT 1:N, rank 1)\n\n" + "\n\n".join(sections)
+
+
+def _plot_open_set(out_dir, results):
+    figure, (fnir_axis, fpir_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for measure, figures in results.items():
+        rows = {int(size): row for size, row in figures.get("open_set", {}).get("by_gallery_size", {}).items()
+                if "note" not in row}
+        sizes = sorted(rows)
+        for target, style in (("0.01", "o-"), ("0.1", "s--")):
+            for axis, key in ((fnir_axis, f"fnir_at_fpir_{target}"), (fpir_axis, f"realised_fpir_{target}")):
+                floor = 1e-4 if axis is fpir_axis else 0.0  # log axis: a rate of 0 is drawn at 1e-4
+                values = np.maximum([rows[size][key] for size in sizes], floor)
+                low = values - np.maximum([rows[size][f"{key}_95"][0] for size in sizes], floor)
+                high = np.maximum([rows[size][f"{key}_95"][1] for size in sizes], floor) - values
+                axis.errorbar(sizes, values, yerr=[low, high], fmt=style, capsize=3,
+                              label=f"{measure}, FPIR {target}")
+    for target in (0.01, 0.1):
+        fpir_axis.axhline(target, color="grey", linewidth=0.8)
+        fpir_axis.axhspan(target / 2, target * 2, color="grey", alpha=0.1)
+    fnir_axis.set(xscale="log", xlabel="gallery size N (fish)", ylabel="FNIR (miss rate)", ylim=(0, 1.02),
+                  title="FNIR at fixed FPIR")
+    fpir_axis.set(xscale="log", yscale="log", ylim=(1e-4, 1), xlabel="gallery size N (fish)", ylabel="realised FPIR",
+                  title="threshold set for N: realised FPIR (band: factor 2)")
+    fnir_axis.legend(fontsize=7)
+    fpir_axis.legend(fontsize=7)
+    figure.savefig(out_dir / "open_set.png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
 
 
 def _plot_roc_and_det(out_dir, scores):
