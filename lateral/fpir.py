@@ -16,7 +16,9 @@ scores at or above T, e.g. N = 1,000 at FPIR 0.01 needs about 10^5 scores),
 the tail above the data's 90% quantile is a generalised Pareto distribution
 fitted by maximum likelihood, the peaks-over-threshold method of extreme
 value theory (Pickands 1975; Coles, An Introduction to Statistical Modeling
-of Extreme Values, 2001, ch. 4). Independence across fish ignores that some
+of Extreme Values, 2001, ch. 4); lattice scores (Hamming: k/m) are spread
+over their cells first, and a score is accepted only if its whole cell lies
+above the fitted threshold (so the threshold errs on the safe side). Independence across fish ignores that some
 photos score high against every fish; by Jensen's inequality that makes the
 formula's FPIR an upper bound of the real one when the photos differ
 (bench/open_set.py measures how far).
@@ -66,16 +68,26 @@ def threshold_at_fpir(scores, fpir, n_fish):
     return _tail_threshold(scores, exceedance), "tail fit"
 
 
+def spread_ties(sorted_scores):
+    """(scores, step): scores on a lattice (Hamming similarity is k/m) spread evenly over their cells
+    [v - step/2, v + step/2], step the smallest gap between distinct scores, so a continuous tail fits them."""
+    values, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+    step = float(np.min(np.diff(values))) if values.size > 1 else 0.0
+    rank_in_tie = np.arange(sorted_scores.size) - np.repeat(first, counts)
+    return sorted_scores + step * ((rank_in_tie + 0.5) / np.repeat(counts, counts) - 0.5), step
+
+
 def _tail_threshold(sorted_scores, exceedance):
     tail_size = min(sorted_scores.size, max(MIN_TAIL_SCORES, math.ceil(TAIL_SHARE * sorted_scores.size)))
     if tail_size < MIN_TAIL_SCORES:  # too few to fit a tail: accept nothing the data have seen
         return float(np.nextafter(sorted_scores[-1], np.inf))
-    base = sorted_scores[sorted_scores.size - tail_size - 1] if tail_size < sorted_scores.size else sorted_scores[0]
-    excess = sorted_scores[sorted_scores.size - tail_size:] - base
-    shape, _, scale = genpareto.fit(np.maximum(excess, 0.0), floc=0.0)
-    # P(X >= base + y) = (tail_size / size) * (1 - G(y)): solve for the target exceedance.
+    spread, step = spread_ties(sorted_scores)
+    base = spread[spread.size - tail_size - 1] if tail_size < spread.size else spread[0] - step / 2
+    shape, _, scale = genpareto.fit(np.maximum(spread[spread.size - tail_size:] - base, 0.0), floc=0.0)
+    # P(X >= base + y) = (tail_size / size) * (1 - G(y)): solve for the target exceedance. A lattice score v
+    # stands for its cell from v - step/2: it is accepted only if the whole cell lies above the fitted threshold.
     conditional = exceedance * sorted_scores.size / tail_size
-    return float(base + genpareto.isf(conditional, shape, loc=0.0, scale=scale))
+    return float(base + genpareto.isf(conditional, shape, loc=0.0, scale=scale) + step / 2)
 
 
 class CalibrationError(UserError):

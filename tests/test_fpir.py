@@ -1,7 +1,10 @@
 """The threshold for a target FPIR at gallery size N (lateral.fpir) against hand-computed cases."""
 
+import math
+
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from lateral.fpir import threshold_at_fpir
 
@@ -39,3 +42,19 @@ def test_threshold_rises_with_the_gallery_size():
     scores = rng.beta(5, 8, 5000)
     thresholds = [threshold_at_fpir(scores, 0.01, n)[0] for n in (1, 10, 100, 1000, 10_000)]
     assert all(later > earlier for earlier, later in zip(thresholds, thresholds[1:]))
+
+
+@pytest.mark.parametrize("p", [0.3, 0.125])
+@pytest.mark.parametrize("fpir, n_fish", [(0.01, 100), (0.01, 1000), (0.1, 1000)])
+def test_lattice_scores_beyond_the_data_land_within_a_factor_of_two(p, fpir, n_fish):
+    """Hamming-like scores k/64 with k ~ Binomial(64, p), as 20,000 evenly spaced quantiles. The exact FPIR of
+    accepting from k is 1 - (1 - P(K >= k))^N (SciPy's binomial); the fitted tail's threshold must accept from
+    the exact k or at most one step off, with an exact FPIR within a factor of 2 of the target."""
+    scores = binom.ppf(UNIFORM, 64, p) / 64
+    threshold, how = threshold_at_fpir(scores, fpir, n_fish)
+    assert how == "tail fit"
+    accepted_from = math.ceil(threshold * 64 - 1e-9)
+    exact_fpir = lambda k: 1 - (1 - binom.sf(k - 1, 64, p)) ** n_fish  # noqa: E731
+    exact = min(k for k in range(65) if exact_fpir(k) <= fpir)
+    assert abs(accepted_from - exact) <= 1
+    assert fpir / 2 <= exact_fpir(accepted_from) <= 2 * fpir
