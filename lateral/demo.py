@@ -103,7 +103,7 @@ def review_commands():
         ["lateral", "gallery", "enroll", "--gallery", gallery, "--model", "checkpoints/synthetic_iom",
          "--input", "demo_run/test_raw/session_1", "--session", "session_1"],
         ["lateral", "gallery", "review", "--gallery", gallery, "--input", "demo_run/test_raw/session_2",
-         "--session", "session_2", "--far", "1e-2", "--metrics", "checkpoints/synthetic_iom/evaluation/metrics.json"],
+         "--session", "session_2"],  # decides at FPIR 0.01 from the calibration step 6/6 wrote
     ]
 
 

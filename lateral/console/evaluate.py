@@ -15,8 +15,10 @@ EXAMPLES = """examples:
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --test_dataset my_test_prepared --measure hamming
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --verify sift --photos my_test_photos
 
-The report (report.md, metrics.json, roc.png, det.png, scores.png, cmc.png) goes
-to <run folder>/evaluation/; the gallery's --far/--metrics read its metrics.json.
+The report (report.md, metrics.json, roc.png, det.png, scores.png, cmc.png,
+open_set.png) goes to <run folder>/evaluation/, with open_set_calibration.npz,
+the impostor scores from which the gallery sizes its threshold to its number of
+fish (docs/open_set.md).
 --verify: the first measure's top --shortlist candidates are verified by local
 matching and the fused score is reported beside the global one;
 --fit_calibration fits the run's calibrations on this test set (fish the model
@@ -69,6 +71,9 @@ def build_parser(prog):
     parser.add_argument("--fit_calibration", action="store_true",
                         help="--verify: fit the run's calibrations on this test set's pairs (fish the model was not "
                              "trained on) instead of reading them")
+    parser.add_argument("--distractors", default=None,
+                        help="open set: a `lateral prepare` output or ROI folder of OTHER fish (e.g. synthetic ones) "
+                             "that fill galleries of 100 and 1,000 fish beyond the test fish")
     add_verbose_flag(parser)
     return parser
 
@@ -111,11 +116,12 @@ def evaluate(args):
         verify = VerifyOptions(args.verify, args.shortlist or None, args.photos, fit_calibration=args.fit_calibration)
     table, _ = evaluate_run(run_folder, test_dataset, out, args.measure, args.protocol == "cross_session",
                             args.compare_flanks, fish=config.data.held_out_fish, sessions=tuple(args.sessions or ()),
-                            options=options, verify=verify)
+                            options=options, verify=verify, distractors=args.distractors)
     if args.classification:
         stage_one = Path(args.ckpt or Path("checkpoints") / (config.run.first_sub_name or config.run.sub_name))
         classify(stage_one, load_test_set(test_dataset), out)
         table += "\n\n## Closed-set classification\n\n" + (out / "classification.md").read_text()
     print(table)
     extra = ", classification.md, confusion.png" if args.classification else ""
-    print(f"\nwritten to {out}: report.md, metrics.json, roc.png, det.png, scores.png, cmc.png{extra}")
+    print(f"\nwritten to {out}: report.md, metrics.json, roc.png, det.png, scores.png, cmc.png, open_set.png, "
+          f"open_set_calibration.npz{extra}")

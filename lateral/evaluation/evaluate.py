@@ -1,5 +1,11 @@
 """``test_iom.py``: how well does a trained run tell fish apart, and at what threshold?
 
+Besides the closed-set figures it reports open-set identification (FNIR at a
+fixed FPIR against the gallery size, ``lateral/evaluation/open_set.py``),
+beyond the held-out fish with optional distractor fish, and writes every
+measure's impostor scores (``lateral.fpir.CALIBRATION_FILE``), from which the
+gallery sizes its accept threshold.
+
 Test-time options (``EvaluationOptions``), each to be measured on the development split
 before adoption: flip test-time augmentation of the embeddings, camera-aware
 normalisation of the embeddings, and k-reciprocal re-ranking of the
@@ -17,12 +23,14 @@ from lateral.data.split import keep_fish
 from lateral.evaluation.camera_norm import camera_normalise
 from lateral.evaluation.local_verification import (check_calibrations, fit_calibrations, fused_scores, local_features,
                                                    verified_inliers)
+from lateral.evaluation.open_set import evaluate_open_set, impostor_best_scores
 from lateral.evaluation.per_fish import per_fish_markdown, per_fish_rank1
 from lateral.evaluation.protocol import EvaluationError, comparable, require_both_kinds, verification_pairs
-from lateral.evaluation.report import write_report
+from lateral.evaluation.report import open_set_markdown, write_report
 from lateral.evaluation.rerank import DEFAULT_K1, DEFAULT_K2, DEFAULT_LAMBDA, rerank_per_query
 from lateral.evaluation.templates import compute_templates, load_test_set
 from lateral.evaluation.verification import evaluate_measure
+from lateral.fpir import CALIBRATION_FILE, write_calibration
 from lateral.matching.calibration import Calibration
 from lateral.measures import MEASURES
 from lateral.runs import CODES_MODEL
@@ -71,13 +79,28 @@ def keep_sessions(roi_set, sessions, test_dataset):
     return roi_set.subset(np.flatnonzero(np.isin(roi_set.sessions, list(sessions))))
 
 
+def _distractors(run_folder, distractor_dataset, roi_set, compare_flanks, options):
+    """(templates, fish ids, [n, k] may each photo be compared with each distractor photo) or Nones."""
+    if distractor_dataset is None:
+        return None, None, None
+    distractor_set = load_test_set(distractor_dataset)  # other individuals, whatever their names
+    templates = compute_templates(run_folder, distractor_set, flip_tta=options.flip_tta)
+    allowed = np.ones((len(roi_set), len(distractor_set)), bool)
+    if not compare_flanks:
+        allowed = roi_set.flanks[:, None] == distractor_set.flanks[None, :]
+    return templates, distractor_set.fish_ids, allowed
+
+
 def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session=False, compare_flanks=False,
                  max_pairs=2_000_000, bootstrap_rounds=200, fish=(), sessions=(), options=EvaluationOptions(),
-                 verify=None):
+                 verify=None, distractors=None):
     """Evaluate ``run_folder``'s models on ``test_dataset`` (only ``fish`` and ``sessions``, if named);
     returns (Markdown report, {measure: figures}). ``verify`` (``VerifyOptions``): the first measure's
     shortlist is verified locally and the fused score evaluated too, as ``<measure>+<matcher>``
-    (lateral/evaluation/local_verification.py)."""
+    (lateral/evaluation/local_verification.py). ``distractors``: a data set of other fish that fill open-set
+    galleries beyond the test fish (for the global measures)."""
+    if distractors is not None and options.camera_norm:
+        raise EvaluationError("camera normalisation cannot be combined with distractors (they have no sessions)")
     roi_set = load_test_set(test_dataset)
     if fish:
         roi_set = keep_fish(roi_set, fish, keep=True)
@@ -91,9 +114,11 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
     templates = compute_templates(run_folder, roi_set, flip_tta=options.flip_tta)  # after the checks: no model load
     if options.camera_norm:
         templates["embeddings"] = camera_normalise(templates["embeddings"], roi_set.sessions)
+    distractor_templates, distractor_fish, distractor_allowed = _distractors(run_folder, distractors, roi_set,
+                                                                             compare_flanks, options)
     if measures is None:  # hamming on IoM codes for a stage-two run, and cosine on embeddings always
         measures = [*(DEFAULT_MEASURES["codes"] if templates["codes"] is not None else ()), *DEFAULT_MEASURES["embeddings"]]
-    results, scores, per_fish, similarities = {}, {}, {}, {}
+    results, scores, per_fish, similarities, calibration = {}, {}, {}, {}, {}
     for name in measures:
         measure = MEASURES.get(name)
         representation = templates[measure.representation]
@@ -120,6 +145,15 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
                                          bootstrap_rounds, identification_scores=ranking_scores)
         per_fish[name] = per_fish_rank1(ranking_scores, roi_set.fish_ids, allowed)
         results[name]["per_fish"] = {fish_id: row._asdict() for fish_id, row in per_fish[name].items()}
+        distractor_scores = None
+        if distractor_templates is not None and name in MEASURES.names():  # not the fused score
+            measure = MEASURES.get(name)
+            distractor_scores = measure.scores(templates[measure.representation],
+                                               distractor_templates[measure.representation])
+        results[name]["open_set"] = evaluate_open_set(similarity, roi_set.fish_ids, allowed, distractor_scores,
+                                                      distractor_fish, distractor_allowed,
+                                                      bootstrap_rounds=bootstrap_rounds)
+        calibration[name] = impostor_best_scores(similarity, roi_set.fish_ids, allowed)
         pair_scores = similarity[first, second]
         scores[name] = (pair_scores[genuine], pair_scores[~genuine])
     protocol = "cross-session" if cross_session else "all pairs"
@@ -132,6 +166,10 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
     if verify is not None:
         header += (f" Local verification: {verify.describe()}; calibrations "
                    f"{'fitted on these pairs (in-sample)' if verify.fit_calibration else 'from ' + str(calibration_files[0].parent)}.")
-    sections = per_fish_markdown(per_fish) + (f"\n\n## Calibration\n\n{calibration_report}" if calibration_report else "")
+    sections = (per_fish_markdown(per_fish) + "\n\n" + open_set_markdown(results)
+                + (f"\n\n## Calibration\n\n{calibration_report}" if calibration_report else ""))
     table = write_report(Path(out_dir), header, results, scores, sections)
+    write_calibration(Path(out_dir) / CALIBRATION_FILE, calibration,
+                      {"run": str(run_folder), "test_dataset": str(test_dataset), "protocol": protocol,
+                       "flanks": flanks, "images": len(roi_set), "fish": int(len(np.unique(roi_set.fish_ids)))})
     return f"{header}\n\n{table}", results

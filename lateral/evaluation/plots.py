@@ -22,9 +22,14 @@ THRESHOLD_STYLES = (("eer_threshold", "EER", ":"), ("threshold_at_far_0.01", "FA
 
 
 def save_plots(out_dir, scores, results):
-    """roc.png, det.png, scores.png and cmc.png in ``out_dir``."""
-    for name, figure in (("roc", roc_figure(scores, results)), ("det", det_figure(scores)),
-                         ("scores", histogram_figure(scores, results)), ("cmc", cmc_figure(results))):
+    """roc.png, det.png, scores.png and cmc.png in ``out_dir``, and open_set.png when ``results`` hold open-set
+    figures."""
+    figures = {"roc": lambda: roc_figure(scores, results), "det": lambda: det_figure(scores),
+               "scores": lambda: histogram_figure(scores, results), "cmc": lambda: cmc_figure(results)}
+    if any("open_set" in measure_figures for measure_figures in results.values()):
+        figures["open_set"] = lambda: open_set_figure(results)
+    for name, make in figures.items():
+        figure = make()
         figure.savefig(out_dir / f"{name}.png", dpi=100, bbox_inches="tight")
         plt.close(figure)
 
@@ -125,3 +130,30 @@ def _set_ticks_without_overlap(figure, axis, which, ticks):
 
 def _legend_outside(axis):
     axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+
+
+def open_set_figure(results):
+    """FNIR at fixed FPIR, and the realised FPIR of the threshold set for N, against the gallery size N."""
+    figure, (fnir_axis, fpir_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    for measure, figures in results.items():
+        rows = {int(size): row for size, row in figures.get("open_set", {}).get("by_gallery_size", {}).items()
+                if "note" not in row}
+        sizes = sorted(rows)
+        for target, style in (("0.01", "o-"), ("0.1", "s--")):
+            for axis, key in ((fnir_axis, f"fnir_at_fpir_{target}"), (fpir_axis, f"realised_fpir_{target}")):
+                floor = 1e-4 if axis is fpir_axis else 0.0  # log axis: a rate of 0 is drawn at 1e-4
+                values = np.maximum([rows[size][key] for size in sizes], floor)
+                low = values - np.maximum([rows[size][f"{key}_95"][0] for size in sizes], floor)
+                high = np.maximum([rows[size][f"{key}_95"][1] for size in sizes], floor) - values
+                axis.errorbar(sizes, values, yerr=[low, high], fmt=style, capsize=3,
+                              label=f"{measure}, FPIR {target}")
+    for target in (0.01, 0.1):
+        fpir_axis.axhline(target, color="grey", linewidth=0.8)
+        fpir_axis.axhspan(target / 2, target * 2, color="grey", alpha=0.1)
+    fnir_axis.set(xscale="log", xlabel="gallery size N (fish)", ylabel="FNIR (miss rate)", ylim=(0, 1.02),
+                  title="FNIR at fixed FPIR")
+    fpir_axis.set(xscale="log", yscale="log", ylim=(1e-4, 1), xlabel="gallery size N (fish)", ylabel="realised FPIR",
+                  title="threshold set for N: realised FPIR (band: factor 2)")
+    fnir_axis.legend(fontsize=7)
+    fpir_axis.legend(fontsize=7)
+    return figure

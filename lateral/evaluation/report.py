@@ -52,3 +52,36 @@ def write_report(out_dir, header, results, scores, sections=""):
     save_plots(out_dir, scores, results)
     return table
 
+
+def _cell(figures, key):
+    value, interval = figures.get(key), figures.get(f"{key}_95")
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
+
+
+def open_set_markdown(results):
+    """Per measure: FNIR at FPIR 0.01 and 0.1 against the gallery size N (NIST FRVT), and the realised FPIR of
+    the threshold lateral.fpir sets for N from the enrolled fish's impostor scores."""
+    sections = []
+    for measure, figures in results.items():
+        if "open_set" not in figures:
+            continue
+        open_set = figures["open_set"]
+        lines = [f"### {measure}", "",
+                 f"{open_set['enrolled_fish']} enrolled fish ({open_set['gallery_templates']} templates), "
+                 f"{open_set['never_enrolled_fish']} never enrolled, {open_set['distractor_fish']} distractor fish; "
+                 f"{open_set['calibration_scores']} calibration scores; split seed {open_set['seed']}.", "",
+                 "| N | FNIR @ FPIR 0.01 | FNIR @ FPIR 0.1 | formula threshold 0.01 | realised FPIR (0.01) "
+                 "| formula threshold 0.1 | realised FPIR (0.1) | searches per gallery (mated, non-mated) |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for size, row in open_set["by_gallery_size"].items():
+            if "note" in row:
+                lines.append(f"| {size} | {row['note']} | | | | | | |")
+                continue
+            thresholds = [f"{row[f'formula_threshold_{t}']:.4f} ({row[f'formula_how_{t}']})" for t in ("0.01", "0.1")]
+            lines.append(f"| {size} | {_cell(row, 'fnir_at_fpir_0.01')} | {_cell(row, 'fnir_at_fpir_0.1')} | "
+                         f"{thresholds[0]} | {_cell(row, 'realised_fpir_0.01')} | {thresholds[1]} | "
+                         f"{_cell(row, 'realised_fpir_0.1')} | {row['mated_searches']}, {row['non_mated_searches']} |")
+        sections.append("\n".join(lines))
+    return "## Open-set identification (NIST FRVT 1:N, rank 1)\n\n" + "\n\n".join(sections)

@@ -1,5 +1,19 @@
 """``lateral gallery COMMAND`` (also ``python -m lateral.gallery COMMAND``): a gallery of known fish.
 
+    enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
+    identify --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
+    confirm  --gallery G.lgal --photo P --fish ID|new
+    history  --gallery G.lgal --out captures.csv
+    list     --gallery G.lgal
+    remove   --gallery G.lgal --fish ID [ID ...]
+    revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
+    review   --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
+             [--port 8765] [--host 127.0.0.1] [--no_browser]
+
+identify and review decide by default at FPIR 0.01: a fish not in the gallery is wrongly matched in at most
+1% of searches at the gallery's current size (docs/open_set.md), from the impostor scores test_iom.py stored
+in the model's run folder (evaluation/open_set_calibration.npz; --calibration to read another).
+
 Exit code 2 and one line on stderr for a user's mistake (a wrong key, a
 different model, a damaged gallery, a missing photo); nothing is written then.
 Flags and photos are checked before the model (and TensorFlow) loads.
@@ -33,15 +47,13 @@ DESCRIPTION = "A gallery of known fish: enrol photos, identify new ones (match, 
               "on a review page, and keep the capture history."
 EXAMPLES = {
     "enroll": "lateral gallery enroll --gallery pond.lgal --model checkpoints/my_fish_iom --input my_photos",
-    "identify": "lateral gallery identify --gallery pond.lgal --input new_photos --far 1e-2 "
-                "--metrics checkpoints/my_fish_iom/evaluation/metrics.json",
+    "identify": "lateral gallery identify --gallery pond.lgal --input new_photos",
     "confirm": "lateral gallery confirm --gallery pond.lgal --photo new_photos/IMG_0042.jpg --fish new",
     "history": "lateral gallery history --gallery pond.lgal --out captures.csv",
     "list": "lateral gallery list --gallery pond.lgal",
     "remove": "lateral gallery remove --gallery pond.lgal --fish F07",
     "revoke": "lateral gallery revoke --gallery pond.lgal --key_file old.key --new_key_file new.key",
-    "review": "lateral gallery review --gallery pond.lgal --input new_photos --far 1e-2 "
-              "--metrics checkpoints/my_fish_iom/evaluation/metrics.json",
+    "review": "lateral gallery review --gallery pond.lgal --input new_photos",
 }
 
 
@@ -67,16 +79,30 @@ def _rate(text):
     return value
 
 
-def _decision_flags(parser):
-    """The flags of the match/review/new decision, one set shared by ``identify`` and ``review``."""
-    parser.add_argument("--top_k", type=positive_int, default=5, help="candidates listed per photo (at least 1)")
-    parser.add_argument("--threshold", type=_score, default=None, help="a match at or above this score")
-    parser.add_argument("--review_threshold", type=_score, default=None,
-                        help="below this score: a new fish (default: --threshold, no review band)")
-    parser.add_argument("--far", type=_rate, default=None, help="accept threshold at this FAR, from --metrics")
-    parser.add_argument("--review_far", type=_rate, default=None, help="reject threshold at this FAR (default "
-                                                                       "10x --far, at most 0.1)")
-    parser.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
+FAR_NOTE = ("per comparison: over N fish a new fish is wrongly matched in about 1-(1-F)^N of searches (63%% at "
+            "F 0.01, N 100); --fpir sizes the threshold to N")
+
+
+def _decision_flags(sub, verb):
+    """The flags of the match/review/new decision, one set shared by ``identify`` and ``review``: --fpir (the
+    default), --threshold or --far, and how many candidates are listed."""
+    sub.add_argument("--top_k", type=positive_int, default=5, help="candidates listed per photo (at least 1)")
+    sub.add_argument("--fpir", type=_rate, default=None,
+                     help=f"{verb} a match when a fish not in the gallery would be matched with at most this "
+                          "probability at the gallery's current number of fish (default 0.01 when no threshold flag "
+                          "is given)")
+    sub.add_argument("--review_fpir", type=_rate, default=None,
+                     help="below the threshold at this FPIR: a new fish (default 10x --fpir, at most 0.5)")
+    sub.add_argument("--calibration", default=None,
+                     help="impostor scores for --fpir (default: <model>/evaluation/open_set_calibration.npz, written "
+                          "by test_iom.py)")
+    sub.add_argument("--threshold", type=_score, default=None, help=f"{verb} a match at or above this score")
+    sub.add_argument("--review_threshold", type=_score, default=None,
+                     help="below this score: a new fish (default: --threshold, no review band)")
+    sub.add_argument("--far", type=_rate, default=None, help=f"accept threshold at this FAR, from --metrics; {FAR_NOTE}")
+    sub.add_argument("--review_far", type=_rate, default=None, help="reject threshold at this FAR (default "
+                                                                    "10x --far, at most 0.1)")
+    sub.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model (for --far)")
 
 
 def build_parser(prog="lateral gallery"):
@@ -114,7 +140,7 @@ def build_parser(prog="lateral gallery"):
 
     identify = command("identify", "the most likely known fish for each photo, and match/review/new")
     identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
-    _decision_flags(identify)
+    _decision_flags(identify, "accept")
     identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming",
                           help="how templates are compared (cosine needs a gallery made with --store_embeddings)")
     identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
@@ -142,13 +168,14 @@ def build_parser(prog="lateral gallery"):
 
     review = command("review", "a local web page to decide new photos (match, new fish, undo) and check each fish")
     review.add_argument("--input", nargs="+", required=True, help="the new photos: files or folders")
-    _decision_flags(review)
+    _decision_flags(review, "suggest")
     review.add_argument("--session", default=None, help="session of the new photos (default: from their file names)")
     review.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     review.add_argument("--no_browser", action="store_true", help="only print the address")
     review.set_defaults(measure="hamming")
     return parser
+
 
 
 def _check_output(path, flag):
@@ -180,15 +207,36 @@ def _writing(path):
 
 
 def _thresholds(args):
+    from lateral.gallery.fpir_thresholds import DEFAULT_FPIR
     from lateral.gallery.search import given_thresholds, thresholds_from_metrics
 
-    if (args.threshold is None) == (args.far is None):
-        raise GalleryError("give either --threshold (and optionally --review_threshold) or --far with --metrics")
+    chosen = [flag for flag in ("fpir", "threshold", "far") if getattr(args, flag) is not None]
+    if len(chosen) > 1:
+        raise GalleryError(f"give only one of --fpir, --threshold and --far (got --{' and --'.join(chosen)})")
+    if not chosen:
+        args.fpir = DEFAULT_FPIR
+    if args.fpir is not None:
+        return _fpir_thresholds(args)
     if args.threshold is not None:
         return given_thresholds(args.threshold, args.review_threshold)
     if args.metrics is None:
         raise GalleryError("--far needs --metrics, the metrics.json that test_iom.py wrote for this model")
     return thresholds_from_metrics(args.metrics, args.measure, args.far, args.review_far)
+
+
+def _fpir_thresholds(args):
+    """At ``args.fpir`` from the calibration file: --calibration, or the one in the model's run folder."""
+    from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
+    from lateral.gallery.store import load_gallery
+
+    calibration = args.calibration
+    if calibration is None:
+        calibration = calibration_path(args.model or load_gallery(args.gallery).header["model"]["path"])
+    return fpir_thresholds(calibration, args.measure, args.fpir, args.review_fpir)
+
+
+def _score(threshold):
+    return "-" if threshold is None else f"{threshold:.4f}"  # None: no score is accepted
 
 
 def _print_rejected(rejected):
@@ -241,19 +289,24 @@ def _show_identify(args, summary):
         candidates = ", ".join(f"{c['fish_id']}: {c['score']:.3f}" for c in result["candidates"]) or "-"
         print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision']:8s}  "
               f"{candidates}")
+    for n_fish, accept, reject in sorted({(r["fish_searched"], r["accept_threshold"], r["review_threshold"])
+                                          for r in results}, key=str):
+        print(f"against {n_fish} fish: match at >= {_score(accept)}, new below {_score(reject)}")
     counts = {decision: sum(r["decision"] == decision for r in results) for decision in DECISIONS}
     print(", ".join(f"{count} {decision}" for decision, count in counts.items()))
     _print_rejected(summary["rejected"])
     if args.csv:
         with _writing(args.csv), open(args.csv, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score"])
+            writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score", "accept_threshold",
+                             "review_threshold", "fish_searched"])
             for result in results:
                 rows = result["candidates"] or [{"fish_id": "", "score": ""}]
                 for rank, candidate in enumerate(rows, 1):
                     writer.writerow(safe_row([result["photo"], result["flank"], result["decision"],
                                               rank if candidate["fish_id"] else "", candidate["fish_id"],
-                                              candidate["score"]]))
+                                              candidate["score"], result["accept_threshold"],
+                                              result["review_threshold"], result["fish_searched"]]))
     if args.json:
         with _writing(args.json), open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)

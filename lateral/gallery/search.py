@@ -48,6 +48,10 @@ class Thresholds:
     reject: float
     source: str
 
+    def for_fish(self, n_fish):
+        """Fixed thresholds do not depend on the number of fish searched (``FpirThresholds``' do)."""
+        return self
+
     def decide(self, score):
         if score is not None and score >= self.accept:
             return "match"
@@ -112,6 +116,10 @@ class GallerySearch:
         self.fish_names, self.fish_index = np.unique([e["fish_id"] for e in gallery.entries], return_inverse=True)
         self.flanks = np.array([e["flank"] for e in gallery.entries])
 
+    def fish_searched(self, flank):
+        """N: how many fish have a template of ``flank`` (a photo is compared with those only)."""
+        return np.unique(self.fish_index[self.flanks == flank]).size
+
     def rank_fish(self, code, embedding, flank, top_k):
         """[(fish_id, score, templates compared)] of the ``top_k`` best fish, best first."""
         if not len(self.gallery):
@@ -125,13 +133,22 @@ class GallerySearch:
         return [(str(self.fish_names[index]), float(best[index]), int(compared[index])) for index in order]
 
 
+def _finite(threshold):
+    return threshold if math.isfinite(threshold) else None  # JSON has no infinity: null, accept nothing
+
+
 def identify(search, photos, codes, embeddings, thresholds, top_k=5):
-    """One result per photo: its candidates, best first, and the decision on the best one."""
+    """One result per photo: its candidates, best first, and the decision on the best one with the
+    thresholds it used and N, the number of fish searched."""
     results = []
     for photo, code, embedding in zip(photos, codes, embeddings):
         candidates = search.rank_fish(code, embedding, photo.flank, max(top_k, 2))  # two, to see a tie
+        n_fish = search.fish_searched(photo.flank) if len(search.gallery) else 0
+        chosen = thresholds.for_fish(n_fish)
         results.append({
-            "photo": photo.source, "flank": photo.flank, "decision": decide(thresholds, candidates),
+            "photo": photo.source, "flank": photo.flank, "decision": decide(chosen, candidates),
+            "accept_threshold": _finite(chosen.accept), "review_threshold": _finite(chosen.reject),
+            "fish_searched": n_fish,
             "candidates": [{"fish_id": fish, "score": round(score, 6), "templates": count}
                            for fish, score, count in candidates[:top_k]],
         })

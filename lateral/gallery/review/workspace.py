@@ -106,12 +106,18 @@ class ReviewWorkspace:
         search = self.search()
         return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, max(self.top_k, at_least))
 
+    def thresholds_for(self, queued):
+        """The thresholds for this photo's search now (sized to the fish it is searched against)."""
+        search = self.search()
+        return self.thresholds.for_fish(search.fish_searched(queued.photo.flank) if len(search.gallery) else 0)
+
     def row(self, queued):
         """One queue row: the photo, its decision now, and what was recorded for it (if anything)."""
         candidates = self.candidates(queued, at_least=2)  # two, to see a tie
         entry = self.entry(queued.id)
+        chosen = self.thresholds_for(queued)
         return {"id": queued.id, "name": queued.name, "flank": queued.photo.flank,
-                "decision": decide(self.thresholds, candidates),
+                "decision": decide(chosen, candidates), "thresholds": chosen.source,
                 "best": ({"fish_id": candidates[0][0], "score": round(candidates[0][1], 4)} if candidates else None),
                 "recorded": entry["fish_id"] if entry else None}
 
@@ -196,9 +202,10 @@ class ReviewWorkspace:
     def decide(self, photo_id, fish):
         """Record ``fish`` (a candidate's id, any known id, or "new") for a queued photo, as ``confirm`` does."""
         queued = self.queued(photo_id)
+        suggested = self.thresholds_for(queued).source  # the decision records the thresholds and N it was shown
         with self._changing() as gallery:
             summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
-                                                   queued.photo.mode, note="review")
+                                                   queued.photo.mode, note=f"review; {suggested}")
         self.undo_stack.append(("confirm", photo_id))
         return summary
 

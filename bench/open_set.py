@@ -1,0 +1,121 @@
+"""Open-set identification: FNIR at FPIR 0.01 and 0.1 against gallery size N, and the realised FPIR of the threshold
+the gallery sets for N (lateral.fpir), on fish the model never saw, with distractor fish beyond them.
+
+    python bench/open_set.py [--run checkpoints/synthetic_iom] [--fish 200] [--distractors 1000] [--work DIR]
+    python bench/open_set.py --run RUN --test_dataset PREPARED [--distractor_dataset PREPARED] [--cross_session]
+
+Default (after ``make demo``): renders ``--fish`` unseen synthetic fish (seed 5; 2 sessions x 4 photos) and
+``--distractors`` other synthetic fish (seed 6; 2 sessions x 2 photos), prepares their ROIs, and runs
+``lateral.evaluation.open_set.evaluate_open_set`` (the code test_iom.py runs) per measure: half the unseen fish
+(seeded) enrolled with half their photos, the other half never enrolled; galleries of N = 10, 100, 1,000 fish
+(20 seeded draws each; beyond the enrolled fish, distractors). The formula threshold for N comes from the
+enrolled fish's impostor scores only; its realised FPIR is measured on the never-enrolled fish, and the target is
+met when it lies within a factor of 2 of the FPIR asked for. About 6 minutes on 2 CPU cores.
+"""
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from lateral import synthetic  # noqa: E402
+from lateral.data.prepare import prepare  # noqa: E402
+from lateral.evaluation.open_set import FPIR_TARGETS, GALLERY_SIZES, evaluate_open_set  # noqa: E402
+from lateral.evaluation.protocol import comparable  # noqa: E402
+from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
+from lateral.measures import MEASURES  # noqa: E402
+from lateral.runs import read_config  # noqa: E402
+
+
+def rendered(work, name, ids, per_id, seed, config):
+    """A prepared synthetic data set in ``work/name`` (rendered and prepared once, then reused)."""
+    raw, prepared = work / f"{name}_raw", work / f"{name}_prepared"
+    if not (prepared / "tfrecords").is_dir():
+        synthetic.render_dataset(raw, ids=ids, sessions=2, per_id=per_id, size=(640, 480), seed=seed, overwrite=True)
+        prepare(raw, prepared, config.preprocess, config.input_size, workers=2, overwrite=True, progress=False)
+    return prepared
+
+
+def templates_of(run, roi_set, cache):
+    """compute_templates, kept in ``cache`` (an .npz) when given: a second look at the figures skips the model."""
+    if cache is not None and cache.is_file():
+        with np.load(cache) as stored:
+            return {"embeddings": stored["embeddings"], "codes": stored["codes"] if "codes" in stored else None}
+    templates = compute_templates(run, roi_set)
+    if cache is not None:
+        np.savez(cache, **{key: value for key, value in templates.items() if value is not None})
+    return templates
+
+
+def cell(row, key):
+    low, high = row[f"{key}_95"]
+    return f"{row[key]:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", default="checkpoints/synthetic_iom", help="a trained run folder")
+    parser.add_argument("--test_dataset", default=None, help="prepared held-out fish (default: render --fish)")
+    parser.add_argument("--distractor_dataset", default=None, help="prepared other fish (default: render)")
+    parser.add_argument("--fish", type=int, default=200, help="unseen synthetic fish to render")
+    parser.add_argument("--distractors", type=int, default=1000, help="synthetic distractor fish to render")
+    parser.add_argument("--cross_session", action="store_true", help="a search never meets its own session")
+    parser.add_argument("--measure", action="append", default=None, help="default: hamming (if codes) and cosine")
+    parser.add_argument("--work", default=None, help="keep rendered data here (default: a temporary folder)")
+    parser.add_argument("--bootstrap", type=int, default=200)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    config = read_config(args.run)
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(args.work or scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        test = args.test_dataset or rendered(work, f"unseen{args.fish}", args.fish, 4, 5, config)
+        others = args.distractor_dataset or rendered(work, f"distractors{args.distractors}", args.distractors, 2, 6,
+                                                     config)
+        roi_set, distractor_set = load_test_set(test), load_test_set(others)
+    cache = (lambda name: Path(args.work) / f"templates_{Path(args.run).name}_{name}.npz") if args.work else (
+        lambda name: None)
+    templates = templates_of(args.run, roi_set, cache(Path(test).name))
+    distractor_templates = templates_of(args.run, distractor_set, cache(Path(others).name))
+    allowed = comparable(roi_set.fish_ids, roi_set.flanks, roi_set.sessions, args.cross_session)
+    distractor_allowed = roi_set.flanks[:, None] == distractor_set.flanks[None, :]
+    measures = args.measure or [*(["hamming"] if templates["codes"] is not None else []), "cosine"]
+    print(f"{args.run}: {len(roi_set)} photos of {len(np.unique(roi_set.fish_ids))} fish ({test}); "
+          f"{len(distractor_set)} photos of {len(np.unique(distractor_set.fish_ids))} distractor fish ({others}); "
+          f"protocol: {'cross-session' if args.cross_session else 'all pairs'}, same flank")
+    met = []
+    for name in measures:
+        measure = MEASURES.get(name)
+        own = templates[measure.representation]
+        figures = evaluate_open_set(measure.scores(own, own), roi_set.fish_ids, allowed,
+                                    measure.scores(own, distractor_templates[measure.representation]),
+                                    distractor_set.fish_ids, distractor_allowed, GALLERY_SIZES, args.bootstrap)
+        print(f"\n{name}: {figures['enrolled_fish']} enrolled fish ({figures['gallery_templates']} templates), "
+              f"{figures['never_enrolled_fish']} never enrolled, {figures['distractor_fish']} distractors; "
+              f"{figures['calibration_scores']} calibration scores (enrolled fish only)")
+        print("   N  target  FNIR at target [95%]   formula threshold      realised FPIR [95%]    "
+              "FNIR at formula [95%]  within x2  searches (mated, non-mated)")
+        for size, row in figures["by_gallery_size"].items():
+            if "note" in row:
+                print(f"{size:>4}  {row['note']}")
+                continue
+            for target in FPIR_TARGETS:
+                key = f"{target:g}"
+                realised = row[f"realised_fpir_{key}"]
+                within = target / 2 <= realised <= 2 * target
+                met.append(within)
+                print(f"{size:>4}  {target:<6g}  {cell(row, f'fnir_at_fpir_{key}'):21s}  "
+                      f"{row[f'formula_threshold_{key}']:.4f} ({row[f'formula_how_{key}']:9s})  "
+                      f"{cell(row, f'realised_fpir_{key}'):21s}  {cell(row, f'formula_fnir_{key}'):21s}  "
+                      f"{'yes' if within else 'NO':9s}  {row['mated_searches']}, {row['non_mated_searches']}")
+    print(f"\nrealised FPIR within a factor of 2 of the target: {sum(met)} of {len(met)} rows; "
+          f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Open-set identification figures (lateral.evaluation.open_set) against a slow loop over the NIST definitions."""
+
+import numpy as np
+import pytest
+
+from lateral.evaluation.open_set import (
+    best_per_fish,
+    evaluate_open_set,
+    fnir_at,
+    fpir_at,
+    search_outcomes,
+    split_fish,
+    threshold_for_observed_fpir,
+)
+
+
+def slow_rates(scores, search_fish, gallery_fish, threshold):
+    """NISTIR 8271 section 3, one search at a time: FPIR over searches whose fish is not in the gallery (any
+    candidate >= T), FNIR over the others (the mate is not strictly first, or scores below T)."""
+    false_positives = non_mated = misses = mated = 0
+    for row, fish in zip(scores, search_fish):
+        if fish in gallery_fish:
+            mated += 1
+            mate = row[gallery_fish.index(fish)]
+            others = [score for name, score in zip(gallery_fish, row) if name != fish]
+            found = mate >= threshold and all(mate > other for other in others)
+            misses += not found
+        else:
+            non_mated += 1
+            false_positives += max(row) >= threshold
+    return false_positives / non_mated, misses / mated
+
+
+# Per-fish best scores of 6 searches against 4 gallery fish; searches of a, b, c are mated, x, y not.
+GALLERY = ["a", "b", "c", "d"]
+SEARCH_FISH = ["a", "b", "c", "a", "x", "y"]
+SCORES = np.array([
+    [0.9, 0.2, 0.3, 0.1],  # a found at rank 1
+    [0.6, 0.5, 0.1, 0.2],  # b's mate second: a miss at any threshold
+    [0.2, 0.3, 0.55, 0.4],  # c found, low score
+    [0.7, 0.7, 0.1, 0.1],  # a tied with b: a miss
+    [0.1, 0.65, 0.2, 0.3],  # x: top 0.65
+    [0.3, 0.2, 0.35, 0.1],  # y: top 0.35
+])
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.35, 0.5, 0.55, 0.6, 0.65, 0.8, 0.9, 1.0])
+def test_fpir_and_fnir_match_the_slow_loop(threshold):
+    mated, top, hit = search_outcomes(SCORES, SEARCH_FISH, GALLERY, np.arange(4))
+    assert mated.tolist() == [True, True, True, True, False, False]
+    expected_fpir, expected_fnir = slow_rates(SCORES, SEARCH_FISH, GALLERY, threshold)
+    assert fpir_at(top[~mated], threshold) == pytest.approx(expected_fpir)
+    assert fnir_at(top[mated], hit[mated], threshold) == pytest.approx(expected_fnir)
+
+
+def test_a_smaller_gallery_makes_its_missing_fish_non_mated():
+    """The gallery {b, d}: a's and c's searches have no mate; rates over columns 1 and 3 only."""
+    columns = np.array([1, 3])
+    mated, top, hit = search_outcomes(SCORES, SEARCH_FISH, GALLERY, columns)
+    assert mated.tolist() == [False, True, False, False, False, False]
+    sub = SCORES[:, columns]
+    for threshold in (0.2, 0.45, 0.6):
+        expected_fpir, expected_fnir = slow_rates(sub, SEARCH_FISH, ["b", "d"], threshold)
+        assert fpir_at(top[~mated], threshold) == pytest.approx(expected_fpir)
+        assert fnir_at(top[mated], hit[mated], threshold) == pytest.approx(expected_fnir)
+
+
+def test_random_matrices_match_the_slow_loop():
+    rng = np.random.default_rng(1)
+    gallery = [f"g{i}" for i in range(12)]
+    search_fish = rng.choice(gallery + ["u1", "u2", "u3"], 80).tolist()
+    scores = rng.random((80, 12))
+    mated, top, hit = search_outcomes(scores, search_fish, gallery, np.arange(12))
+    for threshold in np.linspace(0, 1, 21):
+        expected_fpir, expected_fnir = slow_rates(scores, search_fish, gallery, threshold)
+        assert fpir_at(top[~mated], threshold) == pytest.approx(expected_fpir)
+        assert fnir_at(top[mated], hit[mated], threshold) == pytest.approx(expected_fnir)
+
+
+def test_best_per_fish_is_the_max_over_allowed_templates():
+    similarity = np.array([[0.1, 0.8, 0.5], [0.9, 0.2, 0.3]])
+    allowed = np.array([[True, False, True], [True, True, True]])
+    names, best = best_per_fish(similarity, ["p", "p", "q"], allowed)
+    assert names.tolist() == ["p", "q"]
+    assert best.tolist() == [[0.1, 0.5], [0.9, 0.3]]
+
+
+def test_observed_threshold_is_the_lowest_with_fpir_at_most_the_target():
+    """Top scores 0.1..1.0: FPIR 0.2 allows two at or above T, so T = 0.9; 0.05 allows none: T just
+    above 1.0."""
+    top = np.linspace(0.1, 1.0, 10)
+    assert threshold_for_observed_fpir(top, 0.2) == pytest.approx(0.9)
+    assert 1.0 < threshold_for_observed_fpir(top, 0.05) < 1.0 + 1e-12
+
+
+def test_split_is_seeded_and_disjoint():
+    fish_ids = np.repeat([f"f{i}" for i in range(9)], 4)
+    first, again = split_fish(fish_ids, seed=3), split_fish(fish_ids, seed=3)
+    assert first.enrolled_fish.tolist() == again.enrolled_fish.tolist()
+    assert first.enrolled_fish.size == 5 and first.never_enrolled_fish.size == 4
+    assert not set(first.enrolled_fish) & set(first.never_enrolled_fish)
+    photos = np.concatenate([first.gallery, first.mated, first.non_mated])
+    assert sorted(photos.tolist()) == list(range(36))
+    assert set(fish_ids[first.gallery]) == set(first.enrolled_fish)
+
+
+def test_separable_fish_are_found_and_distractors_fill_large_galleries():
+    """Photos whose scores are 1 within a fish and a random 0..0.5 across: FNIR 0 at every FPIR; the gallery
+    of 100 draws its extra fish from the 200 distractors."""
+    rng = np.random.default_rng(0)
+    fish_ids = np.repeat([f"f{i}" for i in range(20)], 4)
+    similarity = rng.uniform(0, 0.5, (80, 80))
+    similarity[fish_ids[:, None] == fish_ids[None, :]] = 1.0
+    allowed = ~np.eye(80, dtype=bool)
+    distractors = rng.uniform(0, 0.5, (80, 400))
+    figures = evaluate_open_set(similarity, fish_ids, allowed, distractors, np.repeat(np.arange(200), 2),
+                                np.ones((80, 400), bool), sizes=(10, 100, 1000), bootstrap_rounds=20)
+    assert figures["enrolled_fish"] == 10 and figures["distractor_fish"] == 200
+    assert figures["by_gallery_size"]["10"]["fnir_at_fpir_0.01"] == 0.0
+    assert figures["by_gallery_size"]["100"]["fnir_at_fpir_0.1"] == 0.0
+    assert "note" in figures["by_gallery_size"]["1000"]
