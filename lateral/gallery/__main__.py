@@ -2,10 +2,18 @@
 
     enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
     identify --gallery G.lgal --input PHOTOS... (--threshold T [--review_threshold R] | --far F --metrics M)
-    confirm  --gallery G.lgal --photo P --fish ID|new
+    confirm  --gallery G.lgal --photo P --fish ID|new [--new] [--session S [--session_date YYYY-MM-DD]]
     history  --gallery G.lgal --out captures.csv
     list     --gallery G.lgal
     remove   --gallery G.lgal --fish ID [ID ...]
+    merge    --gallery G.lgal --fish ID --into ID2
+    split    --gallery G.lgal --fish ID --photos P [P ...] [--to NEW_ID|new]
+    rename   --gallery G.lgal --fish ID --to NEW_ID
+    log      --gallery G.lgal
+    undo     --gallery G.lgal --decision N
+    sessions --gallery G.lgal [--csv sessions.csv] [--date SESSION=YYYY-MM-DD ...]
+    metadata --gallery G.lgal --csv photos.csv
+    export   --gallery G.lgal [--mark captures.inp] [--rmark captures.csv] [--encounters photos.csv]
     revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
     review   --gallery G.lgal --input PHOTOS... (--threshold T [--review_threshold R] | --far F --metrics M)
              [--port 8765] [--host 127.0.0.1] [--no_browser]
@@ -34,6 +42,16 @@ from lateral.registry import Registry  # noqa: E402
 def _key_flags(parser, flag="--key", help_text="the gallery's permutation key (any string)"):
     parser.add_argument(flag, default=None, help=help_text)
     parser.add_argument(f"{flag}_file", default=None, help="read the key from the first line of this file")
+
+
+def _reviewer_flag(parser):
+    parser.add_argument("--reviewer", default=None, help="who decides, for the decision log (default: "
+                                                         "$LATERAL_REVIEWER or the login name)")
+
+
+def _decision_flags(parser):
+    _reviewer_flag(parser)
+    parser.add_argument("--note", default="", help="why, for the decision log")
 
 
 def _positive_int(text):
@@ -95,8 +113,12 @@ def build_parser():
     confirm = command("confirm", "record a person's decision for a photo and enrol it")
     confirm.add_argument("--photo", required=True)
     confirm.add_argument("--fish", required=True, help="a fish id, or 'new' for a fish not seen before")
-    confirm.add_argument("--session", default=None)
+    confirm.add_argument("--new", action="store_true", help="--fish names a new fish (without it, an unknown id is "
+                                                            "refused, so that a typo never starts a fish)")
+    confirm.add_argument("--session", default=None, help="the capture occasion (default: from the file name)")
+    confirm.add_argument("--session_date", default=None, help="the session's date, YYYY-MM-DD")
     confirm.add_argument("--note", default="")
+    _reviewer_flag(confirm)
 
     history = command("history", "write the capture history (fish x session, 1/0)", model=False, key=False,
                       mode=False)
@@ -106,6 +128,50 @@ def build_parser():
 
     remove = command("remove", "drop every template of some fish", model=False, key=False, mode=False)
     remove.add_argument("--fish", nargs="+", required=True)
+    _decision_flags(remove)
+
+    merge = command("merge", "two records of one individual: every photo of --fish becomes --into's", model=False,
+                    key=False, mode=False)
+    merge.add_argument("--fish", required=True)
+    merge.add_argument("--into", required=True)
+    _decision_flags(merge)
+
+    split = command("split", "some photos of a fish are another individual: they become a new fish", model=False,
+                    key=False, mode=False)
+    split.add_argument("--fish", required=True)
+    split.add_argument("--photos", nargs="+", required=True, help="file names, paths or content hashes of its photos")
+    split.add_argument("--to", default="new", help="the new fish's id (default: the next free new_NNNN)")
+    _decision_flags(split)
+
+    rename = command("rename", "give a fish another id", model=False, key=False, mode=False)
+    rename.add_argument("--fish", required=True)
+    rename.add_argument("--to", required=True)
+    _decision_flags(rename)
+
+    command("log", "the decision log: every confirm, move, merge, split, rename, removal and undo", model=False,
+            key=False, mode=False)
+
+    undo = command("undo", "take back any decision of the log (not only the last)", model=False, key=False,
+                   mode=False)
+    undo.add_argument("--decision", type=_positive_int, required=True, help="its number in `log`")
+    _decision_flags(undo)
+
+    sessions = command("sessions", "date the sessions and list them in time order", model=False, key=False,
+                       mode=False)
+    sessions.add_argument("--csv", default=None, help="a CSV with columns session, date (YYYY-MM-DD)")
+    sessions.add_argument("--date", nargs="+", default=[], metavar="SESSION=YYYY-MM-DD")
+    _reviewer_flag(sessions)
+
+    metadata = command("metadata", "import photo metadata (date, site, observer, length, weight) from a CSV",
+                       model=False, key=False, mode=False)
+    metadata.add_argument("--csv", required=True, help="a CSV with a photo column (file name, path or hash)")
+    _reviewer_flag(metadata)
+
+    export = command("export", "capture histories for MARK and RMark, and one row per photo", model=False, key=False,
+                     mode=False)
+    export.add_argument("--mark", default=None, help="MARK encounter histories (.inp) to write")
+    export.add_argument("--rmark", default=None, help="RMark-ready CSV to write")
+    export.add_argument("--encounters", default=None, help="CSV of one row per photo-encounter to write")
 
     revoke = command("revoke", "re-enrol every photo under a new key; old templates stop matching", mode=False)
     _key_flags(revoke, "--new_key", "the new permutation key")
@@ -121,6 +187,7 @@ def build_parser():
     review.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR")
     review.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
     review.add_argument("--session", default=None, help="session of the new photos (default: from their file names)")
+    _reviewer_flag(review)
     review.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     review.add_argument("--no_browser", action="store_true", help="only print the address")
@@ -189,8 +256,9 @@ def _show_enroll(args, summary):
           f"{summary['templates']}")
     if summary["already_enrolled"]:
         print(f"{len(summary['already_enrolled'])} photos were already enrolled (left as they were)")
-    for source, previous, wanted in summary["conflicts"]:
-        print(f"not added {source}: already enrolled as fish {previous}, not {wanted}")
+    for source, previous, wanted, previous_source in summary["conflicts"]:
+        same = "" if previous_source == source else f" (the same photo as {previous_source})"
+        print(f"not added {source}: already enrolled as fish {previous}{same}, not {wanted}")
     _print_rejected(summary["rejected"])
 
 
@@ -250,7 +318,7 @@ def _confirm(args):
     from lateral.gallery import commands, keys
 
     return commands.confirm(args.gallery, args.photo, args.fish, keys.read_key(args.key, args.key_file), args.model,
-                            args.session, args.mode, args.note)
+                            args.session, args.mode, args.note, args.new, args.reviewer, args.session_date)
 
 
 def _show_history(args, summary):
@@ -297,7 +365,108 @@ def _show_remove(args, summary):
 def _remove(args):
     from lateral.gallery import commands
 
-    return commands.remove(args.gallery, args.fish)
+    return commands.remove(args.gallery, args.fish, args.reviewer, args.note)
+
+
+def _show_decision(args, summary):
+    moved = f"{summary['photos']} photo{'s' * (summary['photos'] != 1)}"
+    what = {"merge": f"merged {summary.get('from')} into {summary['fish_id']} ({moved})",
+            "split": f"split {moved} of {summary.get('from')} into new fish {summary['fish_id']}",
+            "rename": f"renamed {summary.get('from')} to {summary['fish_id']} ({moved})",
+            "undo": f"undid decision {summary.get('undoes')} ({moved} put back)"}[summary["action"]]
+    print(f"decision {summary['decision']}: {what}")
+
+
+@subcommand("merge", _show_decision)
+def _merge(args):
+    from lateral.gallery import curation
+
+    return curation.merge(args.gallery, args.fish, args.into, args.reviewer, args.note)
+
+
+@subcommand("split", _show_decision)
+def _split(args):
+    from lateral.gallery import curation
+
+    return curation.split(args.gallery, args.fish, args.photos, args.to, args.reviewer, args.note)
+
+
+@subcommand("rename", _show_decision)
+def _rename(args):
+    from lateral.gallery import curation
+
+    return curation.rename(args.gallery, args.fish, args.to, args.reviewer, args.note)
+
+
+@subcommand("undo", _show_decision)
+def _undo(args):
+    from lateral.gallery import curation
+
+    return curation.undo(args.gallery, args.decision, args.reviewer, args.note)
+
+
+def _show_log(args, summary):
+    for d in summary["decisions"]:
+        undoes = f" (undoes {d['undoes']})" if d["undoes"] else ""
+        note = f": {d['note']}" if d["note"] else ""
+        print(f"{d['id']:4d}  {d['decided']}  {d['reviewer']}  {d['action']}{undoes} {d['fish_id']} "
+              f"[{d['photos']} photos]{note}")
+
+
+@subcommand("log", _show_log)
+def _log(args):
+    from lateral.gallery import curation
+
+    return curation.decision_log(args.gallery)
+
+
+def _show_sessions(args, summary):
+    if summary["changed"]:
+        print(f"dated {summary['changed']} sessions")
+    for row in summary["sessions"]:
+        print(f"  {row['session']}: {row['date'] or 'no date'}, {row['photos']} photos")
+
+
+@subcommand("sessions", _show_sessions)
+def _sessions(args):
+    from lateral.gallery import curation
+
+    dates = curation.read_sessions_csv(args.csv) if args.csv else {}
+    for item in args.date:
+        name, separator, date = item.partition("=")
+        if not separator or not name:
+            raise GalleryError(f"--date {item!r}: write SESSION=YYYY-MM-DD")
+        dates[name] = date
+    return curation.sessions(args.gallery, dates, args.reviewer)
+
+
+def _show_metadata(args, summary):
+    print(f"imported {', '.join(summary['fields']) or 'nothing'} for {summary['photos']} photos")
+
+
+@subcommand("metadata", _show_metadata)
+def _metadata(args):
+    from lateral.gallery import curation
+
+    return curation.import_metadata(args.gallery, args.csv, args.reviewer)
+
+
+def _show_export(args, summary):
+    for path, counts in summary["written"].items():
+        print(f"wrote {path}: {', '.join(f'{count} {name}' for name, count in counts.items())}")
+
+
+@subcommand("export", _show_export)
+def _export(args):
+    from lateral.gallery import curation
+
+    outputs = {"--mark": args.mark, "--rmark": args.rmark, "--encounters": args.encounters}
+    if not any(outputs.values()):
+        raise GalleryError("export needs at least one of --mark, --rmark, --encounters")
+    for flag, path in outputs.items():
+        _check_output(path, flag)
+    with _writing(", ".join(filter(None, outputs.values()))):
+        return curation.export(args.gallery, args.mark, args.rmark, args.encounters)
 
 
 def _show_revoke(args, summary):
@@ -327,7 +496,7 @@ def _review(args):
     from lateral.gallery.review.workspace import ReviewWorkspace
 
     workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
-                                args.model, args.top_k, args.mode, args.session)
+                                args.model, args.top_k, args.mode, args.session, args.reviewer)
     return serve(workspace, args.host, args.port, not args.no_browser)
 
 
