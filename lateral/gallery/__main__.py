@@ -280,8 +280,11 @@ def _show_identify(args, summary):
         candidates = ", ".join(f"{c['fish_id']}: {c['score']:.3f}" for c in result["candidates"]) or "-"
         print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision']:8s}  "
               f"{candidates}")
+    for source, reason, _ in summary["rejected"]:
+        print(f"{os.path.basename(source):{width}s}  {'-':7s} rejected: {reason}")
     counts = {decision: sum(r["decision"] == decision for r in results) for decision in DECISIONS}
-    print(", ".join(f"{count} {decision}" for decision, count in counts.items()))
+    print(", ".join(f"{count} {decision}" for decision, count in {**counts, "rejected": len(summary["rejected"])}
+                    .items()))
     _print_rejected(summary["rejected"])
     if args.csv:
         with _writing(args.csv), open(args.csv, "w", newline="", encoding="utf-8") as handle:
@@ -292,6 +295,8 @@ def _show_identify(args, summary):
                 for rank, candidate in enumerate(rows, 1):
                     writer.writerow([result["photo"], result["flank"], result["decision"],
                                      rank if candidate["fish_id"] else "", candidate["fish_id"], candidate["score"]])
+            for source, reason, _ in summary["rejected"]:
+                writer.writerow([source, "", f"rejected: {reason}", "", "", ""])
     if args.json:
         with _writing(args.json), open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)

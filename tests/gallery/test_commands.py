@@ -107,6 +107,54 @@ def test_confirm_a_new_fish_then_it_is_recognised(photos, model_folder):
     assert rows[-1] == ["new_0001", "0", "1", "01"] and rows[1] == ["fish_000", "1", "0", "10"]
 
 
+def test_confirm_asks_for_new_and_a_session_and_the_same_photo_twice_names_both(photos, model_folder):
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known", model=model_folder)
+    photo = sorted((photos / "raw" / "session_2" / "fish_007").glob("*.jpg"))[0]
+    before = gallery_path.read_bytes()
+    with pytest.raises(GalleryError, match="has no fish fish_999; give --new to start a new fish of that name"):
+        commands.confirm(gallery_path, photo, "fish_999", session="session_2")
+    with pytest.raises(GalleryError, match="fish fish_001 is already in the gallery; leave out --new"):
+        commands.confirm(gallery_path, photo, "fish_001", session="session_2", new=True)
+    with pytest.raises(GalleryError, match="no session .* give --session NAME"):
+        commands.confirm(gallery_path, photo, "new")
+    assert gallery_path.read_bytes() == before
+    confirmed = commands.confirm(gallery_path, photo, "fish_999", session="session_2", new=True,
+                                 session_date="2026-06-09", reviewer="ana")
+    assert (confirmed["fish_id"], confirmed["new_fish"]) == ("fish_999", True)
+    gallery = load_gallery(gallery_path)
+    assert gallery.sessions == {"session_1": None, "session_2": "2026-06-09"}
+    logged = gallery.decisions[-1]
+    assert (logged["action"], logged["reviewer"], logged["after"]) == ("confirm", "ana", {gallery.entries[-1]["sha256"]:
+                                                                                         "fish_999"})
+    assert logged["before"] == {gallery.entries[-1]["sha256"]: None}
+    copy = photos / "copy_of_it.jpg"
+    shutil.copy(photo, copy)
+    with pytest.raises(GalleryError, match=f"copy_of_it.jpg is already enrolled as fish fish_999 \\(the same photo "
+                                           f"as {photo.resolve()}\\)"):
+        commands.confirm(gallery_path, copy, "fish_001", session="session_2")
+
+
+def test_a_photo_without_a_tent_is_rejected_unless_shaped_like_a_cropped_flank(photos, model_folder, capsys):
+    """Noise of a landscape photo's shape is "rejected: no_green_screen", never a new fish; noise of the ROI's 2:1 shape
+    is taken as a cropped flank (and --mode cropped takes either)."""
+    gallery = photos / "pond.lgal"
+    commands.enroll(gallery, photos / "known", model=model_folder)
+    rng = np.random.default_rng(0)
+    noise, strip = photos / "noise.png", photos / "strip.png"
+    cv2.imwrite(str(noise), rng.integers(0, 256, (360, 480, 3), dtype=np.uint8))
+    cv2.imwrite(str(strip), rng.integers(0, 256, (70, 140, 3), dtype=np.uint8))
+    assert main(["identify", "--gallery", str(gallery), "--input", str(noise), str(strip), "--threshold", "0.9",
+                 "--csv", str(photos / "ids.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "noise.png  -       rejected: no_green_screen" in out and "0 match, 0 review, 1 new, 1 rejected" in out
+    rows = {Path(r["photo"]).name: r for r in csv.DictReader(open(photos / "ids.csv"))}
+    assert rows["noise.png"]["decision"] == "rejected: no_green_screen"
+    assert rows["strip.png"]["flank"] == "unknown"
+    forced = commands.identify(gallery, [noise], given_thresholds(0.9), mode="cropped")
+    assert len(forced["results"]) == 1 and not forced["rejected"]
+
+
 def test_remove_a_fish(photos, model_folder):
     gallery_path = photos / "pond.lgal"
     commands.enroll(gallery_path, photos / "known", model=model_folder)

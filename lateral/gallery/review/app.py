@@ -132,6 +132,10 @@ def create_app(workspace, token=None, local_only=True):
             raise GalleryError(f"no fish given to merge {fish_id} into")
         return done(workspace.merge(fish_id, into), url_for("fish_page", fish_id=into))
 
+    @app.get("/decisions")
+    def decisions_page():
+        return render_template("decisions.html", **workspace.decisions())
+
     @app.get("/api/decisions")
     def decisions_api():
         return jsonify(workspace.decisions())

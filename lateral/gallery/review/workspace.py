@@ -206,12 +206,12 @@ class ReviewWorkspace:
     def move(self, sha256, fish):
         """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""
         with self._changing() as gallery:
-            if not any(e["sha256"] == sha256 for e in gallery.entries):
+            previous = next((e["fish_id"] for e in gallery.entries if e["sha256"] == sha256), None)
+            if previous is None:
                 raise NotFound(f"no template {sha256} in {self.gallery_path}")
             fish_id, is_new = commands.resolve_fish(gallery, fish)
-            decision = catalogue.move(gallery, sha256, fish_id, is_new, self.reviewer, "review")
+            decision = catalogue.move(gallery, sha256, fish_id, is_new, self.reviewer, f"review: moved from {previous}")
         self.undo_stack.append(decision["id"])
-        previous, = decision["before"].values()
         return {"photo": Path(decision["photo"]).name, "from": previous, "fish_id": fish_id, "new_fish": is_new}
 
     def merge(self, fish, into):
@@ -222,10 +222,13 @@ class ReviewWorkspace:
         return {"decision": decision["id"], "fish": fish, "into": into, "photos": len(decision["after"])}
 
     def decisions(self):
-        """The decision log, newest first."""
+        """The decision log, newest first, each with the decision that undid it (if any)."""
+        gallery = self.gallery()
+        undone_by = {d["undoes"]: d["id"] for d in gallery.decisions if d.get("undoes")}
         return {"decisions": [{k: d.get(k) for k in ("id", "decided", "reviewer", "action", "fish_id", "note",
-                                                      "undoes")} | {"photos": len(d.get("after") or {})}
-                              for d in reversed(self.gallery().decisions)]}
+                                                      "undoes")}
+                              | {"photos": len(catalogue.changes_of(d, gallery)[1]), "undone_by": undone_by.get(d["id"])}
+                              for d in reversed(gallery.decisions)]}
 
     def undo(self, decision_id=None):
         """Take back a decision: the one given (any entry of the log), else this session's last one."""
