@@ -2,7 +2,7 @@
 
     enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
     identify --gallery G.lgal --input PHOTOS... (--threshold T [--review_threshold R] | --far F --metrics M)
-    confirm  --gallery G.lgal --photo P --fish ID|new [--new] [--session S [--session_date YYYY-MM-DD]]
+    confirm  --gallery G.lgal --photo P [P ...] --fish ID|new [--new] [--session S [--session_date YYYY-MM-DD]]
     history  --gallery G.lgal --out captures.csv
     list     --gallery G.lgal
     remove   --gallery G.lgal --fish ID [ID ...]
@@ -42,6 +42,12 @@ from lateral.registry import Registry  # noqa: E402
 def _key_flags(parser, flag="--key", help_text="the gallery's permutation key (any string)"):
     parser.add_argument(flag, default=None, help=help_text)
     parser.add_argument(f"{flag}_file", default=None, help="read the key from the first line of this file")
+
+
+def _capture_flag(parser):
+    parser.add_argument("--capture_pattern", default=None, help="regex with a (?P<capture>...) group: the capture id "
+                                                                "in file names, linking a capture's left and right "
+                                                                "photos")
 
 
 def _reviewer_flag(parser):
@@ -90,6 +96,7 @@ def build_parser():
     enroll.add_argument("--session", default=None, help="session of these photos (default: from the layout or the "
                                                         "model's session_pattern)")
     enroll.add_argument("--session_pattern", default=None, help="regex with a (?P<session>...) group for file names")
+    _capture_flag(enroll)
     enroll.add_argument("--store_embeddings", action="store_true",
                         help="also keep float embeddings (for cosine search; they are not cancellable)")
     enroll.add_argument("--flip_tta", action="store_true",
@@ -107,17 +114,20 @@ def build_parser():
                                                                          "10x --far, at most 0.1)")
     identify.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model")
     identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming")
+    _capture_flag(identify)
     identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
     identify.add_argument("--json", default=None, help="write the full results")
 
     confirm = command("confirm", "record a person's decision for a photo and enrol it")
-    confirm.add_argument("--photo", required=True)
+    confirm.add_argument("--photo", nargs="+", required=True, help="a photo, or the photos of one fish (e.g. a group "
+                                                                   "identify proposes as one new fish)")
     confirm.add_argument("--fish", required=True, help="a fish id, or 'new' for a fish not seen before")
     confirm.add_argument("--new", action="store_true", help="--fish names a new fish (without it, an unknown id is "
                                                             "refused, so that a typo never starts a fish)")
     confirm.add_argument("--session", default=None, help="the capture occasion (default: from the file name)")
     confirm.add_argument("--session_date", default=None, help="the session's date, YYYY-MM-DD")
     confirm.add_argument("--note", default="")
+    _capture_flag(confirm)
     _reviewer_flag(confirm)
 
     history = command("history", "write the capture history (fish x session, 1/0)", model=False, key=False,
@@ -267,7 +277,8 @@ def _enroll(args):
     from lateral.gallery import commands, keys
 
     return commands.enroll(args.gallery, args.input, args.model, keys.read_key(args.key, args.key_file), args.fish,
-                           args.session, args.session_pattern, args.store_embeddings, args.mode, args.flip_tta)
+                           args.session, args.session_pattern, args.store_embeddings, args.mode, args.flip_tta,
+                           args.capture_pattern)
 
 
 def _show_identify(args, summary):
@@ -278,7 +289,12 @@ def _show_identify(args, summary):
     print(f"{'photo':{width}s}  {'flank':7s} {'decision':8s}  candidates (fish: score)")
     for result in results:
         candidates = ", ".join(f"{c['fish_id']}: {c['score']:.3f}" for c in result["candidates"]) or "-"
-        print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision']:8s}  "
+        group = f" #{result['new_group']}" if result.get("new_group") else ""
+        if result.get("capture_fish") and result["decision"] != "match":
+            candidates += f"; its capture's other flank matched {result['capture_fish']}"
+        if result.get("fish_lacking_flank"):
+            candidates += f"; {result['fish_lacking_flank']} fish have no {result['flank']} flank to compare"
+        print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision'] + group:8s}  "
               f"{candidates}")
     for source, reason, _ in summary["rejected"]:
         print(f"{os.path.basename(source):{width}s}  {'-':7s} rejected: {reason}")
@@ -289,14 +305,15 @@ def _show_identify(args, summary):
     if args.csv:
         with _writing(args.csv), open(args.csv, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score"])
+            writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score", "new_group"])
             for result in results:
                 rows = result["candidates"] or [{"fish_id": "", "score": ""}]
                 for rank, candidate in enumerate(rows, 1):
                     writer.writerow([result["photo"], result["flank"], result["decision"],
-                                     rank if candidate["fish_id"] else "", candidate["fish_id"], candidate["score"]])
+                                     rank if candidate["fish_id"] else "", candidate["fish_id"], candidate["score"],
+                                     result.get("new_group") or ""])
             for source, reason, _ in summary["rejected"]:
-                writer.writerow([source, "", f"rejected: {reason}", "", "", ""])
+                writer.writerow([source, "", f"rejected: {reason}", "", "", "", ""])
     if args.json:
         with _writing(args.json), open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
@@ -309,12 +326,12 @@ def _identify(args):
     _check_output(args.csv, "--csv")
     _check_output(args.json, "--json")
     return commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
-                             args.model, args.top_k, args.measure, args.mode)
+                             args.model, args.top_k, args.measure, args.mode, args.capture_pattern)
 
 
 def _show_confirm(args, summary):
     state = "new fish" if summary["new_fish"] else "fish"
-    print(f"recorded: {args.photo} is {state} {summary['fish_id']}"
+    print(f"recorded: {' '.join(args.photo)} {'is' if len(args.photo) == 1 else 'are'} {state} {summary['fish_id']}"
           + ("" if summary["added"] else " (the photo was already enrolled)"))
 
 
@@ -323,7 +340,8 @@ def _confirm(args):
     from lateral.gallery import commands, keys
 
     return commands.confirm(args.gallery, args.photo, args.fish, keys.read_key(args.key, args.key_file), args.model,
-                            args.session, args.mode, args.note, args.new, args.reviewer, args.session_date)
+                            args.session, args.mode, args.note, args.new, args.reviewer, args.session_date,
+                            args.capture_pattern)
 
 
 def _show_history(args, summary):

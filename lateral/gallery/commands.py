@@ -11,7 +11,9 @@ from pathlib import Path
 from lateral.data.layout import photo_files, read_layout, session_from_name
 from lateral.gallery import catalogue, keys
 from lateral.gallery.catalogue import NEW_FISH, next_new_fish
+from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
 from lateral.gallery.encoder import TemplateEncoder
+from lateral.gallery.grouping import new_fish_groups
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import holding_gallery_lock
 from lateral.gallery.packing import pack_codes
@@ -59,8 +61,9 @@ def _session_of(path, session, session_pattern):
     return session_from_name(re.compile(session_pattern), Path(path).name) if session_pattern else ""
 
 
-def _enrol(gallery, encoder, labelled, mode, how):
-    """Add (path, fish_id, session) photos; returns the summary. Already-enrolled photos are skipped."""
+def _enrol(gallery, encoder, labelled, mode, how, capture_regex=None):
+    """Add (path, fish_id, session) photos (with their capture id, if ``capture_regex`` finds one); returns the
+    summary. Already-enrolled photos are skipped."""
     known = gallery.entry_by_sha()
     photos, rejected = encoder.read_photos([path for path, _, _ in labelled], mode)
     by_source = {str(Path(path).resolve()): (fish, session) for path, fish, session in labelled}
@@ -80,6 +83,10 @@ def _enrol(gallery, encoder, labelled, mode, how):
     entries = [{"fish_id": fish, "source": photo.source, "sha256": photo.sha256, "session": session,
                 "flank": photo.flank, "mode": photo.mode, "added": stamp, "how": how}
                for photo, fish, session in fresh]
+    for entry in entries:
+        capture = capture_of(entry["source"], capture_regex)
+        if capture is not None:
+            entry["capture"] = capture
     gallery.add(entries, pack_codes(codes, gallery.q), embeddings)
     return {"added": len(entries), "fish": sorted({e["fish_id"] for e in entries}), "already_enrolled": already,
             "conflicts": conflicts, "rejected": rejected, "templates": len(gallery), "codes": codes,
@@ -88,7 +95,7 @@ def _enrol(gallery, encoder, labelled, mode, how):
 
 @holding_gallery_lock
 def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=None, session_pattern=None,
-           store_embeddings=False, mode="auto", flip_tta=False):
+           store_embeddings=False, mode="auto", flip_tta=False, capture_pattern=None):
     """Add photos: ``input_path`` laid out RAW/<fish_id>/* (or RAW/<session>/<fish_id>/*), or, with
     ``fish``, files or a folder of one fish. A new gallery needs ``model``."""
     gallery_path = Path(gallery_path)
@@ -117,14 +124,15 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
                     for entry in read_layout(root, pattern).photos]
     if not labelled:
         raise GalleryError(f"no photos found in {input_path}")
-    summary = _enrol(gallery, encoder, labelled, mode, "enroll")
+    summary = _enrol(gallery, encoder, labelled, mode, "enroll", compiled(capture_pattern))
     if summary["added"]:
         save_gallery(gallery, gallery_path)
     summary.pop("codes"), summary.pop("shas")
     return summary
 
 
-def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto"):
+def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto",
+             capture_pattern=None):
     """Search the gallery for every photo in ``inputs`` (files or folders); returns results and rejections."""
     if top_k < 1:
         raise GalleryError(f"top_k must be at least 1, not {top_k}: the decision is made on the best candidate")
@@ -132,20 +140,33 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
     search = GallerySearch(gallery, measure)
     photos, rejected = encoder.read_photos(photo_files(inputs), mode)
     codes, embeddings = encoder.encode(photos)
-    return {"results": search_photos(search, photos, codes, embeddings, thresholds, top_k), "rejected": rejected,
-            "thresholds": thresholds.source, "measure": measure, "templates": len(gallery),
-            "fish": len(gallery.fish_ids())}
+    results = search_photos(search, photos, codes, embeddings, thresholds, top_k)
+    sessions = [_session_of(photo.source, None, encoder.config.session_pattern) for photo in photos]
+    for result, group in zip(results, new_fish_groups(results, codes, embeddings, sessions, thresholds.accept,
+                                                      measure)):
+        result["new_group"] = group  # photos of one new fish in one session share a group (lateral.gallery.grouping)
+        result["fish_lacking_flank"] = len(fish_lacking_flank(gallery, result["flank"]))
+    link_captures(results, [capture_of(photo.source, compiled(capture_pattern)) for photo in photos])
+    return {"results": results, "rejected": rejected, "thresholds": thresholds.source, "measure": measure,
+            "templates": len(gallery), "fish": len(gallery.fish_ids())}
 
 
 @holding_gallery_lock
 def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode="auto", note="", new=False,
-            reviewer=None, session_date=None):
+            reviewer=None, session_date=None, capture_pattern=None):
     """Record a person's decision on ``photo`` (a known fish id, "new", or with ``new`` a new fish's name) and enrol
-    the photo under it, in a session (given, or found in its file name; ``session_date`` dates it)."""
+    the photo under it, in a session (given, or found in its file name; ``session_date`` dates it). ``photo`` may be
+    a list: the photos of one fish (a group that ``identify`` proposes as one new fish), each logged."""
     gallery, encoder = open_gallery(gallery_path, key, model)
-    summary = record_confirmation(gallery, encoder, photo, fish, session, mode, note, new, reviewer, session_date)
+    photos = [photo] if isinstance(photo, (str, Path)) else list(photo)
+    summary = record_confirmation(gallery, encoder, photos[0], fish, session, mode, note, new, reviewer, session_date,
+                                  capture_pattern)
+    for other in photos[1:]:  # the others of a group or capture go to the fish the first one named or started
+        summary = {**record_confirmation(gallery, encoder, other, summary["fish_id"], session, mode, note,
+                                         reviewer=reviewer, capture_pattern=capture_pattern),
+                   "new_fish": summary["new_fish"]}
     save_gallery(gallery, gallery_path)
-    return summary
+    return {**summary, "photos": len(photos)}
 
 
 def resolve_fish(gallery, fish, new=False):
@@ -163,11 +184,11 @@ def resolve_fish(gallery, fish, new=False):
 
 
 def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto", note="", new=False, reviewer=None,
-                        session_date=None):
+                        session_date=None, capture_pattern=None):
     """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it)."""
     fish_id, is_new = resolve_fish(gallery, fish, new)
     session = _session_of(photo, session, encoder.config.session_pattern)
-    summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm")
+    summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm", compiled(capture_pattern))
     summary.pop("codes")
     if summary["rejected"]:
         _, reason, detail = summary["rejected"][0]

@@ -31,7 +31,9 @@ from lateral.preprocess.rejection import PhotoRejected
 from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, Run, codes_model_parts
 
 MODES = ("auto", "tent", "cropped")
-CROPPED_ASPECT_TOLERANCE = 1.5  # auto mode: a photo without a tent is a cropped flank within this factor of the ROI shape
+# Auto mode: a photo without a tent counts as a cropped flank if its width:height is within these factors of the ROI's
+# (for a 2:1 ROI: 1.5:1 to 4:1; a 4:3 camera frame is not a cropped fish, a long thin crop is).
+CROPPED_ASPECT_RANGE = (0.75, 2.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,14 +103,16 @@ class TemplateEncoder:
     def _check_cropped_shape(self, path, corners):
         """In ``auto`` mode a photo without a green tent counts as a cropped flank only if it has a flank's shape.
 
-        Its width:height must lie within ``CROPPED_ASPECT_TOLERANCE`` times the
-        model's ROI width:height; any other photo (a landscape, noise, a
+        Its width:height must lie within ``CROPPED_ASPECT_RANGE`` times the
+        model's ROI width:height; any other photo (a 4:3 camera frame, a
         portrait) is rejected with its reason instead of being searched and
-        called a new fish. ``--mode cropped`` takes it all the same.
+        called a new fish. ``--mode cropped`` takes it all the same. Only the
+        shape is checked: a cropped-shaped photo of anything passes.
         """
         width, height = corners[2]
         expected = self.input_size[1] / self.input_size[0]
-        if not 1 / CROPPED_ASPECT_TOLERANCE <= (width / height) / expected <= CROPPED_ASPECT_TOLERANCE:
+        low, high = CROPPED_ASPECT_RANGE
+        if not low <= (width / height) / expected <= high:
             raise PhotoRejected("no_green_screen", f"no green tent found, and its shape ({width}x{height}) is not that "
                                                    f"of a cropped flank (width:height about {expected:g}); give "
                                                    "--mode cropped to take it as one")
