@@ -2,10 +2,18 @@
 
     enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
     identify --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
-    confirm  --gallery G.lgal --photo P --fish ID|new
+    confirm  --gallery G.lgal --photo P [P ...] --fish ID|new [--new] [--session S [--session_date YYYY-MM-DD]]
     history  --gallery G.lgal --out captures.csv
     list     --gallery G.lgal
     remove   --gallery G.lgal --fish ID [ID ...]
+    merge    --gallery G.lgal --fish ID --into ID2
+    split    --gallery G.lgal --fish ID --photos P [P ...] [--to NEW_ID|new]
+    rename   --gallery G.lgal --fish ID --to NEW_ID
+    log      --gallery G.lgal
+    undo     --gallery G.lgal --decision N
+    sessions --gallery G.lgal [--csv sessions.csv] [--date SESSION=YYYY-MM-DD ...]
+    metadata --gallery G.lgal --csv photos.csv
+    export   --gallery G.lgal [--mark captures.inp] [--rmark captures.csv] [--encounters photos.csv]
     revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
     review   --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
              [--port 8765] [--host 127.0.0.1] [--no_browser]
@@ -53,8 +61,32 @@ EXAMPLES = {
     "list": "lateral gallery list --gallery pond.lgal",
     "remove": "lateral gallery remove --gallery pond.lgal --fish F07",
     "revoke": "lateral gallery revoke --gallery pond.lgal --key_file old.key --new_key_file new.key",
-    "review": "lateral gallery review --gallery pond.lgal --input new_photos",
+    "review": "lateral gallery review --gallery pond.lgal --input new_photos --reviewer 'A. Biologist'",
+    "merge": "lateral gallery merge --gallery pond.lgal --fish new_0007 --into F03",
+    "split": "lateral gallery split --gallery pond.lgal --fish F03 --photos IMG_0042.jpg --to new",
+    "rename": "lateral gallery rename --gallery pond.lgal --fish new_0007 --to F12",
+    "log": "lateral gallery log --gallery pond.lgal",
+    "undo": "lateral gallery undo --gallery pond.lgal --decision 14",
+    "sessions": "lateral gallery sessions --gallery pond.lgal --date 'June 2026=2026-06-09'",
+    "metadata": "lateral gallery metadata --gallery pond.lgal --csv photos.csv",
+    "export": "lateral gallery export --gallery pond.lgal --mark captures.inp --rmark captures.csv",
 }
+
+
+def _capture_flag(parser):
+    parser.add_argument("--capture_pattern", default=None, help="regex with a (?P<capture>...) group: the capture id "
+                                                                "in file names, linking a capture's left and right "
+                                                                "photos")
+
+
+def _reviewer_flag(parser):
+    parser.add_argument("--reviewer", default=None, help="who decides, for the decision log (default: "
+                                                         "$LATERAL_REVIEWER or the login name)")
+
+
+def _log_flags(parser):
+    _reviewer_flag(parser)
+    parser.add_argument("--note", default="", help="why, for the decision log")
 
 
 def _score(text):
@@ -132,6 +164,7 @@ def build_parser(prog="lateral gallery"):
     enroll.add_argument("--session", default=None, help="session of these photos (default: from the layout or the "
                                                         "model's session_pattern)")
     enroll.add_argument("--session_pattern", default=None, help="regex with a (?P<session>...) group for file names")
+    _capture_flag(enroll)
     enroll.add_argument("--store_embeddings", action="store_true",
                         help="also keep float embeddings (for cosine search; they are not cancellable)")
     enroll.add_argument("--flip_tta", action="store_true",
@@ -143,14 +176,21 @@ def build_parser(prog="lateral gallery"):
     _decision_flags(identify, "accept")
     identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming",
                           help="how templates are compared (cosine needs a gallery made with --store_embeddings)")
+    _capture_flag(identify)
     identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
     identify.add_argument("--json", default=None, help="write the full results")
 
     confirm = command("confirm", "record a person's decision for a photo and enrol it")
-    confirm.add_argument("--photo", required=True, help="the photo decided")
+    confirm.add_argument("--photo", nargs="+", required=True, help="a photo, or the photos of one fish (e.g. a group "
+                                                                   "identify proposes as one new fish)")
     confirm.add_argument("--fish", required=True, help="a fish id, or 'new' for a fish not seen before")
-    confirm.add_argument("--session", default=None, help="the photo's session (default: from its file name)")
+    confirm.add_argument("--new", action="store_true", help="--fish names a new fish (without it, an unknown id is "
+                                                            "refused, so that a typo never starts a fish)")
+    confirm.add_argument("--session", default=None, help="the capture occasion (default: from the file name)")
+    confirm.add_argument("--session_date", default=None, help="the session's date, YYYY-MM-DD")
     confirm.add_argument("--note", default="", help="a note kept with the decision")
+    _capture_flag(confirm)
+    _reviewer_flag(confirm)
 
     history = command("history", "write the capture history (fish x session, 1/0)", model=False, key=False,
                       mode=False)
@@ -160,6 +200,50 @@ def build_parser(prog="lateral gallery"):
 
     remove = command("remove", "drop every template of some fish", model=False, key=False, mode=False)
     remove.add_argument("--fish", nargs="+", required=True, help="the fish ids to drop")
+    _log_flags(remove)
+
+    merge = command("merge", "two records of one individual: every photo of --fish becomes --into's", model=False,
+                    key=False, mode=False)
+    merge.add_argument("--fish", required=True)
+    merge.add_argument("--into", required=True)
+    _log_flags(merge)
+
+    split = command("split", "some photos of a fish are another individual: they become a new fish", model=False,
+                    key=False, mode=False)
+    split.add_argument("--fish", required=True)
+    split.add_argument("--photos", nargs="+", required=True, help="file names, paths or content hashes of its photos")
+    split.add_argument("--to", default="new", help="the new fish's id (default: the next free new_NNNN)")
+    _log_flags(split)
+
+    rename = command("rename", "give a fish another id", model=False, key=False, mode=False)
+    rename.add_argument("--fish", required=True)
+    rename.add_argument("--to", required=True)
+    _log_flags(rename)
+
+    command("log", "the decision log: every confirm, move, merge, split, rename, removal and undo", model=False,
+            key=False, mode=False)
+
+    undo = command("undo", "take back any decision of the log (not only the last)", model=False, key=False,
+                   mode=False)
+    undo.add_argument("--decision", type=positive_int, required=True, help="its number in `log`")
+    _log_flags(undo)
+
+    sessions = command("sessions", "date the sessions and list them in time order", model=False, key=False,
+                       mode=False)
+    sessions.add_argument("--csv", default=None, help="a CSV with columns session, date (YYYY-MM-DD)")
+    sessions.add_argument("--date", nargs="+", default=[], metavar="SESSION=YYYY-MM-DD")
+    _reviewer_flag(sessions)
+
+    metadata = command("metadata", "import photo metadata (date, site, observer, length, weight) from a CSV",
+                       model=False, key=False, mode=False)
+    metadata.add_argument("--csv", required=True, help="a CSV with a photo column (file name, path or hash)")
+    _reviewer_flag(metadata)
+
+    export = command("export", "capture histories for MARK and RMark, and one row per photo", model=False, key=False,
+                     mode=False)
+    export.add_argument("--mark", default=None, help="MARK encounter histories (.inp) to write")
+    export.add_argument("--rmark", default=None, help="RMark-ready CSV to write")
+    export.add_argument("--encounters", default=None, help="CSV of one row per photo-encounter to write")
 
     revoke = command("revoke", "re-enrol every photo under a new key; old templates stop matching", mode=False)
     _key_flags(revoke, "--new_key", "the new permutation key")
@@ -170,6 +254,7 @@ def build_parser(prog="lateral gallery"):
     review.add_argument("--input", nargs="+", required=True, help="the new photos: files or folders")
     _decision_flags(review, "suggest")
     review.add_argument("--session", default=None, help="session of the new photos (default: from their file names)")
+    _reviewer_flag(review)
     review.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     review.add_argument("--no_browser", action="store_true", help="only print the address")
@@ -235,7 +320,7 @@ def _fpir_thresholds(args):
     return fpir_thresholds(calibration, args.measure, args.fpir, args.review_fpir)
 
 
-def _score(threshold):
+def _shown_threshold(threshold):
     return "-" if threshold is None else f"{threshold:.4f}"  # None: no score is accepted
 
 
@@ -266,8 +351,9 @@ def _show_enroll(args, summary):
           f"{summary['templates']}")
     if summary["already_enrolled"]:
         print(f"{len(summary['already_enrolled'])} photos were already enrolled (left as they were)")
-    for source, previous, wanted in summary["conflicts"]:
-        print(f"not added {source}: already enrolled as fish {previous}, not {wanted}")
+    for source, previous, wanted, previous_source in summary["conflicts"]:
+        same = "" if previous_source == source else f" (the same photo as {previous_source})"
+        print(f"not added {source}: already enrolled as fish {previous}{same}, not {wanted}")
     _print_rejected(summary["rejected"])
 
 
@@ -276,7 +362,8 @@ def _enroll(args):
     from lateral.gallery import commands, keys
 
     return commands.enroll(args.gallery, args.input, args.model, keys.read_key(args.key, args.key_file), args.fish,
-                           args.session, args.session_pattern, args.store_embeddings, args.mode, args.flip_tta)
+                           args.session, args.session_pattern, args.store_embeddings, args.mode, args.flip_tta,
+                           args.capture_pattern)
 
 
 def _show_identify(args, summary):
@@ -287,26 +374,37 @@ def _show_identify(args, summary):
     print(f"{'photo':{width}s}  {'flank':7s} {'decision':8s}  candidates (fish: score)")
     for result in results:
         candidates = ", ".join(f"{c['fish_id']}: {c['score']:.3f}" for c in result["candidates"]) or "-"
-        print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision']:8s}  "
+        group = f" #{result['new_group']}" if result.get("new_group") else ""
+        if result.get("capture_fish") and result["decision"] != "match":
+            candidates += f"; its capture's other flank matched {result['capture_fish']}"
+        if result.get("fish_lacking_flank"):
+            candidates += f"; {result['fish_lacking_flank']} fish have no {result['flank']} flank to compare"
+        print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision'] + group:8s}  "
               f"{candidates}")
     for n_fish, accept, reject in sorted({(r["fish_searched"], r["accept_threshold"], r["review_threshold"])
                                           for r in results}, key=str):
-        print(f"against {n_fish} fish: match at >= {_score(accept)}, new below {_score(reject)}")
+        print(f"against {n_fish} fish: match at >= {_shown_threshold(accept)}, new below {_shown_threshold(reject)}")
+    for source, reason, _ in summary["rejected"]:
+        print(f"{os.path.basename(source):{width}s}  {'-':7s} rejected: {reason}")
     counts = {decision: sum(r["decision"] == decision for r in results) for decision in DECISIONS}
-    print(", ".join(f"{count} {decision}" for decision, count in counts.items()))
+    print(", ".join(f"{count} {decision}" for decision, count in {**counts, "rejected": len(summary["rejected"])}
+                    .items()))
     _print_rejected(summary["rejected"])
     if args.csv:
         with _writing(args.csv), open(args.csv, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score", "accept_threshold",
-                             "review_threshold", "fish_searched"])
+                             "review_threshold", "fish_searched", "new_group"])
             for result in results:
                 rows = result["candidates"] or [{"fish_id": "", "score": ""}]
                 for rank, candidate in enumerate(rows, 1):
                     writer.writerow(safe_row([result["photo"], result["flank"], result["decision"],
                                               rank if candidate["fish_id"] else "", candidate["fish_id"],
                                               candidate["score"], result["accept_threshold"],
-                                              result["review_threshold"], result["fish_searched"]]))
+                                              result["review_threshold"], result["fish_searched"],
+                                              result.get("new_group") or ""]))
+            for source, reason, _ in summary["rejected"]:
+                writer.writerow(safe_row([source, "", f"rejected: {reason}", "", "", "", "", "", "", ""]))
     if args.json:
         with _writing(args.json), open(args.json, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
@@ -320,12 +418,12 @@ def _identify(args):
     _check_output(args.json, "--json")
     check_outputs_apart([("--csv", args.csv), ("--json", args.json)], _inputs(args))
     return commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
-                             args.model, args.top_k, args.measure, args.mode)
+                             args.model, args.top_k, args.measure, args.mode, args.capture_pattern)
 
 
 def _show_confirm(args, summary):
     state = "new fish" if summary["new_fish"] else "fish"
-    print(f"recorded: {args.photo} is {state} {summary['fish_id']}"
+    print(f"recorded: {' '.join(args.photo)} {'is' if len(args.photo) == 1 else 'are'} {state} {summary['fish_id']}"
           + ("" if summary["added"] else " (the photo was already enrolled)"))
 
 
@@ -334,7 +432,8 @@ def _confirm(args):
     from lateral.gallery import commands, keys
 
     return commands.confirm(args.gallery, args.photo, args.fish, keys.read_key(args.key, args.key_file), args.model,
-                            args.session, args.mode, args.note)
+                            args.session, args.mode, args.note, args.new, args.reviewer, args.session_date,
+                            args.capture_pattern)
 
 
 def _show_history(args, summary):
@@ -382,7 +481,108 @@ def _show_remove(args, summary):
 def _remove(args):
     from lateral.gallery import commands
 
-    return commands.remove(args.gallery, args.fish)
+    return commands.remove(args.gallery, args.fish, args.reviewer, args.note)
+
+
+def _show_decision(args, summary):
+    moved = f"{summary['photos']} photo{'s' * (summary['photos'] != 1)}"
+    what = {"merge": f"merged {summary.get('from')} into {summary['fish_id']} ({moved})",
+            "split": f"split {moved} of {summary.get('from')} into new fish {summary['fish_id']}",
+            "rename": f"renamed {summary.get('from')} to {summary['fish_id']} ({moved})",
+            "undo": f"undid decision {summary.get('undoes')} ({moved} put back)"}[summary["action"]]
+    print(f"decision {summary['decision']}: {what}")
+
+
+@subcommand("merge", _show_decision)
+def _merge(args):
+    from lateral.gallery import curation
+
+    return curation.merge(args.gallery, args.fish, args.into, args.reviewer, args.note)
+
+
+@subcommand("split", _show_decision)
+def _split(args):
+    from lateral.gallery import curation
+
+    return curation.split(args.gallery, args.fish, args.photos, args.to, args.reviewer, args.note)
+
+
+@subcommand("rename", _show_decision)
+def _rename(args):
+    from lateral.gallery import curation
+
+    return curation.rename(args.gallery, args.fish, args.to, args.reviewer, args.note)
+
+
+@subcommand("undo", _show_decision)
+def _undo(args):
+    from lateral.gallery import curation
+
+    return curation.undo(args.gallery, args.decision, args.reviewer, args.note)
+
+
+def _show_log(args, summary):
+    for d in summary["decisions"]:
+        undoes = f" (undoes {d['undoes']})" if d["undoes"] else ""
+        note = f": {d['note']}" if d["note"] else ""
+        print(f"{d['id']:4d}  {d['decided']}  {d['reviewer']}  {d['action']}{undoes} {d['fish_id']} "
+              f"[{d['photos']} photos]{note}")
+
+
+@subcommand("log", _show_log)
+def _log(args):
+    from lateral.gallery import curation
+
+    return curation.decision_log(args.gallery)
+
+
+def _show_sessions(args, summary):
+    if summary["changed"]:
+        print(f"dated {summary['changed']} sessions")
+    for row in summary["sessions"]:
+        print(f"  {row['session']}: {row['date'] or 'no date'}, {row['photos']} photos")
+
+
+@subcommand("sessions", _show_sessions)
+def _sessions(args):
+    from lateral.gallery import curation
+
+    dates = curation.read_sessions_csv(args.csv) if args.csv else {}
+    for item in args.date:
+        name, separator, date = item.partition("=")
+        if not separator or not name:
+            raise GalleryError(f"--date {item!r}: write SESSION=YYYY-MM-DD")
+        dates[name] = date
+    return curation.sessions(args.gallery, dates, args.reviewer)
+
+
+def _show_metadata(args, summary):
+    print(f"imported {', '.join(summary['fields']) or 'nothing'} for {summary['photos']} photos")
+
+
+@subcommand("metadata", _show_metadata)
+def _metadata(args):
+    from lateral.gallery import curation
+
+    return curation.import_metadata(args.gallery, args.csv, args.reviewer)
+
+
+def _show_export(args, summary):
+    for path, counts in summary["written"].items():
+        print(f"wrote {path}: {', '.join(f'{count} {name}' for name, count in counts.items())}")
+
+
+@subcommand("export", _show_export)
+def _export(args):
+    from lateral.gallery import curation
+
+    outputs = {"--mark": args.mark, "--rmark": args.rmark, "--encounters": args.encounters}
+    if not any(outputs.values()):
+        raise GalleryError("export needs at least one of --mark, --rmark, --encounters")
+    for flag, path in outputs.items():
+        _check_output(path, flag)
+    with _writing(", ".join(filter(None, outputs.values()))):
+        return curation.export(args.gallery, args.mark, args.rmark, args.encounters)
 
 
 def _show_revoke(args, summary):
@@ -412,7 +612,7 @@ def _review(args):
     from lateral.gallery.review.workspace import ReviewWorkspace
 
     workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
-                                args.model, args.top_k, args.mode, args.session)
+                                args.model, args.top_k, args.mode, args.session, args.reviewer)
     return serve(workspace, args.host, args.port, not args.no_browser)
 
 

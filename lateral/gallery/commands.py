@@ -9,7 +9,11 @@ import re
 from pathlib import Path
 
 from lateral.data.layout import photo_files, read_layout, session_from_name
-from lateral.gallery import keys
+from lateral.gallery import catalogue, keys
+from lateral.gallery.catalogue import NEW_FISH, next_new_fish
+from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
+from lateral.gallery.encoder import TemplateEncoder
+from lateral.gallery.grouping import new_fish_groups
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import holding_gallery_lock
 from lateral.gallery.packing import pack_codes
@@ -18,7 +22,6 @@ from lateral.gallery.spreadsheet import FORMULA_LEADS
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
 from lateral.models.permutation import PERMUTATION_ALGORITHM
 
-NEW_FISH = "new"
 FISH_ID_LENGTH = 100
 
 
@@ -79,8 +82,9 @@ def _session_of(path, session, session_pattern):
     return session_from_name(re.compile(session_pattern), Path(path).name) if session_pattern else ""
 
 
-def _enrol(gallery, encoder, labelled, mode, how):
-    """Add (path, fish_id, session) photos; returns the summary. Already-enrolled photos are skipped."""
+def _enrol(gallery, encoder, labelled, mode, how, capture_regex=None):
+    """Add (path, fish_id, session) photos (with their capture id, if ``capture_regex`` finds one); returns the
+    summary. Already-enrolled photos are skipped."""
     for fish in sorted({fish for _, fish, _ in labelled}):
         check_fish_id(fish)
     known = gallery.entry_by_sha()
@@ -91,25 +95,30 @@ def _enrol(gallery, encoder, labelled, mode, how):
         fish, session = by_source[photo.source]
         previous = known.get(photo.sha256) or seen.get(photo.sha256)
         if previous is None:
-            seen[photo.sha256] = {"fish_id": fish}
+            seen[photo.sha256] = {"fish_id": fish, "source": photo.source}
             fresh.append((photo, fish, session))
         elif previous["fish_id"] == fish:
             already.append(photo.source)
         else:
-            conflicts.append((photo.source, previous["fish_id"], fish))
+            conflicts.append((photo.source, previous["fish_id"], fish, previous["source"]))
     codes, embeddings = encoder.encode([photo for photo, _, _ in fresh])
     stamp = now()
     entries = [{"fish_id": fish, "source": photo.source, "sha256": photo.sha256, "session": session,
                 "flank": photo.flank, "mode": photo.mode, "added": stamp, "how": how}
                for photo, fish, session in fresh]
+    for entry in entries:
+        capture = capture_of(entry["source"], capture_regex)
+        if capture is not None:
+            entry["capture"] = capture
     gallery.add(entries, pack_codes(codes, gallery.q), embeddings)
     return {"added": len(entries), "fish": sorted({e["fish_id"] for e in entries}), "already_enrolled": already,
-            "conflicts": conflicts, "rejected": rejected, "templates": len(gallery), "codes": codes}
+            "conflicts": conflicts, "rejected": rejected, "templates": len(gallery), "codes": codes,
+            "shas": [photo.sha256 for photo in photos]}
 
 
 @holding_gallery_lock
 def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=None, session_pattern=None,
-           store_embeddings=False, mode="auto", flip_tta=False):
+           store_embeddings=False, mode="auto", flip_tta=False, capture_pattern=None):
     """Add photos: ``input_path`` laid out RAW/<fish_id>/* (or RAW/<session>/<fish_id>/*), or, with
     ``fish``, files or a folder of one fish. A new gallery needs ``model``."""
     if fish is not None:
@@ -144,14 +153,15 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
                     for entry in read_layout(root, pattern).photos]
     if not labelled:
         raise GalleryError(f"no photos found in {input_path}")
-    summary = _enrol(gallery, encoder, labelled, mode, "enroll")
+    summary = _enrol(gallery, encoder, labelled, mode, "enroll", compiled(capture_pattern))
     if summary["added"]:
         save_gallery(gallery, gallery_path)
-    summary.pop("codes")
+    summary.pop("codes"), summary.pop("shas")
     return summary
 
 
-def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto"):
+def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto",
+             capture_pattern=None):
     """Search the gallery for every photo in ``inputs`` (files or folders); returns results and rejections."""
     if top_k < 1:
         raise GalleryError(f"top_k must be at least 1, not {top_k}: the decision is made on the best candidate")
@@ -162,54 +172,76 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
     search = GallerySearch(gallery, measure)
     photos, rejected = encoder.read_photos(files, mode)
     codes, embeddings = encoder.encode(photos)
-    return {"results": search_photos(search, photos, codes, embeddings, thresholds, top_k), "rejected": rejected,
-            "thresholds": thresholds.source, "measure": measure, "templates": len(gallery),
-            "fish": len(gallery.fish_ids())}
-
-
-def next_new_fish(gallery):
-    taken = set(gallery.fish_ids())
-    number = 1
-    while f"new_{number:04d}" in taken:
-        number += 1
-    return f"new_{number:04d}"
+    results = search_photos(search, photos, codes, embeddings, thresholds, top_k)
+    sessions = [_session_of(photo.source, None, encoder.config.session_pattern) for photo in photos]
+    for result, group in zip(results, new_fish_groups(results, codes, embeddings, sessions, thresholds.accept,
+                                                      measure)):
+        result["new_group"] = group  # photos of one new fish in one session share a group (lateral.gallery.grouping)
+        result["fish_lacking_flank"] = len(fish_lacking_flank(gallery, result["flank"]))
+    link_captures(results, [capture_of(photo.source, compiled(capture_pattern)) for photo in photos])
+    return {"results": results, "rejected": rejected, "thresholds": thresholds.source, "measure": measure,
+            "templates": len(gallery), "fish": len(gallery.fish_ids())}
 
 
 @holding_gallery_lock
-def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode="auto", note=""):
-    """Record a person's decision on ``photo`` (a known fish id, or "new") and enrol the photo under it."""
+def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode="auto", note="", new=False,
+            reviewer=None, session_date=None, capture_pattern=None):
+    """Record a person's decision on ``photo`` (a known fish id, "new", or with ``new`` a new fish's name) and enrol
+    the photo under it, in a session (given, or found in its file name; ``session_date`` dates it). ``photo`` may be
+    a list: the photos of one fish (a group that ``identify`` proposes as one new fish), each logged."""
     if fish != NEW_FISH:
         check_fish_id(fish)
     gallery, encoder = open_gallery(gallery_path, key, model)
-    summary = record_confirmation(gallery, encoder, photo, fish, session, mode, note)
+    photos = [photo] if isinstance(photo, (str, Path)) else list(photo)
+    summary = record_confirmation(gallery, encoder, photos[0], fish, session, mode, note, new, reviewer, session_date,
+                                  capture_pattern)
+    for other in photos[1:]:  # the others of a group or capture go to the fish the first one named or started
+        summary = {**record_confirmation(gallery, encoder, other, summary["fish_id"], session, mode, note,
+                                         reviewer=reviewer, capture_pattern=capture_pattern),
+                   "new_fish": summary["new_fish"]}
     save_gallery(gallery, gallery_path)
-    return summary
+    return {**summary, "photos": len(photos)}
 
 
-def resolve_fish(gallery, fish):
-    """(fish id, is it new to the gallery) for a person's answer: a fish id, or ``new`` for the next free one."""
+def resolve_fish(gallery, fish, new=False):
+    """(fish id, is it new to the gallery) for a person's answer: a known fish id, ``new`` for the next free id, or,
+    with ``new``, a name for a new fish (so that a typo never starts a fish)."""
     if fish == NEW_FISH:
         return next_new_fish(gallery), True
     check_fish_id(fish)
-    return fish, fish not in gallery.fish_ids()
+    known = fish in gallery.fish_ids()
+    if new and known:
+        raise GalleryError(f"fish {fish} is already in the gallery; leave out --new to add this photo to it")
+    if not (new or known):
+        raise GalleryError(f"the gallery has no fish {fish}; give --new to start a new fish of that name, or --fish "
+                           f"{NEW_FISH} for the next free id (nothing was recorded)")
+    return fish, not known
 
 
-def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto", note=""):
+def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto", note="", new=False, reviewer=None,
+                        session_date=None, capture_pattern=None):
     """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it)."""
-    fish_id, is_new = resolve_fish(gallery, fish)
-    pattern = encoder.config.session_pattern
-    summary = _enrol(gallery, encoder, [(Path(photo), fish_id, _session_of(photo, session, pattern))], mode,
-                     "confirm")
+    fish_id, is_new = resolve_fish(gallery, fish, new)
+    session = _session_of(photo, session, encoder.config.session_pattern)
+    summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm", compiled(capture_pattern))
     summary.pop("codes")
     if summary["rejected"]:
         _, reason, detail = summary["rejected"][0]
         raise GalleryError(f"{photo}: cannot be enrolled ({reason}: {detail}); nothing was recorded")
     if summary["conflicts"]:
-        _, previous, _ = summary["conflicts"][0]
-        raise GalleryError(f"{photo} is already enrolled as fish {previous}; remove that fish or choose it "
+        _, previous, _, previous_source = summary["conflicts"][0]
+        same = "" if Path(previous_source) == Path(photo).resolve() else f" (the same photo as {previous_source})"
+        raise GalleryError(f"{photo} is already enrolled as fish {previous}{same}; remove that fish or choose it "
                            "(nothing was recorded)")
-    gallery.decisions.append({"photo": str(Path(photo).resolve()), "fish_id": fish_id, "new_fish": is_new,
-                              "decided": now(), "note": note})
+    if summary["added"] and not session:
+        raise GalleryError(f"{photo}: no session (a capture occasion) is given or found in its file name; give "
+                           "--session NAME (and --session_date YYYY-MM-DD); nothing was recorded")
+    if session_date is not None:
+        catalogue.set_session_date(gallery, session, session_date, "the gallery", reviewer)
+    source = str(Path(photo).resolve())
+    sha256 = summary.pop("shas")[0]
+    catalogue.log(gallery, "confirm", {sha256: None if summary["added"] else fish_id}, {sha256: fish_id}, reviewer,
+                  note, photo=source, fish_id=fish_id, new_fish=is_new)
     return {**summary, "fish_id": fish_id, "new_fish": is_new}
 
 
@@ -237,7 +269,7 @@ def describe(gallery_path):
 
 
 @holding_gallery_lock
-def remove(gallery_path, fish_ids):
+def remove(gallery_path, fish_ids, reviewer=None, note=""):
     """Drop every template of the named fish (a person's decision is kept in the log)."""
     gallery = load_gallery(gallery_path)
     unknown = sorted(set(fish_ids) - set(gallery.fish_ids()))
@@ -246,7 +278,9 @@ def remove(gallery_path, fish_ids):
                            f"{len(gallery.fish_ids())} it has); nothing was removed")
     keep = [entry["fish_id"] not in set(fish_ids) for entry in gallery.entries]
     removed = len(keep) - sum(keep)
+    before = {e["sha256"]: e["fish_id"] for e in gallery.entries if e["fish_id"] in set(fish_ids)}
     gallery.keep(keep)
+    catalogue.log(gallery, "remove", before, dict.fromkeys(before), reviewer, note, fish_id=", ".join(sorted(fish_ids)))
     save_gallery(gallery, gallery_path)
     return {"removed": removed, "fish": sorted(set(fish_ids)), "templates": len(gallery)}
 

@@ -9,7 +9,8 @@ number of keys.
 
 A photo is read the way ``prepare_data.py`` reads it: a green-tent photo is
 segmented and its lateral ROI cut (flank known), a photo without a green
-screen is taken as already cropped (flank "unknown"). ``mode`` forces either.
+screen is taken as already cropped (flank "unknown") if it has a flank's
+shape, else rejected with the reason. ``mode`` forces either.
 """
 
 import dataclasses
@@ -30,6 +31,9 @@ from lateral.preprocess.rejection import PhotoRejected
 from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, Run, codes_model_parts
 
 MODES = ("auto", "tent", "cropped")
+# Auto mode: a photo without a tent counts as a cropped flank if its width:height is within these factors of the ROI's
+# (for a 2:1 ROI: 1.5:1 to 4:1; a 4:3 camera frame is not a cropped fish, a long thin crop is).
+CROPPED_ASPECT_RANGE = (0.75, 2.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,8 +95,27 @@ class TemplateEncoder:
                 used = "cropped"
         if used == "cropped":
             roi, measurements = process_cropped_photo(path, preprocess, self.input_size)
+            if mode == "auto":
+                self._check_cropped_shape(path, measurements["roi"])
         encoded = cv2.imencode(".png", roi)[1].tobytes()
         return Photo(str(path.resolve()), file_sha256(path), encoded, measurements["flank"], used)
+
+    def _check_cropped_shape(self, path, corners):
+        """In ``auto`` mode a photo without a green tent counts as a cropped flank only if it has a flank's shape.
+
+        Its width:height must lie within ``CROPPED_ASPECT_RANGE`` times the
+        model's ROI width:height; any other photo (a 4:3 camera frame, a
+        portrait) is rejected with its reason instead of being searched and
+        called a new fish. ``--mode cropped`` takes it all the same. Only the
+        shape is checked: a cropped-shaped photo of anything passes.
+        """
+        width, height = corners[2]
+        expected = self.input_size[1] / self.input_size[0]
+        low, high = CROPPED_ASPECT_RANGE
+        if not low <= (width / height) / expected <= high:
+            raise PhotoRejected("no_green_screen", f"no green tent found, and its shape ({width}x{height}) is not that "
+                                                   f"of a cropped flank (width:height about {expected:g}); give "
+                                                   "--mode cropped to take it as one")
 
     def read_photos(self, paths, mode="auto"):
         """(photos, rejected): every readable photo, and (path, reason, detail) for the others."""

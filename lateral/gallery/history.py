@@ -2,17 +2,20 @@
 
 import csv
 
+from lateral.gallery.catalogue import session_order
 from lateral.gallery.spreadsheet import safe_row
 
 NO_SESSION = "no_session"
 
 
 def capture_history(gallery):
-    """(sessions, rows): sessions sorted, rows of (fish_id, [0/1 per session]) sorted by fish id."""
+    """(sessions, rows): sessions in time order (dated by date, then undated by name, then photos of no session),
+    rows of (fish_id, [0/1 per session]) sorted by fish id."""
     seen = {}
     for entry in gallery.entries:
         seen.setdefault(entry["fish_id"], set()).add(entry["session"] or NO_SESSION)
-    sessions = sorted({session for fish_sessions in seen.values() for session in fish_sessions})
+    used = {session for fish_sessions in seen.values() for session in fish_sessions}
+    sessions = [name for name, _ in session_order(gallery) if name in used] + [NO_SESSION] * (NO_SESSION in used)
     rows = [(fish, [int(session in seen[fish]) for session in sessions]) for fish in sorted(seen)]
     return sessions, rows
 

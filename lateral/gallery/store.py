@@ -1,39 +1,44 @@
 """The gallery file (``.lgal``): versioned, checked field by field on load, written atomically, no images in it.
 
-Format, version 2: an uncompressed NumPy ``.npz`` (a zip archive) with
+Format, version 3: an SQLite database, the catalogue (``lateral.gallery
+.database``; its tables in docs/catalogue.md): the header, fish, photos
+with their packed IoM templates, sessions with dates, photo metadata and
+the append-only decision log. In memory a ``Gallery`` holds ``header``,
+``entries`` (one per template: ``fish_id``, ``source`` (the photo's
+absolute path), ``sha256`` (of the photo file), ``session``, ``flank``,
+``mode`` ("tent" or "cropped"), ``added``, ``how`` ("enroll", "confirm" or
+"revoke"), optionally ``capture``), ``codes`` (uint8 [n, ceil(log2 q),
+ceil(m / 8)], the templates as bit planes, ``lateral.gallery.packing``),
+``embeddings`` (float32 [n, embedding_size], only in a gallery created with
+``--store_embeddings``: float embeddings are not cancellable),
+``decisions``, ``sessions`` ({name: ISO date or None}) and ``metadata``
+({sha256: {field: text}}). ``header`` has ``format`` ("lateral-gallery"),
+``version``, ``created``, ``updated``, ``model`` (``path``,
+``fingerprint``: SHA-256 of the weights, ``m``, ``q``, ``embedding_size``,
+``input_size``), ``key`` (null, or a salted PBKDF2 verifier of the
+permutation key, never the key), ``permutation`` (the keyed permutation's
+algorithm, ``lateral.models.permutation``) and ``stores_embeddings``;
+optionally ``revoked`` and ``migrated``. ``lateral.gallery.schema`` lists
+every field's type. Saving a loaded gallery writes only what changed, in
+one SQLite transaction.
 
-- ``meta``: UTF-8 JSON as uint8 bytes: ``{"header": ..., "entries": [...], "decisions": [...]}``.
-  ``header`` has ``format`` ("lateral-gallery"), ``version``, ``created``,
-  ``updated``, ``model`` (``path``, ``fingerprint``: SHA-256 of the weights,
-  ``m``, ``q``, ``embedding_size``, ``input_size``), ``key`` (null, or a
-  salted PBKDF2 verifier of the permutation key, never the key),
-  ``permutation`` (the keyed permutation's algorithm,
-  ``lateral.models.permutation``) and ``stores_embeddings``; optionally
-  ``revoked`` and ``migrated``. Each entry is one template: ``fish_id``,
-  ``source`` (the photo's absolute path), ``sha256`` (of the photo file),
-  ``session``, ``flank``, ``mode`` ("tent" or "cropped"), ``added``, ``how``
-  ("enroll", "confirm" or "revoke"). Each decision records a person's
-  ``confirm``. ``lateral.gallery.schema`` lists every field's type.
-- ``codes``: uint8 [n, ceil(log2 q), ceil(m / 8)], the IoM templates as bit
-  planes (``lateral.gallery.packing``), in the order of ``entries``.
-- ``embeddings``: float32 [n, embedding_size], only in a gallery created with
-  ``--store_embeddings`` (float embeddings are not cancellable).
+Versions 1 and 2 were NumPy ``.npz`` archives (``meta``: the JSON of
+header, entries and decisions; ``codes``; ``embeddings``). Version 1 lacks
+``permutation``: its keyed templates were made with NumPy's PCG64 stream
+(``numpy-pcg64-v1``), which a converted keyed gallery keeps (a gallery
+without a key gets the current algorithm: the identity under either).
+Opening either converts the file to version 3 under the gallery lock: the
+old file is kept beside it as ``<name>.v1.bak`` or ``<name>.v2.bak`` (older
+lateral versions read only that) and the header gains ``migrated``. The
+codes cannot be re-made without the photos; ``revoke`` re-enrols them and
+moves the gallery to the current algorithm.
 
-Version 1 is version 2 without ``permutation``: its keyed templates were made
-with NumPy's PCG64 stream (``numpy-pcg64-v1``). Opening a version-1 file
-converts it: the header gains ``permutation`` (the legacy algorithm for a
-keyed gallery, so its templates keep matching; the current one for a gallery
-without a key, whose permutation is the identity under either) and
-``migrated``; the old file is kept beside it as ``<name>.v1.bak`` (older
-lateral versions read only that). The codes cannot be re-made without the
-photos; ``revoke`` re-enrols them and moves the gallery to the current
-algorithm.
-
-A save writes a temporary file beside the gallery's real file (a symbolic
-link is followed, and stays a link), gives it the old file's permissions,
-owner and group (the owner where the saving user may set it), syncs it to
-disk and renames it over the old file, so a crash mid-write leaves the old
-gallery whole. Files are read with ``allow_pickle=False``.
+A new file (a new gallery, a conversion) is built in memory, written to a
+temporary file beside the gallery's real file (a symbolic link is
+followed, and stays a link), given the old file's permissions, owner and
+group (the owner where the saving user may set it), synced to disk and
+renamed over the old file, so a crash mid-write leaves the old gallery
+whole. Old files are read with ``allow_pickle=False``.
 """
 
 import dataclasses
@@ -48,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lateral.gallery import database
 from lateral.gallery.errors import GalleryError
 from lateral.gallery.lock import gallery_lock
 from lateral.gallery.packing import packed_shape
@@ -55,7 +61,8 @@ from lateral.gallery.schema import check_meta
 from lateral.models.permutation import LEGACY_ALGORITHM, PERMUTATION_ALGORITHM
 
 FORMAT = "lateral-gallery"
-VERSION = 2
+VERSION = 3
+NPZ_VERSIONS = (1, 2)  # the NumPy archives before the SQLite catalogue
 LOG = logging.getLogger(__name__)
 
 
@@ -70,6 +77,8 @@ class Gallery:
     codes: np.ndarray  # uint8 bit planes [n, bits, bytes]
     embeddings: object = None  # float32 [n, d] or None
     decisions: list = dataclasses.field(default_factory=list)
+    sessions: dict = dataclasses.field(default_factory=dict)  # {session: ISO date or None}
+    metadata: dict = dataclasses.field(default_factory=dict)  # {sha256: {field: text}}
 
     @classmethod
     def new(cls, model, key_verifier, stores_embeddings):
@@ -116,13 +125,33 @@ class Gallery:
 
 
 def save_gallery(gallery, path):
-    """Write ``gallery`` to ``path`` (through a symbolic link to its target) atomically, keeping mode, owner, group."""
+    """Write ``gallery`` to ``path`` (through a symbolic link to its target): the changes in one SQLite transaction,
+    or, for a new gallery or an old-format file, a whole new file written atomically keeping mode, owner, group."""
     gallery.header["updated"] = now()
-    meta = json.dumps({"header": gallery.header, "entries": gallery.entries, "decisions": gallery.decisions})
-    arrays = {"meta": np.frombuffer(meta.encode("utf-8"), np.uint8), "codes": gallery.codes}
-    if gallery.embeddings is not None:
-        arrays["embeddings"] = gallery.embeddings
-    _write_atomically(Path(os.path.realpath(path)), lambda handle: np.savez(handle, **arrays))
+    target = Path(os.path.realpath(path))
+    if _is_catalogue_file(target):
+        with database.connected(target) as db:
+            database.write(db, gallery, now())
+        return
+    data = database.serialized(gallery, now())
+    _write_atomically(target, lambda handle: handle.write(data))
+
+
+def _is_catalogue_file(path):
+    try:
+        with open(path, "rb") as handle:
+            return database.is_catalogue(handle.read(len(database.MAGIC)))
+    except FileNotFoundError:
+        return False
+
+
+def gallery_revision(path):
+    """Changes whenever a write to the gallery at ``path`` is committed (for a reader that caches it)."""
+    real = Path(os.path.realpath(path))
+    stat = real.stat()
+    if _is_catalogue_file(real):
+        return stat.st_ino, database.revision(real)
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _write_atomically(target, write, like=None):
@@ -174,10 +203,12 @@ def _take_ownership_of(descriptor, like):
 
 
 def load_gallery(path):
-    """Read and check a gallery (converting a version-1 file); GalleryError names the file and what is wrong."""
+    """Read and check a gallery (converting a version-1 or -2 file); GalleryError names the file and what is wrong."""
     path = Path(path)
     if not path.is_file():
         raise GalleryError(f"{path}: no such gallery (create one with `python -m lateral.gallery enroll`)")
+    if _is_catalogue_file(path):
+        return _load_catalogue(path)
     try:
         stat_read, data = path.stat(), path.read_bytes()
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
@@ -190,13 +221,33 @@ def load_gallery(path):
         raise GalleryError(f"{path} is not a lateral gallery or is damaged ({type(error).__name__}: {error})") from None
     if header_format != FORMAT:
         raise GalleryError(f"{path} is not a lateral gallery (format {header_format!r})")
-    if type(version) is not int or version not in (1, VERSION):
+    if type(version) is not int or version not in NPZ_VERSIONS:
         raise GalleryError(f"{path} is gallery format version {version!r}; this lateral reads versions 1 to {VERSION}")
     check_meta(meta, version, path)
     gallery = Gallery(header, meta["entries"], arrays.get("codes"), arrays.get("embeddings"), meta["decisions"])
     _check_consistent(gallery, path)
-    if version == 1:
-        _migrate_version_1(gallery, path, data, stat_read)
+    _convert_old_format(gallery, path, data, stat_read, version)
+    return gallery
+
+
+def _load_catalogue(path):
+    header, entries, codes, embeddings, decisions, sessions, metadata = database.read(path, now())
+    if header.get("format") != FORMAT:
+        raise GalleryError(f"{path} is not a lateral gallery (format {header.get('format')!r})")
+    if header.get("version") != VERSION:
+        raise GalleryError(f"{path} is gallery format version {header.get('version')!r}; this lateral reads versions "
+                           f"1 to {VERSION}")
+    check_meta({"header": header, "entries": entries, "decisions": decisions}, VERSION, path)
+    model = header["model"]
+    codes = database.stack(codes, packed_shape(model["m"], model["q"]), np.uint8, path, "template")
+    if header["stores_embeddings"]:
+        embeddings = database.stack(embeddings, (model["embedding_size"],), np.float32, path, "embedding")
+    elif any(embedding is not None for embedding in embeddings):
+        raise GalleryError(f"{path} is damaged: it holds embeddings its header does not declare")
+    else:
+        embeddings = None
+    gallery = Gallery(header, entries, codes, embeddings, decisions, sessions, metadata)
+    _check_consistent(gallery, path)
     return gallery
 
 
@@ -219,29 +270,32 @@ def _check_consistent(gallery, path):
 LOCK_SECONDS_FOR_CONVERSION = 10.0  # a read-only command converts only when it can lock soon
 
 
-def _migrate_version_1(gallery, path, data, stat_read):
-    """Make ``gallery`` (read from version-1 bytes ``data``) version 2, keep ``data`` as a backup, save over ``path``.
+def _convert_old_format(gallery, path, data, stat_read, version):
+    """Make ``gallery`` (read from version-1 or -2 bytes ``data``) version 3, keep ``data`` as a backup, save over
+    ``path``.
 
-    A keyed gallery keeps the legacy NumPy permutation its templates were
-    made with. If the file cannot be written (a read-only copy), the gallery
-    is used converted in memory and the file is left as it was.
+    A keyed version-1 gallery keeps the legacy NumPy permutation its
+    templates were made with. If the file cannot be written (a read-only
+    copy), the gallery is used converted in memory and the file is left as
+    it was.
     """
     header = gallery.header
+    if version == 1:
+        header["permutation"] = LEGACY_ALGORITHM if header["key"] is not None else PERMUTATION_ALGORITHM
     header["version"] = VERSION
-    header["permutation"] = LEGACY_ALGORITHM if header["key"] is not None else PERMUTATION_ALGORITHM
-    header["migrated"] = {"from_version": 1, "at": now()}
+    header["migrated"] = {"from_version": version, "at": now()}
     try:
         with gallery_lock(path, timeout=LOCK_SECONDS_FOR_CONVERSION):
-            _convert_version_1_file(gallery, path, data, stat_read)
+            _convert_file(gallery, path, data, stat_read, version)
     except (OSError, GalleryError) as error:  # no lock file can be made here, or another process holds it
-        LOG.warning(f"{path} is gallery format version 1 and was not converted to version {VERSION} now "
+        LOG.warning(f"{path} is gallery format version {version} and was not converted to version {VERSION} now "
                     f"({getattr(error, 'strerror', None) or error}); it is used as it is")
 
 
-def _convert_version_1_file(gallery, path, data, stat_read):
+def _convert_file(gallery, path, data, stat_read, version):
     header = gallery.header
     target = Path(os.path.realpath(path))
-    backup = _free_backup_name(target)
+    backup = _free_backup_name(target, version)
     try:
         _write_atomically(backup, lambda handle: handle.write(data), like=stat_read)
         now_there = target.stat()
@@ -251,17 +305,22 @@ def _convert_version_1_file(gallery, path, data, stat_read):
                                "command again")
         save_gallery(gallery, path)
     except OSError as error:
-        LOG.warning(f"{path} is gallery format version 1 and could not be converted to version {VERSION} "
+        LOG.warning(f"{path} is gallery format version {version} and could not be converted to version {VERSION} "
                     f"({error.strerror or error}); it is used as it is")
         return
     LOG.warning(f"converted {path} to gallery format version {VERSION} (permutation {header['permutation']}); the "
-                f"version-1 file is kept as {backup}")
+                f"version-{version} file is kept as {backup}")
 
 
-def _free_backup_name(target):
-    """``<name>.v1.bak`` beside ``target``, or ``<name>.v1.2.bak``, ... if taken (a backup is never overwritten)."""
-    candidate, number = target.with_name(f"{target.name}.v1.bak"), 1
+def _free_backup_name(target, version):
+    """``<name>.v<version>.bak`` beside ``target``, or ``<name>.v<version>.2.bak``, ... if taken (never overwritten)."""
+    candidate, number = target.with_name(f"{target.name}.v{version}.bak"), 1
     while candidate.exists():
         number += 1
-        candidate = target.with_name(f"{target.name}.v1.{number}.bak")
+        candidate = target.with_name(f"{target.name}.v{version}.{number}.bak")
     return candidate
+
+
+def write_text_atomically(path, text):
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename: a reader never sees half a file."""
+    _write_atomically(Path(os.path.realpath(path)), lambda handle: handle.write(text.encode("utf-8")))

@@ -109,6 +109,104 @@ def test_confirm_a_new_fish_then_it_is_recognised(photos, model_folder):
     assert rows[-1] == ["new_0001", "0", "1", "01"] and rows[1] == ["fish_000", "1", "0", "10"]
 
 
+def test_confirm_asks_for_new_and_a_session_and_the_same_photo_twice_names_both(photos, model_folder):
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known", model=model_folder)
+    photo = sorted((photos / "raw" / "session_2" / "fish_007").glob("*.jpg"))[0]
+    before = gallery_path.read_bytes()
+    with pytest.raises(GalleryError, match="has no fish fish_999; give --new to start a new fish of that name"):
+        commands.confirm(gallery_path, photo, "fish_999", session="session_2")
+    with pytest.raises(GalleryError, match="fish fish_001 is already in the gallery; leave out --new"):
+        commands.confirm(gallery_path, photo, "fish_001", session="session_2", new=True)
+    with pytest.raises(GalleryError, match="no session .* give --session NAME"):
+        commands.confirm(gallery_path, photo, "new")
+    assert gallery_path.read_bytes() == before
+    confirmed = commands.confirm(gallery_path, photo, "fish_999", session="session_2", new=True,
+                                 session_date="2026-06-09", reviewer="ana")
+    assert (confirmed["fish_id"], confirmed["new_fish"]) == ("fish_999", True)
+    gallery = load_gallery(gallery_path)
+    assert gallery.sessions == {"session_1": None, "session_2": "2026-06-09"}
+    logged = gallery.decisions[-1]
+    assert (logged["action"], logged["reviewer"], logged["after"]) == ("confirm", "ana", {gallery.entries[-1]["sha256"]:
+                                                                                         "fish_999"})
+    assert logged["before"] == {gallery.entries[-1]["sha256"]: None}
+    copy = photos / "copy_of_it.jpg"
+    shutil.copy(photo, copy)
+    with pytest.raises(GalleryError, match=f"copy_of_it.jpg is already enrolled as fish fish_999 \\(the same photo "
+                                           f"as {photo.resolve()}\\)"):
+        commands.confirm(gallery_path, copy, "fish_001", session="session_2")
+
+
+def test_a_photo_without_a_tent_is_rejected_unless_shaped_like_a_cropped_flank(photos, model_folder, capsys):
+    """Noise of a camera frame's 4:3 shape is "rejected: no_green_screen", never a new fish; noise of the ROI's 2:1
+    shape is taken as a cropped flank (and --mode cropped takes either)."""
+    gallery = photos / "pond.lgal"
+    commands.enroll(gallery, photos / "known", model=model_folder)
+    rng = np.random.default_rng(0)
+    noise, strip = photos / "noise.png", photos / "strip.png"
+    for path, shape in ((noise, (360, 480)), (strip, (70, 140))):
+        pixels = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+        pixels[..., 1] = 0  # no green at all: no tent is found
+        cv2.imwrite(str(path), pixels)
+    assert main(["identify", "--gallery", str(gallery), "--input", str(noise), str(strip), "--threshold", "0.9",
+                 "--csv", str(photos / "ids.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "noise.png  -       rejected: no_green_screen" in out and "0 match, 0 review, 1 new, 1 rejected" in out
+    rows = {Path(r["photo"]).name: r for r in csv.DictReader(open(photos / "ids.csv"))}
+    assert rows["noise.png"]["decision"] == "rejected: no_green_screen"
+    assert rows["strip.png"]["flank"] == "unknown"
+    forced = commands.identify(gallery, [noise], given_thresholds(0.9), mode="cropped")
+    assert len(forced["results"]) == 1 and not forced["rejected"]
+
+
+def test_a_sessions_new_photos_are_grouped_and_a_group_confirmed_as_one_new_fish(photos, model_folder,
+                                                                                reference_codes, capsys):
+    """Groups are the connected components (scipy) of the "new" photos' matches among themselves, scored here from
+    prepare_data.py's ROIs through the saved codes model; confirming a group's photos makes one new fish."""
+    from scipy.sparse.csgraph import connected_components
+
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known", model=model_folder)
+    queries = [p for fish in ("fish_006", "fish_007") for p in sorted((photos / "raw" / "session_2" / fish).glob("*"))]
+    accept = 0.8
+    results = commands.identify(gallery_path, queries, given_thresholds(accept), top_k=1)["results"]
+    new = [i for i, r in enumerate(results) if r["decision"] == "new"]
+    reference = [reference_codes[str(queries[i].relative_to(photos / "raw"))] for i in new]
+    linked = np.array([[a[1] == b[1] and np.mean(a[0] == b[0]) >= accept for b in reference] for a in reference])
+    _, components = connected_components(linked, directed=False)
+    groups = np.array([results[i]["new_group"] for i in new])
+    assert np.array_equal(groups[:, None] == groups[None, :], components[:, None] == components[None, :])
+    assert all(r["new_group"] is None for r in results if r["decision"] != "new")
+    first_group = [str(queries[i]) for i, group in zip(new, groups) if group == 1]
+    assert main(["confirm", "--gallery", str(gallery_path), "--photo", *first_group, "--fish", "new", "--session",
+                 "session_2"]) == 0
+    assert "new fish new_0001" in capsys.readouterr().out
+    gallery = load_gallery(gallery_path)
+    assert sorted(e["source"] for e in gallery.entries if e["fish_id"] == "new_0001") == sorted(first_group)
+    assert [d["fish_id"] for d in gallery.decisions] == ["new_0001"] * len(first_group)
+
+
+def test_a_capture_id_links_both_flanks_and_fish_lacking_a_flank_are_counted(photos, model_folder, capsys):
+    """Capture ids come from the file names (fish_001_session_2_00.jpg -> fish_001_session_2) and are stored; a
+    capture's photos all get the fish its best match found; a fish enrolled on one flank only is counted as
+    unsearchable from the other."""
+    pattern = r"(?P<capture>fish_\d+_session_\d+)_"
+    gallery_path = photos / "pond.lgal"
+    commands.enroll(gallery_path, photos / "known", model=model_folder, capture_pattern=pattern)
+    gallery = load_gallery(gallery_path)
+    assert [e["capture"] for e in gallery.entries] == [Path(e["source"]).name[:18] for e in gallery.entries]
+    one_flank = [e["sha256"] for e in gallery.entries if e["fish_id"] == "fish_005" and e["flank"] == "right"]
+    gallery.keep([e["sha256"] not in one_flank for e in gallery.entries])
+    save_gallery(gallery, gallery_path)
+    queries = sorted((photos / "raw" / "session_2" / "fish_001").glob("*.jpg"))
+    results = commands.identify(gallery_path, queries, given_thresholds(0.5), capture_pattern=pattern)["results"]
+    matches = [(r["candidates"][0]["score"], r["candidates"][0]["fish_id"]) for r in results if r["decision"] == "match"]
+    best = max(matches, key=lambda match: match[0])[1] if matches else None
+    assert [(r["capture"], r["capture_fish"]) for r in results] == [("fish_001_session_2", best)] * len(queries)
+    assert [r["fish_lacking_flank"] for r in results] == [int(r["flank"] == "right" and bool(one_flank))
+                                                          for r in results]
+
+
 def test_remove_a_fish(photos, model_folder):
     gallery_path = photos / "pond.lgal"
     commands.enroll(gallery_path, photos / "known", model=model_folder)

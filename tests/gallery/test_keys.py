@@ -97,7 +97,7 @@ def test_a_version_1_gallery_is_converted_and_still_identifies_its_own_photos(io
         assert {"fish_id": name, "score": 1.0} in [{k: c[k] for k in ("fish_id", "score")} for c in
                                                    result["candidates"]], result
     assert (tmp_path / "pond.lgal.v1.bak").read_bytes() == version_1
-    assert load_gallery(gallery_path).header["version"] == 2
+    assert load_gallery(gallery_path).header["version"] == 3
 
     # Re-enrolling under the same key moves the gallery to the current algorithm.
     commands.revoke(gallery_path, "north pond", key="north pond")

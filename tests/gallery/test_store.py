@@ -1,4 +1,6 @@
+import contextlib
 import json
+import sqlite3
 
 import numpy as np
 import pytest
@@ -8,6 +10,16 @@ from lateral.gallery.packing import pack_codes, unpack_codes
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, save_gallery
 
 MODEL = {"path": "/runs/iom", "fingerprint": "ab" * 32, "m": 12, "q": 8, "embedding_size": 4, "input_size": [32, 64]}
+
+
+@contextlib.contextmanager
+def sql(path):
+    """A plain SQLite connection to a catalogue, as R or any SQL client would open it (closed after)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def small_gallery(stores_embeddings=False):
@@ -27,15 +39,20 @@ def test_round_trip(tmp_path, stores_embeddings):
     assert loaded.entries == gallery.entries
     np.testing.assert_array_equal(loaded.codes, gallery.codes)
     assert (loaded.embeddings is None) == (not stores_embeddings)
-    assert loaded.header["format"] == "lateral-gallery" and loaded.header["version"] == 2
+    assert loaded.header["format"] == "lateral-gallery" and loaded.header["version"] == 3
     assert loaded.header["permutation"] == "hmac-sha256-fisher-yates"
 
 
 def test_no_images_are_stored(tmp_path):
+    """A photo's row holds its template (3 bit planes of 2 bytes for m=12, q=8) and no image."""
     gallery, _ = small_gallery()
     save_gallery(gallery, tmp_path / "g.lgal")
-    with np.load(tmp_path / "g.lgal") as archive:
-        assert sorted(archive.files) == ["codes", "meta"]
+    with sql(tmp_path / "g.lgal") as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(photos)")]
+        sizes = db.execute("SELECT length(code), embedding FROM photos").fetchall()
+    assert columns == ["photo_id", "sha256", "fish_id", "source", "session", "flank", "mode", "capture", "added", "how",
+                       "code", "embedding"]
+    assert sizes == [(6, None)] * 3
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
@@ -49,43 +66,67 @@ def test_a_damaged_file_is_named(tmp_path, damage):
         load_gallery(path)
 
 
-def test_another_npz_and_another_version_are_refused(tmp_path):
+def test_another_npz_another_database_and_another_version_are_refused(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(GalleryError, match="other.npz"):
         load_gallery(tmp_path / "other.npz")
+    with sql(tmp_path / "other.db") as db:
+        db.execute("CREATE TABLE birds (name TEXT)")
+    before = (tmp_path / "other.db").read_bytes()
+    with pytest.raises(GalleryError, match="other.db is not a lateral gallery"):
+        load_gallery(tmp_path / "other.db")
+    assert (tmp_path / "other.db").read_bytes() == before  # another program's database is left as it was
     gallery, _ = small_gallery()
-    gallery.header["version"] = 3
+    gallery.header["version"] = 4
     save_gallery(gallery, tmp_path / "future.lgal")
-    with pytest.raises(GalleryError, match="version 3; this lateral reads versions 1 to 2"):
+    with pytest.raises(GalleryError, match="version 4; this lateral reads versions 1 to 3"):
         load_gallery(tmp_path / "future.lgal")
+    save_gallery(small_gallery()[0], tmp_path / "newer.lgal")
+    with sql(tmp_path / "newer.lgal") as db:
+        db.execute("INSERT INTO schema_version VALUES (2, 'later')")
+    with pytest.raises(GalleryError, match="newer.lgal is catalogue schema version 2; this lateral reads versions up "
+                                           "to 1"):
+        load_gallery(tmp_path / "newer.lgal")
 
 
-def test_codes_that_do_not_fit_the_entries_are_refused(tmp_path):
+def test_a_template_of_the_wrong_size_is_refused(tmp_path):
     gallery, _ = small_gallery()
-    gallery.codes = gallery.codes[:2]
     save_gallery(gallery, tmp_path / "g.lgal")
-    with pytest.raises(GalleryError, match=r"damaged: codes of shape \(2, 3, 2\), expected \(3, 3, 2\)"):
+    with sql(tmp_path / "g.lgal") as db:
+        db.execute("UPDATE photos SET code = x'0102030405' WHERE sha256 = '1'")
+    with pytest.raises(GalleryError, match="damaged: photo 2's template has 5 bytes, expected 6"):
         load_gallery(tmp_path / "g.lgal")
 
 
 def test_a_crash_while_saving_leaves_the_old_gallery_whole(tmp_path, monkeypatch):
+    """An error in the middle of the transaction (after the photo rows changed) rolls every change back."""
     path = tmp_path / "g.lgal"
     gallery, codes = small_gallery()
     save_gallery(gallery, path)
     before = path.read_bytes()
 
-    def crash(handle, **arrays):
-        handle.write(b"PK\x03\x04 half a zip")
+    def crash(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store.np, "savez", crash)
+    monkeypatch.setattr(store.database, "_write_metadata", crash)
     gallery.keep([True, False, True])
+    gallery.entries[0]["fish_id"] = "renamed"
     with pytest.raises(OSError, match="disk full"):
         save_gallery(gallery, path)
     monkeypatch.undo()
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["g.lgal"]  # no temporary file left behind
-    assert len(load_gallery(path)) == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["g.lgal"]  # no temporary or journal file left behind
+    assert [e["fish_id"] for e in load_gallery(path).entries] == ["fish_0", "fish_1", "fish_2"]
+
+
+def test_a_crash_while_writing_a_new_file_leaves_nothing(tmp_path, monkeypatch):
+    def crash(descriptor):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_gallery(small_gallery()[0], tmp_path / "g.lgal")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_gallery(tmp_path):
@@ -93,12 +134,54 @@ def test_missing_gallery(tmp_path):
         load_gallery(tmp_path / "nothing.lgal")
 
 
-def test_meta_is_plain_json(tmp_path):
+def test_the_catalogue_is_plain_sql(tmp_path):
+    gallery, _ = small_gallery()
+    gallery.sessions = {"s1": "2026-06-09"}
+    gallery.metadata = {"1": {"site": "north pond", "length": "41.5"}}
+    gallery.decisions.append({"photo": "/photos/1.jpg", "fish_id": "fish_1", "new_fish": True, "decided": "t",
+                              "note": "", "reviewer": "ana", "action": "confirm", "before": {"1": None},
+                              "after": {"1": "fish_1"}})
+    save_gallery(gallery, tmp_path / "g.lgal")
+    with sql(tmp_path / "g.lgal") as db:
+        rows = db.execute("SELECT p.fish_id, s.date, m.value FROM photos p JOIN sessions s USING (session) "
+                          "JOIN photo_metadata m ON m.sha256 = p.sha256 AND m.name = 'site'").fetchall()
+        log = db.execute("SELECT reviewer, action, before, after FROM decisions").fetchall()
+        header = dict(db.execute("SELECT name, value FROM header"))
+    assert rows == [("fish_1", "2026-06-09", "north pond")]
+    assert log == [("ana", "confirm", '{"1": null}', '{"1": "fish_1"}')]
+    assert json.loads(header["model"]) == MODEL
+    loaded = load_gallery(tmp_path / "g.lgal")
+    assert (loaded.sessions, loaded.metadata) == (gallery.sessions, gallery.metadata)
+    assert loaded.decisions == [{**gallery.decisions[0], "undoes": None}]
+
+
+def test_the_decision_log_is_append_only(tmp_path):
+    gallery, _ = small_gallery()
+    gallery.decisions.append({"photo": "/photos/1.jpg", "fish_id": "fish_1", "new_fish": False, "decided": "t",
+                              "note": "first"})
+    save_gallery(gallery, tmp_path / "g.lgal")
+    for statement in ("UPDATE decisions SET note = 'changed'", "DELETE FROM decisions"):
+        with sql(tmp_path / "g.lgal") as db, pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(statement)
+    loaded = load_gallery(tmp_path / "g.lgal")
+    loaded.decisions[0]["note"] = "changed in memory"
+    loaded.decisions.append({"photo": "", "fish_id": "fish_2", "new_fish": False, "decided": "t2", "note": "second"})
+    save_gallery(loaded, tmp_path / "g.lgal")
+    assert [d["note"] for d in load_gallery(tmp_path / "g.lgal").decisions] == ["first", "second"]
+
+
+def test_saving_writes_only_the_changed_rows(tmp_path):
+    """A decision changes one photo's row: the other rows keep their rowids and bytes (no rewrite of the file)."""
     gallery, _ = small_gallery()
     save_gallery(gallery, tmp_path / "g.lgal")
-    with np.load(tmp_path / "g.lgal") as archive:
-        meta = json.loads(archive["meta"].tobytes())
-    assert meta["entries"][1]["fish_id"] == "fish_1"
+    loaded = load_gallery(tmp_path / "g.lgal")
+    loaded.entries[1]["fish_id"] = "fish_0"
+    save_gallery(loaded, tmp_path / "g.lgal")
+    with sql(tmp_path / "g.lgal") as db:
+        assert db.execute("SELECT photo_id, sha256, fish_id FROM photos ORDER BY photo_id").fetchall() == [
+            (1, "0", "fish_0"), (2, "1", "fish_0"), (3, "2", "fish_2")]
+        assert db.execute("SELECT fish_id FROM fish ORDER BY fish_id").fetchall() == [("fish_0",), ("fish_2",)]
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2  # two writes
 
 
 def test_saving_keeps_the_file_permissions(tmp_path):
@@ -119,12 +202,12 @@ def _umask():
     return mask
 
 
-def write_version_1(path, key_verifier=None):
-    """A gallery file as lateral wrote it before format 2: no ``permutation`` in the header."""
+def write_version_1(path, key_verifier=None, version=1, decisions=()):
+    """A gallery file as lateral wrote it before format 2 (no ``permutation`` in the header) or 3 (an ``.npz``)."""
     gallery, codes = small_gallery()
-    header = {k: v for k, v in gallery.header.items() if k != "permutation"}
-    header.update(version=1, key=key_verifier)
-    meta = json.dumps({"header": header, "entries": gallery.entries, "decisions": []})
+    header = {k: v for k, v in gallery.header.items() if k != "permutation" or version == 2}
+    header.update(version=version, key=key_verifier)
+    meta = json.dumps({"header": header, "entries": gallery.entries, "decisions": list(decisions)})
     with open(path, "wb") as handle:
         np.savez(handle, meta=np.frombuffer(meta.encode(), np.uint8), codes=gallery.codes)
     return codes
@@ -136,12 +219,12 @@ def test_a_keyed_version_1_gallery_is_converted_once_keeping_its_permutation_and
                                                 "digest": "ab" * 32})
     original = path.read_bytes()
     gallery = load_gallery(path)
-    assert gallery.header["version"] == 2 and gallery.permutation == "numpy-pcg64-v1"
+    assert gallery.header["version"] == 3 and gallery.permutation == "numpy-pcg64-v1"
     assert gallery.header["migrated"]["from_version"] == 1
     np.testing.assert_array_equal(unpack_codes(gallery.codes, 12), codes)
     assert (tmp_path / "pond.lgal.v1.bak").read_bytes() == original
-    with np.load(path) as archive:  # the file itself is now version 2
-        assert json.loads(archive["meta"].tobytes())["header"]["version"] == 2
+    with sql(path) as db:  # the file itself is now version 3
+        assert json.loads(dict(db.execute("SELECT name, value FROM header"))["version"]) == 3
     assert "converted" in caplog.text and "pond.lgal.v1.bak" in caplog.text
     converted = path.read_bytes()
     assert load_gallery(path).permutation == "numpy-pcg64-v1"
@@ -169,14 +252,32 @@ def test_a_version_1_gallery_that_cannot_be_written_is_used_as_it_is(tmp_path, m
     monkeypatch.setattr(store, "_write_atomically", read_only)
     assert len(load_gallery(path)) == 3
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.lock"]
-    assert "could not be converted to version 2 (Permission denied)" in caplog.text
+    assert "could not be converted to version 3 (Permission denied)" in caplog.text
 
 
 def test_a_version_1_gallery_behind_a_link_is_converted_beside_its_real_file(tmp_path):
     (tmp_path / "data").mkdir()
     write_version_1(tmp_path / "data" / "pond.lgal")
     (tmp_path / "pond.lgal").symlink_to("data/pond.lgal")
-    assert load_gallery(tmp_path / "pond.lgal").header["version"] == 2
+    assert load_gallery(tmp_path / "pond.lgal").header["version"] == 3
     assert (tmp_path / "pond.lgal").is_symlink()
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["pond.lgal", "pond.lgal.lock", "pond.lgal.v1.bak"]  # converted under the gallery lock
-    assert load_gallery(tmp_path / "data" / "pond.lgal").header["version"] == 2
+    assert load_gallery(tmp_path / "data" / "pond.lgal").header["version"] == 3
+
+
+def test_a_version_2_gallery_is_converted_to_the_sqlite_catalogue_keeping_a_backup(tmp_path):
+    path = tmp_path / "pond.lgal"
+    decision = {"photo": "/photos/1.jpg", "fish_id": "fish_1", "new_fish": True, "decided": "2026-06-09T10:00:00+00:00",
+                "note": "review"}
+    codes = write_version_1(path, version=2, decisions=[decision])
+    original = path.read_bytes()
+    gallery = load_gallery(path)
+    assert gallery.header["migrated"]["from_version"] == 2 and gallery.permutation == "hmac-sha256-fisher-yates"
+    assert (tmp_path / "pond.lgal.v2.bak").read_bytes() == original
+    assert path.read_bytes()[:16] == b"SQLite format 3\x00"
+    again = load_gallery(path)
+    np.testing.assert_array_equal(unpack_codes(again.codes, 12), codes)
+    assert [e["fish_id"] for e in again.entries] == ["fish_0", "fish_1", "fish_2"]
+    assert [{k: d[k] for k in decision} for d in again.decisions] == [decision]
+    assert again.decisions[0]["action"] == "confirm"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.lock", "pond.lgal.v2.bak"]

@@ -8,14 +8,13 @@ import json
 import os
 import re
 
-import numpy as np
 import pytest
 
 from lateral.gallery import commands, keys
 from lateral.gallery.__main__ import main
 from lateral.gallery.search import given_thresholds
 from lateral.gallery.store import GalleryError, load_gallery, save_gallery
-from tests.gallery.test_store import small_gallery
+from tests.gallery.test_store import small_gallery, sql
 
 
 def write_gallery(path, key=None):
@@ -26,14 +25,16 @@ def write_gallery(path, key=None):
 
 
 def rewrite_meta(path, change):
-    """Edit the file's meta JSON by hand, as a damaged or hand-edited file would be."""
-    with np.load(path) as archive:
-        arrays = {name: archive[name] for name in archive.files}
-    meta = json.loads(arrays["meta"].tobytes())
-    change(meta)
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+    """Edit the catalogue's header by hand in SQL, as a damaged or hand-edited file would be (``change``: a function
+    of ``{"header": ...}``, or an SQL statement)."""
+    with sql(path) as db:
+        if isinstance(change, str):
+            db.execute(change)
+            return
+        meta = {"header": {name: json.loads(value) for name, value in db.execute("SELECT name, value FROM header")}}
+        change(meta)
+        db.execute("DELETE FROM header")
+        db.executemany("INSERT INTO header VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta["header"].items()])
 
 
 def test_a_gallery_behind_a_symbolic_link_is_updated_and_the_link_stays(tmp_path, capsys):
@@ -100,8 +101,8 @@ def _set(value, *where):
     (_set("a key", "header", "key"), "header field 'key' must be null or an object, not 'a key'"),
     (_set({"kdf": "pbkdf2-sha256", "iterations": 200_000, "salt": "00"}, "header", "key"),
      "header field 'key.digest' is missing"),
-    (_drop("entries", 1, "fish_id"), r"entries\[1\] field 'fish_id' is missing"),
-    (_set(None, "entries"), "its 'entries' is missing or not a JSON list"),
+    ("UPDATE header SET value = '{\"m\": ' WHERE name = 'model'", "a header value is not JSON"),
+    ("UPDATE photos SET code = x'00' WHERE sha256 = '2'", "photo 3's template has 1 bytes, expected 6"),
 ])
 def test_a_damaged_header_is_refused_naming_the_file_and_the_field(tmp_path, capsys, change, message):
     path = write_gallery(tmp_path / "pond.lgal")

@@ -1,8 +1,10 @@
 """The review web app (Flask, Jinja2 templates, one small static script for keyboard shortcuts).
 
 Pages: ``/queue`` (the new photos and their decisions), ``/photo/<id>`` (one
-photo beside its candidates), ``/fish/<fish_id>`` (every photo of one fish),
-``/history.csv``; the same data as JSON under ``/api/``. Safety:
+photo beside its candidates), ``/fish/<fish_id>`` (every photo of one fish;
+merge it into another), ``/history.csv``; the same data as JSON under
+``/api/``, and ``/api/decisions`` (the log; ``/undo`` takes any entry's
+number as ``decision``). Safety:
 
 - only registered photos are served, by opaque id (SHA-256): no path from the
   browser is ever opened;
@@ -130,10 +132,29 @@ def create_app(workspace, token=None, local_only=True):
     @app.post("/api/undo")
     @app.post("/undo")  # registered first: what url_for gives
     def undo():
-        result = workspace.undo()
+        chosen = request.form.get("decision", "").strip()
+        if chosen and not chosen.isdigit():
+            raise GalleryError(f"decision must be a number from the log, not {chosen!r}")
+        result = workspace.undo(int(chosen) if chosen else None)
         target = (url_for("photo_page", photo_id=result["id"]) if result["id"] in workspace.queue_photos
                   else request.form.get("back") or url_for("queue_page"))
         return done(result, target if target.startswith("/") and not target.startswith("//") else "/queue")
+
+    @app.post("/api/fish/<fish_id>/merge")
+    @app.post("/fish/<fish_id>/merge")  # registered first: what url_for gives
+    def merge(fish_id):
+        into = request.form.get("into", "").strip()
+        if not into:
+            raise GalleryError(f"no fish given to merge {fish_id} into")
+        return done(workspace.merge(fish_id, into), url_for("fish_page", fish_id=into))
+
+    @app.get("/decisions")
+    def decisions_page():
+        return render_template("decisions.html", **workspace.decisions())
+
+    @app.get("/api/decisions")
+    def decisions_api():
+        return jsonify(workspace.decisions())
 
     @app.get("/fish/<fish_id>")
     def fish_page(fish_id):

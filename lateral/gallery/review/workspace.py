@@ -16,12 +16,12 @@ import tempfile
 from pathlib import Path
 
 from lateral.data.layout import photo_files
-from lateral.gallery import commands
+from lateral.gallery import catalogue, commands
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import gallery_lock
 from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
 from lateral.gallery.search import GallerySearch, decide
-from lateral.gallery.store import GalleryError, load_gallery, now, save_gallery
+from lateral.gallery.store import GalleryError, gallery_revision, load_gallery, now, save_gallery
 
 FILTERS = ("all", "open", "review")  # every photo, the undecided ones, the undecided ones in the review band
 
@@ -43,8 +43,10 @@ class NotFound(GalleryError):
 
 
 class ReviewWorkspace:
-    def __init__(self, gallery_path, inputs, thresholds, key=None, model=None, top_k=5, mode="auto", session=None):
+    def __init__(self, gallery_path, inputs, thresholds, key=None, model=None, top_k=5, mode="auto", session=None,
+                 reviewer=None):
         self.gallery_path = Path(gallery_path)
+        self.reviewer = catalogue.reviewer_name(reviewer)
         gallery, self.encoder = commands.open_gallery(self.gallery_path, key, model)
         self.key_verifier, self.fingerprint = gallery.header["key"], gallery.header["model"]["fingerprint"]
         self.thresholds, self.top_k, self.session = thresholds, top_k, session
@@ -59,14 +61,13 @@ class ReviewWorkspace:
         self.order = list(self.queue_photos)
         self.thumbs = ThumbnailCache(thumbs_folder(self.gallery_path), self.encoder.config.preprocess,
                                      self.encoder.input_size)
-        self.undo_stack = []  # ("confirm", sha) or ("move", sha, previous fish) of this session, newest last
+        self.undo_stack = []  # ids of this session's decisions not undone, newest last
         self._stamp, self._gallery, self._search, self._by_sha, self._by_fish = None, None, None, None, None
 
     # -- the gallery as it is now ------------------------------------------------------------------------------
     def gallery(self):
         """The gallery file's current content (reloaded when the file changed); refuses a revoked or re-modelled one."""
-        stat = os.stat(self.gallery_path)
-        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        stamp = gallery_revision(self.gallery_path)
         if stamp != self._stamp:
             gallery = load_gallery(self.gallery_path)
             self._check_same(gallery)
@@ -200,56 +201,57 @@ class ReviewWorkspace:
             save_gallery(gallery, self.gallery_path)
 
     def decide(self, photo_id, fish):
-        """Record ``fish`` (a candidate's id, any known id, or "new") for a queued photo, as ``confirm`` does."""
+        """Record ``fish`` (a known fish's id, or "new") for a queued photo, as ``confirm`` does."""
         queued = self.queued(photo_id)
         suggested = self.thresholds_for(queued).source  # the decision records the thresholds and N it was shown
         with self._changing() as gallery:
             summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
-                                                   queued.photo.mode, note=f"review; {suggested}")
-        self.undo_stack.append(("confirm", photo_id))
+                                                   queued.photo.mode, note=f"review; {suggested}",
+                                                   reviewer=self.reviewer)
+        self.undo_stack.append(gallery.decisions[-1]["id"])
         return summary
 
     def move(self, sha256, fish):
         """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""
         with self._changing() as gallery:
-            entry = next((e for e in gallery.entries if e["sha256"] == sha256), None)
-            if entry is None:
+            previous = next((e["fish_id"] for e in gallery.entries if e["sha256"] == sha256), None)
+            if previous is None:
                 raise NotFound(f"no template {sha256} in {self.gallery_path}")
-            previous = entry["fish_id"]
             fish_id, is_new = commands.resolve_fish(gallery, fish)
-            if fish_id == previous:
-                raise GalleryError(f"{Path(entry['source']).name} is already fish {previous}")
-            entry["fish_id"] = fish_id
-            gallery.decisions.append({"photo": entry["source"], "fish_id": fish_id, "new_fish": is_new,
-                                      "decided": now(), "note": f"review: moved from {previous}"})
-        self.undo_stack.append(("move", sha256, previous))
-        return {"photo": Path(entry["source"]).name, "from": previous, "fish_id": fish_id, "new_fish": is_new}
+            decision = catalogue.move(gallery, sha256, fish_id, is_new, self.reviewer, f"review: moved from {previous}")
+        self.undo_stack.append(decision["id"])
+        return {"photo": Path(decision["photo"]).name, "from": previous, "fish_id": fish_id, "new_fish": is_new}
 
-    def undo(self):
-        """Take back this session's last decision: drop the template it added, or move the photo back."""
-        if not self.undo_stack:
-            raise NotFound("nothing to undo in this review session")
-        action, sha256, *previous = self.undo_stack[-1]
+    def merge(self, fish, into):
+        """Every photo of ``fish`` becomes ``into``'s; recorded as a decision."""
         with self._changing() as gallery:
-            index = next((i for i, e in enumerate(gallery.entries) if e["sha256"] == sha256), None)
-            if index is None:
-                self.undo_stack.pop()
-                raise GalleryError("the photo of the last decision is no longer in the gallery (removed from the "
-                                   "command line?); nothing to undo")
-            entry = gallery.entries[index]
-            stamp = now()
-            if action == "confirm":
-                gallery.keep([i != index for i in range(len(gallery))])
-                for decision in reversed(gallery.decisions):
-                    if decision["photo"] == entry["source"] and "undone" not in decision:
-                        decision["undone"] = stamp
-                        break
-            else:
-                gallery.decisions.append({"photo": entry["source"], "fish_id": previous[0], "new_fish": False,
-                                          "decided": stamp, "note": f"review: undo, moved back from {entry['fish_id']}"})
-                entry["fish_id"] = previous[0]
-        self.undo_stack.pop()
-        return {"action": action, "photo": Path(entry["source"]).name, "id": sha256}
+            decision = catalogue.merge(gallery, fish, into, self.gallery_path, self.reviewer, "review")
+        self.undo_stack.append(decision["id"])
+        return {"decision": decision["id"], "fish": fish, "into": into, "photos": len(decision["after"])}
+
+    def decisions(self):
+        """The decision log, newest first, each with the decision that undid it (if any)."""
+        gallery = self.gallery()
+        undone_by = {d["undoes"]: d["id"] for d in gallery.decisions if d.get("undoes")}
+        return {"decisions": [{k: d.get(k) for k in ("id", "decided", "reviewer", "action", "fish_id", "note",
+                                                      "undoes")}
+                              | {"photos": len(catalogue.changes_of(d, gallery)[1]), "undone_by": undone_by.get(d["id"])}
+                              for d in reversed(gallery.decisions)]}
+
+    def undo(self, decision_id=None):
+        """Take back a decision: the one given (any entry of the log), else this session's last one."""
+        if decision_id is None:
+            if not self.undo_stack:
+                raise NotFound("nothing to undo in this review session")
+            decision_id = self.undo_stack[-1]
+        with self._changing() as gallery:
+            target = next((d for d in gallery.decisions if d.get("id") == decision_id), None)
+            decision = catalogue.undo(gallery, decision_id, self.gallery_path, self.reviewer, "review")
+        if decision_id in self.undo_stack:
+            self.undo_stack.remove(decision_id)
+        sha256 = next(iter(decision["before"]))
+        return {"action": target.get("action", "confirm"), "decision": decision["id"], "undoes": decision_id,
+                "photo": Path(target.get("photo") or "").name or None, "id": sha256}
 
 
 def _entry_view(entry):

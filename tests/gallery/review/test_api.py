@@ -90,7 +90,8 @@ def test_decide_undo_and_history_reach_the_gallery_file(client):
     assert undone["photo"] == stranger
     gallery = load_gallery(gallery_path)
     assert "new_0001" not in gallery.fish_ids() and len(gallery) == 25
-    assert "undone" in gallery.decisions[1] and "undone" not in gallery.decisions[0]
+    assert [(d["action"], d["undoes"]) for d in gallery.decisions] == [("confirm", None), ("confirm", None),
+                                                                       ("undo", 2)]  # the log only grows
     assert post(client, "/undo").get_json()["photo"] == known
     assert len(load_gallery(gallery_path)) == 24
     nothing = post(client, "/undo")
@@ -100,7 +101,7 @@ def test_decide_undo_and_history_reach_the_gallery_file(client):
 def test_a_confirm_from_the_command_line_shows_at_once(client, monkeypatch):
     client, gallery_path, inputs, _ = client
     photo = sorted(inputs[0].glob("*.jpg"))[1]
-    commands.confirm(gallery_path, photo, "fish_000", key=KEY)
+    commands.confirm(gallery_path, photo, "fish_000", key=KEY, session="session_2")
     rows = {row["name"]: row for row in client.get("/api/queue").get_json()["rows"]}
     assert rows[photo.name]["recorded"] == "fish_000"
     assert photo.name not in [row["name"] for row in client.get("/api/queue?show=open").get_json()["rows"]]
@@ -121,6 +122,32 @@ def test_fish_page_moves_a_photo_and_undo_moves_it_back(client):
     assert [e["fish_id"] for e in load_gallery(gallery_path).entries if e["sha256"] == entries[0]["id"]] == ["fish_002"]
     html = client.get("/fish/fish_002").get_data(as_text=True)
     assert html.count('action="/entry/') == 4 and "<h2>session_1</h2>" in html
+
+
+def test_merge_two_fish_then_undo_an_earlier_decision_by_its_number(client):
+    client, gallery_path, inputs, _ = client
+    rows = {row["name"]: row for row in client.get("/api/queue").get_json()["rows"]}
+    known = sorted(p.name for p in inputs[0].glob("*.jpg"))[0]
+    post(client, f"/photo/{rows[known]['id']}/decide", fish="fish_000")
+    before = {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries}
+    merged = post(client, "/fish/fish_001/merge", into="fish_002").get_json()
+    assert merged == {"decision": 2, "fish": "fish_001", "into": "fish_002", "photos": 4}
+    after = {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries}
+    assert after == {sha: "fish_002" if fish == "fish_001" else fish for sha, fish in before.items()}
+    assert client.get("/api/fish/fish_002").get_json()["templates"] == 8
+    log = client.get("/api/decisions").get_json()["decisions"]
+    assert [(d["id"], d["action"], d["photos"]) for d in log] == [(2, "merge", 4), (1, "confirm", 1)]
+    # Undo the confirm (decision 1), not the last decision: the merge stays.
+    undone = post(client, "/undo", decision="1").get_json()
+    assert (undone["undoes"], undone["photo"]) == (1, known)
+    gallery = load_gallery(gallery_path)
+    assert rows[known]["id"] not in [e["sha256"] for e in gallery.entries] and "fish_001" not in gallery.fish_ids()
+    assert post(client, "/undo", decision="2").get_json()["undoes"] == 2
+    assert {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries} == {
+        sha: fish for sha, fish in before.items() if sha != rows[known]["id"]}
+    refused = post(client, "/undo", decision="2")
+    assert refused.status_code == 409 and "already undone by decision 4" in refused.get_json()["error"]
+    assert post(client, "/fish/fish_001/merge", into="fish_001").status_code == 409
 
 
 def test_images_are_cut_cached_and_only_for_registered_photos(client):

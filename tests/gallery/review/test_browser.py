@@ -72,3 +72,26 @@ def test_a_reviewer_accepts_a_match_by_keyboard_and_records_a_new_fish(server, t
     assert recorded == {known.name: first, stranger.name: "new_0001"}
     assert [(Path(d["photo"]).name, d["fish_id"]) for d in gallery.decisions] == [(known.name, first),
                                                                                   (stranger.name, "new_0001")]
+
+
+def test_a_reviewer_merges_two_fish_and_undoes_it(server):
+    url, gallery_path, _, _ = server
+    before = {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries}
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(20_000)
+            page.goto(url.rstrip("/") + "/fish/fish_003")
+            page.select_option("form.merge select[name='into']", "fish_004")
+            page.click("form.merge button")
+            page.wait_for_url("**/fish/fish_004")
+            assert "8 photos" in page.inner_text("h1")
+            merged = {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries}
+            assert merged == {sha: "fish_004" if fish == "fish_003" else fish for sha, fish in before.items()}
+            page.goto(url.rstrip("/") + "/decisions")
+            page.click("#decision-1 button")
+            page.wait_for_selector("#decision-1:has-text('undone by #2')")
+        finally:
+            browser.close()
+    assert {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries} == before
