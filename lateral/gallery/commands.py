@@ -174,7 +174,10 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
     codes, embeddings = encoder.encode(photos)
     results = search_photos(search, photos, codes, embeddings, thresholds, top_k)
     sessions = [_session_of(photo.source, None, encoder.config.session_pattern) for photo in photos]
-    for result, group in zip(results, new_fish_groups(results, codes, embeddings, sessions, thresholds.accept,
+    # New photos are grouped by matching them with each other: the threshold for a search of that many.
+    new_photos = sum(result["decision"] == "new" for result in results)
+    within_session = thresholds.for_fish(max(new_photos - 1, 1)).accept
+    for result, group in zip(results, new_fish_groups(results, codes, embeddings, sessions, within_session,
                                                       measure)):
         result["new_group"] = group  # photos of one new fish in one session share a group (lateral.gallery.grouping)
         result["fish_lacking_flank"] = len(fish_lacking_flank(gallery, result["flank"]))
