@@ -175,7 +175,7 @@ def _train(config, objective, policy, strategy, checkpoint_root, written_root, l
         # The chief alone validates, on the whole validation set (a multi-worker job's other workers wait).
         if validation_set is None or not is_chief(strategy):
             return
-        codes = embed_roi_set(codes_model, validation_set, config.input_size, config.eval_batch_size)
+        codes = embed_roi_set(codes_model, validation_set, config.input_size, config.eval_batch_size).astype(int)
         rank1 = rank1_accuracy(hamming_similarity(codes, codes), validation_set.labels)
         with writer.as_default(step=step):
             tf.summary.scalar("val_rank1_hamming", rank1)
