@@ -78,7 +78,9 @@ def test_a_version_1_gallery_is_converted_and_still_identifies_its_own_photos(io
     # What lateral computed before format 2: NumPy's permutation of the embedding, then each group's arg-max.
     legacy = codes_after(np.random.default_rng(seed).permutation(embeddings.shape[1]))
     current = codes_after(keyed_permutation(seed, embeddings.shape[1]))
-    assert np.mean(legacy == current) < 0.9  # the two algorithms give different templates: this test can tell
+    # The two algorithms give different templates for some photo: a score of 1.0 for every photo below then
+    # shows the legacy algorithm was used (the chance that all of them agree is negligible, not a model quality).
+    assert (legacy != current).any()
 
     fish = [path.parent.name for path in paths]
     entries = [{"fish_id": name, "source": photo.source, "sha256": photo.sha256, "session": "session_1",
