@@ -126,10 +126,10 @@ def test_every_flag_has_help_text_and_every_command_an_example():
 
 
 def test_setup_py_declares_the_lateral_command_and_it_resolves():
-    from distutils.core import run_setup
-
-    distribution = run_setup(str(REPO / "setup.py"), stop_after="init")
-    scripts = distribution.entry_points["console_scripts"]
+    call = next(node for node in ast.walk(ast.parse((REPO / "setup.py").read_text()))
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup")
+    entry_points = ast.literal_eval(next(keyword.value for keyword in call.keywords if keyword.arg == "entry_points"))
+    scripts = entry_points["console_scripts"]
     assert scripts == ["lateral = lateral.console.main:main"]
     module, function = scripts[0].split(" = ")[1].split(":")
     assert getattr(importlib.import_module(module), function) is importlib.import_module("lateral.console.main").main
