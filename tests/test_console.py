@@ -158,3 +158,16 @@ def test_the_readmes_commands_are_accepted_by_their_parsers():
     for command in commands:
         module = importlib.import_module(COMMANDS[command[1]][0])
         module.build_parser(f"lateral {command[1]}").parse_args(command[2:])  # a stale flag exits 2 here
+
+
+def test_smoke_shrinks_the_training_config(tmp_path):
+    from lateral.console.common import training_config
+    from lateral.console.train import build_parser
+
+    (tmp_path / "prepared").mkdir()
+    config_path = tmp_path / "run.yaml"
+    config_path.write_text(f"sub_name: mine\ntrain_dataset: {tmp_path / 'prepared'}\nepochs: 30\n")
+    plain = training_config(build_parser("lateral train").parse_args(["--cfg_path", str(config_path)]))
+    small = training_config(build_parser("lateral train").parse_args(["--cfg_path", str(config_path), "--smoke"]))
+    assert (plain.run.sub_name, plain.optimiser.epochs) == ("mine", 30)
+    assert (small.run.sub_name, small.optimiser.epochs, small.optimiser.steps_per_epoch) == ("mine_smoke", 1, 2)
