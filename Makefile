@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test test-lowest demo docs bench clean-demo screenshots
+.PHONY: install test test-lowest demo docs walkthrough bench clean-demo screenshots
 
 $(INSTALLED): setup.py
 	@echo "==> creating $(VENV) and installing lateral with its pinned dependencies"
@@ -32,6 +32,10 @@ demo: $(INSTALLED)
 # The documentation site into site/ (strict: a broken link, or a config key without a meaning, fails).
 docs: $(INSTALLED)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict
+
+# README's "Your own photos, step by step" on synthetic photos in a fresh folder (training with --smoke).
+walkthrough: $(INSTALLED)
+	PYTHON=$(BIN)/python LATERAL=$(BIN)/lateral tools/walkthrough.sh
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/preprocess.py

@@ -126,10 +126,10 @@ def test_every_flag_has_help_text_and_every_command_an_example():
 
 
 def test_setup_py_declares_the_lateral_command_and_it_resolves():
-    from distutils.core import run_setup
-
-    distribution = run_setup(str(REPO / "setup.py"), stop_after="init")
-    scripts = distribution.entry_points["console_scripts"]
+    call = next(node for node in ast.walk(ast.parse((REPO / "setup.py").read_text()))
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setup")
+    entry_points = ast.literal_eval(next(keyword.value for keyword in call.keywords if keyword.arg == "entry_points"))
+    scripts = entry_points["console_scripts"]
     assert scripts == ["lateral = lateral.console.main:main"]
     module, function = scripts[0].split(" = ")[1].split(":")
     assert getattr(importlib.import_module(module), function) is importlib.import_module("lateral.console.main").main
@@ -158,3 +158,16 @@ def test_the_readmes_commands_are_accepted_by_their_parsers():
     for command in commands:
         module = importlib.import_module(COMMANDS[command[1]][0])
         module.build_parser(f"lateral {command[1]}").parse_args(command[2:])  # a stale flag exits 2 here
+
+
+def test_smoke_shrinks_the_training_config(tmp_path):
+    from lateral.console.common import training_config
+    from lateral.console.train import build_parser
+
+    (tmp_path / "prepared").mkdir()
+    config_path = tmp_path / "run.yaml"
+    config_path.write_text(f"sub_name: mine\ntrain_dataset: {tmp_path / 'prepared'}\nepochs: 30\n")
+    plain = training_config(build_parser("lateral train").parse_args(["--cfg_path", str(config_path)]))
+    small = training_config(build_parser("lateral train").parse_args(["--cfg_path", str(config_path), "--smoke"]))
+    assert (plain.run.sub_name, plain.optimiser.epochs) == ("mine", 30)
+    assert (small.run.sub_name, small.optimiser.epochs, small.optimiser.steps_per_epoch) == ("mine_smoke", 1, 2)

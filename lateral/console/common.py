@@ -16,7 +16,19 @@ def add_run_flags(parser):
     parser.add_argument("--checkpoint_root", default="checkpoints",
                         help="runs are saved in <checkpoint_root>/<sub_name>/")
     parser.add_argument("--log_root", default="logs", help="TensorBoard logs go to <log_root>/<sub_name>/")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a check that the whole path works, not a model: small input, one epoch of two steps, "
+                             "run names ending in _smoke")
     add_verbose_flag(parser)
+
+
+def training_config(args, overrides=None):
+    """The config of ``--cfg_path`` (shrunk with ``--smoke``), its training set checked to exist."""
+    from lateral.config import load_config, smoke
+
+    config = load_config(args.cfg_path, overrides)
+    check_dataset(config.data.train_dataset, f"{args.cfg_path}: train_dataset")
+    return smoke(config) if args.smoke else config
 
 
 def check_dataset(dataset, key):

@@ -1,7 +1,7 @@
 """``lateral train`` (also ``python train.py``): stage one, the embedding network with an ArcFace or softmax head."""
 
 from lateral.cli import RUN_KEPT, ArgumentParser, run_explaining_errors
-from lateral.console.common import add_run_flags, check_dataset
+from lateral.console.common import add_run_flags, training_config
 from lateral.quiet import quiet_unless_verbose
 
 EXAMPLES = """example:
@@ -28,10 +28,7 @@ def main(argv=None, prog="lateral train"):
 
 
 def train(args):
-    from lateral.config import load_config
-
-    config = load_config(args.cfg_path)
-    check_dataset(config.data.train_dataset, f"{args.cfg_path}: train_dataset")
+    config = training_config(args)
     from lateral.training.stage_one import train_stage_one  # after the checks: TensorFlow starts slowly
 
     return train_stage_one(config, args.mode, args.strategy, args.checkpoint_root, args.log_root)

@@ -2,7 +2,7 @@
 frozen stage-one network."""
 
 from lateral.cli import RUN_KEPT, ArgumentParser, run_explaining_errors
-from lateral.console.common import add_run_flags, check_dataset
+from lateral.console.common import add_run_flags, training_config
 from lateral.quiet import quiet_unless_verbose
 
 EXAMPLES = """example:
@@ -30,11 +30,8 @@ def main(argv=None, prog="lateral train-iom"):
 
 
 def train(args):
-    from lateral.config import load_config
-
     overrides = {} if args.freeze_backbone is None else {"freeze_backbone": args.freeze_backbone == "1"}
-    config = load_config(args.cfg_path, overrides)
-    check_dataset(config.data.train_dataset, f"{args.cfg_path}: train_dataset")
+    config = training_config(args, overrides)
     from lateral.training.stage_two import train_stage_two  # after the checks: TensorFlow starts slowly
 
     return train_stage_two(config, args.checkpoint_root, args.log_root, strategy_name=args.strategy)
