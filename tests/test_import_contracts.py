@@ -18,11 +18,11 @@ LAYERS = [
     "lateral.training",
     "lateral.runs",
     "lateral.losses",
-    "lateral.models",
+    "lateral.models | lateral.matching",
     "lateral.data",
     "lateral.preprocess",
-    "lateral.cli : lateral.config : lateral.config_rules : lateral.measures : lateral.quiet : lateral.registry : "
-    "lateral.user_errors",
+    "lateral.cli : lateral.config : lateral.config_rules : lateral.fpir : lateral.measures : lateral.quiet : "
+    "lateral.registry : lateral.user_errors",
     "lateral.synthetic",
 ]
 

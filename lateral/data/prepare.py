@@ -219,8 +219,15 @@ def roi_corners(prepared_dir):
     path = Path(prepared_dir) / MANIFEST
     if not path.exists():
         raise PrepareError(f"{path} not found: ROIs are re-cut from the photos by the manifest of prepare_data.py")
-    return {source: record["roi"] for source, record in _finished_records(Path(prepared_dir)).items()
-            if record["status"] == "ok"}
+    corners = {}
+    for line in path.read_text(encoding="utf-8").splitlines():  # read only: a resumed prepare repairs the file
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a last line cut short by an interrupted run
+        if record.get("status") == "ok":
+            corners[record["source"]] = record["roi"]
+    return corners
 
 
 def _run(tasks, settings, workers, progress):

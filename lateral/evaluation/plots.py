@@ -143,8 +143,9 @@ def open_set_figure(results):
             for axis, key in ((fnir_axis, f"fnir_at_fpir_{target}"), (fpir_axis, f"realised_fpir_{target}")):
                 floor = 1e-4 if axis is fpir_axis else 0.0  # log axis: a rate of 0 is drawn at 1e-4
                 values = np.maximum([rows[size][key] for size in sizes], floor)
-                low = values - np.maximum([rows[size][f"{key}_95"][0] for size in sizes], floor)
-                high = np.maximum([rows[size][f"{key}_95"][1] for size in sizes], floor) - values
+                # A percentile bootstrap interval may leave out its point estimate: no bar below zero length.
+                low = np.maximum(values - np.maximum([rows[size][f"{key}_95"][0] for size in sizes], floor), 0)
+                high = np.maximum(np.maximum([rows[size][f"{key}_95"][1] for size in sizes], floor) - values, 0)
                 axis.errorbar(sizes, values, yerr=[low, high], fmt=style, capsize=3,
                               label=f"{measure}, FPIR {target}")
     for target in (0.01, 0.1):
