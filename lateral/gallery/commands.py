@@ -156,7 +156,8 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
     summary = _enrol(gallery, encoder, labelled, mode, "enroll", compiled(capture_pattern))
     if summary["added"]:
         save_gallery(gallery, gallery_path)
-    summary.pop("codes"), summary.pop("shas")
+    for internal in ("codes", "shas"):
+        summary.pop(internal)
     return summary
 
 
@@ -165,6 +166,7 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
     """Search the gallery for every photo in ``inputs`` (files or folders); returns results and rejections."""
     if top_k < 1:
         raise GalleryError(f"top_k must be at least 1, not {top_k}: the decision is made on the best candidate")
+    capture_regex = compiled(capture_pattern)
     files = photo_files(inputs)
     if not files:
         raise GalleryError(f"no photos found in {', '.join(map(str, inputs))}")
@@ -181,7 +183,7 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
                                                       measure)):
         result["new_group"] = group  # photos of one new fish in one session share a group (lateral.gallery.grouping)
         result["fish_lacking_flank"] = len(fish_lacking_flank(gallery, result["flank"]))
-    link_captures(results, [capture_of(photo.source, compiled(capture_pattern)) for photo in photos])
+    link_captures(results, [capture_of(photo.source, capture_regex) for photo in photos])
     return {"results": results, "rejected": rejected, "thresholds": thresholds.source, "measure": measure,
             "templates": len(gallery), "fish": len(gallery.fish_ids())}
 

@@ -321,6 +321,6 @@ def _free_backup_name(target, version):
     return candidate
 
 
-def write_text_atomically(path, text):
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename: a reader never sees half a file."""
-    _write_atomically(Path(os.path.realpath(path)), lambda handle: handle.write(text.encode("utf-8")))
+def write_file_atomically(path, data):
+    """Write ``data`` (bytes) to ``path`` through a temporary file and a rename: a reader never sees half a file."""
+    _write_atomically(Path(os.path.realpath(path)), lambda handle: handle.write(data))
