@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test test-lowest demo docs walkthrough bench clean-demo screenshots
+.PHONY: install test test-onednn-off test-lowest demo docs walkthrough bench clean-demo screenshots
 
 $(INSTALLED): setup.py
 	@echo "==> creating $(VENV) and installing lateral with its pinned dependencies"
@@ -17,6 +17,10 @@ install: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q tests
+
+# The suite with TensorFlow's oneDNN kernels off, as on a CPU without AVX-512 (CI runs both).
+test-onednn-off: $(INSTALLED)
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q tests
 
 # The lowest versions setup.py allows, in .venv-lowest: imports and a smoke subset (downloads ~1 GB).
 test-lowest:
