@@ -4,7 +4,7 @@
         [--protocol all|cross_session] [--compare_flanks] [--classification] [--out DIR]
         [--sessions C1 --sessions C3] [--flip_tta] [--camera_norm]
         [--rerank [--rerank_k1 20 --rerank_k2 6 --rerank_lambda 0.3]]
-        [--verify sift [--shortlist 30] [--photos RAW] [--fit_calibration]]
+        [--verify sift [--shortlist 30] [--photos RAW] [--fit_calibration]] [--model run|imagenet]
 
 --verify: the first measure's top --shortlist candidates are verified by local matching and the fused
 score is reported beside the global one; --fit_calibration fits the run's calibrations on this test set
@@ -55,6 +55,9 @@ flags.DEFINE_string("photos", None, "--verify: the photo folder prepare_data.py 
                     "the matching resolution (default: match the stored ROIs)")
 flags.DEFINE_boolean("fit_calibration", False, "--verify: fit the run's calibrations on this test set's pairs "
                      "(fish the model was not trained on) instead of reading them")
+flags.DEFINE_enum("model", "run", ["run", "imagenet"], "imagenet: frozen ImageNet EfficientNet-Lite0 features "
+                  "(offline weights, no training) instead of the run's models; --ckpt then only holds the "
+                  "calibrations and the report")
 flags.mark_flags_as_required(["cfg_path"])
 FLAGS = flags.FLAGS
 
@@ -77,7 +80,7 @@ def evaluate():
     run_folder = Path(FLAGS.ckpt or Path("checkpoints") / config.run.sub_name)
     out = Path(FLAGS.out or run_folder / "evaluation")
     options = EvaluationOptions(FLAGS.flip_tta, FLAGS.camera_norm, FLAGS.rerank, FLAGS.rerank_k1,
-                                FLAGS.rerank_k2, FLAGS.rerank_lambda)
+                                FLAGS.rerank_k2, FLAGS.rerank_lambda, FLAGS.model)
     verify = None
     if FLAGS.verify:
         verify = VerifyOptions(FLAGS.verify, FLAGS.shortlist or None, FLAGS.photos,
