@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from lateral.data.prepare import roi_corners
+from lateral.evaluation.protocol import EvaluationError
 from lateral.matching.cache import FeatureCache, image_features
 from lateral.matching.calibration import (Calibration, CalibrationError, calibration_path, expected_calibration_error,
                                           plot_reliability)
@@ -22,6 +23,8 @@ from lateral.matching.fusion import DEFAULT_BUDGET, fuse, shortlist, verify_shor
 from lateral.matching.local_features import MATCHERS
 from lateral.matching.roi import DEFAULT_LONG_SIDE
 from lateral.matching.verify import local_score
+from lateral.preprocess.rejection import PhotoRejected
+
 
 @dataclasses.dataclass(frozen=True)
 class VerifyOptions:
@@ -59,7 +62,15 @@ def local_features(roi_set, test_dataset, options):
                                options.matcher, options.long_side) for encoded in roi_set.images]
     corners = roi_corners(test_dataset)
     cache = FeatureCache(Path(test_dataset) / "local_features", options.matcher, options.long_side)
-    return [cache.features(Path(options.photos) / source, corners[source]) for source in roi_set.sources]
+    features = []
+    for source in roi_set.sources:
+        photo = Path(options.photos) / source
+        try:
+            features.append(cache.features(photo, corners[source]))
+        except (PhotoRejected, OSError) as error:
+            raise EvaluationError(f"{photo}: {error}; --photos must be the folder prepare_data.py read for "
+                                  f"{test_dataset}") from None
+    return features
 
 
 def verified_inliers(similarity, allowed, features, options):

