@@ -4,7 +4,7 @@
         [--protocol all|cross_session] [--compare_flanks] [--classification] [--out DIR]
         [--sessions C1 --sessions C3] [--flip_tta] [--camera_norm]
         [--rerank [--rerank_k1 20 --rerank_k2 6 --rerank_lambda 0.3]]
-        [--verify sift [--shortlist 30] [--photos RAW] [--fit_calibration]] [--model run|imagenet]
+        [--verify sift [--shortlist 100] [--photos RAW] [--fit_calibration]] [--model run|imagenet]
 
 --verify: the first measure's top --shortlist candidates are verified by local matching and the fused
 score is reported beside the global one; --fit_calibration fits the run's calibrations on this test set

@@ -97,11 +97,12 @@ def query_hits(scores, fish, allowed, queries):
     return {query: float(ranking[0]) for query, _, ranking in metrics.query_rankings(scores, fish, rows)}
 
 
-def interval(hits, rng):
-    values = np.array(list(hits.values()))
+def interval(values, rng, sign=""):
+    """Mean of per-query ``values`` and its bootstrap 95% interval over queries (``sign="+"``: signed)."""
+    values = np.asarray(values, np.float64)
     draws = rng.integers(0, values.size, (BOOTSTRAP_ROUNDS, values.size))
     low, high = np.percentile(values[draws].mean(axis=1), [2.5, 97.5])
-    return f"{values.mean():.3f} [{low:.3f}, {high:.3f}]"
+    return f"{values.mean():{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
 def pair_masks(fish, allowed, queries, local):
@@ -151,7 +152,7 @@ def main():
     parser.add_argument("--matcher", default="sift", choices=MATCHERS.names())
     parser.add_argument("--long_side", type=int, default=320)
     parser.add_argument("--queries", type=int, default=60, help="sampled queries per half")
-    parser.add_argument("--budgets", default="10,30,0", help="shortlist sizes B to fuse with (0 = all)")
+    parser.add_argument("--budgets", default="10,30,60,100,0", help="shortlist sizes B to fuse with (0 = all)")
     parser.add_argument("--fs48_every", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", default="/tmp/lateral-matching-cache")
@@ -200,7 +201,7 @@ def main():
     same_fish, queried, _ = pair_masks(half_fish, allowed, queries, local)
     print(f"\nheld-out: {queries.size} queries, {int(same_fish[queried].sum())} genuine and "
           f"{int((~same_fish[queried]).sum())} impostor pairs; rank-1 with bootstrap 95% intervals over queries\n")
-    print("| features | rank-1 |\n|---|---|")
+    print("| features | rank-1 | difference from the frozen features (paired) |\n|---|---|---|")
     bootstrap = np.random.default_rng(1)
     results = {"frozen ImageNet EfficientNet-Lite0 (cosine)": query_hits(cosine, half_fish, allowed, queries),
                f"{args.matcher} + RANSAC inliers alone": query_hits(local, half_fish, allowed, queries)}
@@ -210,8 +211,10 @@ def main():
         chosen = shortlist(cosine, queried, budget)
         fused = fuse(global_probability, np.where(chosen, local_probability, np.nan))
         results[f"fused, B = {budget or 'all'}"] = query_hits(fused, half_fish, allowed, queries)
+    baseline = np.array(list(next(iter(results.values())).values()))
     for label, hits in results.items():
-        print(f"| {label} | {interval(hits, bootstrap)} |")
+        values = np.array(list(hits.values()))
+        print(f"| {label} | {interval(values, bootstrap)} | {interval(values - baseline, bootstrap, '+')} |")
     shortlisted = shortlist(cosine, queried, widest)
     print(f"\n| calibration (fitted on the calibration half) | held-out pairs | ECE |\n|---|---|---|")
     for label, probabilities, pairs in (
