@@ -17,7 +17,7 @@ LAYERS = [
     "lateral.training",
     "lateral.runs",
     "lateral.losses",
-    "lateral.models",
+    "lateral.models | lateral.matching",
     "lateral.data",
     "lateral.preprocess",
     "lateral.cli : lateral.config : lateral.config_rules : lateral.measures : lateral.quiet : lateral.registry : "
