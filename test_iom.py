@@ -68,6 +68,8 @@ def main(argv):
 
 
 def evaluate():
+    if not FLAGS.verify and (FLAGS.fit_calibration or FLAGS.photos):
+        raise UserError("--fit_calibration and --photos go with --verify (e.g. --verify sift)")
     from lateral.evaluation.classification import classify
     from lateral.evaluation.evaluate import EvaluationOptions, evaluate_run
     from lateral.evaluation.local_verification import VerifyOptions
@@ -85,8 +87,6 @@ def evaluate():
     if FLAGS.verify:
         verify = VerifyOptions(FLAGS.verify, FLAGS.shortlist or None, FLAGS.photos,
                                fit_calibration=FLAGS.fit_calibration)
-    elif FLAGS.fit_calibration or FLAGS.photos:
-        raise UserError("--fit_calibration and --photos go with --verify (e.g. --verify sift)")
     table, _ = evaluate_run(run_folder, test_dataset, out, FLAGS.measure, FLAGS.protocol == "cross_session",
                             FLAGS.compare_flanks, fish=config.data.held_out_fish, sessions=tuple(FLAGS.sessions or ()),
                             options=options, verify=verify)
