@@ -91,7 +91,7 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
     require_both_kinds(genuine, roi_set.fish_ids, roi_set.sessions, cross_session, test_dataset)
     if verify is not None:
         global_score = (measures or [_default_measure(run_folder, options.model)])[0]
-        calibration_files = check_calibrations(run_folder, f"{options.model}_{global_score}", verify)
+        calibration_files = check_calibrations(run_folder, options.model, global_score, verify)
     # After the checks: no model load.
     templates = compute_templates(run_folder, roi_set, flip_tta=options.flip_tta, model=options.model)
     if options.camera_norm:
@@ -110,9 +110,8 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
         local = verified_inliers(similarities[measures[0]], allowed, local_features(roi_set, test_dataset, verify),
                                  verify)
         if verify.fit_calibration:
-            calibrations, calibration_report = fit_calibrations(
-                f"{options.model}_{measures[0]}", similarities[measures[0]], local, roi_set.fish_ids, first, second,
-                genuine, verify, calibration_files, out_dir)
+            calibrations, calibration_report = fit_calibrations(similarities[measures[0]], local, roi_set.fish_ids,
+                                                                first, second, genuine, calibration_files, out_dir)
         else:
             calibrations = [Calibration.load(path) for path in calibration_files]
         similarities[f"{measures[0]}+{verify.matcher}"] = fused_scores(similarities[measures[0]], local, calibrations)
@@ -136,7 +135,8 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
               f"{int(genuine.sum())} genuine and {int((~genuine).sum())} impostor pairs; "
               f"test-time options: {options.describe()}.")
     if verify is not None:
-        origin = "fitted on these pairs (in-sample)" if verify.fit_calibration else f"from {calibration_files[0].parent}"
+        origin = "fitted on these pairs (in-sample)" if verify.fit_calibration else \
+            f"from {calibration_files[0].parent}"
         header += f" Local verification: {verify.describe()}; calibrations {origin}."
     sections = per_fish_markdown(per_fish)
     if calibration_report:

@@ -40,10 +40,11 @@ class VerifyOptions:
         return f"{self.matcher} verification of {budget} at {self.long_side} px on {source}"
 
 
-def check_calibrations(run_folder, measure, options):
-    """The two calibrations' paths; a CalibrationError before any work when they are missing (or, when
-    fitting, already there: a fitted calibration is never overwritten unasked)."""
-    paths = calibration_path(run_folder, measure), calibration_path(run_folder, options.matcher)
+def check_calibrations(run_folder, model, measure, options):
+    """The two calibrations' paths, ``<model>_<measure>`` and ``<model>_<matcher>`` (the matcher's depends on
+    the model's shortlist); a CalibrationError before any work when they are missing (or, when fitting,
+    already there: a fitted calibration is never overwritten unasked)."""
+    paths = tuple(calibration_path(run_folder, f"{model}_{score}") for score in (measure, options.matcher))
     for path in paths:
         if options.fit_calibration and path.exists():
             raise CalibrationError(f"{path} exists; delete it to fit the calibration again")
@@ -86,15 +87,16 @@ def fused_scores(similarity, local, calibrations):
     return fuse(global_calibration(similarity), np.where(verified, local_calibration(np.nan_to_num(local)), np.nan))
 
 
-def fit_calibrations(measure, similarity, local, fish_ids, first, second, genuine, options, paths, out_dir):
+def fit_calibrations(similarity, local, fish_ids, first, second, genuine, paths, out_dir):
     """Fit and save both calibrations (the global one on every verification pair, the local one on the
     verified pairs: the only ones it is applied to); returns Markdown with each one's ECE and writes
     reliability plots to ``out_dir``."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     verified = ~np.isnan(local)
     same_fish = np.asarray(fish_ids)[:, None] == np.asarray(fish_ids)[None, :]
-    fitted = [Calibration.fit(measure, similarity[first, second], genuine),
-              Calibration.fit(options.matcher, local[verified], same_fish[verified])]
+    global_path, local_path = paths
+    fitted = [Calibration.fit(global_path.stem, similarity[first, second], genuine),
+              Calibration.fit(local_path.stem, local[verified], same_fish[verified])]
     lines = ["| calibration | pairs | ECE (on its own pairs) |", "|---|---|---|"]
     for calibration, path, values, labels in zip(fitted, paths, (similarity[first, second], local[verified]),
                                                  (genuine, same_fish[verified])):

@@ -25,10 +25,10 @@ def test_verification_fits_calibrations_once_then_reports_global_and_fused_figur
                              verify=fitting)
     assert set(fitted) == {"cosine", "cosine+orb"}
     assert fitted["cosine+orb"]["genuine_pairs"] == fitted["cosine"]["genuine_pairs"]
-    for score in ("imagenet_cosine", "orb"):
+    for score in ("imagenet_cosine", "imagenet_orb"):
         stored = json.loads(calibration_path(run_folder, score).read_text())
         assert stored["score"] == score and np.all(np.diff(stored["probabilities"]) >= 0)
-    assert (tmp_path / "b" / "reliability_orb.png").stat().st_size > 0
+    assert (tmp_path / "b" / "reliability_imagenet_orb.png").stat().st_size > 0
     assert "## Calibration" in (tmp_path / "b" / "report.md").read_text()
     with pytest.raises(CalibrationError, match="exists"):
         evaluate_run(run_folder, prepared_synthetic, tmp_path / "c", options=IMAGENET, verify=fitting)
