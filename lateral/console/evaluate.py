@@ -71,6 +71,9 @@ def build_parser(prog):
     parser.add_argument("--fit_calibration", action="store_true",
                         help="--verify: fit the run's calibrations on this test set's pairs (fish the model was not "
                              "trained on) instead of reading them")
+    parser.add_argument("--model", choices=["run", "imagenet"], default="run",
+                        help="imagenet: frozen ImageNet EfficientNet-Lite0 features (offline weights, no training) "
+                             "instead of the run's models; --ckpt then only holds the calibrations and the report")
     parser.add_argument("--distractors", default=None,
                         help="open set: a `lateral prepare` output or ROI folder of OTHER fish (e.g. synthetic ones) "
                              "that fill galleries of 100 and 1,000 fish beyond the test fish")
@@ -110,7 +113,7 @@ def evaluate(args):
     from lateral.evaluation.templates import load_test_set
 
     options = EvaluationOptions(args.flip_tta, args.camera_norm, args.rerank, args.rerank_k1, args.rerank_k2,
-                                args.rerank_lambda)
+                                args.rerank_lambda, args.model)
     verify = None
     if args.verify:
         verify = VerifyOptions(args.verify, args.shortlist or None, args.photos, fit_calibration=args.fit_calibration)

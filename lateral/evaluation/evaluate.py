@@ -56,18 +56,21 @@ class EvaluationOptions:
     rerank_k1: int = DEFAULT_K1
     rerank_k2: int = DEFAULT_K2
     rerank_lambda: float = DEFAULT_LAMBDA
+    model: str = "run"  # or "imagenet": frozen ImageNet features instead of the run's models (no training)
 
     def describe(self):
-        parts = ["flip TTA"] * self.flip_tta + ["camera normalisation"] * self.camera_norm
+        parts = ["frozen ImageNet features"] * (self.model == "imagenet")
+        parts += ["flip TTA"] * self.flip_tta + ["camera normalisation"] * self.camera_norm
         if self.rerank:
             parts.append(f"k-reciprocal re-ranking (k1 {self.rerank_k1}, k2 {self.rerank_k2}, "
                          f"lambda {self.rerank_lambda:g})")
         return ", ".join(parts) or "none"
 
 
-def _default_measure(run_folder):
+def _default_measure(run_folder, model):
     """The first default measure, known before the model loads: hamming for a stage-two run, else cosine."""
-    return DEFAULT_MEASURES["codes"][0] if (Path(run_folder) / CODES_MODEL).is_file() else DEFAULT_MEASURES["embeddings"][0]
+    codes = model == "run" and (Path(run_folder) / CODES_MODEL).is_file()
+    return DEFAULT_MEASURES["codes" if codes else "embeddings"][0]
 
 
 def keep_sessions(roi_set, sessions, test_dataset):
@@ -84,7 +87,7 @@ def _distractors(run_folder, distractor_dataset, roi_set, compare_flanks, option
     if distractor_dataset is None:
         return None, None, None
     distractor_set = load_test_set(distractor_dataset)  # other individuals, whatever their names
-    templates = compute_templates(run_folder, distractor_set, flip_tta=options.flip_tta)
+    templates = compute_templates(run_folder, distractor_set, flip_tta=options.flip_tta, model=options.model)
     allowed = np.ones((len(roi_set), len(distractor_set)), bool)
     if not compare_flanks:
         allowed = roi_set.flanks[:, None] == distractor_set.flanks[None, :]
@@ -110,8 +113,10 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
     first, second, genuine = verification_pairs(roi_set.fish_ids, allowed, max_pairs)
     require_both_kinds(genuine, roi_set.fish_ids, roi_set.sessions, cross_session, test_dataset)
     if verify is not None:
-        calibration_files = check_calibrations(run_folder, (measures or [_default_measure(run_folder)])[0], verify)
-    templates = compute_templates(run_folder, roi_set, flip_tta=options.flip_tta)  # after the checks: no model load
+        global_score = (measures or [_default_measure(run_folder, options.model)])[0]
+        calibration_files = check_calibrations(run_folder, options.model, global_score, verify)
+    # After the checks: no model load.
+    templates = compute_templates(run_folder, roi_set, flip_tta=options.flip_tta, model=options.model)
     if options.camera_norm:
         templates["embeddings"] = camera_normalise(templates["embeddings"], roi_set.sessions)
     distractor_templates, distractor_fish, distractor_allowed = _distractors(run_folder, distractors, roi_set,
@@ -130,16 +135,16 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
         local = verified_inliers(similarities[measures[0]], allowed, local_features(roi_set, test_dataset, verify),
                                  verify)
         if verify.fit_calibration:
-            calibrations, calibration_report = fit_calibrations(
-                measures[0], similarities[measures[0]], local, roi_set.fish_ids, first, second, genuine, verify,
-                calibration_files, out_dir)
+            calibrations, calibration_report = fit_calibrations(similarities[measures[0]], local, roi_set.fish_ids,
+                                                                first, second, genuine, calibration_files, out_dir)
         else:
             calibrations = [Calibration.load(path) for path in calibration_files]
         similarities[f"{measures[0]}+{verify.matcher}"] = fused_scores(similarities[measures[0]], local, calibrations)
     for name, similarity in similarities.items():
         ranking_scores = similarity
         if options.rerank:
-            ranking_scores = -rerank_per_query(RERANK_DISTANCES[name.split("+")[0]](np.asarray(similarity, np.float64)), allowed,
+            distance = RERANK_DISTANCES[name.split("+")[0]]  # a fused score: 1 - probability, as 1 - cosine
+            ranking_scores = -rerank_per_query(distance(np.asarray(similarity, np.float64)), allowed,
                                                options.rerank_k1, options.rerank_k2, options.rerank_lambda)
         results[name] = evaluate_measure(similarity, roi_set.fish_ids, allowed, first, second, genuine,
                                          bootstrap_rounds, identification_scores=ranking_scores)
@@ -164,10 +169,12 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
               f"{int(genuine.sum())} genuine and {int((~genuine).sum())} impostor pairs; "
               f"test-time options: {options.describe()}.")
     if verify is not None:
-        header += (f" Local verification: {verify.describe()}; calibrations "
-                   f"{'fitted on these pairs (in-sample)' if verify.fit_calibration else 'from ' + str(calibration_files[0].parent)}.")
-    sections = (per_fish_markdown(per_fish) + "\n\n" + open_set_markdown(results)
-                + (f"\n\n## Calibration\n\n{calibration_report}" if calibration_report else ""))
+        origin = "fitted on these pairs (in-sample)" if verify.fit_calibration else \
+            f"from {calibration_files[0].parent}"
+        header += f" Local verification: {verify.describe()}; calibrations {origin}."
+    sections = per_fish_markdown(per_fish) + "\n\n" + open_set_markdown(results)
+    if calibration_report:
+        sections += f"\n\n## Calibration\n\n{calibration_report}"
     table = write_report(Path(out_dir), header, results, scores, sections)
     write_calibration(Path(out_dir) / CALIBRATION_FILE, calibration,
                       {"run": str(run_folder), "test_dataset": str(test_dataset), "protocol": protocol,

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from lateral.data.prepare import roi_corners
+from lateral.evaluation.protocol import EvaluationError
 from lateral.matching.cache import FeatureCache, image_features
 from lateral.matching.calibration import (Calibration, CalibrationError, calibration_path, expected_calibration_error,
                                           plot_reliability)
@@ -22,6 +23,8 @@ from lateral.matching.fusion import DEFAULT_BUDGET, fuse, shortlist, verify_shor
 from lateral.matching.local_features import MATCHERS
 from lateral.matching.roi import DEFAULT_LONG_SIDE
 from lateral.matching.verify import local_score
+from lateral.preprocess.rejection import PhotoRejected
+
 
 @dataclasses.dataclass(frozen=True)
 class VerifyOptions:
@@ -37,10 +40,11 @@ class VerifyOptions:
         return f"{self.matcher} verification of {budget} at {self.long_side} px on {source}"
 
 
-def check_calibrations(run_folder, measure, options):
-    """The two calibrations' paths; a CalibrationError before any work when they are missing (or, when
-    fitting, already there: a fitted calibration is never overwritten unasked)."""
-    paths = calibration_path(run_folder, measure), calibration_path(run_folder, options.matcher)
+def check_calibrations(run_folder, model, measure, options):
+    """The two calibrations' paths, ``<model>_<measure>`` and ``<model>_<matcher>`` (the matcher's depends on
+    the model's shortlist); a CalibrationError before any work when they are missing (or, when fitting,
+    already there: a fitted calibration is never overwritten unasked)."""
+    paths = tuple(calibration_path(run_folder, f"{model}_{score}") for score in (measure, options.matcher))
     for path in paths:
         if options.fit_calibration and path.exists():
             raise CalibrationError(f"{path} exists; delete it to fit the calibration again")
@@ -59,7 +63,15 @@ def local_features(roi_set, test_dataset, options):
                                options.matcher, options.long_side) for encoded in roi_set.images]
     corners = roi_corners(test_dataset)
     cache = FeatureCache(Path(test_dataset) / "local_features", options.matcher, options.long_side)
-    return [cache.features(Path(options.photos) / source, corners[source]) for source in roi_set.sources]
+    features = []
+    for source in roi_set.sources:
+        photo = Path(options.photos) / source
+        try:
+            features.append(cache.features(photo, corners[source]))
+        except (PhotoRejected, OSError) as error:
+            raise EvaluationError(f"{photo}: {error}; --photos must be the folder prepare_data.py read for "
+                                  f"{test_dataset}") from None
+    return features
 
 
 def verified_inliers(similarity, allowed, features, options):
@@ -75,15 +87,16 @@ def fused_scores(similarity, local, calibrations):
     return fuse(global_calibration(similarity), np.where(verified, local_calibration(np.nan_to_num(local)), np.nan))
 
 
-def fit_calibrations(measure, similarity, local, fish_ids, first, second, genuine, options, paths, out_dir):
+def fit_calibrations(similarity, local, fish_ids, first, second, genuine, paths, out_dir):
     """Fit and save both calibrations (the global one on every verification pair, the local one on the
     verified pairs: the only ones it is applied to); returns Markdown with each one's ECE and writes
     reliability plots to ``out_dir``."""
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     verified = ~np.isnan(local)
     same_fish = np.asarray(fish_ids)[:, None] == np.asarray(fish_ids)[None, :]
-    fitted = [Calibration.fit(measure, similarity[first, second], genuine),
-              Calibration.fit(options.matcher, local[verified], same_fish[verified])]
+    global_path, local_path = paths
+    fitted = [Calibration.fit(global_path.stem, similarity[first, second], genuine),
+              Calibration.fit(local_path.stem, local[verified], same_fish[verified])]
     lines = ["| calibration | pairs | ECE (on its own pairs) |", "|---|---|---|"]
     for calibration, path, values, labels in zip(fitted, paths, (similarity[first, second], local[verified]),
                                                  (genuine, same_fish[verified])):

@@ -43,13 +43,21 @@ def _roi_folder(root):
                   np.array(["unknown"] * len(files)), label_map)
 
 
-def compute_templates(run_folder, roi_set, batch_size=64, flip_tta=False):
+def compute_templates(run_folder, roi_set, batch_size=64, flip_tta=False, model="run"):
     """{"embeddings": float32 [n, d], "codes": int32 [n, m] or None} for every image of ``roi_set``.
+
+    ``model``: ``run`` (the run folder's models) or ``imagenet`` (frozen ImageNet EfficientNet-Lite0
+    features, ``lateral.models.pretrained``: no training, no codes; ``run_folder`` is not read).
 
     ``flip_tta``: each embedding is the mean of the embeddings of the image and of its left-right
     mirror (flip test-time augmentation; a mirrored flank shows the other flank's pose, so measure
     before adopting it), and the codes are made from that mean, as the gallery makes them.
     """
+    if model == "imagenet":
+        from lateral.models.pretrained import IMAGENET_INPUT_SIZE, imagenet_features_model
+
+        embeddings = embed_roi_set(imagenet_features_model(), roi_set, IMAGENET_INPUT_SIZE, batch_size, flip_tta)
+        return {"embeddings": embeddings.astype(np.float32), "codes": None}
     run = Run.load(run_folder)
     embeddings = embed_roi_set(run.embedding_model, roi_set, run.input_size, batch_size, flip_tta).astype(np.float32)
     codes = None

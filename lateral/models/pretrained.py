@@ -16,6 +16,7 @@ def imagenet_features_model(input_size=IMAGENET_INPUT_SIZE):
     pixels = keras.Input((height, width, 3), name="pixels")
     backbone, normalisation = build_backbone("EfficientNetLite0", (height, width, 3), "imagenet")
     backbone.trainable = False
-    pooled = keras.layers.GlobalAveragePooling2D(name="average_pool")(backbone(PixelNormalisation(normalisation)(pixels)))
+    feature_map = backbone(PixelNormalisation(normalisation)(pixels))
+    pooled = keras.layers.GlobalAveragePooling2D(name="average_pool")(feature_map)
     features = keras.layers.Activation("linear", dtype="float32", name="features_float32")(pooled)
     return keras.Model(pixels, features, name="imagenet_lite0")

@@ -1,3 +1,5 @@
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -41,3 +43,25 @@ def test_the_feature_cache_computes_each_photo_once_and_misses_when_the_roi_chan
     assert len(computed) == 2
     with pytest.raises(UnknownNameError, match="known: orb, sift"):
         FeatureCache(tmp_path / "features", "surf")
+
+
+def test_the_manifests_corners_cut_again_give_the_prepared_roi(prepared_synthetic):
+    """prepare_data.py's own ROI image, and the ROI cut again from the photo by the manifest's corners (resized
+    to the same size), show the same pixels; another photo's ROI does not."""
+    from lateral.data.prepare import roi_corners
+
+    corners = roi_corners(prepared_synthetic)
+    records = [json.loads(line) for line in (prepared_synthetic / "manifest.jsonl").read_text().splitlines()]
+    ok = [record for record in records if record["status"] == "ok"]
+    assert sorted(corners) == sorted(record["source"] for record in ok)
+    differences = []
+    for record, other in zip(ok[:3], ok[-3:]):
+        stored = cv2.imread(str(prepared_synthetic / record["roi_image"])).astype(float)
+        photo = cv2.imread(str(prepared_synthetic.parent / "raw" / record["source"]))
+        again = recut_roi(photo, corners[record["source"]], long_side=256)
+        again = cv2.resize(again, stored.shape[1::-1], interpolation=cv2.INTER_AREA).astype(float)
+        elsewhere = cv2.resize(recut_roi(cv2.imread(str(prepared_synthetic.parent / "raw" / other["source"])),
+                                         corners[other["source"]], long_side=256), stored.shape[1::-1],
+                               interpolation=cv2.INTER_AREA).astype(float)
+        differences.append((np.abs(again - stored).mean(), np.abs(elsewhere - stored).mean()))
+    assert all(same < 6 and same < other / 3 for same, other in differences), differences

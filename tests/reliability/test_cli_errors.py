@@ -119,6 +119,12 @@ def test_test_iom_on_a_set_that_cannot_be_evaluated(test_sets, config, tmp_path,
     assert not (tmp_path / "report").exists()
 
 
+def test_test_iom_calibration_flags_without_verify(test_sets, config, tmp_path):
+    result = run_entry(REPO / "test_iom.py", "--cfg_path", config, "--test_dataset", test_sets / "one_fish",
+                       "--ckpt", tmp_path / "no_run", "--fit_calibration", cwd=tmp_path)
+    assert_user_error(result, "--fit_calibration", "--verify")
+
+
 def test_embed_with_a_truncated_codes_model_and_an_undecodable_image(test_sets, config, tmp_path):
     run_folder = tmp_path / "run"
     run_folder.mkdir()
