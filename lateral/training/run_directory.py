@@ -241,7 +241,8 @@ class RunDirectory:
         checkpoint = tf.train.Checkpoint(**trackables)
         restored = self._restore_newest_readable(checkpoint)
         if writer is not None and writer.path != self.path:
-            return tf.train.CheckpointManager(checkpoint, str(writer.checkpoint_folder), max_to_keep=max_to_keep), restored
+            manager = tf.train.CheckpointManager(checkpoint, str(writer.checkpoint_folder), max_to_keep=max_to_keep)
+            return manager, restored
         return self._manager(checkpoint, max_to_keep, restored), restored
 
     def _restore_newest_readable(self, checkpoint):

@@ -38,7 +38,9 @@ from lateral.training.stage_setup import (
 )
 from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
-from lateral.training.workers import is_chief, report_weights, summary_writer, worker_session
+from lateral.training.workers import (
+    check_same_start, is_chief, report_weights, summary_writer, worker_session,
+)
 
 LOOPS = Registry("training mode")
 
@@ -229,6 +231,7 @@ def _train(config, loop, policy, strategy, checkpoint_root, written_root, log_ro
     trackables = dict(step=counter, model=model, optimizer=optimizer)
     manager, restored = run.resume(writer=written, **trackables, state=untracked_state(trackables, model))
     start = resumed_step(counter, optimizer)
+    check_same_start(strategy, start, run.path)
     if restored:
         print(f"resuming {run.path} at step {start}")
     written.write_metadata(config, train_set.label_map)

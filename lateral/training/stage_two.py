@@ -40,7 +40,9 @@ from lateral.training.stage_setup import (
 )
 from lateral.training.strategies import STRATEGIES
 from lateral.training.validation import rank1_accuracy
-from lateral.training.workers import is_chief, report_weights, summary_writer, worker_session
+from lateral.training.workers import (
+    check_same_start, is_chief, report_weights, summary_writer, worker_session,
+)
 
 ARCHITECTURE_KEYS = ("input_size", "m", "q", "hidden_layer_remark", "freeze_backbone", "class_by")
 STEPS_PER_CALL = 50
@@ -154,6 +156,7 @@ def _train(config, objective, policy, strategy, checkpoint_root, written_root, l
     trained = [projection] if config.freeze_backbone else [projection, embedding_model]
     manager, restored = run.resume(writer=written, **trackables, state=untracked_state(trackables, *trained))
     start = resumed_step(counter, optimizer)
+    check_same_start(strategy, start, run.path)
     if restored:
         print(f"resuming {run.path} at step {start}")
     written.write_metadata(config, train_set.label_map, stage_one_record)
@@ -175,7 +178,8 @@ def _train(config, objective, policy, strategy, checkpoint_root, written_root, l
         # The chief alone validates, on the whole validation set (a multi-worker job's other workers wait).
         if validation_set is None or not is_chief(strategy):
             return
-        codes = embed_roi_set(codes_model, validation_set, config.input_size, config.eval_batch_size).astype(int)
+        codes = embed_roi_set(codes_model, validation_set, config.input_size, config.eval_batch_size)
+        codes = codes.astype(np.int64)  # whole numbers: embed_roi_set averages its views in floats
         rank1 = rank1_accuracy(hamming_similarity(codes, codes), validation_set.labels)
         with writer.as_default(step=step):
             tf.summary.scalar("val_rank1_hamming", rank1)

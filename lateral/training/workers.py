@@ -24,11 +24,12 @@ import tensorflow as tf
 from tensorflow.python.eager import context
 
 from lateral.models.saved import weights_fingerprint
+from lateral.runs import RunFolderError
 from lateral.user_errors import JobStopped
 
 FINISH_BARRIER = "lateral_training_finished"
 FINISH_TIMEOUT_SECONDS = 30 * 60  # how long a finished worker waits for the slowest one's final saves
-EXIT_WAIT_SECONDS = 60  # how long the chief waits for the other workers' processes to end
+EXIT_WAIT_SECONDS = 120  # how long the chief waits for the other workers' processes to end
 TASK = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
 
 
@@ -73,7 +74,8 @@ def worker_session(strategy, checkpoint_root):
     if task is None:
         yield checkpoint_root
         return
-    root = checkpoint_root if is_chief(strategy) else tempfile.mkdtemp(prefix=f"lateral-{'-'.join(map(str, task[:2]))}-")
+    task_type, task_id, _ = task
+    root = checkpoint_root if is_chief(strategy) else tempfile.mkdtemp(prefix=f"lateral-{task_type}-{task_id}-")
     try:
         yield root
         context.context().wait_at_barrier(FINISH_BARRIER, FINISH_TIMEOUT_SECONDS * 1000)
@@ -98,6 +100,22 @@ def lost_worker_message(task, error_text):
     who = " and ".join(names) if names else "another worker"
     return (f"{worker_name(task_type, task_id)} lost {who}: the multi-worker job stopped. Relaunch every worker "
             "with the same command to resume from the run's last checkpoint")
+
+
+def check_same_start(strategy, step, run_folder):
+    """Refuse a multi-worker job whose workers resume ``run_folder`` at different steps: they do not
+    see the same checkpoints, so ``--checkpoint_root`` is not one folder shared by every machine."""
+    task = _task(strategy)
+    if task is None:
+        return
+    steps = strategy.gather(strategy.experimental_distribute_values_from_function(
+        lambda _: tf.constant([step], tf.int64)), axis=0).numpy()
+    if len(set(steps.tolist())) > 1:
+        per_worker = ", ".join(f"step {value}" for value in steps.tolist())
+        raise RunFolderError(
+            f"the workers of this job would resume {run_folder} at different steps ({per_worker}, by replica): "
+            "every worker must see the same checkpoints, so --checkpoint_root must be one folder shared by all "
+            "machines (see docs/multi_worker.md)")
 
 
 def report_weights(strategy, step, models):

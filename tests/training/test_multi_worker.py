@@ -55,16 +55,19 @@ def write_config(folder, config):
     return path
 
 
-def launch(folder, script, config_path, *extra, launch_name="run"):
-    """Start both workers; each one's stdout and stderr go to files in ``folder``/``launch_name``."""
+def launch(folder, script, config_path, *extra, launch_name="run", roots=None):
+    """Start both workers; each one's stdout and stderr go to files in ``folder``/``launch_name``.
+
+    ``roots``: each worker's ``--checkpoint_root`` (by default ``folder``/checkpoints for both)."""
     logs = folder / launch_name
     logs.mkdir()
     (folder / "tmp").mkdir(exist_ok=True)
     ports = free_ports(WORKERS)
+    roots = roots or [folder / "checkpoints"] * WORKERS
     workers = []
     for index in range(WORKERS):
         command = [sys.executable, str(REPO / script), "--cfg_path", str(config_path), "--strategy", "multi_worker",
-                   "--checkpoint_root", str(folder / "checkpoints"), "--log_root", str(folder / "logs"), *extra]
+                   "--checkpoint_root", str(roots[index]), "--log_root", str(folder / "logs"), *extra]
         env = {**os.environ, "TF_CONFIG": tf_config(ports, index), "TMPDIR": str(folder / "tmp")}
         with open(logs / f"{index}.out", "w") as out, open(logs / f"{index}.err", "w") as err:
             workers.append(subprocess.Popen(command, env=env, stdout=out, stderr=err, cwd=folder))
@@ -104,7 +107,7 @@ def assert_clean_job(results, folder, sub_name, figure):
     assert [path.name for path in (folder / "checkpoints").iterdir()] == [sub_name]
     assert [path.name for path in (folder / "logs").iterdir()] == [sub_name]
     assert len(list((folder / "logs" / sub_name).iterdir())) == 1  # one TensorBoard events file
-    assert not list((folder / "tmp").iterdir())  # the other worker removed its temporary folder
+    assert not list((folder / "tmp").glob("lateral-*"))  # the other worker removed its temporary folder
 
 
 @pytest.fixture(scope="module")
@@ -147,9 +150,22 @@ def test_a_killed_worker_stops_the_job_and_a_relaunch_resumes_exactly(stage_one_
     workers, logs, _ = launch(tmp_path, "train.py", config_path, "--mode", "eager_tf", launch_name="relaunched")
     results = finish(workers, logs)
     for code, _, err in results:
-        assert code == 0, err[-3000:]
+        assert code == 0 and not ERROR_LINE.findall(err), err[-3000:]
     assert f"resuming {tmp_path / 'checkpoints' / 'tiny'} at step {last}" in results[0][1]
     assert finished_weights(results) == finished_weights(stage_one_job[2])
+
+
+def test_workers_that_do_not_share_the_run_folder_are_refused(stage_one_job, tmp_path):
+    """Worker 0 sees the finished run (step 8), worker 1 an empty folder (step 0): both refuse, exit 2."""
+    folder, config_path, _ = stage_one_job
+    roots = [folder / "checkpoints", tmp_path / "elsewhere"]
+    workers, logs, _ = launch(tmp_path, "train.py", config_path, "--mode", "eager_tf", roots=roots)
+    for root, (code, _, err) in zip(roots, finish(workers, logs)):
+        assert code == 2, err[-3000:]
+        assert err.strip().splitlines()[-1].startswith(
+            f"error: the workers of this job would resume {root / 'tiny'} at different steps "
+            "(step 8, step 0, by replica)")
+    assert not (tmp_path / "elsewhere" / "tiny" / "config.yaml").exists()
 
 
 def test_two_workers_train_stage_two(prepared_synthetic, tmp_path):
