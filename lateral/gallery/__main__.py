@@ -1,13 +1,15 @@
 """``python -m lateral.gallery COMMAND``: a gallery of known fish (see ``--help`` of each command).
 
     enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
-    identify --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
+    identify --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R]
+             | --far F --metrics M]
     confirm  --gallery G.lgal --photo P --fish ID|new
     history  --gallery G.lgal --out captures.csv
     list     --gallery G.lgal
     remove   --gallery G.lgal --fish ID [ID ...]
     revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
-    review   --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
+    review   --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R]
+             | --far F --metrics M]
              [--port 8765] [--host 127.0.0.1] [--no_browser]
 
 identify and review decide by default at FPIR 0.01: a fish not in the gallery is wrongly matched in at most
@@ -140,7 +142,8 @@ def _decision_flags(sub, verb):
     sub.add_argument("--threshold", type=float, default=None, help=f"{verb} a match at or above this score")
     sub.add_argument("--review_threshold", type=float, default=None,
                      help="below this score: a new fish (default: --threshold, no review band)")
-    sub.add_argument("--far", type=float, default=None, help=f"accept threshold at this FAR, from --metrics; {FAR_NOTE}")
+    sub.add_argument("--far", type=float, default=None,
+                     help=f"accept threshold at this FAR, from --metrics; {FAR_NOTE}")
     sub.add_argument("--review_far", type=float, default=None, help="reject threshold at this FAR (default "
                                                                      "10x --far, at most 0.1)")
     sub.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model (for --far)")
