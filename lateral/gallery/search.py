@@ -134,7 +134,7 @@ def identify(search, photos, codes, embeddings, thresholds, top_k=5):
     for photo, code, embedding in zip(photos, codes, embeddings):
         candidates = search.rank_fish(code, embedding, photo.flank, top_k)
         best = candidates[0][1] if candidates else None
-        n_fish = search.fish_searched(photo.flank) if len(search.gallery) else 0
+        n_fish = search.fish_searched(photo.flank)
         chosen = thresholds.for_fish(n_fish)
         results.append({
             "photo": photo.source, "flank": photo.flank, "decision": chosen.decide(best),
