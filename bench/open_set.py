@@ -34,6 +34,7 @@ from lateral.data.records import RoiSet  # noqa: E402
 from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation.open_set import FPIR_TARGETS, GALLERY_SIZES, evaluate_open_set  # noqa: E402
 from lateral.evaluation.protocol import comparable  # noqa: E402
+from lateral.evaluation.report import plot_open_set  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
 from lateral.measures import MEASURES  # noqa: E402
 from lateral.runs import read_config  # noqa: E402
@@ -75,6 +76,7 @@ def main():
     parser.add_argument("--measure", action="append", default=None, help="default: hamming (if codes) and cosine")
     parser.add_argument("--work", default=None, help="keep rendered data here (default: a temporary folder)")
     parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--plot", default=None, help="write open_set.png into this folder")
     parser.add_argument("--held_out_only", action="store_true",
                         help="test on the config's held_out_fish; the data set's other fish are distractors")
     args = parser.parse_args()
@@ -109,17 +111,20 @@ def main():
     distractor_templates = templates_of(args.run, distractor_set, cache(distractor_key))
     allowed = comparable(roi_set.fish_ids, roi_set.flanks, roi_set.sessions, args.cross_session)
     distractor_allowed = roi_set.flanks[:, None] == distractor_set.flanks[None, :]
+    if args.cross_session:  # the same rule for every gallery fish (FS48: cameras C1-C3 film every fish)
+        distractor_allowed &= roi_set.sessions[:, None] != distractor_set.sessions[None, :]
     measures = args.measure or [*(["hamming"] if templates["codes"] is not None else []), "cosine"]
     print(f"{args.run}: {len(roi_set)} photos of {len(np.unique(roi_set.fish_ids))} fish ({test}); "
           f"{len(distractor_set)} photos of {len(np.unique(distractor_set.fish_ids))} distractor fish ({others}); "
           f"protocol: {'cross-session' if args.cross_session else 'all pairs'}, same flank")
-    met = []
+    met, results = [], {}
     for name in measures:
         measure = MEASURES.get(name)
         own = templates[measure.representation]
         figures = evaluate_open_set(measure.scores(own, own), roi_set.fish_ids, allowed,
                                     measure.scores(own, distractor_templates[measure.representation]),
                                     distractor_set.fish_ids, distractor_allowed, GALLERY_SIZES, args.bootstrap)
+        results[name] = {"open_set": figures}
         print(f"\n{name}: {figures['enrolled_fish']} enrolled fish ({figures['gallery_templates']} templates), "
               f"{figures['never_enrolled_fish']} never enrolled, {figures['distractor_fish']} distractors; "
               f"{figures['calibration_scores']} calibration scores (enrolled fish only)")
@@ -138,6 +143,8 @@ def main():
                       f"{row[f'formula_threshold_{key}']:.4f} ({row[f'formula_how_{key}']:9s})  "
                       f"{cell(row, f'realised_fpir_{key}'):21s}  {cell(row, f'formula_fnir_{key}'):21s}  "
                       f"{'yes' if within else 'NO':9s}  {row['mated_searches']}, {row['non_mated_searches']}")
+    if args.plot:
+        plot_open_set(Path(args.plot), results)
     print(f"\nrealised FPIR within a factor of 2 of the target: {sum(met)} of {len(met)} rows; "
           f"{time.perf_counter() - started:.0f} s")
 

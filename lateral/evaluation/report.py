@@ -58,7 +58,7 @@ def write_report(out_dir, header, results, scores, sections=""):
     _plot_histograms(out_dir, scores)
     _plot_cmc(out_dir, results)
     if any("open_set" in figures for figures in results.values()):
-        _plot_open_set(out_dir, results)
+        plot_open_set(out_dir, results)
     return table
 
 
@@ -96,7 +96,8 @@ def open_set_markdown(results):
     return "## Open-set identification (NIST FRVT 1:N, rank 1)\n\n" + "\n\n".join(sections)
 
 
-def _plot_open_set(out_dir, results):
+def plot_open_set(out_dir, results):
+    """open_set.png: FNIR at FPIR 0.01 and 0.1, and the formula threshold's realised FPIR, against N."""
     figure, (fnir_axis, fpir_axis) = plt.subplots(1, 2, figsize=(10, 4))
     for measure, figures in results.items():
         rows = {int(size): row for size, row in figures.get("open_set", {}).get("by_gallery_size", {}).items()
