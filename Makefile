@@ -49,6 +49,7 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/review.py
 	$(BIN)/python bench/protection.py  # needs the demo's model: run make demo first
+	$(BIN)/python bench/open_set.py  # needs the demo's model too
 
 clean-demo:
 	rm -rf demo_run checkpoints/synthetic_stage1 logs/synthetic_stage1 checkpoints/synthetic_iom logs/synthetic_iom

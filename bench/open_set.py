@@ -3,6 +3,8 @@ the gallery sets for N (lateral.fpir), on fish the model never saw, with distrac
 
     python bench/open_set.py [--run checkpoints/synthetic_iom] [--fish 200] [--distractors 1000] [--work DIR]
     python bench/open_set.py --run RUN --test_dataset PREPARED [--distractor_dataset PREPARED] [--cross_session]
+    python bench/open_set.py --run fs48_run/checkpoints/default_iom --test_dataset fs48_run/prepared_HxW \
+        --held_out_only --cross_session      # FS48: the run's held-out fish; its training fish are the distractors
 
 Default (after ``make demo``): renders ``--fish`` unseen synthetic fish (seed 5; 2 sessions x 4 photos) and
 ``--distractors`` other synthetic fish (seed 6; 2 sessions x 2 photos), prepares their ROIs, and runs
@@ -11,6 +13,9 @@ Default (after ``make demo``): renders ``--fish`` unseen synthetic fish (seed 5;
 (20 seeded draws each; beyond the enrolled fish, distractors). The formula threshold for N comes from the
 enrolled fish's impostor scores only; its realised FPIR is measured on the never-enrolled fish, and the target is
 met when it lies within a factor of 2 of the FPIR asked for. About 6 minutes on 2 CPU cores.
+
+``--held_out_only``: the test set keeps only the run config's ``held_out_fish``; the other fish of the same data
+set (the training fish: real, but seen by the model) become the distractors, beside any ``--distractor_dataset``.
 """
 
 import argparse
@@ -25,8 +30,11 @@ import numpy as np  # noqa: E402
 
 from lateral import synthetic  # noqa: E402
 from lateral.data.prepare import prepare  # noqa: E402
+from lateral.data.records import RoiSet  # noqa: E402
+from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation.open_set import FPIR_TARGETS, GALLERY_SIZES, evaluate_open_set  # noqa: E402
 from lateral.evaluation.protocol import comparable  # noqa: E402
+from lateral.evaluation.plots import open_set_figure  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
 from lateral.measures import MEASURES  # noqa: E402
 from lateral.runs import read_config  # noqa: E402
@@ -68,6 +76,9 @@ def main():
     parser.add_argument("--measure", action="append", default=None, help="default: hamming (if codes) and cosine")
     parser.add_argument("--work", default=None, help="keep rendered data here (default: a temporary folder)")
     parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--plot", default=None, help="write open_set.png into this folder")
+    parser.add_argument("--held_out_only", action="store_true",
+                        help="test on the config's held_out_fish; the data set's other fish are distractors")
     args = parser.parse_args()
     started = time.perf_counter()
     config = read_config(args.run)
@@ -75,26 +86,45 @@ def main():
         work = Path(args.work or scratch)
         work.mkdir(parents=True, exist_ok=True)
         test = args.test_dataset or rendered(work, f"unseen{args.fish}", args.fish, 4, 5, config)
-        others = args.distractor_dataset or rendered(work, f"distractors{args.distractors}", args.distractors, 2, 6,
-                                                     config)
-        roi_set, distractor_set = load_test_set(test), load_test_set(others)
+        roi_set = load_test_set(test)
+        if args.held_out_only:
+            roi_set, distractor_set = (keep_fish(roi_set, config.data.held_out_fish, keep) for keep in (True, False))
+            others = f"{test}, the fish not held out"
+            if args.distractor_dataset:
+                extra = load_test_set(args.distractor_dataset)
+                distractor_set = RoiSet(*(np.concatenate([getattr(distractor_set, field), getattr(extra, field)])
+                                          for field in ("images", "labels", "fish_ids", "sessions", "sources",
+                                                        "flanks")), {})
+                others += f" and {args.distractor_dataset}"
+        else:
+            others = args.distractor_dataset or rendered(work, f"distractors{args.distractors}", args.distractors, 2,
+                                                         6, config)
+            distractor_set = load_test_set(others)
     cache = (lambda name: Path(args.work) / f"templates_{Path(args.run).name}_{name}.npz") if args.work else (
         lambda name: None)
-    templates = templates_of(args.run, roi_set, cache(Path(test).name))
-    distractor_templates = templates_of(args.run, distractor_set, cache(Path(others).name))
+    suffix = "_held_out" if args.held_out_only else ""
+    templates = templates_of(args.run, roi_set, cache(Path(test).name + suffix))
+    distractor_key = Path(others).name
+    if args.held_out_only:
+        extra = Path(args.distractor_dataset).name if args.distractor_dataset else ""
+        distractor_key = f"{Path(test).name}_not_held_out{'_plus_' + extra if extra else ''}"
+    distractor_templates = templates_of(args.run, distractor_set, cache(distractor_key))
     allowed = comparable(roi_set.fish_ids, roi_set.flanks, roi_set.sessions, args.cross_session)
     distractor_allowed = roi_set.flanks[:, None] == distractor_set.flanks[None, :]
+    if args.cross_session:  # the same rule for every gallery fish (FS48: cameras C1-C3 film every fish)
+        distractor_allowed &= roi_set.sessions[:, None] != distractor_set.sessions[None, :]
     measures = args.measure or [*(["hamming"] if templates["codes"] is not None else []), "cosine"]
     print(f"{args.run}: {len(roi_set)} photos of {len(np.unique(roi_set.fish_ids))} fish ({test}); "
           f"{len(distractor_set)} photos of {len(np.unique(distractor_set.fish_ids))} distractor fish ({others}); "
           f"protocol: {'cross-session' if args.cross_session else 'all pairs'}, same flank")
-    met = []
+    met, results = [], {}
     for name in measures:
         measure = MEASURES.get(name)
         own = templates[measure.representation]
         figures = evaluate_open_set(measure.scores(own, own), roi_set.fish_ids, allowed,
                                     measure.scores(own, distractor_templates[measure.representation]),
                                     distractor_set.fish_ids, distractor_allowed, GALLERY_SIZES, args.bootstrap)
+        results[name] = {"open_set": figures}
         print(f"\n{name}: {figures['enrolled_fish']} enrolled fish ({figures['gallery_templates']} templates), "
               f"{figures['never_enrolled_fish']} never enrolled, {figures['distractor_fish']} distractors; "
               f"{figures['calibration_scores']} calibration scores (enrolled fish only)")
@@ -113,6 +143,8 @@ def main():
                       f"{row[f'formula_threshold_{key}']:.4f} ({row[f'formula_how_{key}']:9s})  "
                       f"{cell(row, f'realised_fpir_{key}'):21s}  {cell(row, f'formula_fnir_{key}'):21s}  "
                       f"{'yes' if within else 'NO':9s}  {row['mated_searches']}, {row['non_mated_searches']}")
+    if args.plot:
+        open_set_figure(results).savefig(Path(args.plot) / "open_set.png", dpi=100, bbox_inches="tight")
     print(f"\nrealised FPIR within a factor of 2 of the target: {sum(met)} of {len(met)} rows; "
           f"{time.perf_counter() - started:.0f} s")
 

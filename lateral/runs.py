@@ -9,6 +9,8 @@ names from here); evaluation, ``lateral.embed`` and the gallery read it with
     iom_codes_savedmodel/   the codes model as a SavedModel (stage two)
     stage_one.json          the stage-one model a stage-two run was built on
     ckpt/                   checkpoints to resume from
+    evaluation/             test_iom.py's report (its default --out): metrics.json (the thresholds --far reads) and
+                            open_set_calibration.npz (the impostor scores --fpir reads; lateral.fpir)
 
 A file at fault (missing, truncated, not what it should be) raises an error
 naming it, which the entry scripts report in one line (``lateral.cli``).

@@ -15,7 +15,8 @@
     metadata --gallery G.lgal --csv photos.csv
     export   --gallery G.lgal [--mark captures.inp] [--rmark captures.csv] [--encounters photos.csv]
     revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
-    review   --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
+    review   --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R]
+             | --far F --metrics M]
              [--port 8765] [--host 127.0.0.1] [--no_browser]
 
 identify and review decide by default at FPIR 0.01: a fish not in the gallery is wrongly matched in at most

@@ -44,7 +44,8 @@ class FpirThresholds:
 
     @property
     def source(self):
-        return f"FPIR {self.fpir:g} (review band to FPIR {self.review_fpir:g}) for the fish searched, from {self.origin}"
+        return (f"FPIR {self.fpir:g} (review band to FPIR {self.review_fpir:g}) for the fish searched, "
+                f"from {self.origin}")
 
     @functools.lru_cache(maxsize=64)
     def for_fish(self, n_fish):

@@ -143,7 +143,7 @@ def identify(search, photos, codes, embeddings, thresholds, top_k=5):
     results = []
     for photo, code, embedding in zip(photos, codes, embeddings):
         candidates = search.rank_fish(code, embedding, photo.flank, max(top_k, 2))  # two, to see a tie
-        n_fish = search.fish_searched(photo.flank) if len(search.gallery) else 0
+        n_fish = search.fish_searched(photo.flank)
         chosen = thresholds.for_fish(n_fish)
         results.append({
             "photo": photo.source, "flank": photo.flank, "decision": decide(chosen, candidates),

@@ -8,6 +8,7 @@ from lateral.evaluation.open_set import (
     evaluate_open_set,
     fnir_at,
     fpir_at,
+    impostor_best_scores,
     search_outcomes,
     split_fish,
     threshold_for_observed_fpir,
@@ -119,3 +120,20 @@ def test_separable_fish_are_found_and_distractors_fill_large_galleries():
     assert figures["by_gallery_size"]["10"]["fnir_at_fpir_0.01"] == 0.0
     assert figures["by_gallery_size"]["100"]["fnir_at_fpir_0.1"] == 0.0
     assert "note" in figures["by_gallery_size"]["1000"]
+
+
+def test_calibration_scores_are_each_photos_best_against_every_other_fish():
+    """The scores test_iom.py stores for the gallery, against a loop: for photo i and each fish f other than
+    its own, the max over f's photos j that i may be compared with (fish with none left out)."""
+    rng = np.random.default_rng(2)
+    fish_ids = np.array(["a", "a", "b", "b", "b", "c", "d"])
+    similarity = rng.random((7, 7))
+    allowed = rng.random((7, 7)) < 0.7
+    np.fill_diagonal(allowed, False)
+    expected = []
+    for i in range(7):
+        for fish in sorted(set(fish_ids) - {fish_ids[i]}):
+            candidates = [similarity[i, j] for j in range(7) if fish_ids[j] == fish and allowed[i, j]]
+            if candidates:
+                expected.append(max(candidates))
+    assert sorted(impostor_best_scores(similarity, fish_ids, allowed)) == pytest.approx(sorted(expected))

@@ -109,8 +109,7 @@ class ReviewWorkspace:
 
     def thresholds_for(self, queued):
         """The thresholds for this photo's search now (sized to the fish it is searched against)."""
-        search = self.search()
-        return self.thresholds.for_fish(search.fish_searched(queued.photo.flank) if len(search.gallery) else 0)
+        return self.thresholds.for_fish(self.search().fish_searched(queued.photo.flank))
 
     def row(self, queued):
         """One queue row: the photo, its decision now, and what was recorded for it (if anything)."""
