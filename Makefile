@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test test-lowest demo bench clean-demo
+.PHONY: install test test-lowest demo bench clean-demo screenshots
 
 $(INSTALLED): setup.py
 	@echo "==> creating $(VENV) and installing lateral with its pinned dependencies"
@@ -21,6 +21,10 @@ test: $(INSTALLED)
 # The lowest versions setup.py allows, in .venv-lowest: imports and a smoke subset (downloads ~1 GB).
 test-lowest:
 	PYTHON=$(PYTHON) tools/lowest_versions.sh .venv-lowest
+
+# The README's screenshots, taken by the review page's browser test (needs Debian's chromium).
+screenshots: $(INSTALLED)
+	LATERAL_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/gallery/review/test_browser.py
 
 demo: $(INSTALLED)
 	$(BIN)/python -m lateral.demo

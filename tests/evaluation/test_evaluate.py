@@ -10,6 +10,8 @@ import pytest
 
 from lateral.data.records import load_roi_set
 from lateral.evaluation.evaluate import evaluate_run
+from lateral.evaluation.templates import compute_templates
+from tests.evaluation import reference_figures as reference
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,12 +20,18 @@ def test_report_has_every_figure_and_plot(prepared_synthetic, iom_run, tmp_path)
     run_folder = iom_run[0] / "checkpoints" / "tiny_iom"
     table, results = evaluate_run(run_folder, prepared_synthetic, tmp_path, bootstrap_rounds=20)
     assert set(results) == {"hamming", "cosine"}
-    for figures in results.values():
-        assert 0 <= figures["eer"] <= 1 and 0 <= figures["auc"] <= 1
-        assert figures["eer_95"][0] <= figures["eer_95"][1]
-        assert 0 <= figures["rank1"] <= figures["rank5"] <= figures["rank10"] <= 1
-    # Genuine pairs counted independently: same fish and same flank, every unordered pair.
+    # Each figure recomputed from the run's templates with NumPy and scikit-learn.
     roi_set = load_roi_set(prepared_synthetic, "fish")
+    templates = compute_templates(run_folder, roi_set)
+    similarities = {"hamming": reference.hamming(templates["codes"]), "cosine": reference.cosine(templates["embeddings"])}
+    for name, figures in results.items():
+        expected = reference.figures(similarities[name], roi_set.fish_ids, roi_set.flanks)
+        assert figures["eer"] == pytest.approx(expected["eer"], abs=1e-9), name
+        assert figures["auc"] == pytest.approx(expected["auc"], abs=1e-9), name
+        assert figures["rank1"] == pytest.approx(expected["rank1"], abs=1e-9), name
+        assert figures["eer_95"][0] <= figures["eer"] <= figures["eer_95"][1]
+        assert figures["rank1"] <= figures["rank5"] <= figures["rank10"]
+    # Genuine pairs counted independently: same fish and same flank, every unordered pair.
     expected = sum(
         n * (n - 1) // 2
         for n in np.unique(np.char.add(roi_set.fish_ids.astype(str), roi_set.flanks.astype(str)), return_counts=True)[1]

@@ -100,17 +100,31 @@ def test_cmc_and_map_on_a_hand_worked_ranking():
 
 
 def test_cmc_respects_the_exclusions():
-    """Query 1 may not see image 0 (same session): its first hit drops to image 2."""
+    """The ranking of test_cmc_and_map_on_a_hand_worked_ranking, with exclusions that change the answer.
+
+    Query 0 may not see image 3 (B, its top impostor): it now ranks 1, 2: rank 1, AP 1. Queries 1 and 2
+    are as before (rank 1 with AP 1; rank 2 with AP 7/12): CMC@1 2/3 (1/3 without the exclusion),
+    mAP (1 + 1 + 7/12) / 3. Query 1 may then not see images 0 and 2 either, the only other A's: it is
+    skipped, leaving queries 0 and 2: CMC@1 1/2, mAP (1 + 7/12) / 2.
+    """
     similarity = np.array([
         [0, .5, .4, .9],
         [.9, 0, .8, .1],
         [.5, .4, 0, .9],
         [.1, .1, .1, 0],
     ])
+    labels = np.array(["A", "A", "A", "B"])
     allowed = np.ones((4, 4), bool)
-    allowed[1, 0] = False
-    cmc, _, _ = cmc_and_map(similarity, np.array(["A", "A", "A", "B"]), allowed, max_rank=1)
-    assert cmc[0] == pytest.approx(1 / 3)  # query 1 still hits at rank 1 (image 2), queries 0 and 2 do not
+    allowed[0, 3] = False
+    cmc, mean_ap, queries = cmc_and_map(similarity, labels, allowed, max_rank=2)
+    assert queries == 3
+    np.testing.assert_allclose(cmc, [2 / 3, 1.0])
+    assert mean_ap == pytest.approx((1 + 1 + 7 / 12) / 3)
+    allowed[1, [0, 2]] = False
+    cmc, mean_ap, queries = cmc_and_map(similarity, labels, allowed, max_rank=2)
+    assert queries == 2
+    np.testing.assert_allclose(cmc, [1 / 2, 1.0])
+    assert mean_ap == pytest.approx((1 + 7 / 12) / 2)
 
 
 def test_bootstrap_pair_weights_count_drawn_fish():

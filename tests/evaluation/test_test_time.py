@@ -10,6 +10,8 @@ from lateral.data.records import DatasetError, load_roi_set
 from lateral.evaluation.camera_norm import camera_normalise
 from lateral.evaluation.evaluate import EvaluationOptions, evaluate_run, keep_sessions
 from lateral.evaluation.per_fish import per_fish_rank1
+from lateral.evaluation.templates import compute_templates
+from tests.evaluation import reference_figures as reference
 
 
 def test_camera_normalise_by_hand():
@@ -63,9 +65,19 @@ def test_options_through_evaluate_run(prepared_synthetic, iom_run, tmp_path):
         run_folder, prepared_synthetic, tmp_path / "all", bootstrap_rounds=2, sessions=sessions,
         options=EvaluationOptions(flip_tta=True, camera_norm=True, rerank=True, rerank_k1=5, rerank_k2=2))
     assert f"(sessions {', '.join(sessions)})" in table
+    # Verification stays on the plain scores of the flipped-and-averaged, camera-normalised templates,
+    # recomputed here: each row unit length, its session's mean removed, unit length again.
+    roi_set = load_roi_set(prepared_synthetic, "fish")
+    templates = compute_templates(run_folder, roi_set, flip_tta=True)
+    unit = templates["embeddings"] / np.linalg.norm(templates["embeddings"], axis=1, keepdims=True)
+    for session in np.unique(roi_set.sessions):
+        unit[roi_set.sessions == session] -= unit[roi_set.sessions == session].mean(axis=0)
+    similarities = {"cosine": reference.cosine(unit), "hamming": reference.hamming(templates["codes"])}
     for measure, figures in everything.items():
-        assert 0 <= figures["rank1"] <= figures["rank5"] <= 1 and 0 <= figures["map"] <= 1
-        assert figures["eer"] is not None
+        expected = reference.figures(similarities[measure], roi_set.fish_ids, roi_set.flanks)
+        assert figures["eer"] == pytest.approx(expected["eer"], abs=1e-9), measure
+        assert figures["auc"] == pytest.approx(expected["auc"], abs=1e-9), measure
+        assert figures["rank1"] <= figures["rank5"]
         per_fish = figures["per_fish"]
         queries = sum(row["queries"] for row in per_fish.values())
         assert queries == figures["queries"]

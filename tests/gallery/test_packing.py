@@ -39,11 +39,23 @@ def test_equal_counts_match_a_code_by_code_count(m, q):
     np.testing.assert_allclose(index.similarities(pack_codes(query[None], q)[0]), expected / m, rtol=1e-6)
 
 
-def test_the_index_is_at_least_tenfold_smaller_than_float_embeddings():
-    m, q, dimensions = 64, 8, 128
-    index = HammingIndex(pack_codes(np.zeros((1000, m), int), q), m)
-    assert index.nbytes == 1000 * 3 * 8
-    assert 1000 * dimensions * 4 / index.nbytes >= 10
+def held_bytes(index):
+    return sum(value.nbytes for value in vars(index).values() if isinstance(value, np.ndarray))
+
+
+@pytest.mark.parametrize("m, q", [(64, 8), (100, 16), (512, 4), (256, 2)])
+def test_the_index_holds_ceil_log2_q_planes_of_whole_64_bit_words(m, q):
+    """Each template takes ceil(log2 q) planes of m bits, each plane padded to whole 64-bit words;
+    the index's size is what its arrays really hold."""
+    index = HammingIndex(pack_codes(np.random.default_rng(m).integers(0, q, (1000, m)), q), m)
+    planes, words = int(np.ceil(np.log2(q))), int(np.ceil(m / 64))
+    assert index.nbytes == held_bytes(index) == 1000 * planes * words * 8
+
+
+def test_the_default_index_is_at_least_tenfold_smaller_than_float_embeddings():
+    """m = 64, q = 8 (3 words a template) against 128 float32 values an embedding."""
+    index = HammingIndex(pack_codes(np.random.default_rng(0).integers(0, 8, (1000, 64)), 8), 64)
+    assert np.zeros((1000, 128), np.float32).nbytes / held_bytes(index) >= 10
 
 
 def test_out_of_range_codes_are_refused():

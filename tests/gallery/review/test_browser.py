@@ -1,9 +1,11 @@
 """The review page in a real headless Chromium: one match accepted by keyboard, one new fish by click, both in the .lgal.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it) and the ``playwright`` Python package (never ``playwright
-install``: the system browser is used). Saves the screenshot the README shows, ``docs/review.png``.
+install``: the system browser is used). The screenshot goes to the test's temporary folder, or to the folder
+``LATERAL_SCREENSHOTS`` names: ``make screenshots`` refreshes the README's ``docs/review.png`` that way.
 """
 
+import os
 import threading
 from pathlib import Path
 
@@ -15,7 +17,6 @@ from lateral.gallery.store import load_gallery
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run", "--disable-sync"]
-SCREENSHOT = Path(__file__).resolve().parents[3] / "docs" / "review.png"
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (pip install "
                                                             "-e '.[test]')")
@@ -36,8 +37,9 @@ def server(review_setup):
     server.server_close()
 
 
-def test_a_reviewer_accepts_a_match_by_keyboard_and_records_a_new_fish(server):
+def test_a_reviewer_accepts_a_match_by_keyboard_and_records_a_new_fish(server, tmp_path):
     url, gallery_path, inputs, workspace = server
+    screenshot = Path(os.environ.get("LATERAL_SCREENSHOTS") or tmp_path) / "review.png"
     known, stranger = (sorted(folder.glob("*.jpg"))[0] for folder in inputs)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -61,8 +63,8 @@ def test_a_reviewer_accepts_a_match_by_keyboard_and_records_a_new_fish(server):
             undecided = page.locator("tr:not(.done) a.photo-link").first.get_attribute("href")
             page.goto(url.rstrip("/") + undecided)
             page.wait_for_load_state("networkidle")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot))
         finally:
             browser.close()
     gallery = load_gallery(gallery_path)
