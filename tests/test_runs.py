@@ -14,7 +14,7 @@ from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, EMBEDDING_MODEL, LABEL_MA
 from lateral.training.run_directory import CODES_MODEL as TRAINING_CODES_MODEL
 from lateral.training.run_directory import RunDirectoryError
 
-INPUT_SIZE = (8, 16)
+INPUT_SIZE = (32, 32)  # the smallest input the config admits
 LABEL_MAP_OF_RUN = {"fish_000": 0, "fish_001": 1}
 IMAGES = np.random.default_rng(0).uniform(0, 255, (3, *INPUT_SIZE, 3)).astype(np.float32)
 WRITTEN = {}  # run folder -> the outputs of the models written there, on IMAGES

@@ -32,6 +32,7 @@ from lateral.quiet import quiet_unless_verbose
 
 quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps its start-up messages
 
+import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import csv  # noqa: E402
 import dataclasses  # noqa: E402
@@ -205,20 +206,20 @@ def build_parser(prog="lateral gallery"):
 
     merge = command("merge", "two records of one individual: every photo of --fish becomes --into's", model=False,
                     key=False, mode=False)
-    merge.add_argument("--fish", required=True)
-    merge.add_argument("--into", required=True)
+    merge.add_argument("--fish", required=True, help="the fish whose photos move")
+    merge.add_argument("--into", required=True, help="the fish that keeps them")
     _log_flags(merge)
 
     split = command("split", "some photos of a fish are another individual: they become a new fish", model=False,
                     key=False, mode=False)
-    split.add_argument("--fish", required=True)
+    split.add_argument("--fish", required=True, help="the fish to split")
     split.add_argument("--photos", nargs="+", required=True, help="file names, paths or content hashes of its photos")
     split.add_argument("--to", default="new", help="the new fish's id (default: the next free new_NNNN)")
     _log_flags(split)
 
     rename = command("rename", "give a fish another id", model=False, key=False, mode=False)
-    rename.add_argument("--fish", required=True)
-    rename.add_argument("--to", required=True)
+    rename.add_argument("--fish", required=True, help="the fish to rename")
+    rename.add_argument("--to", required=True, help="its new id")
     _log_flags(rename)
 
     command("log", "the decision log: every confirm, move, merge, split, rename, removal and undo", model=False,
@@ -232,7 +233,8 @@ def build_parser(prog="lateral gallery"):
     sessions = command("sessions", "date the sessions and list them in time order", model=False, key=False,
                        mode=False)
     sessions.add_argument("--csv", default=None, help="a CSV with columns session, date (YYYY-MM-DD)")
-    sessions.add_argument("--date", nargs="+", default=[], metavar="SESSION=YYYY-MM-DD")
+    sessions.add_argument("--date", nargs="+", default=[], metavar="SESSION=YYYY-MM-DD",
+                          help="date sessions, e.g. june=2026-06-09")
     _reviewer_flag(sessions)
 
     metadata = command("metadata", "import photo metadata (date, site, observer, length, weight) from a CSV",

@@ -12,7 +12,6 @@ from lateral.data.layout import photo_files, read_layout, session_from_name
 from lateral.gallery import catalogue, keys
 from lateral.gallery.catalogue import NEW_FISH, next_new_fish
 from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
-from lateral.gallery.encoder import TemplateEncoder
 from lateral.gallery.grouping import new_fish_groups
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import holding_gallery_lock

@@ -19,7 +19,9 @@ are described for R and SQL users in docs/catalogue.md.
 """
 
 import contextlib
+import errno
 import json
+import os
 import sqlite3
 
 import numpy as np
@@ -67,14 +69,36 @@ def is_catalogue(data):
     return data[:len(MAGIC)] == MAGIC
 
 
+# SQLite's words for what the machine, not the file, refuses, as the OSError the command lines answer in one line.
+DISK_REFUSALS = {"database or disk is full": errno.ENOSPC, "attempt to write a readonly database": errno.EROFS,
+                 "unable to open database file": errno.EACCES}
+
+
+def disk_refusal(error, path):
+    """The OSError for an ``sqlite3.OperationalError`` that is a full disk, a read-only or forbidden folder (a
+    "disk I/O error" on a disk with no free block is a full disk); None for anything else."""
+    message = str(error)
+    number = DISK_REFUSALS.get(message)
+    if number is None and message == "disk I/O error":
+        folder = os.path.dirname(os.path.abspath(path))
+        number = errno.ENOSPC if os.statvfs(folder).f_bavail == 0 else errno.EIO
+    return None if number is None else OSError(number, os.strerror(number), str(path))
+
+
 @contextlib.contextmanager
 def connected(path):
-    """An open connection (the file stays in WAL mode, see ``serialized``) with foreign keys on, in autocommit (transactions are explicit); closed after."""
-    db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_MILLISECONDS / 1000)
+    """An open connection (the file stays in WAL mode, see ``serialized``) with foreign keys on, in autocommit
+    (transactions are explicit); closed after. A full disk or a read-only folder is raised as the OSError it is."""
+    try:
+        db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_MILLISECONDS / 1000)
+    except sqlite3.OperationalError as error:
+        raise disk_refusal(error, path) or error from None
     try:
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")  # a committed decision survives a power cut, not only a kill
         yield db
+    except sqlite3.OperationalError as error:
+        raise disk_refusal(error, path) or error from None
     finally:
         db.close()
 

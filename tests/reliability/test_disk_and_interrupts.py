@@ -61,20 +61,22 @@ def test_another_error_keeps_its_traceback():
 
 def test_gallery_save_on_a_full_disk_or_read_only_folder_leaves_the_gallery(gallery_path, monkeypatch,  # noqa: F811
                                                                             capsys):
+    """SQLite's own words for a full disk and a read-only folder, raised where the catalogue writes."""
+    import sqlite3
+
+    from lateral.gallery import database
+
     before = gallery_path.read_bytes()
 
-    def full(descriptor):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    def refusing(message):
+        def write(*args, **kwargs):
+            raise sqlite3.OperationalError(message)
+        return write
 
-    monkeypatch.setattr(store.os, "fsync", full)
+    monkeypatch.setattr(database, "write", refusing("database or disk is full"))
     assert main(["remove", "--gallery", str(gallery_path), "--fish", "B"]) == USER_ERROR
     one_error_line(capsys.readouterr().err, "No space left on device", f"{gallery_path} is as it was")
-    monkeypatch.undo()
-
-    def read_only(*args, **kwargs):
-        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(gallery_path.parent))
-
-    monkeypatch.setattr(store.tempfile, "NamedTemporaryFile", read_only)
+    monkeypatch.setattr(database, "write", refusing("attempt to write a readonly database"))
     assert main(["remove", "--gallery", str(gallery_path), "--fish", "B"]) == USER_ERROR
     one_error_line(capsys.readouterr().err, gallery_path.parent, "Read-only file system")
     assert gallery_path.read_bytes() == before
