@@ -11,6 +11,7 @@ opaque ids (their SHA-256); the server opens only photos it registered.
 
 import contextlib
 import dataclasses
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -24,6 +25,9 @@ from lateral.gallery.search import GallerySearch
 from lateral.gallery.store import GalleryError, load_gallery, now, save_gallery
 
 FILTERS = ("all", "open", "review")  # every photo, the undecided ones, the undecided ones in the review band
+VERDICTS = {"unusable": "unusable photo", "unsure": "can't tell"}  # decisions that enrol nothing
+UNUSABLE_REASONS = ("blurred or out of focus", "fish partly hidden or cut off", "wrong ROI or landmarks",
+                    "glare or bad light", "not a fish of this study", "other")
 
 
 @dataclasses.dataclass
@@ -59,8 +63,9 @@ class ReviewWorkspace:
         self.order = list(self.queue_photos)
         self.thumbs = ThumbnailCache(thumbs_folder(self.gallery_path), self.encoder.config.preprocess,
                                      self.encoder.input_size)
-        self.undo_stack = []  # ("confirm", sha) or ("move", sha, previous fish) of this session, newest last
-        self._stamp, self._gallery, self._search, self._by_sha, self._by_fish = None, None, None, None, None
+        self.undo_stack = []  # (action, sha, what it recorded, what was before) of this session, newest last
+        self.match_lines = None  # local matching's hook: (new photo, gallery entry) -> [((x, y), (x, y))] in ROI fractions
+        self._stamp = self._gallery = self._search = None
 
     # -- the gallery as it is now ------------------------------------------------------------------------------
     def gallery(self):
@@ -72,9 +77,13 @@ class ReviewWorkspace:
             self._check_same(gallery)
             self._gallery, self._stamp, self._search = gallery, stamp, None
             self._by_sha = gallery.entry_by_sha()
+            self._index_by_sha = {entry["sha256"]: index for index, entry in enumerate(gallery.entries)}
             self._by_fish = {}
             for entry in gallery.entries:
                 self._by_fish.setdefault(entry["fish_id"], []).append(entry)
+            live = [decision for decision in gallery.decisions if "undone" not in decision]
+            self._latest = {decision["photo"]: decision for decision in live}  # each photo's last decision in force
+            self._suggestions = {decision["photo"]: decision["suggestion"] for decision in live if "suggestion" in decision}
         return self._gallery
 
     def _check_same(self, gallery):
@@ -102,18 +111,48 @@ class ReviewWorkspace:
             raise NotFound(f"no photo {photo_id} in this review")
         return self.queue_photos[photo_id]
 
-    def candidates(self, queued):
+    def ranked(self, queued):
+        """(candidates [(fish_id, score, compared)], every template's score): the photo against the gallery as it
+        is now, never against its own template (once decided, the photo is in the gallery)."""
         search = self.search()
-        return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, self.top_k)
+        own = self._index_by_sha.get(queued.id)
+        leave_out = () if own is None else (own,)
+        candidates = search.rank_fish(queued.code, queued.embedding, queued.photo.flank, self.top_k, leave_out)
+        scores = search.template_scores(queued.code, queued.embedding) if len(self.gallery()) else []
+        return candidates, scores
+
+    def suggestion(self, queued, candidates=None):
+        """What the model suggests for a photo now: best fish, score, runner-up, the thresholds and gallery size."""
+        candidates = self.ranked(queued)[0] if candidates is None else candidates
+        best = candidates[0][1] if candidates else None
+        accept, reject = self.thresholds.accept, self.thresholds.reject
+        return {"decision": self.thresholds.decide(best),
+                "fish_id": candidates[0][0] if candidates else None,
+                "score": None if best is None else round(best, 4),
+                "runner_up": ({"fish_id": candidates[1][0], "score": round(candidates[1][1], 4)}
+                              if len(candidates) > 1 else None),
+                "accept": None if math.isinf(accept) else accept, "reject": None if math.isinf(reject) else reject,
+                "thresholds": self.thresholds.source, "templates": len(self.gallery()),
+                "fish": len(self.gallery().fish_ids())}
+
+    def recorded(self, queued):
+        """What is recorded for a queued photo now: its fish (enrolled), an unusable/can't-tell verdict, or None."""
+        entry = self.entry(queued.id)
+        if entry is not None:
+            return {"kind": "fish", "fish_id": entry["fish_id"], "label": entry["fish_id"]}
+        decision = self._latest.get(queued.photo.source)
+        if decision is not None and decision.get("verdict") in VERDICTS:
+            return {"kind": decision["verdict"], "fish_id": None, "label": verdict_label(decision)}
+        return None
 
     def row(self, queued):
-        """One queue row: the photo, its decision now, and what was recorded for it (if anything)."""
-        candidates = self.candidates(queued)
-        entry = self.entry(queued.id)
+        """One queue row: the photo, the suggestion (kept from decision time, else as it is now), what is recorded."""
+        self.gallery()  # the kept suggestions as the file holds them now
+        kept = self._suggestions.get(queued.photo.source)
+        suggestion = kept or self.suggestion(queued)
         return {"id": queued.id, "name": queued.name, "flank": queued.photo.flank,
-                "decision": self.thresholds.decide(candidates[0][1] if candidates else None),
-                "best": ({"fish_id": candidates[0][0], "score": round(candidates[0][1], 4)} if candidates else None),
-                "recorded": entry["fish_id"] if entry else None}
+                "decision": suggestion["decision"], "suggestion": suggestion, "suggestion_kept": kept is not None,
+                "recorded": self.recorded(queued)}
 
     def queue(self, show="all"):
         if show not in FILTERS:
@@ -124,43 +163,92 @@ class ReviewWorkspace:
             rows = [row for row in rows if row["recorded"] is None and (show == "open" or row["decision"] == "review")]
         return {"rows": rows, "decided": decided, "total": len(self.order), "show": show,
                 "rejected": [{"photo": Path(path).name, "reason": reason} for path, reason, _ in self.rejected],
-                "thresholds": self.thresholds.source}
+                **self.threshold_view()}
 
-    def photo_page(self, photo_id, per_fish=8):
+    def threshold_view(self):
+        return {"thresholds": self.thresholds.source, "accept": _finite(self.thresholds.accept),
+                "reject": _finite(self.thresholds.reject)}
+
+    def photo_page(self, photo_id, fish=None, shown=None, per_fish=8):
+        """One photo, its candidates (same-flank photos with their scores, the one that gave the score first; the
+        other flank's photos apart) and the compare view: ``fish``'s photo ``shown`` (default: the best candidate's
+        photo that gave its score) beside the new photo."""
         queued = self.queued(photo_id)
         row = self.row(queued)
+        ranking, scores = self.ranked(queued)
         candidates = []
-        for rank, (fish_id, score, compared) in enumerate(self.candidates(queued), 1):
-            entries = self.entries_of(fish_id)
+        for rank, (fish_id, score, compared) in enumerate(ranking, 1):
+            entries = [e for e in self.entries_of(fish_id) if e["sha256"] != queued.id]
+            same = sorted((_entry_view(e, scores[self._index_by_sha[e["sha256"]]]) for e in entries
+                           if e["flank"] == queued.photo.flank), key=lambda view: (-view["score"], view["session"]))
+            same[0]["gave_score"] = True
             candidates.append({"rank": rank, "fish_id": fish_id, "score": round(score, 4), "compared": compared,
-                               "templates": len(entries), "sessions": sorted({e["session"] or "-" for e in entries}),
-                               "entries": [_entry_view(e) for e in _across_sessions(entries, per_fish, queued.photo.flank)]})
+                               "band": self.thresholds.decide(score), "templates": len(entries),
+                               "sessions": sorted({e["session"] or "-" for e in entries}), "photos": same,
+                               "entries": same[:per_fish],
+                               "other_flank": [_entry_view(e) for e in entries if e["flank"] != queued.photo.flank]})
         position = self.order.index(photo_id)
         return {**row, "source": queued.photo.source, "candidates": candidates,
+                "compare": self._compare(queued, candidates, fish, shown),
                 "previous": self.order[position - 1] if position else None,
                 "next": self.order[position + 1] if position + 1 < len(self.order) else None,
                 "next_open": self.next_open(photo_id), "position": position + 1, **self.progress(),
-                "thresholds": self.thresholds.source}
+                **self.threshold_view(), "reasons": UNUSABLE_REASONS,
+                "roi_ratio": self.thumbs.input_size[0] / self.thumbs.input_size[1]}
+
+    def _compare(self, queued, candidates, fish, shown):
+        """The candidate photo shown beside the new one, its neighbours among the fish's same-flank photos, and the
+        match lines (point pairs in ROI fractions) when a matcher is set."""
+        if not candidates:
+            return None
+        recorded = self.recorded(queued)
+        wanted = fish or (recorded or {}).get("fish_id")
+        candidate = next((c for c in candidates if c["fish_id"] == wanted), candidates[0])
+        photos = candidate["photos"]
+        index = next((i for i, view in enumerate(photos) if view["id"] == shown), 0)
+        chosen = photos[index]
+        lines = self.match_lines(queued.photo, self.entry(chosen["id"])) if self.match_lines else []
+        return {"fish_id": candidate["fish_id"], "rank": candidate["rank"], "photo": chosen, "index": index + 1,
+                "count": len(photos), "previous": photos[index - 1]["id"] if index else None,
+                "next": photos[index + 1]["id"] if index + 1 < len(photos) else None,
+                "lines": [[[float(v) for v in start], [float(v) for v in end]] for start, end in lines]}
 
     def progress(self):
-        """How many of the queued photos are in the gallery now (decided here or with ``confirm``)."""
-        return {"decided": sum(self.entry(photo_id) is not None for photo_id in self.order), "total": len(self.order)}
+        """How many of the queued photos are decided now (here or with ``confirm``)."""
+        return {"decided": sum(self.recorded(self.queue_photos[photo_id]) is not None for photo_id in self.order),
+                "total": len(self.order)}
 
     def next_open(self, photo_id):
         """The first undecided photo after ``photo_id`` in the queue (wrapping round), or None."""
         position = self.order.index(photo_id)
         rotated = self.order[position + 1:] + self.order[:position]
-        return next((photo_id for photo_id in rotated if self.entry(photo_id) is None), None)
+        return next((photo_id for photo_id in rotated if self.recorded(self.queue_photos[photo_id]) is None), None)
 
     def fish_page(self, fish_id):
+        """Every photo of one fish, flank by flank and session by session, with where and when it was added."""
         entries = self.entries_of(fish_id)
         if not entries:
             raise NotFound(f"no fish {fish_id} in {self.gallery_path}")
-        sessions = {}
-        for entry in entries:
-            sessions.setdefault(entry["session"] or "-", []).append(_entry_view(entry))
-        return {"fish_id": fish_id, "templates": len(entries), "sessions": sorted(sessions.items()), **self.progress(),
-                "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
+        flanks = {}
+        for entry in sorted(entries, key=lambda entry: (entry["session"] or "-", entry["added"], entry["source"])):
+            flanks.setdefault(entry["flank"], {}).setdefault(entry["session"] or "-", []).append(_entry_view(entry))
+        return {"fish_id": fish_id, "templates": len(entries), "sessions": len({e["session"] or "-" for e in entries}),
+                "flanks": [(flank, sorted(sessions.items())) for flank, sessions in sorted(flanks.items())],
+                **self.progress(), "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
+
+    def fish_list(self, search=""):
+        """Every fish in the gallery (those whose id contains ``search``): photos, sessions, flanks, last added."""
+        search = search.strip().lower()
+        rows = []
+        for fish_id in self.gallery().fish_ids():
+            if search and search not in fish_id.lower():
+                continue
+            entries = self.entries_of(fish_id)
+            rows.append({"fish_id": fish_id, "templates": len(entries),
+                         "sessions": sorted({e["session"] or "-" for e in entries}),
+                         "flanks": sorted({e["flank"] for e in entries}),
+                         "last_added": max(e["added"] for e in entries)[:10], "photo": entries[-1]["sha256"]})
+        return {"fish": rows, "search": search, "count": len(self.gallery().fish_ids()), **self.progress()}
 
     def image(self, sha256, kind):
         """Bytes of a registered photo's ROI or annotated photo; NotFound for any id not registered."""
@@ -193,14 +281,35 @@ class ReviewWorkspace:
             yield gallery
             save_gallery(gallery, self.gallery_path)
 
-    def decide(self, photo_id, fish):
-        """Record ``fish`` (a candidate's id, any known id, or "new") for a queued photo, as ``confirm`` does."""
+    def decide(self, photo_id, fish=None, verdict=None, reason="", note=""):
+        """Record a queued photo as ``fish`` (a candidate's id, any known id, or "new"; enrolled as ``confirm``
+        does) or as a ``verdict`` ("unusable" with a ``reason``, or "unsure"; nothing enrolled), keeping the
+        model's suggestion of this moment with the decision. Returns what was recorded and a sentence saying it."""
         queued = self.queued(photo_id)
+        if (fish is None) == (verdict is None):
+            raise GalleryError("give either a fish or a verdict (unusable, unsure)")
+        if verdict is not None and verdict not in VERDICTS:
+            raise GalleryError(f"unknown verdict {verdict!r}; use one of {', '.join(VERDICTS)}")
+        if verdict == "unusable" and reason not in UNUSABLE_REASONS:
+            raise GalleryError(f"say why the photo is unusable: one of {', '.join(UNUSABLE_REASONS)}")
+        suggestion = self.suggestion(queued)
         with self._changing() as gallery:
-            summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
-                                                   queued.photo.mode, note="review")
-        self.undo_stack.append(("confirm", photo_id))
-        return summary
+            if verdict is None:
+                summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
+                                                       queued.photo.mode, note=_note(note))
+                gallery.decisions[-1].update(review_record(suggestion))
+                label = summary["fish_id"] + (" (a new fish)" if summary["new_fish"] else "")
+            else:
+                enrolled = gallery.entry_by_sha().get(queued.id)
+                if enrolled is not None:
+                    raise GalleryError(f"{queued.name} is enrolled as fish {enrolled['fish_id']}; undo that first "
+                                       "(nothing was recorded)")
+                record = {"photo": queued.photo.source, "fish_id": "", "new_fish": False, "decided": now(),
+                          "note": _note(note), **review_record(suggestion, verdict, reason)}
+                gallery.decisions.append(record)
+                summary, label = {"fish_id": None, "new_fish": False}, verdict_label(record)
+        self.undo_stack.append(("decide", photo_id, label))
+        return {**summary, "verdict": verdict, "label": label, "message": f"{queued.name} → {label} recorded. U to undo"}
 
     def move(self, sha256, fish):
         """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""
@@ -215,50 +324,75 @@ class ReviewWorkspace:
             entry["fish_id"] = fish_id
             gallery.decisions.append({"photo": entry["source"], "fish_id": fish_id, "new_fish": is_new,
                                       "decided": now(), "note": f"review: moved from {previous}"})
-        self.undo_stack.append(("move", sha256, previous))
-        return {"photo": Path(entry["source"]).name, "from": previous, "fish_id": fish_id, "new_fish": is_new}
+        self.undo_stack.append(("move", sha256, fish_id, previous))
+        name = Path(entry["source"]).name
+        return {"photo": name, "from": previous, "fish_id": fish_id, "new_fish": is_new,
+                "message": f"{name} moved from {previous} to {fish_id}{' (a new fish)' if is_new else ''}. U to undo"}
 
     def undo(self):
-        """Take back this session's last decision: drop the template it added, or move the photo back."""
+        """Take back this session's last decision: drop the template it added (or its verdict), or move the photo
+        back. Returns what was undone and a sentence saying it."""
         if not self.undo_stack:
             raise NotFound("nothing to undo in this review session")
-        action, sha256, *previous = self.undo_stack[-1]
+        action, sha256, recorded, *previous = self.undo_stack[-1]
         with self._changing() as gallery:
             index = next((i for i, e in enumerate(gallery.entries) if e["sha256"] == sha256), None)
-            if index is None:
-                self.undo_stack.pop()
-                raise GalleryError("the photo of the last decision is no longer in the gallery (removed from the "
-                                   "command line?); nothing to undo")
-            entry = gallery.entries[index]
-            stamp = now()
-            if action == "confirm":
-                gallery.keep([i != index for i in range(len(gallery))])
-                for decision in reversed(gallery.decisions):
-                    if decision["photo"] == entry["source"] and "undone" not in decision:
-                        decision["undone"] = stamp
-                        break
+            if action == "decide":
+                source = self.queue_photos[sha256].photo.source
+                decision = self._live_decision(gallery, source)
+                gone = decision is None or (index is None) != ("verdict" in decision)
             else:
-                gallery.decisions.append({"photo": entry["source"], "fish_id": previous[0], "new_fish": False,
-                                          "decided": stamp, "note": f"review: undo, moved back from {entry['fish_id']}"})
+                gone = index is None
+            if gone:
+                self.undo_stack.pop()
+                raise GalleryError("the photo of the last decision is no longer as this page recorded it (removed "
+                                   "or changed from the command line?); nothing to undo")
+            if action == "decide":
+                if index is not None:
+                    gallery.keep([i != index for i in range(len(gallery))])
+                decision["undone"] = now()
+            else:
+                entry = gallery.entries[index]
+                source = entry["source"]
+                gallery.decisions.append({"photo": source, "fish_id": previous[0], "new_fish": False,
+                                          "decided": now(), "note": f"review: undo, moved back from {entry['fish_id']}"})
                 entry["fish_id"] = previous[0]
         self.undo_stack.pop()
-        return {"action": action, "photo": Path(entry["source"]).name, "id": sha256}
+        name = Path(source).name
+        message = (f"undone: {name} is undecided again (was {recorded})" if action == "decide"
+                   else f"undone: {name} is back in {previous[0]} (was {recorded})")
+        return {"action": action, "photo": name, "id": sha256, "message": message}
+
+    @staticmethod
+    def _live_decision(gallery, source):
+        """The last decision on ``source`` that is not undone, or None."""
+        return next((d for d in reversed(gallery.decisions) if d["photo"] == source and "undone" not in d), None)
 
 
-def _entry_view(entry):
+def review_record(suggestion, verdict=None, reason=""):
+    """The fields a review decision adds to the gallery's decision record: the model's suggestion at decision time
+    (``suggestion``: decision, fish_id, score, runner_up, accept, reject, thresholds, templates, fish) and, for a
+    photo that enrols nothing, the ``verdict`` ("unusable" with its ``reason``, or "unsure")."""
+    return {"suggestion": suggestion, **({"verdict": verdict} if verdict else {}),
+            **({"reason": reason} if verdict == "unusable" else {})}
+
+
+def verdict_label(decision):
+    label = VERDICTS[decision["verdict"]]
+    return f"{label} ({decision['reason']})" if decision.get("reason") else label
+
+
+def _note(text):
+    text = " ".join(str(text).split())[:500]
+    return f"review: {text}" if text else "review"
+
+
+def _finite(value):
+    return None if math.isinf(value) else value
+
+
+def _entry_view(entry, score=None):
     return {"id": entry["sha256"], "name": Path(entry["source"]).name, "session": entry["session"] or "-",
             "flank": entry["flank"], "how": entry["how"], "fish_id": entry["fish_id"], "source": entry["source"],
-            "present": os.path.isfile(entry["source"])}
-
-
-def _across_sessions(entries, limit, flank):
-    """Up to ``limit`` entries, taking the sessions in turn so that every session is shown, ``flank`` first."""
-    by_session = {}
-    for entry in sorted(entries, key=lambda entry: entry["flank"] != flank):
-        by_session.setdefault(entry["session"], []).append(entry)
-    chosen, queues = [], [list(group) for _, group in sorted(by_session.items())]
-    while len(chosen) < limit and any(queues):
-        for group in queues:
-            if group and len(chosen) < limit:
-                chosen.append(group.pop(0))
-    return chosen
+            "added": entry["added"][:10], "present": os.path.isfile(entry["source"]),
+            "score": None if score is None else round(float(score), 4), "gave_score": False}
