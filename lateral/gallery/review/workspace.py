@@ -298,7 +298,7 @@ class ReviewWorkspace:
                 summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
                                                        queued.photo.mode, note=_note(note))
                 gallery.decisions[-1].update(review_record(suggestion))
-                label = summary["fish_id"] + (" (a new fish)" if summary["new_fish"] else "")
+                label = summary["fish_id"]
             else:
                 enrolled = gallery.entry_by_sha().get(queued.id)
                 if enrolled is not None:
@@ -309,7 +309,8 @@ class ReviewWorkspace:
                 gallery.decisions.append(record)
                 summary, label = {"fish_id": None, "new_fish": False}, verdict_label(record)
         self.undo_stack.append(("decide", photo_id, label))
-        return {**summary, "verdict": verdict, "label": label, "message": f"{queued.name} → {label} recorded. U to undo"}
+        told = label + (" (a new fish)" if summary["new_fish"] else "")
+        return {**summary, "verdict": verdict, "label": label, "message": f"{queued.name} → {told} recorded. U to undo"}
 
     def move(self, sha256, fish):
         """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""

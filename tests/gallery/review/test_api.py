@@ -2,6 +2,8 @@
 
 import csv
 import io
+import logging
+import re
 from pathlib import Path
 
 import cv2
@@ -10,12 +12,18 @@ import pytest
 
 from lateral.gallery import commands
 from lateral.gallery.review.app import create_app
-from lateral.gallery.review.images import display_size, thumbs_folder
+from lateral.gallery.packing import unpack_codes
+from lateral.gallery.review.images import KINDS, display_size, thumbs_folder
 from lateral.gallery.search import given_thresholds
 from lateral.gallery.store import load_gallery
 from tests.gallery.review.conftest import KEY, THRESHOLDS
 
 TOKEN = "test-token-123"
+ANY_TIME = "__:__:__"
+
+
+def timeless(lines):
+    return [re.sub(r"^\d\d:\d\d:\d\d ", ANY_TIME + " ", line) for line in lines]
 
 
 @pytest.fixture
@@ -30,19 +38,43 @@ def post(client, url, token=TOKEN, **form):
 
 
 def test_queue_and_candidates_agree_with_identify(client):
-    client, gallery_path, inputs, _ = client
+    client, gallery_path, inputs, workspace = client
     expected = commands.identify(gallery_path, inputs, given_thresholds(*THRESHOLDS), key=KEY, top_k=5)["results"]
+    gallery = load_gallery(gallery_path)
+    codes = unpack_codes(gallery.codes, gallery.m)
+    index_of = {entry["sha256"]: index for index, entry in enumerate(gallery.entries)}
     queue = client.get("/api/queue").get_json()
     assert (queue["decided"], queue["total"]) == (0, 8)
+    assert (queue["accept"], queue["reject"]) == THRESHOLDS
     by_name = {Path(result["photo"]).name: result for result in expected}
     assert sorted(row["name"] for row in queue["rows"]) == sorted(by_name)
+    mixed = 0
     for row in queue["rows"]:
         reference = by_name[row["name"]]
         assert (row["decision"], row["flank"], row["recorded"]) == (reference["decision"], reference["flank"], None)
+        best, runner_up = reference["candidates"][:2]
+        assert row["suggestion"] == {
+            "decision": reference["decision"], "fish_id": best["fish_id"], "score": pytest.approx(best["score"], abs=1e-4),
+            "runner_up": {"fish_id": runner_up["fish_id"], "score": pytest.approx(runner_up["score"], abs=1e-4)},
+            "accept": THRESHOLDS[0], "reject": THRESHOLDS[1], "thresholds": given_thresholds(*THRESHOLDS).source,
+            "templates": 24, "fish": 6}
         page = client.get(f"/api/photo/{row['id']}").get_json()
         assert [(c["fish_id"], c["score"], c["compared"]) for c in page["candidates"]] == [
             (c["fish_id"], pytest.approx(c["score"], abs=1e-4), c["templates"]) for c in reference["candidates"]]
-        assert all(len(c["entries"]) == c["templates"] == 4 for c in page["candidates"])  # 4 photos per known fish
+        code = workspace.queue_photos[row["id"]].code
+        for candidate in page["candidates"]:
+            photos, other = candidate["photos"], candidate["other_flank"]
+            assert len(photos) + len(other) == candidate["templates"] == 4  # 4 photos per known fish
+            assert {p["flank"] for p in photos} == {row["flank"]} and row["flank"] not in {o["flank"] for o in other}
+            mixed += bool(other)
+            # Each photo's score is the share of equal codes (IoM Hamming similarity), recomputed here with NumPy;
+            # the first is the one that gave the fish its score.
+            for shown in photos:
+                assert shown["score"] == pytest.approx(np.mean(codes[index_of[shown["id"]]] == code), abs=1e-4)
+            assert [p["gave_score"] for p in photos] == [True] + [False] * (len(photos) - 1)
+            assert photos[0]["score"] == pytest.approx(candidate["score"], abs=1e-4) == max(p["score"] for p in photos)
+        assert page["compare"]["fish_id"] == best["fish_id"] and page["compare"]["photo"]["gave_score"]
+    assert mixed  # the synthetic fish show both flanks, so some candidates have photos left out
     needs_person = client.get("/api/queue?show=review").get_json()["rows"]
     assert sorted(r["name"] for r in needs_person) == sorted(n for n, r in by_name.items() if r["decision"] == "review")
     html = client.get("/queue").get_data(as_text=True)
@@ -51,7 +83,45 @@ def test_queue_and_candidates_agree_with_identify(client):
                                    for row in queue["rows"])
 
 
-def test_decide_undo_and_history_reach_the_gallery_file(client):
+def test_the_compare_view_steps_through_a_candidates_photos_of_the_same_flank(client):
+    client, *_ = client
+    row = client.get("/api/queue").get_json()["rows"][0]
+    page = client.get(f"/api/photo/{row['id']}").get_json()
+    candidate = max(page["candidates"], key=lambda c: len(c["photos"]))
+    photos = [p["id"] for p in candidate["photos"]]
+    seen, shown = [], None
+    for _ in photos:
+        compare = client.get(f"/api/photo/{row['id']}", query_string={"fish": candidate["fish_id"],
+                                                                    **({"shown": shown} if shown else {})}).get_json()["compare"]
+        seen.append(compare["photo"]["id"])
+        assert (compare["fish_id"], compare["index"], compare["count"]) == (candidate["fish_id"], len(seen), len(photos))
+        shown = compare["next"]
+    assert seen == photos and shown is None
+    # A photo of the other flank, or of nobody, is never put beside the new one: the best photo is shown instead.
+    for stranger in [o["id"] for o in candidate["other_flank"]] + ["0" * 64]:
+        compare = client.get(f"/api/photo/{row['id']}", query_string={"fish": candidate["fish_id"],
+                                                                    "shown": stranger}).get_json()["compare"]
+        assert compare["photo"]["id"] == photos[0]
+    html = client.get(f"/photo/{row['id']}").get_data(as_text=True)
+    assert 'id="compare-query"' in html and 'id="compare-candidate"' in html and "match-lines" not in html
+
+
+def test_match_lines_from_a_matcher_are_drawn_between_the_two_rois(client):
+    client, _, _, workspace = client
+    pairs = [((0.1, 0.2), (0.3, 0.4)), ((0.5, 1.0), (0.0, 0.5))]
+    asked = []
+    workspace.match_lines = lambda photo, entry: asked.append((photo.sha256, entry["sha256"])) or pairs
+    row = client.get("/api/queue").get_json()["rows"][0]
+    page = client.get(f"/api/photo/{row['id']}").get_json()
+    assert asked == [(row["id"], page["compare"]["photo"]["id"])]
+    assert page["compare"]["lines"] == [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 1.0], [0.0, 0.5]]]
+    html = client.get(f"/photo/{row['id']}").get_data(as_text=True)
+    # The SVG spans both ROIs (2 wide, 32/64 high): a point (x, y) of the right ROI is at (1 + x, y * 0.5).
+    assert 'viewBox="0 0 2 0.5"' in html
+    assert '<line x1="0.1" y1="0.1" x2="1.3" y2="0.2"/>' in html and '<line x1="0.5" y1="0.5" x2="1.0" y2="0.25"/>' in html
+
+
+def test_decide_undo_and_history_reach_the_gallery_file(client, capsys):
     client, gallery_path, inputs, _ = client
     rows = {row["name"]: row for row in client.get("/api/queue").get_json()["rows"]}
     known = sorted(p.name for p in inputs[0].glob("*.jpg"))[0]
@@ -63,16 +133,31 @@ def test_decide_undo_and_history_reach_the_gallery_file(client):
     assert client.get(f"/photo/{rows[known]['id']}/decide").status_code == 405
     assert gallery_path.read_bytes() == before
 
-    answer = post(client, f"/photo/{rows[known]['id']}/decide", fish="fish_000")
+    candidates_before = client.get(f"/api/photo/{rows[known]['id']}").get_json()["candidates"]
+    answer = post(client, f"/photo/{rows[known]['id']}/decide", fish="fish_000", note="  spot  by the gill ")
     assert answer.status_code == 200 and answer.get_json()["fish_id"] == "fish_000"
+    assert answer.get_json()["message"] == f"{known} → fish_000 recorded. U to undo"
+    stranger_suggestion = {r["name"]: r for r in client.get("/api/queue").get_json()["rows"]}[stranger]["suggestion"]
+    assert stranger_suggestion["templates"] == 25  # the known photo is in the gallery now
     answer = post(client, f"/photo/{rows[stranger]['id']}/decide", fish="new")
     assert answer.get_json() == {**answer.get_json(), "fish_id": "new_0001", "new_fish": True}
+    assert answer.get_json()["message"] == f"{stranger} → new_0001 (a new fish) recorded. U to undo"
+    assert timeless(capsys.readouterr().out.splitlines())[-2:] == [
+        ANY_TIME + f" {known} → fish_000 recorded. U to undo", ANY_TIME + f" {stranger} → new_0001 (a new fish) recorded. U to undo"]
+    # The decided photo is never ranked against its own template: its candidates are those before the decision.
+    assert client.get(f"/api/photo/{rows[known]['id']}").get_json()["candidates"] == candidates_before
+    # The suggestion of decision time stays with the decision (in the gallery) and in the queue.
+    queue = {row["name"]: row for row in client.get("/api/queue").get_json()["rows"]}
+    assert queue[known]["suggestion"] == rows[known]["suggestion"] and queue[known]["suggestion_kept"]
+    assert queue[stranger]["suggestion"] == stranger_suggestion and queue[stranger]["suggestion_kept"]
+    assert queue[known]["recorded"] == {"kind": "fish", "fish_id": "fish_000", "label": "fish_000"}
     gallery = load_gallery(gallery_path)
     added = {Path(e["source"]).name: e for e in gallery.entries if e["how"] == "confirm"}
     assert {name: (e["fish_id"], e["session"]) for name, e in added.items()} == {
         known: ("fish_000", "session_2"), stranger: ("new_0001", "session_2")}
-    assert [(Path(d["photo"]).name, d["fish_id"], d["new_fish"]) for d in gallery.decisions] == [
-        (known, "fish_000", False), (stranger, "new_0001", True)]
+    assert [(Path(d["photo"]).name, d["fish_id"], d["new_fish"], d["note"]) for d in gallery.decisions] == [
+        (known, "fish_000", False, "review: spot by the gill"), (stranger, "new_0001", True, "review")]
+    assert [d["suggestion"] for d in gallery.decisions] == [rows[known]["suggestion"], stranger_suggestion]
     history = list(csv.reader(io.StringIO(client.get("/history.csv").get_data(as_text=True))))
     assert history[0] == ["fish_id", "session_1", "session_2", "ch"]
     assert ["fish_000", "1", "1", "11"] in history and ["new_0001", "0", "1", "01"] in history
@@ -87,7 +172,7 @@ def test_decide_undo_and_history_reach_the_gallery_file(client):
     assert gallery_path.read_bytes() == before
 
     undone = post(client, "/undo").get_json()
-    assert undone["photo"] == stranger
+    assert undone["photo"] == stranger and undone["message"] == f"undone: {stranger} is undecided again (was new_0001)"
     gallery = load_gallery(gallery_path)
     assert "new_0001" not in gallery.fish_ids() and len(gallery) == 25
     assert "undone" in gallery.decisions[1] and "undone" not in gallery.decisions[0]
@@ -97,30 +182,95 @@ def test_decide_undo_and_history_reach_the_gallery_file(client):
     assert nothing.status_code == 404 and "nothing to undo" in nothing.get_json()["error"]
 
 
+def test_unusable_and_cant_tell_are_recorded_without_enrolling_the_photo(client):
+    client, gallery_path, inputs, _ = client
+    rows = {row["name"]: row for row in client.get("/api/queue").get_json()["rows"]}
+    blurred, unsure = (sorted(p.name for p in folder.glob("*.jpg"))[0] for folder in inputs)
+    before = gallery_path.read_bytes()
+    for form in ({"verdict": "unusable"}, {"verdict": "unusable", "reason": "bad"}, {"verdict": "sharp"},
+                 {"verdict": "unsure", "fish": "fish_001"}):
+        assert post(client, f"/photo/{rows[blurred]['id']}/decide", **form).status_code == 409, form
+    assert gallery_path.read_bytes() == before
+
+    answer = post(client, f"/photo/{rows[blurred]['id']}/decide", verdict="unusable", reason="blurred or out of focus",
+                  note="motion blur").get_json()
+    assert answer["message"] == f"{blurred} → unusable photo (blurred or out of focus) recorded. U to undo"
+    post(client, f"/photo/{rows[unsure]['id']}/decide", verdict="unsure")
+    gallery = load_gallery(gallery_path)
+    assert len(gallery) == 24  # nothing enrolled
+    assert [(Path(d["photo"]).name, d["fish_id"], d.get("verdict"), d.get("reason"), d["note"])
+            for d in gallery.decisions] == [(blurred, "", "unusable", "blurred or out of focus", "review: motion blur"),
+                                            (unsure, "", "unsure", None, "review")]
+    queue = client.get("/api/queue").get_json()
+    recorded = {row["name"]: row["recorded"] for row in queue["rows"]}
+    assert recorded[blurred] == {"kind": "unusable", "fish_id": None, "label": "unusable photo (blurred or out of focus)"}
+    assert recorded[unsure] == {"kind": "unsure", "fish_id": None, "label": "can't tell"}
+    assert queue["decided"] == 2 and blurred not in [r["name"] for r in client.get("/api/queue?show=open").get_json()["rows"]]
+    assert "unusable photo (blurred or out of focus)" in client.get("/queue").get_data(as_text=True)
+
+    # A photo set aside as "can't tell" can still be decided; undo takes back one decision at a time.
+    assert post(client, f"/photo/{rows[unsure]['id']}/decide", fish="fish_003").get_json()["fish_id"] == "fish_003"
+    assert post(client, "/undo").get_json()["message"] == f"undone: {unsure} is undecided again (was fish_003)"
+    assert {r["name"]: r["recorded"] for r in client.get("/api/queue").get_json()["rows"]}[unsure]["kind"] == "unsure"
+    assert post(client, "/undo").get_json()["message"] == f"undone: {unsure} is undecided again (was can't tell)"
+    assert post(client, "/undo").get_json()["message"] == (f"undone: {blurred} is undecided again "
+                                                           "(was unusable photo (blurred or out of focus))")
+    assert client.get("/api/queue").get_json()["decided"] == 0
+    assert all("undone" in d for d in load_gallery(gallery_path).decisions)
+
+
+def test_the_page_after_a_change_says_what_was_recorded_and_the_server_logs_no_requests(client, capsys):
+    client, _, inputs, _ = client
+    assert logging.getLogger("werkzeug").getEffectiveLevel() >= logging.WARNING  # no line per request
+    row = client.get("/api/queue").get_json()["rows"][0]
+    page = client.post(f"/photo/{row['id']}/decide", data={"token": TOKEN, "fish": "fish_002"}, follow_redirects=True)
+    assert f"{row['name']} → fish_002 recorded. U to undo" in page.get_data(as_text=True)
+    assert 'id="notice"' not in client.get("/queue").get_data(as_text=True)  # said once
+    page = client.post("/undo", data={"token": TOKEN}, follow_redirects=True)
+    assert f"undone: {row['name']} is undecided again (was fish_002)" in page.get_data(as_text=True)
+    assert len(capsys.readouterr().out.splitlines()) == 2  # one line per change
+
+
 def test_a_confirm_from_the_command_line_shows_at_once(client, monkeypatch):
     client, gallery_path, inputs, _ = client
     photo = sorted(inputs[0].glob("*.jpg"))[1]
     commands.confirm(gallery_path, photo, "fish_000", key=KEY)
     rows = {row["name"]: row for row in client.get("/api/queue").get_json()["rows"]}
-    assert rows[photo.name]["recorded"] == "fish_000"
+    assert rows[photo.name]["recorded"]["fish_id"] == "fish_000" and not rows[photo.name]["suggestion_kept"]
     assert photo.name not in [row["name"] for row in client.get("/api/queue?show=open").get_json()["rows"]]
 
 
 def test_fish_page_moves_a_photo_and_undo_moves_it_back(client):
     client, gallery_path, _, _ = client
     page = client.get("/api/fish/fish_002").get_json()
-    entries = [e for _, session in page["sessions"] for e in session]
+    entries = [e for _, sessions in page["flanks"] for _, session in sessions for e in session]
     assert page["templates"] == len(entries) == 4 and "fish_002" not in page["other_fish"]
+    flanks = {e["sha256"]: e["flank"] for e in load_gallery(gallery_path).entries if e["fish_id"] == "fish_002"}
+    assert [flank for flank, _ in page["flanks"]] == sorted(set(flanks.values()))
+    assert all(e["flank"] == flank for flank, sessions in page["flanks"] for _, session in sessions for e in session)
     moved = post(client, f"/entry/{entries[0]['id']}/move", fish="fish_005").get_json()
-    assert moved == {"photo": entries[0]["name"], "from": "fish_002", "fish_id": "fish_005", "new_fish": False}
+    assert moved == {"photo": entries[0]["name"], "from": "fish_002", "fish_id": "fish_005", "new_fish": False,
+                     "message": f"{entries[0]['name']} moved from fish_002 to fish_005. U to undo"}
     gallery = load_gallery(gallery_path)
     assert [e["fish_id"] for e in gallery.entries if e["sha256"] == entries[0]["id"]] == ["fish_005"]
     assert gallery.decisions[-1]["note"] == "review: moved from fish_002"
     assert client.get("/api/fish/fish_002").get_json()["templates"] == 3
-    post(client, "/undo")
+    assert post(client, "/undo").get_json()["message"] == f"undone: {entries[0]['name']} is back in fish_002 (was fish_005)"
     assert [e["fish_id"] for e in load_gallery(gallery_path).entries if e["sha256"] == entries[0]["id"]] == ["fish_002"]
     html = client.get("/fish/fish_002").get_data(as_text=True)
-    assert html.count('action="/entry/') == 4 and "<h2>session_1</h2>" in html
+    assert html.count('action="/entry/') == 4 and "<h3>session_1</h3>" in html
+    # Move never defaults to splitting the photo off as a new fish: nothing is chosen until a fish is picked.
+    assert html.count('<option value="" selected disabled>') == 4 and 'value="new" selected' not in html
+
+
+def test_the_fish_list_finds_fish_by_id(client):
+    client, gallery_path, _, _ = client
+    everything = client.get("/api/fish").get_json()
+    assert [f["fish_id"] for f in everything["fish"]] == load_gallery(gallery_path).fish_ids() and everything["count"] == 6
+    assert [(f["fish_id"], f["templates"]) for f in client.get("/api/fish?search=H_00").get_json()["fish"]] == [
+        (f"fish_00{i}", 4) for i in range(6)]
+    assert [f["fish_id"] for f in client.get("/api/fish?search=fish_003").get_json()["fish"]] == ["fish_003"]
+    assert "No fish id contains" in client.get("/fish?search=zebra").get_data(as_text=True)
 
 
 def test_images_are_cut_cached_and_only_for_registered_photos(client):
@@ -129,12 +279,12 @@ def test_images_are_cut_cached_and_only_for_registered_photos(client):
     roi = client.get(f"/image/{row['id']}/roi")
     assert roi.status_code == 200 and roi.headers["Content-Type"] == "image/png"
     pixels = cv2.imdecode(np.frombuffer(roi.data, np.uint8), cv2.IMREAD_COLOR)
-    assert pixels.shape[:2] == display_size((32, 64)) == (240, 480)
+    assert pixels.shape[:2] == display_size((32, 64)) == (400, 800)
     photo = client.get(f"/image/{row['id']}/photo")
     assert photo.headers["Content-Type"] == "image/jpeg"
     assert cv2.imdecode(np.frombuffer(photo.data, np.uint8), cv2.IMREAD_COLOR).shape[:2] == (360, 480)
-    assert (thumbs_folder(gallery_path) / f"{row['id']}.roi.png").read_bytes() == roi.data
-    assert (thumbs_folder(gallery_path) / f"{row['id']}.photo.jpg").read_bytes() == photo.data
+    assert (thumbs_folder(gallery_path) / f"{row['id']}{KINDS['roi']}").read_bytes() == roi.data
+    assert (thumbs_folder(gallery_path) / f"{row['id']}{KINDS['photo']}").read_bytes() == photo.data
     # An enrolled photo whose source has moved: said in the image and on the fish page.
     entry = load_gallery(gallery_path).entries[0]
     source = Path(entry["source"])
