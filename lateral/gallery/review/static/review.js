@@ -1,5 +1,5 @@
-// Keyboard shortcuts: a key presses the form or link marked data-key="<key>" (a, n, c, x, s, u, q, 1-9, , . arrows);
-// the note field's text goes with every decision; a click on a photo (or Z) zooms the compared pair.
+// Keyboard shortcuts: a key presses the button, form or link marked data-key="<key>" (a, n, c, x, s, u, q, 1-9, , .
+// arrows); a click on a photo (or Z) zooms the compared pair.
 function zoom(image) {
   const overlay = document.getElementById("zoom");
   if (!overlay) return;
@@ -29,12 +29,6 @@ document.addEventListener("click", function (event) {
   if (event.target.classList && event.target.classList.contains("zoomable")) zoom(event.target);
 });
 
-document.addEventListener("submit", function (event) {
-  const note = document.getElementById("note");
-  const field = event.target.querySelector('input[name="note"]');
-  if (note && field) field.value = note.value;
-});
-
 document.addEventListener("keydown", function (event) {
   if (event.ctrlKey || event.metaKey || event.altKey) return;
   if (event.key === "Escape" && closeZoom()) return;
@@ -45,10 +39,11 @@ document.addEventListener("keydown", function (event) {
   const element = document.querySelector('[data-key="' + CSS.escape(key) + '"]');
   if (!element) return;
   event.preventDefault();
-  if (element.tagName === "FORM") {
-    if (element.dataset.sent) return;  // one decision per page, however often the key is pressed
-    element.dataset.sent = "1";
-    element.requestSubmit();
+  const form = element.tagName === "FORM" ? element : element.form;
+  if (form) {
+    if (form.dataset.sent) return;  // one decision per page, however often the key is pressed
+    form.dataset.sent = "1";
+    form.requestSubmit(element.tagName === "BUTTON" ? element : null);
   } else if (element.tagName === "A") {
     window.location.href = element.href;
   }
