@@ -16,16 +16,21 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from lateral.data.layout import photo_files
 from lateral.gallery import commands
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import gallery_lock
+from lateral.gallery.packing import unpack_codes
 from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
 from lateral.gallery.search import GallerySearch
 from lateral.gallery.store import GalleryError, load_gallery, now, save_gallery
 
 FILTERS = ("all", "open", "review")  # every photo, the undecided ones, the undecided ones in the review band
 VERDICTS = {"unusable": "unusable photo", "unsure": "can't tell"}  # decisions that enrol nothing
+FISH_LISTED = 300  # rows of the fish list; a search narrows it
+CLOSE_CALL = 0.05  # an acceptance whose runner-up scored within this of the accepted fish is flagged
 UNUSABLE_REASONS = ("blurred or out of focus", "fish partly hidden or cut off", "wrong ROI or landmarks",
                     "glare or bad light", "not a fish of this study", "other")
 
@@ -84,6 +89,7 @@ class ReviewWorkspace:
             live = [decision for decision in gallery.decisions if "undone" not in decision]
             self._latest = {decision["photo"]: decision for decision in live}  # each photo's last decision in force
             self._suggestions = {decision["photo"]: decision["suggestion"] for decision in live if "suggestion" in decision}
+            self._odd = {}
         return self._gallery
 
     def _check_same(self, gallery):
@@ -150,9 +156,44 @@ class ReviewWorkspace:
         self.gallery()  # the kept suggestions as the file holds them now
         kept = self._suggestions.get(queued.photo.source)
         suggestion = kept or self.suggestion(queued)
+        recorded = self.recorded(queued)
         return {"id": queued.id, "name": queued.name, "flank": queued.photo.flank,
                 "decision": suggestion["decision"], "suggestion": suggestion, "suggestion_kept": kept is not None,
-                "recorded": self.recorded(queued)}
+                "recorded": recorded, "flags": self.flags(queued, recorded, kept)}
+
+    def flags(self, queued, recorded, kept):
+        """Why a recorded fish deserves a second look: the runner-up came close, or the photo matches none of the
+        fish's other photos of its flank."""
+        if recorded is None or recorded["kind"] != "fish":
+            return []
+        flags, fish_id = [], recorded["fish_id"]
+        runner_up = (kept or {}).get("runner_up")
+        if kept and kept["fish_id"] == fish_id and runner_up and kept["score"] - runner_up["score"] < CLOSE_CALL:
+            flags.append(f"close call: runner-up {runner_up['fish_id']} scored {runner_up['score']:.3f}")
+        odd = self.odd_photos(fish_id).get(queued.id)
+        if odd is not None:
+            flags.append(f"matches none of {fish_id}'s other photos (best {odd:.3f})")
+        return flags
+
+    def odd_photos(self, fish_id):
+        """{sha256: best score} of each photo of ``fish_id`` whose best score against the fish's other photos of
+        its flank is below the review threshold: a photo of another fish put under this one, or a bad photo."""
+        self.gallery()
+        if fish_id not in self._odd:
+            gallery, search, odd = self._gallery, self.search(), {}
+            indices = [self._index_by_sha[entry["sha256"]] for entry in self.entries_of(fish_id)]
+            codes = unpack_codes(gallery.codes[indices], gallery.m)
+            for code, index in zip(codes, indices):
+                flank = gallery.entries[index]["flank"]
+                others = [j for j in indices if j != index and gallery.entries[j]["flank"] == flank]
+                if not others or math.isinf(self.thresholds.reject):
+                    continue
+                embedding = None if gallery.embeddings is None else gallery.embeddings[index]
+                best = float(np.max(search.template_scores(code, embedding)[others]))
+                if best < self.thresholds.reject:
+                    odd[gallery.entries[index]["sha256"]] = round(best, 4)
+            self._odd[fish_id] = odd
+        return self._odd[fish_id]
 
     def queue(self, show="all"):
         if show not in FILTERS:
@@ -183,6 +224,7 @@ class ReviewWorkspace:
                            if e["flank"] == queued.photo.flank), key=lambda view: (-view["score"], view["session"]))
             same[0]["gave_score"] = True
             candidates.append({"rank": rank, "fish_id": fish_id, "score": round(score, 4), "compared": compared,
+                               "odd_photos": len(self.odd_photos(fish_id)),
                                "band": self.thresholds.decide(score), "templates": len(entries),
                                "sessions": sorted({e["session"] or "-" for e in entries}), "photos": same,
                                "entries": same[:per_fish],
@@ -229,26 +271,28 @@ class ReviewWorkspace:
         entries = self.entries_of(fish_id)
         if not entries:
             raise NotFound(f"no fish {fish_id} in {self.gallery_path}")
-        flanks = {}
+        flanks, odd = {}, self.odd_photos(fish_id)
         for entry in sorted(entries, key=lambda entry: (entry["session"] or "-", entry["added"], entry["source"])):
-            flanks.setdefault(entry["flank"], {}).setdefault(entry["session"] or "-", []).append(_entry_view(entry))
+            view = {**_entry_view(entry), "odd": odd.get(entry["sha256"])}
+            flanks.setdefault(entry["flank"], {}).setdefault(entry["session"] or "-", []).append(view)
         return {"fish_id": fish_id, "templates": len(entries), "sessions": len({e["session"] or "-" for e in entries}),
+                "odd_photos": len(odd), "reject": _finite(self.thresholds.reject),
                 "flanks": [(flank, sorted(sessions.items())) for flank, sessions in sorted(flanks.items())],
                 **self.progress(), "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
 
     def fish_list(self, search=""):
-        """Every fish in the gallery (those whose id contains ``search``): photos, sessions, flanks, last added."""
+        """The fish whose id contains ``search`` (the first ``FISH_LISTED``): photos, sessions, flanks, last added."""
         search = search.strip().lower()
         rows = []
-        for fish_id in self.gallery().fish_ids():
-            if search and search not in fish_id.lower():
-                continue
+        found = [fish_id for fish_id in self.gallery().fish_ids() if search in fish_id.lower()]
+        for fish_id in found[:FISH_LISTED]:
             entries = self.entries_of(fish_id)
             rows.append({"fish_id": fish_id, "templates": len(entries),
                          "sessions": sorted({e["session"] or "-" for e in entries}),
                          "flanks": sorted({e["flank"] for e in entries}),
                          "last_added": max(e["added"] for e in entries)[:10], "photo": entries[-1]["sha256"]})
-        return {"fish": rows, "search": search, "count": len(self.gallery().fish_ids()), **self.progress()}
+        return {"fish": rows, "found": len(found), "search": search,
+                "count": len(self.gallery().fish_ids()), **self.progress()}
 
     def image(self, sha256, kind):
         """Bytes of a registered photo's ROI or annotated photo; NotFound for any id not registered."""

@@ -315,3 +315,43 @@ def test_the_review_command_refuses_a_missing_gallery_or_input(tmp_path, capsys)
     assert main(["review", "--gallery", str(tmp_path / "none.lgal"), "--input", str(tmp_path),
                  "--threshold", "0.9", "--no_browser"]) == 2
     assert f"{tmp_path / 'none.lgal'}: no such gallery" in capsys.readouterr().err
+
+
+def test_photos_that_match_none_of_their_fishs_others_are_flagged(client, monkeypatch):
+    client, gallery_path, _, workspace = client
+    gallery = load_gallery(gallery_path)
+    codes = unpack_codes(gallery.codes, gallery.m)
+    # Reference: each photo's best share of equal codes against its fish's other photos of the same flank (NumPy).
+    best = {}
+    for index, entry in enumerate(gallery.entries):
+        others = [j for j, other in enumerate(gallery.entries) if j != index and other["fish_id"] == entry["fish_id"]
+                  and other["flank"] == entry["flank"]]
+        if others:
+            best[entry["sha256"]] = max(np.mean(codes[j] == codes[index]) for j in others)
+    levels = sorted(set(best.values()))
+    reject = (levels[0] + levels[1]) / 2 if len(levels) > 1 else levels[0] + 1e-3  # some photos fall below it
+    monkeypatch.setattr(workspace, "thresholds", given_thresholds(0.99, reject))
+    expected = {sha for sha, score in best.items() if score < reject}
+    flagged = set()
+    for fish_id in gallery.fish_ids():
+        page = client.get(f"/api/fish/{fish_id}").get_json()
+        views = [e for _, sessions in page["flanks"] for _, session in sessions for e in session]
+        for view in views:
+            if view["odd"] is not None:
+                flagged.add(view["id"])
+                assert view["odd"] == pytest.approx(best[view["id"]], abs=1e-4)
+        assert page["odd_photos"] == sum(view["odd"] is not None for view in views)
+    assert flagged == expected and expected
+    fish_id = next(e["fish_id"] for e in gallery.entries if e["sha256"] in expected)
+    assert "matches none of the others" in client.get(f"/fish/{fish_id}").get_data(as_text=True)
+
+
+def test_an_acceptance_whose_runner_up_came_close_is_flagged(client):
+    _, _, _, workspace = client
+    queued = workspace.queue_photos[workspace.order[0]]
+    recorded = {"kind": "fish", "fish_id": "fish_000", "label": "fish_000"}
+    kept = {"fish_id": "fish_000", "score": 0.80, "runner_up": {"fish_id": "fish_001", "score": 0.76}}
+    assert workspace.flags(queued, recorded, kept) == ["close call: runner-up fish_001 scored 0.760"]
+    assert workspace.flags(queued, recorded, {**kept, "runner_up": {"fish_id": "fish_001", "score": 0.74}}) == []
+    assert workspace.flags(queued, {**recorded, "fish_id": "fish_001"}, kept) == []  # the runner-up was chosen
+    assert workspace.flags(queued, None, kept) == []
