@@ -26,7 +26,8 @@ def test_neutral_copies_hide_the_fish_and_keep_the_truth(tmp_path):
 
 def test_the_score_counts_right_wrong_set_aside_and_undecided(tmp_path):
     new, old = tmp_path / "new", tmp_path / "old"
-    entries = [{"source": str(old / "a.jpg"), "fish_id": "fish_000"}, {"source": str(old / "b.jpg"), "fish_id": "fish_001"},
+    entries = [{"source": str(old / "a.jpg"), "fish_id": "fish_000"},
+               {"source": str(old / "b.jpg"), "fish_id": "fish_001"},
                {"source": str(new / "IMG_0001.jpg"), "fish_id": "fish_000"},  # right
                {"source": str(new / "IMG_0002.jpg"), "fish_id": "fish_000"},  # wrong: fish_001
                {"source": str(new / "IMG_0003.jpg"), "fish_id": "new_0001"},  # wrong: new_0001 mixes fish_009 ...

@@ -7,6 +7,10 @@ holds the gallery lock, re-reads the gallery inside it, goes through
 ``commands.record_confirmation`` (what ``confirm`` runs) and is saved
 atomically before the call returns. Photos are known to the page only by
 opaque ids (their SHA-256); the server opens only photos it registered.
+
+What a review decision adds to the gallery's decision record is made in one
+place, ``review_record``: the model's suggestion at decision time, and the
+verdict of a photo that enrols nothing (unusable, can't tell).
 """
 
 import contextlib
@@ -69,7 +73,8 @@ class ReviewWorkspace:
         self.thumbs = ThumbnailCache(thumbs_folder(self.gallery_path), self.encoder.config.preprocess,
                                      self.encoder.input_size)
         self.undo_stack = []  # (action, sha, what it recorded, what was before) of this session, newest last
-        self.match_lines = None  # local matching's hook: (new photo, gallery entry) -> [((x, y), (x, y))] in ROI fractions
+        # Local matching's hook: (new photo, gallery entry) -> [((x, y), (x, y))] in fractions of each ROI.
+        self.match_lines = None
         self._stamp = self._gallery = self._search = None
 
     # -- the gallery as it is now ------------------------------------------------------------------------------
@@ -88,7 +93,8 @@ class ReviewWorkspace:
                 self._by_fish.setdefault(entry["fish_id"], []).append(entry)
             live = [decision for decision in gallery.decisions if "undone" not in decision]
             self._latest = {decision["photo"]: decision for decision in live}  # each photo's last decision in force
-            self._suggestions = {decision["photo"]: decision["suggestion"] for decision in live if "suggestion" in decision}
+            self._suggestions = {decision["photo"]: decision["suggestion"] for decision in live
+                                 if "suggestion" in decision}
             self._odd = {}
         return self._gallery
 
@@ -118,18 +124,16 @@ class ReviewWorkspace:
         return self.queue_photos[photo_id]
 
     def ranked(self, queued):
-        """(candidates [(fish_id, score, compared)], every template's score): the photo against the gallery as it
-        is now, never against its own template (once decided, the photo is in the gallery)."""
+        """The candidates [(fish_id, score, compared)]: the photo against the gallery as it is now, never against
+        its own template (once decided, the photo is in the gallery)."""
         search = self.search()
         own = self._index_by_sha.get(queued.id)
         leave_out = () if own is None else (own,)
-        candidates = search.rank_fish(queued.code, queued.embedding, queued.photo.flank, self.top_k, leave_out)
-        scores = search.template_scores(queued.code, queued.embedding) if len(self.gallery()) else []
-        return candidates, scores
+        return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, self.top_k, leave_out)
 
     def suggestion(self, queued, candidates=None):
         """What the model suggests for a photo now: best fish, score, runner-up, the thresholds and gallery size."""
-        candidates = self.ranked(queued)[0] if candidates is None else candidates
+        candidates = self.ranked(queued) if candidates is None else candidates
         best = candidates[0][1] if candidates else None
         accept, reject = self.thresholds.accept, self.thresholds.reject
         return {"decision": self.thresholds.decide(best),
@@ -216,7 +220,8 @@ class ReviewWorkspace:
         photo that gave its score) beside the new photo."""
         queued = self.queued(photo_id)
         row = self.row(queued)
-        ranking, scores = self.ranked(queued)
+        ranking = self.ranked(queued)
+        scores = self.search().template_scores(queued.code, queued.embedding) if ranking else []
         candidates = []
         for rank, (fish_id, score, compared) in enumerate(ranking, 1):
             entries = [e for e in self.entries_of(fish_id) if e["sha256"] != queued.id]
@@ -354,7 +359,8 @@ class ReviewWorkspace:
                 summary, label = {"fish_id": None, "new_fish": False}, verdict_label(record)
         self.undo_stack.append(("decide", photo_id, label))
         told = label + (" (a new fish)" if summary["new_fish"] else "")
-        return {**summary, "verdict": verdict, "label": label, "message": f"{queued.name} → {told} recorded. U to undo"}
+        return {**summary, "verdict": verdict, "label": label,
+                "message": f"{queued.name} → {told} recorded. U to undo"}
 
     def move(self, sha256, fish):
         """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""
@@ -399,8 +405,8 @@ class ReviewWorkspace:
             else:
                 entry = gallery.entries[index]
                 source = entry["source"]
-                gallery.decisions.append({"photo": source, "fish_id": previous[0], "new_fish": False,
-                                          "decided": now(), "note": f"review: undo, moved back from {entry['fish_id']}"})
+                gallery.decisions.append({"photo": source, "fish_id": previous[0], "new_fish": False, "decided": now(),
+                                          "note": f"review: undo, moved back from {entry['fish_id']}"})
                 entry["fish_id"] = previous[0]
         self.undo_stack.pop()
         name = Path(source).name

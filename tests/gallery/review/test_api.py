@@ -54,7 +54,8 @@ def test_queue_and_candidates_agree_with_identify(client):
         assert (row["decision"], row["flank"], row["recorded"]) == (reference["decision"], reference["flank"], None)
         best, runner_up = reference["candidates"][:2]
         assert row["suggestion"] == {
-            "decision": reference["decision"], "fish_id": best["fish_id"], "score": pytest.approx(best["score"], abs=1e-4),
+            "decision": reference["decision"], "fish_id": best["fish_id"],
+            "score": pytest.approx(best["score"], abs=1e-4),
             "runner_up": {"fish_id": runner_up["fish_id"], "score": pytest.approx(runner_up["score"], abs=1e-4)},
             "accept": THRESHOLDS[0], "reject": THRESHOLDS[1], "thresholds": given_thresholds(*THRESHOLDS).source,
             "templates": 24, "fish": 6}
@@ -91,10 +92,11 @@ def test_the_compare_view_steps_through_a_candidates_photos_of_the_same_flank(cl
     photos = [p["id"] for p in candidate["photos"]]
     seen, shown = [], None
     for _ in photos:
-        compare = client.get(f"/api/photo/{row['id']}", query_string={"fish": candidate["fish_id"],
-                                                                    **({"shown": shown} if shown else {})}).get_json()["compare"]
+        asked = {"fish": candidate["fish_id"], **({"shown": shown} if shown else {})}
+        compare = client.get(f"/api/photo/{row['id']}", query_string=asked).get_json()["compare"]
         seen.append(compare["photo"]["id"])
-        assert (compare["fish_id"], compare["index"], compare["count"]) == (candidate["fish_id"], len(seen), len(photos))
+        assert (compare["fish_id"], compare["index"], compare["count"]) == (candidate["fish_id"], len(seen),
+                                                                            len(photos))
         shown = compare["next"]
     assert seen == photos and shown is None
     # A photo of the other flank, or of nobody, is never put beside the new one: the best photo is shown instead.
@@ -118,7 +120,8 @@ def test_match_lines_from_a_matcher_are_drawn_between_the_two_rois(client):
     html = client.get(f"/photo/{row['id']}").get_data(as_text=True)
     # The SVG spans both ROIs (2 wide, 32/64 high): a point (x, y) of the right ROI is at (1 + x, y * 0.5).
     assert 'viewBox="0 0 2 0.5"' in html
-    assert '<line x1="0.1" y1="0.1" x2="1.3" y2="0.2"/>' in html and '<line x1="0.5" y1="0.5" x2="1.0" y2="0.25"/>' in html
+    assert '<line x1="0.1" y1="0.1" x2="1.3" y2="0.2"/>' in html
+    assert '<line x1="0.5" y1="0.5" x2="1.0" y2="0.25"/>' in html
 
 
 def test_decide_undo_and_history_reach_the_gallery_file(client, capsys):
@@ -143,7 +146,8 @@ def test_decide_undo_and_history_reach_the_gallery_file(client, capsys):
     assert answer.get_json() == {**answer.get_json(), "fish_id": "new_0001", "new_fish": True}
     assert answer.get_json()["message"] == f"{stranger} → new_0001 (a new fish) recorded. U to undo"
     assert timeless(capsys.readouterr().out.splitlines())[-2:] == [
-        ANY_TIME + f" {known} → fish_000 recorded. U to undo", ANY_TIME + f" {stranger} → new_0001 (a new fish) recorded. U to undo"]
+        f"{ANY_TIME} {known} → fish_000 recorded. U to undo",
+        f"{ANY_TIME} {stranger} → new_0001 (a new fish) recorded. U to undo"]
     # The decided photo is never ranked against its own template: its candidates are those before the decision.
     assert client.get(f"/api/photo/{rows[known]['id']}").get_json()["candidates"] == candidates_before
     # The suggestion of decision time stays with the decision (in the gallery) and in the queue.
@@ -203,9 +207,11 @@ def test_unusable_and_cant_tell_are_recorded_without_enrolling_the_photo(client)
                                             (unsure, "", "unsure", None, "review")]
     queue = client.get("/api/queue").get_json()
     recorded = {row["name"]: row["recorded"] for row in queue["rows"]}
-    assert recorded[blurred] == {"kind": "unusable", "fish_id": None, "label": "unusable photo (blurred or out of focus)"}
+    assert recorded[blurred] == {"kind": "unusable", "fish_id": None,
+                                 "label": "unusable photo (blurred or out of focus)"}
     assert recorded[unsure] == {"kind": "unsure", "fish_id": None, "label": "can't tell"}
-    assert queue["decided"] == 2 and blurred not in [r["name"] for r in client.get("/api/queue?show=open").get_json()["rows"]]
+    assert queue["decided"] == 2
+    assert blurred not in [r["name"] for r in client.get("/api/queue?show=open").get_json()["rows"]]
     assert "unusable photo (blurred or out of focus)" in client.get("/queue").get_data(as_text=True)
 
     # A photo set aside as "can't tell" can still be decided; undo takes back one decision at a time.
@@ -255,7 +261,8 @@ def test_fish_page_moves_a_photo_and_undo_moves_it_back(client):
     assert [e["fish_id"] for e in gallery.entries if e["sha256"] == entries[0]["id"]] == ["fish_005"]
     assert gallery.decisions[-1]["note"] == "review: moved from fish_002"
     assert client.get("/api/fish/fish_002").get_json()["templates"] == 3
-    assert post(client, "/undo").get_json()["message"] == f"undone: {entries[0]['name']} is back in fish_002 (was fish_005)"
+    undone = post(client, "/undo").get_json()["message"]
+    assert undone == f"undone: {entries[0]['name']} is back in fish_002 (was fish_005)"
     assert [e["fish_id"] for e in load_gallery(gallery_path).entries if e["sha256"] == entries[0]["id"]] == ["fish_002"]
     html = client.get("/fish/fish_002").get_data(as_text=True)
     assert html.count('action="/entry/') == 4 and "<h3>session_1</h3>" in html
@@ -266,7 +273,8 @@ def test_fish_page_moves_a_photo_and_undo_moves_it_back(client):
 def test_the_fish_list_finds_fish_by_id(client):
     client, gallery_path, _, _ = client
     everything = client.get("/api/fish").get_json()
-    assert [f["fish_id"] for f in everything["fish"]] == load_gallery(gallery_path).fish_ids() and everything["count"] == 6
+    assert [f["fish_id"] for f in everything["fish"]] == load_gallery(gallery_path).fish_ids()
+    assert everything["count"] == everything["found"] == 6
     assert [(f["fish_id"], f["templates"]) for f in client.get("/api/fish?search=H_00").get_json()["fish"]] == [
         (f"fish_00{i}", 4) for i in range(6)]
     assert [f["fish_id"] for f in client.get("/api/fish?search=fish_003").get_json()["fish"]] == ["fish_003"]

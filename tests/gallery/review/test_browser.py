@@ -1,5 +1,5 @@
-"""The review page in a real headless Chromium: the compare view, a match accepted by keyboard, undone and accepted again,
-an unusable photo, the notices, and the queue keeping the suggestion; screenshots at 1400 and 900 px.
+"""The review page in a real headless Chromium: the compare view, a match accepted by keyboard, undone and accepted
+again, an unusable photo, the notices, and the queue keeping the suggestion; screenshots at 1400 and 900 px.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it) and the ``playwright`` Python package (never ``playwright
 install``: the system browser is used). The screenshots go to the test's temporary folder, or to the folder
@@ -102,13 +102,16 @@ def test_a_reviewer_compares_decides_undoes_and_sets_a_photo_aside(server, tmp_p
             page.select_option("#unusable select", "glare or bad light")
             page.fill("#note", "sun on the water")
             page.click("#unusable button")
-            page.wait_for_selector(f"#notice:has-text('{stranger.name} → unusable photo (glare or bad light) recorded')")
+            said = f"{stranger.name} → unusable photo (glare or bad light) recorded"
+            page.wait_for_selector(f"#notice:has-text('{said}')")
 
             # The queue keeps the suggestion of decision time (not the photo against its own template, 1.000).
             page.goto(url)
             row = page.locator(f"tr:has(a.photo-link:text-is('{known.name}'))")
-            assert suggested[0] in row.locator(".best").inner_text() and suggested[1] in row.locator(".best").inner_text()
-            assert "when decided" in row.locator(".suggestion").inner_text() and row.locator(".recorded").inner_text().strip() == first
+            best = row.locator(".best").inner_text()
+            assert suggested[0] in best and suggested[1] in best
+            assert "when decided" in row.locator(".suggestion").inner_text()
+            assert row.locator(".recorded a").inner_text().strip() == first
             other = page.locator(f"tr:has(a.photo-link:text-is('{stranger.name}'))")
             assert other.locator(".recorded").inner_text().strip() == "unusable photo (glare or bad light)"
             page.screenshot(path=str(shots / "review_queue.png"), full_page=True)
@@ -119,7 +122,9 @@ def test_a_reviewer_compares_decides_undoes_and_sets_a_photo_aside(server, tmp_p
     gallery = load_gallery(gallery_path)
     recorded = {Path(e["source"]).name: e["fish_id"] for e in gallery.entries if e["how"] == "confirm"}
     assert recorded == {known.name: first}
-    assert [(Path(d["photo"]).name, d["fish_id"], d.get("verdict"), d["note"], "undone" in d) for d in gallery.decisions] == [
+    decisions = [(Path(d["photo"]).name, d["fish_id"], d.get("verdict"), d["note"], "undone" in d)
+                 for d in gallery.decisions]
+    assert decisions == [
         (known.name, first, None, "review", True), (known.name, first, None, "review", False),
         (stranger.name, "", "unusable", "review: sun on the water", False)]
     assert {path.name for path in shots.glob("review_*.png")} >= {"review_compare.png", "review_compare_900.png",
