@@ -363,3 +363,12 @@ def test_an_acceptance_whose_runner_up_came_close_is_flagged(client):
     assert workspace.flags(queued, recorded, {**kept, "runner_up": {"fish_id": "fish_001", "score": 0.74}}) == []
     assert workspace.flags(queued, {**recorded, "fish_id": "fish_001"}, kept) == []  # the runner-up was chosen
     assert workspace.flags(queued, None, kept) == []
+
+
+def test_every_page_names_the_favicon_and_it_is_served(client):
+    client, *_ = client
+    page = client.get("/queue").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    answer = client.get("/favicon.ico", follow_redirects=True)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("image/svg+xml")
+    assert answer.get_data(as_text=True).startswith("<svg")
