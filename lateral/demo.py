@@ -58,7 +58,7 @@ def main(argv=None, prog="python -m lateral.demo"):
                         help="score: how many of the review decisions in the demo's gallery are right")
     add_verbose_flag(parser)
     if parser.parse_args(argv).command == "score":
-        return score()
+        return run_explaining_errors(score)  # one line and exit 2 when called from `lateral demo` too
     quiet_unless_verbose(argv)  # with --verbose, LATERAL_VERBOSE=1 makes every step verbose too
     # The demo's config reads demo_run/prepared, so the folder is fixed.
     raw, prepared = Path("demo_run/raw"), Path("demo_run/prepared")

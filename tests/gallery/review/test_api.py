@@ -443,3 +443,13 @@ def test_the_suggestion_uses_the_thresholds_sized_to_the_fish_searched(client, m
     n = len(fish_of_flank.get(stranger["flank"], ()))
     page = client.get(f"/api/photo/{stranger['id']}").get_json()
     assert (page["accept"], page["thresholds"]) == (pytest.approx(0.1 * n), f"N = {n}")
+
+
+def test_a_tie_at_the_top_is_suggested_for_review_not_as_a_match(client, monkeypatch):
+    _, _, _, workspace = client
+    queued = workspace.queue_photos[workspace.order[0]]
+    monkeypatch.setattr(workspace, "thresholds", given_thresholds(0.8, 0.5))
+    monkeypatch.setattr(workspace, "ranked", lambda queued, at_least=1: [("fish_001", 0.9, 4), ("fish_004", 0.9, 4)])
+    assert workspace.suggestion(queued)["decision"] == "review"  # both above accept: a person chooses
+    monkeypatch.setattr(workspace, "ranked", lambda queued, at_least=1: [("fish_001", 0.9, 4), ("fish_004", 0.89, 4)])
+    assert workspace.suggestion(queued)["decision"] == "match"
