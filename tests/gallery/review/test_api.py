@@ -14,6 +14,7 @@ from lateral.gallery import commands
 from lateral.gallery.review.app import create_app
 from lateral.gallery.packing import unpack_codes
 from lateral.gallery.review.images import KINDS, display_size, thumbs_folder
+from lateral.gallery.fpir_thresholds import FpirThresholds
 from lateral.gallery.search import Thresholds, given_thresholds
 from lateral.gallery.store import load_gallery
 from tests.gallery.review.conftest import KEY, THRESHOLDS
@@ -453,3 +454,21 @@ def test_a_tie_at_the_top_is_suggested_for_review_not_as_a_match(client, monkeyp
     assert workspace.suggestion(queued)["decision"] == "review"  # both above accept: a person chooses
     monkeypatch.setattr(workspace, "ranked", lambda queued, at_least=1: [("fish_001", 0.9, 4), ("fish_004", 0.89, 4)])
     assert workspace.suggestion(queued)["decision"] == "match"
+
+
+def test_every_page_works_with_the_default_fpir_thresholds(client, monkeypatch):
+    """FpirThresholds (what ``review`` uses by default) has no single accept threshold: every page asks for N's."""
+    client, gallery_path, _, workspace = client
+    impostors = np.random.default_rng(0).uniform(0.2, 0.6, 5000)
+    thresholds = FpirThresholds(impostors, 0.01, 0.1, "test scores")
+    monkeypatch.setattr(workspace, "thresholds", thresholds)
+    queue = client.get("/api/queue").get_json()
+    assert queue["accept"] == pytest.approx(thresholds.for_fish(6).accept)  # the whole gallery: 6 fish
+    for row in queue["rows"]:
+        sized = thresholds.for_fish(row["suggestion"]["fish"])
+        assert (row["suggestion"]["accept"], row["suggestion"]["reject"]) == (pytest.approx(sized.accept),
+                                                                            pytest.approx(sized.reject))
+    photo = queue["rows"][0]["id"]
+    for url in ("/queue", f"/photo/{photo}", f"/api/photo/{photo}", "/fish", "/fish/fish_001", "/api/fish/fish_001",
+                "/decisions"):
+        assert client.get(url).status_code == 200, url
