@@ -6,9 +6,11 @@ Enrols real synthetic photos (6 fish, session 1) with a stage-two run (by
 default a tiny one trained here in about a minute; ``--run`` takes yours),
 fills the gallery to ``--templates`` with random IoM codes of 4 photos per
 made-up fish, and reviews the 32 session-2 photos of 8 fish (2 never
-enrolled). Prints the time of the queue page, every photo page (HTML; images
-are separate requests, cut once and cached) and of one decision (lock, read,
-encode, save), cold (first request after start) and warm.
+enrolled). Prints the time of the queue page, every photo page and the
+compare view of each candidate (HTML; images are separate requests, cut once
+and cached), one decision (lock, read, encode, save), an unusable photo, an
+undo, the fish page and the fish list, cold (first request after start) and
+warm.
 """
 
 import argparse
@@ -97,16 +99,28 @@ def main():
     queue = [timed(client, "/queue") for _ in range(5)]
     ids = workspace.order
     photo = [timed(client, f"/photo/{photo_id}") for photo_id in ids]
+    compare = [timed(client, f"/photo/{ids[0]}?fish={fish_id}") for fish_id in
+               [c["fish_id"] for c in workspace.photo_page(ids[0])["candidates"]]]
     decide = timed(client, f"/photo/{ids[0]}/decide", "post", data={"token": "bench", "fish": "new"})
     after = timed(client, f"/photo/{ids[1]}")  # the first page after a decision re-reads the gallery
+    queue_after = timed(client, "/queue")
+    unusable = timed(client, f"/photo/{ids[2]}/decide", "post",
+                     data={"token": "bench", "verdict": "unusable", "reason": "blurred or out of focus"})
+    undo = timed(client, "/undo", "post", data={"token": "bench"})
     fish = timed(client, "/fish/bulk_00000")
+    fish_list = timed(client, "/fish")
+    search = timed(client, "/fish?search=bulk_0001")
     print(f"gallery: {size} templates ({len(load_gallery(gallery_path).fish_ids())} fish); review of {len(ids)} "
           f"photos; start (read + encode the new photos): {startup:.2f} s")
     print(f"queue page: cold {queue_cold * 1e3:.0f} ms, warm median {statistics.median(queue) * 1e3:.0f} ms")
     print(f"photo page (top 5 candidates with their photos): median {statistics.median(photo) * 1e3:.0f} ms, "
           f"max {max(photo) * 1e3:.0f} ms over {len(photo)} photos")
+    print(f"compare view of each candidate: max {max(compare) * 1e3:.0f} ms")
     print(f"decision (lock, re-read, encode, save {size + 1} templates): {decide * 1e3:.0f} ms; next photo page "
-          f"{after * 1e3:.0f} ms; fish page {fish * 1e3:.0f} ms")
+          f"{after * 1e3:.0f} ms; queue page after it {queue_after * 1e3:.0f} ms")
+    print(f"unusable photo (lock, re-read, save): {unusable * 1e3:.0f} ms; undo {undo * 1e3:.0f} ms")
+    print(f"fish page {fish * 1e3:.0f} ms; fish list ({len(load_gallery(gallery_path).fish_ids())} fish) "
+          f"{fish_list * 1e3:.0f} ms; fish search {search * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 MEANINGS = ROOT / "docs" / "config_keys.yaml"
 REFERENCE = "configuration.md"
 # Reading order; pages not listed (another helper's, a new one) follow in name order, missing ones are skipped.
-ORDER = ("index.md", "guide.md", "reading_results.md", REFERENCE, "formats.md", "guarantees.md", "matching.md",
-         "open_set.md", "catalogue.md", "reliability.md", "multi_worker.md", "fs48.md", "benchmarks.md",
+ORDER = ("index.md", "guide.md", "review.md", "reading_results.md", REFERENCE, "formats.md", "guarantees.md",
+         "matching.md", "open_set.md", "catalogue.md", "reliability.md", "multi_worker.md", "fs48.md", "benchmarks.md",
          "development.md")
 
 

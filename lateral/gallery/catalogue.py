@@ -7,8 +7,10 @@ still as k left it (else the later entry that changed it is named, to be
 undone first); the undo is itself an entry (``undoes`` k), and an entry is
 undone at most once. An entry that took templates out of the catalogue (the
 undo of a confirm, ``remove``) cannot be undone: the templates are gone;
-enrol the photos again. These functions change a gallery in memory; the
-commands load and save it under the gallery lock.
+enrol the photos again. A ``verdict`` (the review page's "unusable photo" or
+"can't tell") changes no photo; undoing it withdraws it. These functions
+change a gallery in memory; the commands load and save it under the gallery
+lock.
 """
 
 import datetime
@@ -22,6 +24,7 @@ from lateral.gallery.store import now
 
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 NEW_FISH = "new"  # a person's answer for a fish not seen before: it gets the next free id
+WITHDRAWABLE = ("verdict",)  # actions that change no photo and yet can be undone (withdrawn)
 
 
 def next_new_fish(gallery):
@@ -43,13 +46,20 @@ def reviewer_name(given=None):
         return "unknown"
 
 
-def log(gallery, action, before, after, reviewer=None, note="", photo="", fish_id="", new_fish=False, undoes=None):
-    """Append one decision (not yet saved) and return it."""
+def log(gallery, action, before, after, reviewer=None, note="", photo="", fish_id="", new_fish=False, undoes=None,
+        review=None):
+    """Append one decision (not yet saved) and return it; ``review``: what the review page adds (a dict, or None)."""
     decision = {"decided": now(), "reviewer": reviewer_name(reviewer), "action": action, "photo": str(photo),
                 "fish_id": fish_id, "new_fish": bool(new_fish), "note": note, "before": before, "after": after,
-                "undoes": undoes}
+                "undoes": undoes, "review": review}
     gallery.decisions.append(decision)
     return decision
+
+
+def in_force(decisions):
+    """The decisions not undone, oldest first (the undo entries themselves left out)."""
+    undone = {d["undoes"] for d in decisions if d.get("undoes") is not None}
+    return [d for d in decisions if d.get("action") != "undo" and ("id" not in d or d["id"] not in undone)]
 
 
 def check_known(gallery, fish, path):
@@ -157,7 +167,7 @@ def undo(gallery, decision_id, path, reviewer=None, note=""):
     if undone_by is not None:
         raise GalleryError(f"decision {decision_id} was already undone by decision {undone_by['id']}")
     before, after = changes_of(target, gallery)
-    if not after:
+    if not after and target.get("action") not in WITHDRAWABLE:
         raise GalleryError(f"decision {decision_id} ({target.get('action', 'confirm')}) changed no photo that is "
                            "still in the gallery; nothing to undo")
     if any(fish is None for fish in after.values()):

@@ -57,11 +57,15 @@ MIGRATIONS = (
             SELECT photos.fish_id, photos.session, sessions.date, count(*) AS photos
             FROM photos LEFT JOIN sessions USING (session) GROUP BY photos.fish_id, photos.session""",
     ),
+    (  # 1 -> 2: what a review-page decision adds (JSON: the model's suggestion then; a verdict and its reason)
+        "ALTER TABLE decisions ADD COLUMN review TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 PHOTO_FIELDS = ("sha256", "fish_id", "source", "session", "flank", "mode", "capture", "added", "how")
 DECISION_FIELDS = ("decided", "reviewer", "action", "photo", "fish_id", "new_fish", "note", "before", "after",
-                   "undoes")
+                   "undoes", "review")
+JSON_DECISION_FIELDS = ("before", "after", "review")
 
 
 def is_catalogue(data):
@@ -177,8 +181,8 @@ def read(path, stamp):
 
 def _decision(row):
     decision = dict(zip(("id", *DECISION_FIELDS), row))
-    decision.update(new_fish=bool(decision["new_fish"]), before=json.loads(decision["before"]),
-                    after=json.loads(decision["after"]))
+    decision.update({name: json.loads(decision[name]) for name in JSON_DECISION_FIELDS if decision[name] is not None},
+                    new_fish=bool(decision["new_fish"]))
     return decision
 
 
@@ -226,8 +230,10 @@ def write(db, gallery, stamp):
         for decision in gallery.decisions:
             if "id" not in decision:
                 values = [decision.get(name, _DECISION_DEFAULTS.get(name)) for name in DECISION_FIELDS]
-                values[DECISION_FIELDS.index("before")] = json.dumps(values[DECISION_FIELDS.index("before")])
-                values[DECISION_FIELDS.index("after")] = json.dumps(values[DECISION_FIELDS.index("after")])
+                for name in JSON_DECISION_FIELDS:
+                    index = DECISION_FIELDS.index(name)
+                    if values[index] is not None or name != "review":  # review stays NULL for other decisions
+                        values[index] = json.dumps(values[index])
                 cursor = db.execute(f"INSERT INTO decisions ({', '.join(DECISION_FIELDS)}) VALUES "
                                     f"({', '.join('?' * len(DECISION_FIELDS))})", values)
                 decision["id"] = cursor.lastrowid
@@ -235,7 +241,7 @@ def write(db, gallery, stamp):
 
 
 _DECISION_DEFAULTS = {"reviewer": "", "action": "confirm", "note": "", "before": None, "after": None, "undoes": None,
-                      "photo": "", "fish_id": "", "new_fish": False}
+                      "photo": "", "fish_id": "", "new_fish": False, "review": None}
 
 
 def _photo_row(entry, gallery, index):

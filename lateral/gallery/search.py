@@ -116,16 +116,21 @@ class GallerySearch:
         self.fish_names, self.fish_index = np.unique([e["fish_id"] for e in gallery.entries], return_inverse=True)
         self.flanks = np.array([e["flank"] for e in gallery.entries])
 
-    def fish_searched(self, flank):
-        """N: how many fish have a template of ``flank`` (a photo is compared with those only)."""
-        return np.unique(self.fish_index[self.flanks == flank]).size
+    def fish_searched(self, flank, leave_out=()):
+        """N: how many fish have a template of ``flank`` (a photo is compared with those only), not counting the
+        templates at the indices ``leave_out``."""
+        comparable = self.flanks == flank
+        comparable[list(leave_out)] = False
+        return np.unique(self.fish_index[comparable]).size
 
-    def rank_fish(self, code, embedding, flank, top_k):
-        """[(fish_id, score, templates compared)] of the ``top_k`` best fish, best first."""
+    def rank_fish(self, code, embedding, flank, top_k, leave_out=()):
+        """[(fish_id, score, templates compared)] of the ``top_k`` best fish, best first; the templates at the
+        indices ``leave_out`` (a photo's own template) are not compared."""
         if not len(self.gallery):
             return []
         scores = self.template_scores(code, embedding).astype(np.float64)
         comparable = self.flanks == flank
+        comparable[list(leave_out)] = False
         best = np.full(len(self.fish_names), -np.inf)
         np.maximum.at(best, self.fish_index[comparable], scores[comparable])
         compared = np.bincount(self.fish_index[comparable], minlength=len(self.fish_names))

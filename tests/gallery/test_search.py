@@ -41,6 +41,9 @@ def test_each_fish_scores_its_best_template_of_the_same_flank():
     assert search.rank_fish(code, None, "right", top_k=5) == [("C", 0.5, 1)]
     assert search.rank_fish(code, None, "unknown", top_k=5) == []
     assert search.rank_fish(code, None, "left", top_k=1) == [("A", 0.75, 2)]
+    # Leaving out a template (a photo's own, once enrolled): A scores its other template, 4/8, and counts one.
+    assert search.rank_fish(code, None, "left", top_k=5, leave_out=(1,)) == [("A", 0.5, 1), ("B", 0.25, 1)]
+    assert search.rank_fish(code, None, "left", top_k=5, leave_out=(2,)) == [("A", 0.75, 2)]
 
 
 def test_cosine_search_on_stored_embeddings():

@@ -83,9 +83,9 @@ def test_another_npz_another_database_and_another_version_are_refused(tmp_path):
         load_gallery(tmp_path / "future.lgal")
     save_gallery(small_gallery()[0], tmp_path / "newer.lgal")
     with sql(tmp_path / "newer.lgal") as db:
-        db.execute("INSERT INTO schema_version VALUES (2, 'later')")
-    with pytest.raises(GalleryError, match="newer.lgal is catalogue schema version 2; this lateral reads versions up "
-                                           "to 1"):
+        db.execute("INSERT INTO schema_version VALUES (3, 'later')")
+    with pytest.raises(GalleryError, match="newer.lgal is catalogue schema version 3; this lateral reads versions up "
+                                           "to 2"):
         load_gallery(tmp_path / "newer.lgal")
 
 
@@ -152,7 +152,32 @@ def test_the_catalogue_is_plain_sql(tmp_path):
     assert json.loads(header["model"]) == MODEL
     loaded = load_gallery(tmp_path / "g.lgal")
     assert (loaded.sessions, loaded.metadata) == (gallery.sessions, gallery.metadata)
-    assert loaded.decisions == [{**gallery.decisions[0], "undoes": None}]
+    assert loaded.decisions == [{**gallery.decisions[0], "undoes": None, "review": None}]
+
+
+def test_a_catalogue_without_the_review_column_gains_it_and_keeps_its_log(tmp_path):
+    """Schema 1 (before the review page's column) is migrated when read; the new column holds JSON or NULL."""
+    path = tmp_path / "g.lgal"
+    gallery, _ = small_gallery()
+    gallery.decisions.append({"photo": "/photos/1.jpg", "fish_id": "fish_1", "new_fish": False, "decided": "t",
+                              "note": "old", "action": "confirm", "before": {"1": None}, "after": {"1": "fish_1"}})
+    save_gallery(gallery, path)
+    with sql(path) as db:  # back to schema 1, as a lateral without the review column wrote it
+        db.execute("ALTER TABLE decisions DROP COLUMN review")
+        db.execute("DELETE FROM schema_version WHERE version > 1")
+    loaded = load_gallery(path)
+    with sql(path) as db:
+        assert [row[1] for row in db.execute("PRAGMA table_info(decisions)")][-1] == "review"
+        assert db.execute("SELECT version FROM schema_version ORDER BY version").fetchall() == [(1,), (2,)]
+    assert [(d["note"], d["review"]) for d in loaded.decisions] == [("old", None)]
+    review = {"verdict": "unsure", "suggestion": {"decision": "review", "score": 0.5}}
+    loaded.decisions.append({"photo": "/photos/9.jpg", "fish_id": "", "new_fish": False, "decided": "t2",
+                             "note": "review", "action": "verdict", "before": {}, "after": {}, "review": review})
+    save_gallery(loaded, path)
+    with sql(path) as db:
+        assert db.execute("SELECT action, review FROM decisions ORDER BY decision_id").fetchall() == [
+            ("confirm", None), ("verdict", '{"verdict": "unsure", "suggestion": {"decision": "review", "score": 0.5}}')]
+    assert [d["review"] for d in load_gallery(path).decisions] == [None, review]
 
 
 def test_the_decision_log_is_append_only(tmp_path):

@@ -1,10 +1,10 @@
 """The review web app (Flask, Jinja2 templates, one small static script for keyboard shortcuts).
 
 Pages: ``/queue`` (the new photos and their decisions), ``/photo/<id>`` (one
-photo beside its candidates), ``/fish/<fish_id>`` (every photo of one fish;
-merge it into another), ``/history.csv``; the same data as JSON under
-``/api/``, and ``/api/decisions`` (the log; ``/undo`` takes any entry's
-number as ``decision``). Safety:
+photo beside its candidates: the compare view), ``/fish`` (every fish, with a
+search), ``/fish/<fish_id>`` (every photo of one fish; merge it into another),
+``/decisions`` (the log), ``/history.csv``; the same data as JSON under
+``/api/`` (``/undo`` takes any entry's number as ``decision``). Safety:
 
 - only registered photos are served, by opaque id (SHA-256): no path from the
   browser is ever opened;
@@ -17,11 +17,13 @@ number as ``decision``). Safety:
   ``commands.FISH_ID_LENGTH`` characters.
 """
 
+import datetime
 import hmac
+import logging
 import secrets
 from html import escape
 
-from flask import Flask, abort, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Flask, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 
 from lateral.cli import disk_problem
 from lateral.gallery.review.images import SourceMissing
@@ -42,6 +44,8 @@ SECURITY_HEADERS = {
 def create_app(workspace, token=None, local_only=True):
     """The Flask app serving ``workspace`` (a ReviewWorkspace); ``token`` defaults to a fresh random one."""
     app = Flask(__name__)
+    app.secret_key = secrets.token_bytes(32)  # signs the cookie carrying the notice after a change
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request: the decisions are said in words
     app.config["TOKEN"] = token or secrets.token_urlsafe(24)
     app.config["LOCAL_ONLY"] = local_only
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES
@@ -93,6 +97,11 @@ def create_app(workspace, token=None, local_only=True):
             return jsonify({"error": error.description}), error.code
         return render_template("error.html", message=error.description, status=error.code), error.code
 
+    def said(message):
+        """A change done: one line in the terminal, and the notice on the next page."""
+        print(f"{datetime.datetime.now():%H:%M:%S} {message}", flush=True)
+        flash(message)
+
     def done(payload, target):
         """After a POST: JSON for the API, else a redirect (so a reload never repeats the decision)."""
         return jsonify(payload) if wants_json() else redirect(target, code=303)
@@ -100,6 +109,10 @@ def create_app(workspace, token=None, local_only=True):
     @app.get("/")
     def index():
         return redirect(url_for("queue_page"))
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return redirect(url_for("static", filename="favicon.svg"))
 
     @app.get("/queue")
     def queue_page():
@@ -111,23 +124,26 @@ def create_app(workspace, token=None, local_only=True):
 
     @app.get("/photo/<photo_id>")
     def photo_page(photo_id):
-        return render_template("photo.html", **workspace.photo_page(photo_id))
+        return render_template("photo.html", **workspace.photo_page(photo_id, request.args.get("fish"),
+                                                                    request.args.get("shown")))
 
     @app.get("/api/photo/<photo_id>")
     def photo_api(photo_id):
-        return jsonify(workspace.photo_page(photo_id))
+        return jsonify(workspace.photo_page(photo_id, request.args.get("fish"), request.args.get("shown")))
 
     @app.post("/api/photo/<photo_id>/decide")
     @app.post("/photo/<photo_id>/decide")  # registered first: what url_for gives
     def decide(photo_id):
-        fish = request.form.get("fish", "").strip()
-        if not fish:
-            raise GalleryError("no fish given: choose a candidate or 'new'")
-        summary = workspace.decide(photo_id, fish)
+        fish, verdict = request.form.get("fish", "").strip(), request.form.get("verdict", "").strip()
+        if not (fish or verdict):
+            raise GalleryError("no fish given: choose a candidate, 'new', or a verdict (unusable, unsure)")
+        summary = workspace.decide(photo_id, fish or None, verdict or None, request.form.get("reason", ""),
+                                   request.form.get("note", ""))
+        said(summary["message"])
         following = workspace.next_open(photo_id)
         target = url_for("photo_page", photo_id=following) if following else url_for("queue_page")
-        return done({"photo": photo_id, "fish_id": summary["fish_id"], "new_fish": summary["new_fish"],
-                     "next_open": following}, target)
+        return done({"photo": photo_id, **{key: summary[key] for key in ("fish_id", "new_fish", "verdict", "label",
+                                                                          "message")}, "next_open": following}, target)
 
     @app.post("/api/undo")
     @app.post("/undo")  # registered first: what url_for gives
@@ -136,6 +152,7 @@ def create_app(workspace, token=None, local_only=True):
         if chosen and not chosen.isdigit():
             raise GalleryError(f"decision must be a number from the log, not {chosen!r}")
         result = workspace.undo(int(chosen) if chosen else None)
+        said(result["message"])
         target = (url_for("photo_page", photo_id=result["id"]) if result["id"] in workspace.queue_photos
                   else request.form.get("back") or url_for("queue_page"))
         return done(result, target if target.startswith("/") and not target.startswith("//") else "/queue")
@@ -146,7 +163,9 @@ def create_app(workspace, token=None, local_only=True):
         into = request.form.get("into", "").strip()
         if not into:
             raise GalleryError(f"no fish given to merge {fish_id} into")
-        return done(workspace.merge(fish_id, into), url_for("fish_page", fish_id=into))
+        result = workspace.merge(fish_id, into)
+        said(result["message"])
+        return done(result, url_for("fish_page", fish_id=into))
 
     @app.get("/decisions")
     def decisions_page():
@@ -155,6 +174,14 @@ def create_app(workspace, token=None, local_only=True):
     @app.get("/api/decisions")
     def decisions_api():
         return jsonify(workspace.decisions())
+
+    @app.get("/fish")
+    def fish_list():
+        return render_template("fish_list.html", **workspace.fish_list(request.args.get("search", "")))
+
+    @app.get("/api/fish")
+    def fish_list_api():
+        return jsonify(workspace.fish_list(request.args.get("search", "")))
 
     @app.get("/fish/<fish_id>")
     def fish_page(fish_id):
@@ -171,6 +198,7 @@ def create_app(workspace, token=None, local_only=True):
         if not fish:
             raise GalleryError("no fish given to move the photo to")
         result = workspace.move(sha256, fish)
+        said(result["message"])
         return done(result, url_for("fish_page", fish_id=result["from"]) if workspace.entries_of(result["from"])
                     else url_for("fish_page", fish_id=result["fish_id"]))
 

@@ -22,10 +22,12 @@ from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.photo_io import read_colour_photo
 from lateral.preprocess.rejection import PhotoRejected
 
-ROI_LONG_SIDE = 480  # pixels of the displayed ROI's longer side
+ROI_LONG_SIDE = 800  # pixels of the displayed ROI's longer side: sharp when zoomed to a screen's width
 PHOTO_LONG_SIDE = 1100  # pixels of the displayed source photo's longer side
-KINDS = {"roi": ".roi.png", "photo": ".photo.jpg"}
-ROI_COLOUR, LANDMARK_COLOUR = (60, 220, 255), (255, 120, 40)  # BGR: amber box, blue landmarks
+VIEWS = "v2"  # in the cached files' names: a change of what is drawn or of the sizes leaves old files unused
+KINDS = {"roi": f".{VIEWS}.roi.png", "photo": f".{VIEWS}.photo.jpg"}
+# BGR: an amber ROI outline, magenta landmarks, white labels outlined in black: legible on a green tent or a dark fish
+ROI_COLOUR, LANDMARK_COLOUR, LABEL_COLOUR, OUTLINE_COLOUR = (60, 220, 255), (200, 40, 230), (255, 255, 255), (0, 0, 0)
 
 
 class SourceMissing(Exception):
@@ -59,9 +61,12 @@ def cut_views(source, mode, preprocess, input_size):
     for name in ("eye", "dorsal_fin_start", "belly"):
         if measurements[name] is not None:
             x, y = (round(value * scale) for value in measurements[name])
+            cv2.circle(photo, (x, y), 3 * thickness, OUTLINE_COLOUR, thickness + 2, cv2.LINE_AA)
             cv2.circle(photo, (x, y), 3 * thickness, LANDMARK_COLOUR, thickness, cv2.LINE_AA)
-            cv2.putText(photo, name.replace("_", " "), (x + 4 * thickness, y - 2 * thickness), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.25 * thickness, LANDMARK_COLOUR, max(1, thickness // 2), cv2.LINE_AA)
+            origin, size = (x + 4 * thickness, y - 2 * thickness), 0.28 * thickness
+            for colour, weight in ((OUTLINE_COLOUR, thickness + 3), (LABEL_COLOUR, thickness)):
+                cv2.putText(photo, name.replace("_", " "), origin, cv2.FONT_HERSHEY_SIMPLEX, size, colour, weight,
+                            cv2.LINE_AA)
     return (cv2.imencode(".png", roi)[1].tobytes(),
             cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 88])[1].tobytes())
 

@@ -7,23 +7,39 @@ holds the gallery lock, re-reads the gallery inside it, goes through
 ``commands.record_confirmation`` (what ``confirm`` runs) and is saved
 atomically before the call returns. Photos are known to the page only by
 opaque ids (their SHA-256); the server opens only photos it registered.
+
+What a review decision adds to the gallery's decision log is made in one
+place, ``review_record``, and kept in the log entry's ``review`` column: the
+model's suggestion at decision time, and the verdict of a photo that enrols
+nothing (unusable, can't tell; logged with action ``verdict``). Every change
+is a log entry and undo is by entry number (``catalogue.undo``): a logged
+entry is never changed.
 """
 
 import contextlib
 import dataclasses
+import math
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from lateral.data.layout import photo_files
 from lateral.gallery import catalogue, commands
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import gallery_lock
+from lateral.gallery.packing import unpack_codes
 from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
 from lateral.gallery.search import GallerySearch, decide
-from lateral.gallery.store import GalleryError, gallery_revision, load_gallery, now, save_gallery
+from lateral.gallery.store import GalleryError, gallery_revision, load_gallery, save_gallery
 
 FILTERS = ("all", "open", "review")  # every photo, the undecided ones, the undecided ones in the review band
+VERDICTS = {"unusable": "unusable photo", "unsure": "can't tell"}  # decisions that enrol nothing
+FISH_LISTED = 300  # rows of the fish list; a search narrows it
+CLOSE_CALL = 0.05  # an acceptance whose runner-up scored within this of the accepted fish is flagged
+UNUSABLE_REASONS = ("blurred or out of focus", "fish partly hidden or cut off", "wrong ROI or landmarks",
+                    "glare or bad light", "not a fish of this study", "other")
 
 
 @dataclasses.dataclass
@@ -62,7 +78,9 @@ class ReviewWorkspace:
         self.thumbs = ThumbnailCache(thumbs_folder(self.gallery_path), self.encoder.config.preprocess,
                                      self.encoder.input_size)
         self.undo_stack = []  # ids of this session's decisions not undone, newest last
-        self._stamp, self._gallery, self._search, self._by_sha, self._by_fish = None, None, None, None, None
+        # Local matching's hook: (new photo, gallery entry) -> [((x, y), (x, y))] in fractions of each ROI.
+        self.match_lines = None
+        self._stamp = self._gallery = self._search = None
 
     # -- the gallery as it is now ------------------------------------------------------------------------------
     def gallery(self):
@@ -73,9 +91,15 @@ class ReviewWorkspace:
             self._check_same(gallery)
             self._gallery, self._stamp, self._search = gallery, stamp, None
             self._by_sha = gallery.entry_by_sha()
+            self._index_by_sha = {entry["sha256"]: index for index, entry in enumerate(gallery.entries)}
             self._by_fish = {}
             for entry in gallery.entries:
                 self._by_fish.setdefault(entry["fish_id"], []).append(entry)
+            live = catalogue.in_force(gallery.decisions)
+            self._latest = {decision["photo"]: decision for decision in live}  # each photo's last decision in force
+            self._suggestions = {decision["photo"]: decision["review"]["suggestion"] for decision in live
+                                 if "suggestion" in (decision.get("review") or {})}
+            self._odd = {}
         return self._gallery
 
     def _check_same(self, gallery):
@@ -103,23 +127,99 @@ class ReviewWorkspace:
             raise NotFound(f"no photo {photo_id} in this review")
         return self.queue_photos[photo_id]
 
-    def candidates(self, queued, at_least=1):
+    def _own(self, queued):
+        """The photo's own template index, to leave out (once decided, the photo is in the gallery)."""
+        own = self._index_by_sha.get(queued.id)
+        return () if own is None else (own,)
+
+    def ranked(self, queued, at_least=1):
+        """The candidates [(fish_id, score, compared)]: the photo against the gallery as it is now, never against
+        its own template."""
         search = self.search()
-        return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, max(self.top_k, at_least))
+        return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, max(self.top_k, at_least),
+                                self._own(queued))
+
+    def fish_searched(self, queued):
+        """N: the fish this photo is searched against now (same flank, its own template left out)."""
+        search = self.search()
+        return search.fish_searched(queued.photo.flank, self._own(queued)) if len(search.gallery) else 0
 
     def thresholds_for(self, queued):
         """The thresholds for this photo's search now (sized to the fish it is searched against)."""
-        return self.thresholds.for_fish(self.search().fish_searched(queued.photo.flank))
+        return self.thresholds.for_fish(self.fish_searched(queued))
+
+    def gallery_thresholds(self):
+        """The thresholds for a search against every fish of the gallery (the queue's and fish pages' figures)."""
+        return self.thresholds.for_fish(len(self.gallery().fish_ids()))
+
+    def suggestion(self, queued):
+        """What the model suggests for a photo now: best fish, score, runner-up, the thresholds sized to the N fish
+        searched (and the tie rule: ``search.decide``), the gallery's templates and N."""
+        candidates = self.ranked(queued, at_least=2)  # two, to see a tie
+        chosen = self.thresholds_for(queued)
+        best = candidates[0][1] if candidates else None
+        return {"decision": decide(chosen, candidates),
+                "fish_id": candidates[0][0] if candidates else None,
+                "score": None if best is None else round(best, 4),
+                "runner_up": ({"fish_id": candidates[1][0], "score": round(candidates[1][1], 4)}
+                              if len(candidates) > 1 else None),
+                "accept": _finite(chosen.accept), "reject": _finite(chosen.reject),
+                "thresholds": chosen.source, "templates": len(self.gallery()), "fish": self.fish_searched(queued)}
+
+    def recorded(self, queued):
+        """What is recorded for a queued photo now: its fish (enrolled), an unusable/can't-tell verdict, or None."""
+        entry = self.entry(queued.id)
+        if entry is not None:
+            return {"kind": "fish", "fish_id": entry["fish_id"], "label": entry["fish_id"]}
+        review = (self._latest.get(queued.photo.source) or {}).get("review") or {}
+        if review.get("verdict") in VERDICTS:
+            return {"kind": review["verdict"], "fish_id": None, "label": verdict_label(review)}
+        return None
 
     def row(self, queued):
-        """One queue row: the photo, its decision now, and what was recorded for it (if anything)."""
-        candidates = self.candidates(queued, at_least=2)  # two, to see a tie
-        entry = self.entry(queued.id)
-        chosen = self.thresholds_for(queued)
+        """One queue row: the photo, the suggestion (kept from decision time, else as it is now), what is recorded."""
+        self.gallery()  # the kept suggestions as the file holds them now
+        kept = self._suggestions.get(queued.photo.source)
+        suggestion = kept or self.suggestion(queued)
+        recorded = self.recorded(queued)
         return {"id": queued.id, "name": queued.name, "flank": queued.photo.flank,
-                "decision": decide(chosen, candidates), "thresholds": chosen.source,
-                "best": ({"fish_id": candidates[0][0], "score": round(candidates[0][1], 4)} if candidates else None),
-                "recorded": entry["fish_id"] if entry else None}
+                "decision": suggestion["decision"], "suggestion": suggestion, "suggestion_kept": kept is not None,
+                "recorded": recorded, "flags": self.flags(queued, recorded, kept)}
+
+    def flags(self, queued, recorded, kept):
+        """Why a recorded fish deserves a second look: the runner-up came close, or the photo matches none of the
+        fish's other photos of its flank."""
+        if recorded is None or recorded["kind"] != "fish":
+            return []
+        flags, fish_id = [], recorded["fish_id"]
+        runner_up = (kept or {}).get("runner_up")
+        if kept and kept["fish_id"] == fish_id and runner_up and kept["score"] - runner_up["score"] < CLOSE_CALL:
+            flags.append(f"close call: runner-up {runner_up['fish_id']} scored {runner_up['score']:.3f}")
+        odd = self.odd_photos(fish_id).get(queued.id)
+        if odd is not None:
+            flags.append(f"matches none of {fish_id}'s other photos (best {odd:.3f})")
+        return flags
+
+    def odd_photos(self, fish_id):
+        """{sha256: best score} of each photo of ``fish_id`` whose best score against the fish's other photos of
+        its flank is below the review threshold: a photo of another fish put under this one, or a bad photo."""
+        self.gallery()
+        if fish_id not in self._odd:
+            gallery, search, odd = self._gallery, self.search(), {}
+            reject = self.gallery_thresholds().reject
+            indices = [self._index_by_sha[entry["sha256"]] for entry in self.entries_of(fish_id)]
+            codes = unpack_codes(gallery.codes[indices], gallery.m)
+            for code, index in zip(codes, indices):
+                flank = gallery.entries[index]["flank"]
+                others = [j for j in indices if j != index and gallery.entries[j]["flank"] == flank]
+                if not others or math.isinf(reject):
+                    continue
+                embedding = None if gallery.embeddings is None else gallery.embeddings[index]
+                best = float(np.max(search.template_scores(code, embedding)[others]))
+                if best < reject:
+                    odd[gallery.entries[index]["sha256"]] = round(best, 4)
+            self._odd[fish_id] = odd
+        return self._odd[fish_id]
 
     def queue(self, show="all"):
         if show not in FILTERS:
@@ -130,43 +230,97 @@ class ReviewWorkspace:
             rows = [row for row in rows if row["recorded"] is None and (show == "open" or row["decision"] == "review")]
         return {"rows": rows, "decided": decided, "total": len(self.order), "show": show,
                 "rejected": [{"photo": Path(path).name, "reason": reason} for path, reason, _ in self.rejected],
-                "thresholds": self.thresholds.source}
+                **self.threshold_view(self.gallery_thresholds())}
 
-    def photo_page(self, photo_id, per_fish=8):
+    def threshold_view(self, chosen):
+        """The thresholds ``chosen`` (a Thresholds) as the pages show them; ``thresholds`` says how they were set."""
+        return {"thresholds": chosen.source, "accept": _finite(chosen.accept), "reject": _finite(chosen.reject)}
+
+    def photo_page(self, photo_id, fish=None, shown=None, per_fish=8):
+        """One photo, its candidates (same-flank photos with their scores, the one that gave the score first; the
+        other flank's photos apart) and the compare view: ``fish``'s photo ``shown`` (default: the best candidate's
+        photo that gave its score) beside the new photo."""
         queued = self.queued(photo_id)
         row = self.row(queued)
+        ranking = self.ranked(queued)
+        chosen = self.thresholds_for(queued)
+        scores = self.search().template_scores(queued.code, queued.embedding) if ranking else []
         candidates = []
-        for rank, (fish_id, score, compared) in enumerate(self.candidates(queued), 1):
-            entries = self.entries_of(fish_id)
+        for rank, (fish_id, score, compared) in enumerate(ranking, 1):
+            entries = [e for e in self.entries_of(fish_id) if e["sha256"] != queued.id]
+            same = sorted((_entry_view(e, scores[self._index_by_sha[e["sha256"]]]) for e in entries
+                           if e["flank"] == queued.photo.flank), key=lambda view: (-view["score"], view["session"]))
+            same[0]["gave_score"] = True
             candidates.append({"rank": rank, "fish_id": fish_id, "score": round(score, 4), "compared": compared,
-                               "templates": len(entries), "sessions": sorted({e["session"] or "-" for e in entries}),
-                               "entries": [_entry_view(e) for e in _across_sessions(entries, per_fish, queued.photo.flank)]})
+                               "odd_photos": len(self.odd_photos(fish_id)),
+                               "band": chosen.decide(score), "templates": len(entries),
+                               "sessions": sorted({e["session"] or "-" for e in entries}), "photos": same,
+                               "entries": same[:per_fish],
+                               "other_flank": [_entry_view(e) for e in entries if e["flank"] != queued.photo.flank]})
         position = self.order.index(photo_id)
         return {**row, "source": queued.photo.source, "candidates": candidates,
+                "compare": self._compare(queued, candidates, fish, shown),
                 "previous": self.order[position - 1] if position else None,
                 "next": self.order[position + 1] if position + 1 < len(self.order) else None,
                 "next_open": self.next_open(photo_id), "position": position + 1, **self.progress(),
-                "thresholds": self.thresholds.source}
+                **self.threshold_view(chosen), "reasons": UNUSABLE_REASONS,
+                "roi_ratio": self.thumbs.input_size[0] / self.thumbs.input_size[1]}
+
+    def _compare(self, queued, candidates, fish, shown):
+        """The candidate photo shown beside the new one, its neighbours among the fish's same-flank photos, and the
+        match lines (point pairs in ROI fractions) when a matcher is set."""
+        if not candidates:
+            return None
+        recorded = self.recorded(queued)
+        wanted = fish or (recorded or {}).get("fish_id")
+        candidate = next((c for c in candidates if c["fish_id"] == wanted), candidates[0])
+        photos = candidate["photos"]
+        index = next((i for i, view in enumerate(photos) if view["id"] == shown), 0)
+        chosen = photos[index]
+        lines = self.match_lines(queued.photo, self.entry(chosen["id"])) if self.match_lines else []
+        return {"fish_id": candidate["fish_id"], "rank": candidate["rank"], "photo": chosen, "index": index + 1,
+                "count": len(photos), "previous": photos[index - 1]["id"] if index else None,
+                "next": photos[index + 1]["id"] if index + 1 < len(photos) else None,
+                "lines": [[[float(v) for v in start], [float(v) for v in end]] for start, end in lines]}
 
     def progress(self):
-        """How many of the queued photos are in the gallery now (decided here or with ``confirm``)."""
-        return {"decided": sum(self.entry(photo_id) is not None for photo_id in self.order), "total": len(self.order)}
+        """How many of the queued photos are decided now (here or with ``confirm``)."""
+        return {"decided": sum(self.recorded(self.queue_photos[photo_id]) is not None for photo_id in self.order),
+                "total": len(self.order)}
 
     def next_open(self, photo_id):
         """The first undecided photo after ``photo_id`` in the queue (wrapping round), or None."""
         position = self.order.index(photo_id)
         rotated = self.order[position + 1:] + self.order[:position]
-        return next((photo_id for photo_id in rotated if self.entry(photo_id) is None), None)
+        return next((photo_id for photo_id in rotated if self.recorded(self.queue_photos[photo_id]) is None), None)
 
     def fish_page(self, fish_id):
+        """Every photo of one fish, flank by flank and session by session, with where and when it was added."""
         entries = self.entries_of(fish_id)
         if not entries:
             raise NotFound(f"no fish {fish_id} in {self.gallery_path}")
-        sessions = {}
-        for entry in entries:
-            sessions.setdefault(entry["session"] or "-", []).append(_entry_view(entry))
-        return {"fish_id": fish_id, "templates": len(entries), "sessions": sorted(sessions.items()), **self.progress(),
-                "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
+        flanks, odd = {}, self.odd_photos(fish_id)
+        for entry in sorted(entries, key=lambda entry: (entry["session"] or "-", entry["added"], entry["source"])):
+            view = {**_entry_view(entry), "odd": odd.get(entry["sha256"])}
+            flanks.setdefault(entry["flank"], {}).setdefault(entry["session"] or "-", []).append(view)
+        return {"fish_id": fish_id, "templates": len(entries), "sessions": len({e["session"] or "-" for e in entries}),
+                "odd_photos": len(odd), "reject": _finite(self.gallery_thresholds().reject),
+                "flanks": [(flank, sorted(sessions.items())) for flank, sessions in sorted(flanks.items())],
+                **self.progress(), "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
+
+    def fish_list(self, search=""):
+        """The fish whose id contains ``search`` (the first ``FISH_LISTED``): photos, sessions, flanks, last added."""
+        search = search.strip().lower()
+        rows = []
+        found = [fish_id for fish_id in self.gallery().fish_ids() if search in fish_id.lower()]
+        for fish_id in found[:FISH_LISTED]:
+            entries = self.entries_of(fish_id)
+            rows.append({"fish_id": fish_id, "templates": len(entries),
+                         "sessions": sorted({e["session"] or "-" for e in entries}),
+                         "flanks": sorted({e["flank"] for e in entries}),
+                         "last_added": max(e["added"] for e in entries)[:10], "photo": entries[-1]["sha256"]})
+        return {"fish": rows, "found": len(found), "search": search,
+                "count": len(self.gallery().fish_ids()), **self.progress()}
 
     def image(self, sha256, kind):
         """Bytes of a registered photo's ROI or annotated photo; NotFound for any id not registered."""
@@ -199,16 +353,39 @@ class ReviewWorkspace:
             yield gallery
             save_gallery(gallery, self.gallery_path)
 
-    def decide(self, photo_id, fish):
-        """Record ``fish`` (a known fish's id, or "new") for a queued photo, as ``confirm`` does."""
+    def decide(self, photo_id, fish=None, verdict=None, reason="", note=""):
+        """Record a queued photo as ``fish`` (a candidate's id, any known id, or "new"; enrolled as ``confirm``
+        does) or as a ``verdict`` ("unusable" with a ``reason``, or "unsure"; nothing enrolled, logged as action
+        ``verdict``), keeping the model's suggestion of this moment with the decision. Returns what was recorded
+        and a sentence saying it."""
         queued = self.queued(photo_id)
-        suggested = self.thresholds_for(queued).source  # the decision records the thresholds and N it was shown
+        if (fish is None) == (verdict is None):
+            raise GalleryError("give either a fish or a verdict (unusable, unsure)")
+        if verdict is not None and verdict not in VERDICTS:
+            raise GalleryError(f"unknown verdict {verdict!r}; use one of {', '.join(VERDICTS)}")
+        if verdict == "unusable" and reason not in UNUSABLE_REASONS:
+            raise GalleryError(f"say why the photo is unusable: one of {', '.join(UNUSABLE_REASONS)}")
+        suggestion = self.suggestion(queued)
         with self._changing() as gallery:
-            summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
-                                                   queued.photo.mode, note=f"review; {suggested}",
-                                                   reviewer=self.reviewer)
-        self.undo_stack.append(gallery.decisions[-1]["id"])
-        return summary
+            if verdict is None:
+                summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
+                                                       queued.photo.mode, note=_note(note), reviewer=self.reviewer)
+                decision = gallery.decisions[-1]
+                decision["review"] = review_record(suggestion)
+                label = summary["fish_id"]
+            else:
+                enrolled = gallery.entry_by_sha().get(queued.id)
+                if enrolled is not None:
+                    raise GalleryError(f"{queued.name} is enrolled as fish {enrolled['fish_id']}; undo that first "
+                                       "(nothing was recorded)")
+                review = review_record(suggestion, verdict, reason)
+                decision = catalogue.log(gallery, "verdict", {}, {}, self.reviewer, _note(note),
+                                         photo=queued.photo.source, review=review)
+                summary, label = {"fish_id": None, "new_fish": False}, verdict_label(review)
+        self.undo_stack.append(decision["id"])
+        told = label + (" (a new fish)" if summary["new_fish"] else "")
+        return {**summary, "verdict": verdict, "label": label, "decision": decision["id"],
+                "message": f"{queued.name} → {told} recorded. U to undo"}
 
     def move(self, sha256, fish):
         """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""
@@ -219,14 +396,18 @@ class ReviewWorkspace:
             fish_id, is_new = commands.resolve_fish(gallery, fish)
             decision = catalogue.move(gallery, sha256, fish_id, is_new, self.reviewer, f"review: moved from {previous}")
         self.undo_stack.append(decision["id"])
-        return {"photo": Path(decision["photo"]).name, "from": previous, "fish_id": fish_id, "new_fish": is_new}
+        name = Path(decision["photo"]).name
+        return {"photo": name, "from": previous, "fish_id": fish_id, "new_fish": is_new,
+                "message": f"{name} moved from {previous} to {fish_id}{' (a new fish)' if is_new else ''}. U to undo"}
 
     def merge(self, fish, into):
         """Every photo of ``fish`` becomes ``into``'s; recorded as a decision."""
         with self._changing() as gallery:
             decision = catalogue.merge(gallery, fish, into, self.gallery_path, self.reviewer, "review")
         self.undo_stack.append(decision["id"])
-        return {"decision": decision["id"], "fish": fish, "into": into, "photos": len(decision["after"])}
+        photos = len(decision["after"])
+        return {"decision": decision["id"], "fish": fish, "into": into, "photos": photos,
+                "message": f"{fish} merged into {into} ({photos} photo{'s' if photos != 1 else ''}). U to undo"}
 
     def decisions(self):
         """The decision log, newest first, each with the decision that undid it (if any)."""
@@ -234,11 +415,13 @@ class ReviewWorkspace:
         undone_by = {d["undoes"]: d["id"] for d in gallery.decisions if d.get("undoes")}
         return {"decisions": [{k: d.get(k) for k in ("id", "decided", "reviewer", "action", "fish_id", "note",
                                                       "undoes")}
-                              | {"photos": len(catalogue.changes_of(d, gallery)[1]), "undone_by": undone_by.get(d["id"])}
+                              | {"photos": len(catalogue.changes_of(d, gallery)[1]), "undone_by": undone_by.get(d["id"]),
+                                 "verdict": verdict_label(d["review"]) if d.get("action") == "verdict" else None}
                               for d in reversed(gallery.decisions)]}
 
     def undo(self, decision_id=None):
-        """Take back a decision: the one given (any entry of the log), else this session's last one."""
+        """Take back a decision (``catalogue.undo``: a new log entry): the one given (any entry of the log), else
+        this session's last one. Returns what was undone and a sentence saying it."""
         if decision_id is None:
             if not self.undo_stack:
                 raise NotFound("nothing to undo in this review session")
@@ -248,25 +431,54 @@ class ReviewWorkspace:
             decision = catalogue.undo(gallery, decision_id, self.gallery_path, self.reviewer, "review")
         if decision_id in self.undo_stack:
             self.undo_stack.remove(decision_id)
-        sha256 = next(iter(decision["before"]))
+        name = Path(target.get("photo") or "").name or None
+        sha256 = next(iter(decision["before"]), None)
+        if sha256 is None:  # a verdict: no template; the photo is the queued one it was given on
+            sha256 = next((q.id for q in self.queue_photos.values() if q.photo.source == target["photo"]), None)
         return {"action": target.get("action", "confirm"), "decision": decision["id"], "undoes": decision_id,
-                "photo": Path(target.get("photo") or "").name or None, "id": sha256}
+                "photo": name, "id": sha256, "message": _undone(target, name)}
 
 
-def _entry_view(entry):
+def _undone(target, name):
+    """The sentence saying that decision ``target`` (on the photo ``name``, if one) was undone."""
+    action = target.get("action", "confirm")
+    if action == "confirm":
+        return f"undone: {name} is undecided again (was {target['fish_id']})"
+    if action == "verdict":
+        return f"undone: {name} is undecided again (was {verdict_label(target['review'])})"
+    if action == "move":
+        (before, *_), (after, *_) = target["before"].values(), target["after"].values()
+        return f"undone: {name} is back in {before} (was {after})"
+    if action == "merge":
+        return f"undone: the merge into {target['fish_id']} (decision {target['id']}); its photos are back"
+    return f"undone: decision {target['id']} ({action})"
+
+
+def review_record(suggestion, verdict=None, reason=""):
+    """What a review decision keeps in its log entry's ``review`` column: the model's suggestion at decision time
+    (``suggestion``: decision, fish_id, score, runner_up, accept, reject, thresholds, templates, fish) and, for a
+    photo that enrols nothing, the ``verdict`` ("unusable" with its ``reason``, or "unsure")."""
+    return {"suggestion": suggestion, **({"verdict": verdict} if verdict else {}),
+            **({"reason": reason} if verdict == "unusable" else {})}
+
+
+def verdict_label(review):
+    """How a verdict (a decision's ``review`` record) reads: "unusable photo (blurred or out of focus)"."""
+    label = VERDICTS[review["verdict"]]
+    return f"{label} ({review['reason']})" if review.get("reason") else label
+
+
+def _note(text):
+    text = " ".join(str(text).split())[:500]
+    return f"review: {text}" if text else "review"
+
+
+def _finite(value):
+    return None if math.isinf(value) else value
+
+
+def _entry_view(entry, score=None):
     return {"id": entry["sha256"], "name": Path(entry["source"]).name, "session": entry["session"] or "-",
             "flank": entry["flank"], "how": entry["how"], "fish_id": entry["fish_id"], "source": entry["source"],
-            "present": os.path.isfile(entry["source"])}
-
-
-def _across_sessions(entries, limit, flank):
-    """Up to ``limit`` entries, taking the sessions in turn so that every session is shown, ``flank`` first."""
-    by_session = {}
-    for entry in sorted(entries, key=lambda entry: entry["flank"] != flank):
-        by_session.setdefault(entry["session"], []).append(entry)
-    chosen, queues = [], [list(group) for _, group in sorted(by_session.items())]
-    while len(chosen) < limit and any(queues):
-        for group in queues:
-            if group and len(chosen) < limit:
-                chosen.append(group.pop(0))
-    return chosen
+            "added": entry["added"][:10], "present": os.path.isfile(entry["source"]),
+            "score": None if score is None else round(float(score), 4), "gave_score": False}

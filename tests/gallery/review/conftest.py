@@ -38,5 +38,6 @@ def review_setup(built_review):
     gallery_path, inputs, workspace, enrolled = built_review
     gallery_path.write_bytes(enrolled)
     workspace.undo_stack.clear()
+    workspace.match_lines = None
     workspace._stamp = None
     return gallery_path, inputs, workspace

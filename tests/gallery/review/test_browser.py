@@ -1,8 +1,9 @@
-"""The review page in a real headless Chromium: one match accepted by keyboard, one new fish by click, both in the .lgal.
+"""The review page in a real headless Chromium: the compare view, a match accepted by keyboard, undone and accepted
+again, an unusable photo, the notices, and the queue keeping the suggestion; screenshots at 1400 and 900 px.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it) and the ``playwright`` Python package (never ``playwright
-install``: the system browser is used). The screenshot goes to the test's temporary folder, or to the folder
-``LATERAL_SCREENSHOTS`` names: ``make screenshots`` refreshes the README's ``docs/review.png`` that way.
+install``: the system browser is used). The screenshots go to the test's temporary folder, or to the folder
+``LATERAL_SCREENSHOTS`` names: ``make screenshots`` refreshes the README's ``docs/review_*.png`` that way.
 """
 
 import os
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from lateral.gallery.review.serve import start_server
-from tests.reliability.test_review_server import stop
 from lateral.gallery.store import load_gallery
+from tests.reliability.test_review_server import stop
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -37,14 +38,15 @@ def server(review_setup):
     thread.join(timeout=10)
 
 
-def test_a_reviewer_accepts_a_match_by_keyboard_and_records_a_new_fish(server, tmp_path):
+def test_a_reviewer_compares_decides_undoes_and_sets_a_photo_aside(server, tmp_path):
     url, gallery_path, inputs, workspace = server
-    screenshot = Path(os.environ.get("LATERAL_SCREENSHOTS") or tmp_path) / "review.png"
+    shots = Path(os.environ.get("LATERAL_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
     known, stranger = (sorted(folder.glob("*.jpg"))[0] for folder in inputs)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(20_000)
             page.goto(url)
             assert "0 of 8 decided" in page.inner_text("#progress")
@@ -52,26 +54,83 @@ def test_a_reviewer_accepts_a_match_by_keyboard_and_records_a_new_fish(server, t
             address = page.get_attribute(link, "href")
             page.click(link)
             page.wait_for_url(f"**{address}")
-            first = page.get_attribute('form[data-key="1"] input[name="fish"]', "value")
-            page.keyboard.press("1")
-            page.wait_for_url(lambda now: not now.endswith(address))
+            page.wait_for_load_state("networkidle")
+
+            # The compare view: the new photo and the candidate's photo side by side at the same size.
+            query, candidate = (page.locator(f"#compare-{side} img").bounding_box() for side in ("query", "candidate"))
+            assert query["width"] > 250 and abs(query["y"] - candidate["y"]) < 1 and candidate["x"] > query["x"]
+            assert candidate["width"] == pytest.approx(query["width"], abs=0.5)
+            assert candidate["height"] == pytest.approx(query["height"], abs=0.5)
+            # Legend and every decision above the fold.
+            for selector in ("#legend", "button.new", "button.unsure", "#unusable button"):
+                box = page.locator(selector).bounding_box()
+                assert box["y"] + box["height"] <= 900, selector
+            # Candidate strips: photos of the new photo's flank only; the other flank greyed, after them.
+            flank = workspace.queue_photos[address.rsplit("/", 1)[1]].photo.flank
+            strips = page.locator(".candidate .strip")
+            greyed = 0
+            for index in range(strips.count()):
+                kinds = strips.nth(index).locator(".thumb").evaluate_all(
+                    "items => items.map(item => [item.classList.contains('other-flank'), item.dataset.flank])")
+                assert [other for other, _ in kinds] == sorted(other for other, _ in kinds)  # greyed ones last
+                assert all((seen == flank) != other for other, seen in kinds)
+                greyed += sum(other for other, _ in kinds)
+            assert greyed  # the synthetic fish show both flanks
+            assert page.locator(".candidate").first.locator(".thumb.gave").count() == 1
+            suggested = page.inner_text(".candidate .fish-name >> nth=0"), page.inner_text(".score-big >> nth=0")
+            page.screenshot(path=str(shots / "review_compare.png"))
+            page.set_viewport_size({"width": 900, "height": 900})
+            page.screenshot(path=str(shots / "review_compare_900.png"))
+            bar = page.locator("header.bar").bounding_box()
+            assert bar["height"] < 60  # the top bar does not wrap at 900 px
+            page.set_viewport_size({"width": 1400, "height": 900})
+
+            # A decision by keyboard says what it recorded; U takes it back and says so.
+            first = page.get_attribute('button[data-key="a"]', "value")
+            page.keyboard.press("a")
+            page.wait_for_selector(f"#notice:has-text('{known.name} → {first} recorded. U to undo')")
+            page.wait_for_load_state()  # the keys' script runs once the page is parsed
+            page.keyboard.press("u")
+            page.wait_for_selector(f"#notice:has-text('undone: {known.name} is undecided again (was {first})')")
+            page.wait_for_load_state()
+            page.keyboard.press("a")
+            page.wait_for_selector("#progress:has-text('1 of 8 decided')")
+
+            # "Unusable photo", with its reason, on the stranger.
             page.goto(url)
             page.click(f"a.photo-link:text-is('{stranger.name}')")
-            page.click("button.new")
-            page.wait_for_selector("#progress:has-text('2 of 8 decided')")
+            page.select_option("#unusable select", "glare or bad light")
+            page.fill("#note", "sun on the water")
+            page.click("#unusable button")
+            said = f"{stranger.name} → unusable photo (glare or bad light) recorded"
+            page.wait_for_selector(f"#notice:has-text('{said}')")
+
+            # The queue keeps the suggestion of decision time (not the photo against its own template, 1.000).
             page.goto(url)
-            undecided = page.locator("tr:not(.done) a.photo-link").first.get_attribute("href")
-            page.goto(url.rstrip("/") + undecided)
-            page.wait_for_load_state("networkidle")
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot))
+            row = page.locator(f"tr:has(a.photo-link:text-is('{known.name}'))")
+            best = row.locator(".best").inner_text()
+            assert suggested[0] in best and suggested[1] in best
+            assert "when decided" in row.locator(".suggestion").inner_text()
+            assert row.locator(".recorded a").inner_text().strip() == first
+            other = page.locator(f"tr:has(a.photo-link:text-is('{stranger.name}'))")
+            assert other.locator(".recorded").inner_text().strip() == "unusable photo (glare or bad light)"
+            page.screenshot(path=str(shots / "review_queue.png"), full_page=True)
+            page.set_viewport_size({"width": 900, "height": 900})
+            page.screenshot(path=str(shots / "review_queue_900.png"))
         finally:
             browser.close()
     gallery = load_gallery(gallery_path)
     recorded = {Path(e["source"]).name: e["fish_id"] for e in gallery.entries if e["how"] == "confirm"}
-    assert recorded == {known.name: first, stranger.name: "new_0001"}
-    assert [(Path(d["photo"]).name, d["fish_id"]) for d in gallery.decisions] == [(known.name, first),
-                                                                                  (stranger.name, "new_0001")]
+    assert recorded == {known.name: first}
+    # The log only grows: the first acceptance, its undo (a new entry naming it), the acceptance again, the verdict.
+    decisions = [(d["id"], d["action"], Path(d["photo"]).name, d["fish_id"], (d["review"] or {}).get("verdict"),
+                  d["note"], d["undoes"]) for d in gallery.decisions]
+    assert decisions == [
+        (1, "confirm", known.name, first, None, "review", None), (2, "undo", known.name, first, None, "review", 1),
+        (3, "confirm", known.name, first, None, "review", None),
+        (4, "verdict", stranger.name, "", "unusable", "review: sun on the water", None)]
+    assert {path.name for path in shots.glob("review_*.png")} >= {"review_compare.png", "review_compare_900.png",
+                                                                  "review_queue.png", "review_queue_900.png"}
 
 
 def test_a_reviewer_merges_two_fish_and_undoes_it(server):
