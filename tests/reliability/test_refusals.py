@@ -100,25 +100,3 @@ def test_the_smallest_input_size_the_config_admits_is_the_backbones_minimum():
         keras.applications.MobileNetV2(input_shape=(*smaller, 3), weights=None, include_top=False, alpha=0.35)
     with pytest.raises(ConfigError, match="input_size"):
         ModelConfig(input_size=smaller)
-
-
-def test_the_review_queue_reports_a_tie_at_the_top_as_review_too():
-    from types import SimpleNamespace
-
-    from lateral.gallery.review.workspace import QueuedPhoto, ReviewWorkspace
-    from lateral.gallery.search import given_thresholds
-
-    class TiedWorkspace(ReviewWorkspace):
-        """A workspace whose search ranks two fish equal first (top_k 1: the page lists one)."""
-
-        def __init__(self):
-            self.thresholds, self.top_k = given_thresholds(0.9), 1
-
-        def candidates(self, queued, at_least=1):
-            return [("A", 1.0, 1), ("B", 1.0, 1)][:max(self.top_k, at_least)]
-
-        def entry(self, sha256):
-            return None
-
-    photo = SimpleNamespace(source="/q.jpg", flank="left")
-    assert TiedWorkspace().row(QueuedPhoto("q", photo, None, None))["decision"] == "review"

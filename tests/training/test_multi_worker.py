@@ -104,7 +104,8 @@ def assert_clean_job(results, folder, sub_name, figure):
     chief_out, other_out = results[0][1], results[1][1]
     assert len(re.findall(figure, chief_out)) == STAGE_ONE["epochs"]  # one figure an epoch, from the chief
     assert not re.findall(figure, other_out)
-    assert [path.name for path in (folder / "checkpoints").iterdir()] == [sub_name]
+    # One run folder, and the chief's lock beside it (lateral.training.run_directory.hold_run_folder).
+    assert sorted(path.name for path in (folder / "checkpoints").iterdir()) == sorted([sub_name, f"{sub_name}.lock"])
     assert [path.name for path in (folder / "logs").iterdir()] == [sub_name]
     assert len(list((folder / "logs" / sub_name).iterdir())) == 1  # one TensorBoard events file
     assert not list((folder / "tmp").glob("lateral-*"))  # the other worker removed its temporary folder
