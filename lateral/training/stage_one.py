@@ -196,6 +196,10 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
     """Train (or resume) the run ``config.sub_name``; returns the per-step history."""
     require(config, ["train_dataset"], "train.py")
     loop = LOOPS.get(mode)
+    if mode == "fit" and strategy_name == "multi_worker":
+        # Keras 3's fit under MultiWorkerMirroredStrategy fails on per-replica values (TensorFlow 2.21).
+        raise ConfigError("--mode fit does not run under --strategy multi_worker: use --mode eager_tf "
+                          "(docs/multi_worker.md)")
     make_strategy = STRATEGIES.get(strategy_name)
     policy = apply_policy(config.mixed_precision)
     # Initial weights, dropout and TrivialAugment repeat with the seed; the other augmentation ops are

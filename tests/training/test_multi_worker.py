@@ -19,10 +19,11 @@ import keras
 import pytest
 import yaml
 
-from lateral.config import snapshot
+from lateral.config import ConfigError, snapshot
 from lateral.models.embedding import embedding_model_for
 from lateral.models.saved import load_model, weights_fingerprint
 from lateral.runs import CODES_MODEL, EMBEDDING_MODEL
+from lateral.training.stage_one import train_stage_one
 from tests.training.tiny import tiny_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -184,3 +185,10 @@ def test_two_workers_train_stage_two(prepared_synthetic, tmp_path):
     total = STAGE_ONE["epochs"] * STAGE_ONE["steps_per_epoch"]
     saved = weights_fingerprint([load_model(tmp_path / "checkpoints" / "tiny_iom" / CODES_MODEL)])
     assert finished_weights(results) == {0: (total, saved), 1: (total, saved)}
+
+
+def test_keras_fit_is_refused_under_multi_worker_before_anything_starts(prepared_synthetic, tmp_path):
+    with pytest.raises(ConfigError, match="--mode eager_tf"):
+        train_stage_one(tiny_config(prepared_synthetic), "fit", "multi_worker", tmp_path / "checkpoints",
+                        tmp_path / "logs", progress=False)
+    assert not list(tmp_path.iterdir())
