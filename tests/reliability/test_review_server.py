@@ -101,7 +101,7 @@ def test_a_full_disk_on_a_decision_is_the_one_line_message_not_a_bare_500(worksp
     import errno
     import os
 
-    def full(photo_id, fish):
+    def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(workspace.gallery_path))
 
     workspace.decide = full
