@@ -61,15 +61,24 @@ def positive_int(text):
     return value
 
 
-def fraction(text):
-    """argparse ``type``: a number from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value:g}")
-    return value
+def number_within(what, low, high, low_included=True):
+    """An argparse ``type``: a finite number from ``low`` (itself only if ``low_included``) to ``high``;
+    ``what`` names it in the message ("a score")."""
+    interval = f"{'[' if low_included else '('}{low:g}, {high:g}]"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not ((low <= value) if low_included else (low < value)) or not value <= high:  # nan and inf too
+            raise argparse.ArgumentTypeError(f"must be {what} within {interval}, got {text}")
+        return value
+
+    return parse
+
+
+fraction = number_within("a number", 0.0, 1.0)
 
 
 def add_verbose_flag(parser):

@@ -32,7 +32,6 @@ from lateral.quiet import quiet_unless_verbose
 
 quiet_unless_verbose()  # before anything imports TensorFlow; --verbose keeps its start-up messages
 
-import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import csv  # noqa: E402
 import dataclasses  # noqa: E402
@@ -40,7 +39,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
-from lateral.cli import ArgumentParser, check_outputs_apart, positive_int  # noqa: E402
+from lateral.cli import ArgumentParser, check_outputs_apart, number_within, positive_int  # noqa: E402
 from lateral.data.layout import photo_files, read_layout  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
@@ -91,26 +90,9 @@ def _log_flags(parser):
     parser.add_argument("--note", default="", help="why, for the decision log")
 
 
-def _score(text):
-    """A threshold on a score: finite, within [-1, 1] (Hamming similarity is in [0, 1], cosine in [-1, 1])."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a score, got {text!r}") from None
-    if not -1.0 <= value <= 1.0:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"must be a score within [-1, 1], got {text}")
-    return value
-
-
-def _rate(text):
-    """A false accept rate: finite, within (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a rate, got {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a rate within (0, 1], got {text}")
-    return value
+# Thresholds on a score (Hamming similarity is in [0, 1], cosine in [-1, 1]) and false-match rates.
+_score = number_within("a score", -1.0, 1.0)
+_rate = number_within("a rate", 0.0, 1.0, low_included=False)
 
 
 FAR_NOTE = ("per comparison: over N fish a new fish is wrongly matched in about 1-(1-F)^N of searches (63%% at "
