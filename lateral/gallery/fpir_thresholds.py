@@ -21,6 +21,9 @@ from lateral.gallery.search import Thresholds
 from lateral.gallery.store import GalleryError
 
 DEFAULT_FPIR = 0.01
+# Fewer held-out fish than this behind the calibration and the FPIR is a rough guide: FS48's 4 calibration fish
+# let 40x the target through, 12 kept it (docs/open_set.md).
+MIN_CALIBRATION_FISH = 10
 EVALUATION_FOLDER = "evaluation"  # test_iom.py's default report folder inside the run folder
 
 
@@ -64,7 +67,15 @@ def fpir_thresholds(calibration, measure, fpir=DEFAULT_FPIR, review_fpir=None):
             raise GalleryError(f"{flag} {rate:g} must be between 0 and 1")
     if review_fpir < fpir:
         raise GalleryError(f"--review_fpir {review_fpir:g} must not be below --fpir {fpir:g}")
-    scores, _ = read_calibration(calibration, measure)
+    scores, about = read_calibration(calibration, measure)
     if not scores.size:
         raise GalleryError(f"{calibration} holds no {measure} impostor scores; run test_iom.py on more fish")
-    return FpirThresholds(scores, fpir, review_fpir, str(calibration))
+    return FpirThresholds(scores, fpir, review_fpir, str(calibration) + few_fish_caution(about.get("fish")))
+
+
+def few_fish_caution(fish):
+    """A warning to show beside the thresholds when the calibration saw fewer than MIN_CALIBRATION_FISH fish."""
+    if isinstance(fish, int) and fish < MIN_CALIBRATION_FISH:
+        return (f"; CAUTION: calibrated on only {fish} fish, so the FPIR is a rough guide (measure more held-out "
+                f"fish with test_iom.py: at least {MIN_CALIBRATION_FISH})")
+    return ""

@@ -103,3 +103,12 @@ def test_fpir_thresholds_check_their_rates(tmp_path):
         fpir_thresholds(path, "hamming", 1.5)
     with pytest.raises(Exception, match="holds no cosine scores"):
         fpir_thresholds(path, "cosine", 0.01)
+
+
+@pytest.mark.parametrize("fish, cautioned", [(4, True), (9, True), (10, False), (60, False), (None, False)])
+def test_thresholds_from_a_calibration_of_few_fish_carry_a_caution(tmp_path, fish, cautioned):
+    path = tmp_path / "calibration.npz"
+    write_calibration(path, {"cosine": UNIFORM}, {} if fish is None else {"fish": fish})
+    thresholds = fpir_thresholds(path, "cosine")
+    assert ("CAUTION: calibrated on only" in thresholds.source) == cautioned
+    assert ("CAUTION" in thresholds.for_fish(5).source) == cautioned
