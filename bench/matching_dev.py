@@ -31,7 +31,7 @@ from lateral.evaluation import metrics  # noqa: E402
 from lateral.evaluation.protocol import comparable  # noqa: E402
 from lateral.matching.cache import FeatureCache  # noqa: E402
 from lateral.matching.calibration import Calibration, expected_calibration_error, plot_reliability  # noqa: E402
-from lateral.matching.fusion import fuse, shortlist, verify_shortlist  # noqa: E402
+from lateral.matching.fusion import DEFAULT_BUDGET, fuse, shortlist, verify_shortlist  # noqa: E402
 from lateral.matching.local_features import MATCHERS  # noqa: E402
 from lateral.matching.verify import local_score  # noqa: E402
 from lateral.measures import cosine_similarity  # noqa: E402
@@ -61,16 +61,24 @@ def list_photos(dataset, photos, fs48_every):
     return paths, fish, sessions, flanks
 
 
-def global_features(paths, cache, batch=32):
-    """Frozen ImageNet EfficientNet-Lite0 features of each whole photo at 224 px (cached as one .npz)."""
+def global_features(paths, cache, batch=32, run=None):
+    """Features of each whole photo (cached as one .npz): frozen ImageNet EfficientNet-Lite0 at 224 px, or the
+    embedding model of the trained ``run`` folder at its input size."""
     key = hashlib.sha1("\n".join(map(str, paths)).encode()).hexdigest()[:16]
-    file = Path(cache) / f"imagenet_lite0_{key}.npz"
+    name = f"run_{Path(run).name}_{int(Path(run).stat().st_mtime)}" if run else "imagenet_lite0"
+    file = Path(cache) / f"{name}_{key}.npz"
     if file.exists():
         return np.load(file)["features"]
-    from lateral.models.pretrained import IMAGENET_INPUT_SIZE, imagenet_features_model
+    if run:
+        from lateral.runs import Run
 
-    model = imagenet_features_model()
-    height, width = IMAGENET_INPUT_SIZE
+        loaded = Run.load(run)
+        model, (height, width) = loaded.embedding_model, loaded.input_size
+    else:
+        from lateral.models.pretrained import IMAGENET_INPUT_SIZE, imagenet_features_model
+
+        model = imagenet_features_model()
+        height, width = IMAGENET_INPUT_SIZE
     features = []
     for start in range(0, len(paths), batch):
         pixels = [cv2.resize(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), (width, height),
@@ -80,6 +88,14 @@ def global_features(paths, cache, batch=32):
     Path(cache).mkdir(parents=True, exist_ok=True)
     np.savez(file, features=features)
     return features
+
+
+def shuffle_and_split(fish, rng):
+    """(an order of the photos, the half of the individuals that calibrations are fitted on; the rest are held
+    out), drawn in this order from ``rng``. The gallery order is arbitrary: ties are broken by it, not by name."""
+    order = rng.permutation(len(fish))
+    individuals = np.unique(fish)
+    return order, rng.choice(individuals, individuals.size // 2, replace=False)
 
 
 def sample_queries(fish, allowed, count, rng):
@@ -145,6 +161,37 @@ def half_scores(index, fish, sessions, flanks, embeddings, pair_scores, queries_
     return fish, allowed, queries, cosine, local
 
 
+def cross_fitted(scores, same_fish, queried, fish, label):
+    """P(same fish) of ``scores`` from isotonic calibrations cross-fitted over two folds of the queries' fish: each
+    query's row is calibrated on the other fold's pairs (a trained model's scores cannot be calibrated on the
+    individuals it was trained on)."""
+    names = np.unique(fish[queried.any(axis=1)])
+    fold_of = dict(zip(names, np.arange(names.size) % 2))
+    rows = np.array([fold_of.get(name, -1) for name in fish])
+    probability = np.full(scores.shape, np.nan)
+    for fold in (0, 1):
+        fit_rows = queried & (rows == 1 - fold)[:, None]
+        calibration = Calibration.fit(label, scores[fit_rows], same_fish[fit_rows])
+        probability[rows == fold] = calibration(scores[rows == fold])
+    return probability
+
+
+def trained_rows(trained_cosine, frozen_probability, local, fish, allowed, queries, queried, same_fish,
+                 local_calibration, budget):
+    """Rank-1 hits of the trained model: alone, fused with the local matcher (its own shortlist), fused with the
+    frozen features, and all three (the shortlist by the mean of the two global probabilities)."""
+    trained_probability = cross_fitted(trained_cosine, same_fish, queried, fish, "trained cosine")
+    local_probability = np.where(queried, local_calibration(np.nan_to_num(local)), np.nan)
+    both = (trained_probability + frozen_probability) / 2
+    rows = {"trained (cosine)": query_hits(trained_cosine, fish, allowed, queries),
+            "frozen + trained (mean of the calibrated probabilities)": query_hits(both, fish, allowed, queries)}
+    for label, global_probability in (("trained", trained_probability), ("frozen + trained", both)):
+        chosen = shortlist(global_probability, queried, budget)
+        fused = fuse(global_probability, np.where(chosen, local_probability, np.nan))
+        rows[f"{label} fused with local, B = {budget or 'all'}"] = query_hits(fused, fish, allowed, queries)
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(NAME_PATTERNS), required=True)
@@ -157,14 +204,16 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", default="/tmp/lateral-matching-cache")
     parser.add_argument("--out", default="/tmp/lateral-matching-dev")
+    parser.add_argument("--run", default=None, help="also a model trained on the calibration half's individuals "
+                                                    "(its run folder): trained rows, fused with SIFT and with the "
+                                                    "frozen features")
     args = parser.parse_args()
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     paths, fish, sessions, flanks = list_photos(args.dataset, args.photos, args.fs48_every)
-    order = rng.permutation(len(paths))  # gallery order is arbitrary: ties are broken by it, not by file name
+    order, calibration_fish = shuffle_and_split(fish, rng)
     paths, fish, sessions, flanks = paths[order], fish[order], sessions[order], flanks[order]
     individuals = np.unique(fish)
-    calibration_fish = rng.choice(individuals, individuals.size // 2, replace=False)
     print(f"{args.dataset}: {len(paths)} photos of {individuals.size} individuals; calibration half "
           f"{calibration_fish.size} individuals, held-out half {individuals.size - calibration_fish.size}", flush=True)
 
@@ -211,6 +260,10 @@ def main():
         chosen = shortlist(cosine, queried, budget)
         fused = fuse(global_probability, np.where(chosen, local_probability, np.nan))
         results[f"fused, B = {budget or 'all'}"] = query_hits(fused, half_fish, allowed, queries)
+    if args.run:
+        trained = global_features(paths, Path(args.cache) / args.dataset, run=args.run)[np.flatnonzero(~in_calibration)]
+        results.update(trained_rows(cosine_similarity(trained, trained), global_probability, local, half_fish, allowed,
+                                    queries, queried, same_fish, local_calibration, DEFAULT_BUDGET))
     baseline = np.array(list(next(iter(results.values())).values()))
     for label, hits in results.items():
         values = np.array(list(hits.values()))
