@@ -18,13 +18,12 @@ import hashlib
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 
 from lateral.data.pipeline import embed_roi_set
 from lateral.data.records import RoiSet
 from lateral.gallery.store import GalleryError
-from lateral.models.iom import HardCodes, KeyedPermutation
+from lateral.models.iom import build_codes_head
 from lateral.models.permutation import PERMUTATION_ALGORITHM
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
@@ -72,9 +71,7 @@ class TemplateEncoder:
         self.m, self.q = projection.m, projection.q
         self.embedding_size = int(self.embedding_model.output_shape[-1])
         self.fingerprint = run.codes_fingerprint
-        embeddings = keras.Input((self.embedding_size,), name="embeddings")
-        codes = HardCodes(name="codes")(projection(KeyedPermutation(seed, permutation, name="permutation")(embeddings)))
-        self.keyed_head = keras.Model(embeddings, codes, name="keyed_iom_head")
+        self.keyed_head = build_codes_head(self.embedding_size, projection, seed, permutation)
 
     def model_record(self):
         """What a gallery records of this model (and checks on every later use)."""
