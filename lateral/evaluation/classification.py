@@ -25,7 +25,7 @@ from lateral.runs import CHECKPOINT_FOLDER, CONFIG_SNAPSHOT, read_config, read_l
 
 
 def restore_classifier(run_folder):
-    """(embedding model, head, label map) of a stage-one run, from its latest checkpoint."""
+    """(embedding model, head, label map, config) of a stage-one run, from its latest checkpoint."""
     run_folder = Path(run_folder)
     checkpoint = tf.train.latest_checkpoint(str(run_folder / CHECKPOINT_FOLDER))
     if checkpoint is None or not (run_folder / CONFIG_SNAPSHOT).exists():
