@@ -42,6 +42,7 @@ import sys  # noqa: E402
 from lateral.atomic_write import replacing  # noqa: E402
 from lateral.cli import ArgumentParser, check_outputs_apart, number_within, positive_int  # noqa: E402
 from lateral.data.layout import photo_files, read_layout  # noqa: E402
+from lateral.gallery.schema import PHOTO_MODES  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
@@ -138,7 +139,7 @@ def build_parser(prog="lateral gallery"):
         if key:
             _key_flags(sub)
         if mode:
-            sub.add_argument("--mode", choices=["auto", "tent", "cropped"], default="auto",
+            sub.add_argument("--mode", choices=PHOTO_MODES, default="auto",
                              help="auto: segment green-tent photos, take other photos as already cropped")
         return sub
 

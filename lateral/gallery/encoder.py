@@ -22,6 +22,7 @@ import numpy as np
 
 from lateral.data.pipeline import embed_roi_set
 from lateral.data.records import RoiSet
+from lateral.gallery.schema import PHOTO_MODES
 from lateral.gallery.store import GalleryError
 from lateral.models.iom import build_codes_head
 from lateral.models.permutation import PERMUTATION_ALGORITHM
@@ -29,7 +30,6 @@ from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
 from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, Run, codes_model_parts
 
-MODES = ("auto", "tent", "cropped")
 # Auto mode: a photo without a tent counts as a cropped flank if its width:height is within these factors of the ROI's
 # (for a 2:1 ROI: 1.5:1 to 4:1; a 4:3 camera frame is not a cropped fish, a long thin crop is).
 CROPPED_ASPECT_RANGE = (0.75, 2.0)
@@ -80,6 +80,8 @@ class TemplateEncoder:
 
     def read_photo(self, path, mode="auto"):
         """One photo to its ROI; raises PhotoRejected (the reason says why)."""
+        if mode not in PHOTO_MODES:
+            raise GalleryError(f"photo mode {mode!r}: not one of {', '.join(PHOTO_MODES)}")
         path = Path(path)
         preprocess = self.config.preprocess
         used = "cropped" if mode == "cropped" else "tent"
