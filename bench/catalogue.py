@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from lateral.atomic_write import write_atomically
 from lateral.gallery import catalogue, database
 from lateral.gallery.packing import pack_codes
-from lateral.gallery.store import Gallery, load_gallery, now, save_gallery, write_file_atomically
+from lateral.gallery.store import Gallery, load_gallery, now, save_gallery
 
 MODEL = {"path": "/runs/bench", "fingerprint": "ab" * 32, "embedding_size": 128, "input_size": [128, 256]}
 
@@ -75,7 +76,7 @@ def main():
                 loads.append(loaded - started)
                 started = time.perf_counter()
                 data = npz_bytes(gallery)
-                write_file_atomically(old, data)
+                write_atomically(old, data)
                 writes.append(time.perf_counter() - started)
             print(f"{size:10d} {statistics.median(loads):8.3f} {statistics.median(saves):14.4f} "
                   f"{statistics.median(grown):15,d} {path.stat().st_size / 1e6:9.1f} | "

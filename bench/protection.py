@@ -30,9 +30,9 @@ from lateral import synthetic  # noqa: E402
 from lateral.data.prepare import prepare  # noqa: E402
 from lateral.data.records import load_roi_set  # noqa: E402
 from lateral.evaluation.metrics import area_under_roc, equal_error_rate, tar_at_far  # noqa: E402
+from lateral.evaluation.protection import linkability  # noqa: E402
 from lateral.gallery.encoder import Photo, TemplateEncoder  # noqa: E402
 from lateral.gallery.keys import permutation_seed  # noqa: E402
-from lateral.gallery.protection import linkability  # noqa: E402
 from lateral.measures import hamming_similarity  # noqa: E402
 
 KEYS = {"identity": None, "key A": "key A: north pond", "key B": "key B: after the leak"}

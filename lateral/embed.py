@@ -11,12 +11,12 @@ from lateral.quiet import quiet_unless_verbose
 
 quiet_unless_verbose()  # before anything imports TensorFlow
 
-import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from lateral.atomic_write import replacing  # noqa: E402
 from lateral.cli import USER_ERROR, ArgumentParser, add_verbose_flag, check_outputs_apart, run_explaining_errors  # noqa: E402,E501
 from lateral.config import load_config  # noqa: E402
 
@@ -47,14 +47,9 @@ def embed_to_file(args):
     roi_set = load_test_set(args.input)
     templates = compute_templates(Path(args.ckpt or Path("checkpoints") / config.sub_name), roi_set)
     codes = templates["codes"] if templates["codes"] is not None else np.zeros((len(roi_set), 0), np.int32)
-    partial = Path(f"{args.output}.partial")  # written whole, then renamed: a full disk leaves no damaged file
-    try:
-        with open(partial, "wb") as handle:
-            np.savez(handle, paths=roi_set.sources, labels=roi_set.fish_ids, embeddings=templates["embeddings"],
-                     codes=codes)
-        os.replace(partial, args.output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with replacing(args.output) as temporary, open(temporary, "wb") as handle:  # a full disk leaves no damaged file
+        np.savez(handle, paths=roi_set.sources, labels=roi_set.fish_ids, embeddings=templates["embeddings"],
+                 codes=codes)
     print(f"wrote {len(roi_set)} embeddings {templates['embeddings'].shape[1:]} and codes {codes.shape[1:]} to {args.output}")
     return 0
 

@@ -26,13 +26,13 @@ formula's FPIR an upper bound of the real one when the photos differ
 
 import json
 import math
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import genpareto
 
+from lateral.atomic_write import replacing
 from lateral.user_errors import UserError
 
 # test_iom.py writes it into its report folder (by default <run folder>/evaluation/); the gallery reads it there.
@@ -96,12 +96,9 @@ class CalibrationError(UserError):
 
 def write_calibration(path, scores, about):
     """Save {measure: impostor scores} and ``about`` (a JSON-ready dict: data set, protocol) atomically."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as handle:
+    with replacing(path) as temporary, open(temporary, "wb") as handle:
         np.savez_compressed(handle, about=np.array(json.dumps(about)),
                             **{f"scores_{name}": np.asarray(values, np.float32) for name, values in scores.items()})
-    os.replace(partial, path)
 
 
 def read_calibration(path, measure):

@@ -9,6 +9,10 @@
 
 A duplicate name is an error; an unknown name raises ``UnknownNameError``
 listing the known ones (a user's mistake: the CLI reports it in one line).
+A family whose module loads TensorFlow lists its names beside it in a module
+without TensorFlow, for the command lines' flag choices, and declares them:
+``Registry("strategy", declared=STRATEGY_NAMES)`` refuses to register any
+other name (the tests check every declared name is registered).
 """
 
 from lateral.user_errors import UserError
@@ -19,12 +23,14 @@ class UnknownNameError(UserError):
 
 
 class Registry:
-    def __init__(self, family):
-        self.family = family
+    def __init__(self, family, declared=None):
+        self.family, self.declared = family, declared
         self._entries = {}
 
     def register(self, name):
         def add(entry):
+            if self.declared is not None and name not in self.declared:
+                raise ValueError(f"{self.family} {name!r} is not among the declared names {self.declared}")
             if name in self._entries:
                 raise ValueError(f"{self.family} {name!r} is registered twice")
             self._entries[name] = entry

@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 
 from lateral.config import Config, ConfigError, load_config
-from lateral.models.iom import IoMProjection
+from lateral.models.iom import IoMProjection, build_codes_head
 from lateral.models.saved import load_model, weights_fingerprint
 from lateral.user_errors import UserError
 
@@ -73,12 +73,10 @@ def codes_model_parts(codes_model):
 
 
 def codes_head(codes_model):
-    """embeddings -> integer codes: the saved codes model's own permutation, projection and arg-max layers."""
+    """embeddings -> integer codes: the saved codes model's projection under its own key and algorithm."""
     embedding, projection = codes_model_parts(codes_model)
-    embeddings = keras.Input((int(embedding.output_shape[-1]),), name="embeddings")
-    permuted = codes_model.get_layer("permutation")(embeddings)
-    codes = codes_model.get_layer("codes")(projection(permuted))
-    return keras.Model(embeddings, codes, name="codes_head")
+    permutation = codes_model.get_layer("permutation")
+    return build_codes_head(int(embedding.output_shape[-1]), projection, permutation.key, permutation.algorithm)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,8 +21,8 @@ LAYERS = [
     "lateral.models | lateral.matching",
     "lateral.data",
     "lateral.preprocess",
-    "lateral.cli : lateral.config : lateral.config_rules : lateral.fpir : lateral.measures : lateral.quiet : "
-    "lateral.registry : lateral.user_errors",
+    "lateral.atomic_write : lateral.cli : lateral.config : lateral.config_rules : lateral.fpir : lateral.measures : "
+    "lateral.quiet : lateral.registry : lateral.user_errors",
     "lateral.synthetic",
 ]
 

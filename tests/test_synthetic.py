@@ -272,8 +272,8 @@ def test_per_photo_skin_keeps_the_head_and_eye_clear():
             # Glints, glare and droplets alone, drawn over an empty skin: nothing on the head or near the eye.
             plain = dataclasses.replace(look, glints=look.glints[:0], droplets=look.droplets[:0])
             scale = 4.0
-            with_extras, _, origin = synthetic._fish_layer(fish, scale, look)
-            without, _, _ = synthetic._fish_layer(fish, scale, plain)
+            with_extras, _, origin = synthetic.fish_layer(fish, scale, look)
+            without, _, _ = synthetic.fish_layer(fish, scale, plain)
             changed = np.abs(with_extras.astype(int) - without.astype(int)).max(axis=2) > 0
             assert changed.any(), "every photo has a glint"
             rows, columns = np.nonzero(changed)

@@ -3,14 +3,16 @@
 import glob
 from pathlib import Path
 
-from lateral.cli import add_verbose_flag
+from lateral.cli import RUN_KEPT, add_verbose_flag, run_explaining_errors
+from lateral.quiet import quiet_unless_verbose
+from lateral.training.names import STRATEGY_NAMES
 from lateral.user_errors import UserError, printable
 
 
 def add_run_flags(parser):
     """The flags both training commands take: the config, the tf.distribute strategy, where runs and logs go."""
     parser.add_argument("--cfg_path", required=True, help="the run's YAML config (see configs/)")
-    parser.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"], default="default",
+    parser.add_argument("--strategy", choices=STRATEGY_NAMES, default="default",
                         help="tf.distribute strategy: default (one device), mirrored (every local GPU), multi_worker "
                              "(several machines, from TF_CONFIG)")
     parser.add_argument("--checkpoint_root", default="checkpoints",
@@ -20,6 +22,14 @@ def add_run_flags(parser):
                         help="a check that the whole path works, not a model: small input, one epoch of two steps, "
                              "run names ending in _smoke")
     add_verbose_flag(parser)
+
+
+def run_training_command(build_parser, train, argv, prog):
+    """A training command's ``main``: TensorFlow quiet unless --verbose, the flags parsed, ``train(args)`` run with a
+    mistake told in one line and the checkpoints kept named."""
+    quiet_unless_verbose(argv)
+    args = build_parser(prog).parse_args(argv)
+    return run_explaining_errors(lambda: train(args), kept=RUN_KEPT.format(root=args.checkpoint_root))
 
 
 def training_config(args, overrides=None):

@@ -7,9 +7,9 @@ from lateral.cli import ArgumentParser, add_verbose_flag, fraction, positive_int
 from lateral.console.common import check_dataset
 from lateral.matching.fusion import DEFAULT_BUDGET
 from lateral.matching.local_features import MATCHERS
+from lateral.measures import MEASURES
 from lateral.quiet import quiet_unless_verbose
 
-MEASURES = ["hamming", "lut_hamming", "jaccard", "cosine", "euclidean"]
 EXAMPLES = """examples:
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --protocol cross_session
   lateral evaluate --cfg_path configs/my_fish_stage2.yaml --test_dataset my_test_prepared --measure hamming
@@ -34,7 +34,7 @@ def build_parser(prog):
     parser.add_argument("--test_dataset", default=None, help="a `lateral prepare` output folder, or a folder of ROI "
                                                              "images per fish (default: the config's test_dataset)")
     parser.add_argument("--ckpt", default=None, help="the run folder (default: checkpoints/<sub_name>)")
-    parser.add_argument("--measure", action="append", choices=MEASURES, default=None,
+    parser.add_argument("--measure", action="append", choices=MEASURES.names(), default=None,
                         help="a match measure; repeat for several (default: hamming on IoM codes if the run has "
                              "them, and cosine)")
     parser.add_argument("--protocol", choices=["all", "cross_session"], default="all",

@@ -1,8 +1,8 @@
 """``lateral train`` (also ``python train.py``): stage one, the embedding network with an ArcFace or softmax head."""
 
-from lateral.cli import RUN_KEPT, ArgumentParser, run_explaining_errors
-from lateral.console.common import add_run_flags, training_config
-from lateral.quiet import quiet_unless_verbose
+from lateral.cli import ArgumentParser
+from lateral.console.common import add_run_flags, run_training_command, training_config
+from lateral.training.names import LOOP_NAMES
 
 EXAMPLES = """example:
   lateral train --cfg_path configs/my_fish_stage1.yaml
@@ -16,15 +16,13 @@ def build_parser(prog):
     parser = ArgumentParser(prog=prog, epilog=EXAMPLES, description=(
         "Stage one: train the embedding network (a backbone with an ArcFace or softmax head) on prepared photos."))
     add_run_flags(parser)
-    parser.add_argument("--mode", choices=["fit", "eager_tf"], default="fit",
+    parser.add_argument("--mode", choices=LOOP_NAMES, default="fit",
                         help="fit: Keras fit; eager_tf: a tf.GradientTape loop (same training, easier to debug)")
     return parser
 
 
 def main(argv=None, prog="lateral train"):
-    quiet_unless_verbose(argv)
-    args = build_parser(prog).parse_args(argv)
-    return run_explaining_errors(lambda: train(args), kept=RUN_KEPT.format(root=args.checkpoint_root))
+    return run_training_command(build_parser, train, argv, prog)
 
 
 def train(args):

@@ -1,9 +1,8 @@
 """``lateral train-iom`` (also ``python train_twostage.py``): stage two, the deep IoM hashing head on the
 frozen stage-one network."""
 
-from lateral.cli import RUN_KEPT, ArgumentParser, run_explaining_errors
-from lateral.console.common import add_run_flags, training_config
-from lateral.quiet import quiet_unless_verbose
+from lateral.cli import ArgumentParser
+from lateral.console.common import add_run_flags, run_training_command, training_config
 
 EXAMPLES = """example:
   lateral train-iom --cfg_path configs/my_fish_stage2.yaml
@@ -24,9 +23,7 @@ def build_parser(prog):
 
 
 def main(argv=None, prog="lateral train-iom"):
-    quiet_unless_verbose(argv)
-    args = build_parser(prog).parse_args(argv)
-    return run_explaining_errors(lambda: train(args), kept=RUN_KEPT.format(root=args.checkpoint_root))
+    return run_training_command(build_parser, train, argv, prog)
 
 
 def train(args):

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
+from lateral.atomic_write import write_atomically
 from lateral.config import snapshot
 from lateral.data import report
 from lateral.data.layout import read_layout
@@ -68,7 +69,7 @@ def prepare(input_dir, output_dir, preprocess, output_size, segment=True, worker
         raise PrepareError(f"no photos found under {raw_dir} (expected RAW/<fish_id>/* or RAW/<session>/<fish_id>/*)")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_dir / SETTINGS, json.dumps(settings.as_json(), indent=2) + "\n")
+    write_atomically(out_dir / SETTINGS, json.dumps(settings.as_json(), indent=2) + "\n")
     done = {} if overwrite else _finished_records(out_dir, raw_dir)
     pending = [
         Task(str(raw_dir), str(out_dir), entry.source, entry.label, entry.session)
@@ -83,17 +84,17 @@ def prepare(input_dir, output_dir, preprocess, output_size, segment=True, worker
 
     wanted = {entry.source for entry in entries}
     records = [done[source] for source in sorted(done) if source in wanted]
-    _write_atomically(out_dir / MANIFEST, "".join(json.dumps(record) + "\n" for record in records))
+    write_atomically(out_dir / MANIFEST, "".join(json.dumps(record) + "\n" for record in records))
     ok_records = [record for record in records if record["status"] == "ok"]
     label_map = {label: index for index, label in enumerate(sorted({r["label"] for r in ok_records}))}
-    _write_atomically(out_dir / LABEL_MAP, json.dumps(label_map, indent=2) + "\n")
+    write_atomically(out_dir / LABEL_MAP, json.dumps(label_map, indent=2) + "\n")
     shards = _write_records(out_dir, ok_records, label_map, preprocess.records_per_shard)
     report.write_montage(out_dir / "montage.png", out_dir, ok_records)
     summary = report.summarise(records)
     summary["shards"] = [path.name for path in shards]
     summary["layout"] = layout.kind
     summary["ignored"] = [{"path": printable(item.path), "reason": item.reason} for item in layout.ignored]
-    _write_atomically(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_atomically(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -319,9 +320,3 @@ def _write_records(out_dir, ok_records, label_map, records_per_shard):
         for record in ok_records
     ]
     return tfrecord.write_shards(examples, out_dir / RECORD_FOLDER, records_per_shard) if examples else []
-
-
-def _write_atomically(path, text):
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)

@@ -6,10 +6,11 @@ relative to the photo folder) and ``flank`` (``left``, ``right`` or
 ``unknown``), all bytes.
 """
 
-import os
 from pathlib import Path
 
 import tensorflow as tf
+
+from lateral.atomic_write import replacing
 
 SHARD_PATTERN = "rois-{index:05d}-of-{count:05d}.tfrecord"
 SHARD_GLOB = "rois-*-of-*.tfrecord"
@@ -46,8 +47,8 @@ def parse_example(serialized):
 def write_shards(examples, out_dir, records_per_shard):
     """Write serialized examples into shards; replaces this writer's own old shards only.
 
-    Each shard is written to a temporary name and renamed, so an interrupted
-    run never leaves a half-written shard under a real name.
+    Each shard is written through ``lateral.atomic_write.replacing``, so an
+    interrupted run never leaves a half-written shard under a real name.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -55,11 +56,9 @@ def write_shards(examples, out_dir, records_per_shard):
     written = []
     for index in range(count):
         path = out_dir / SHARD_PATTERN.format(index=index, count=count)
-        temporary = path.with_suffix(".tmp")
-        with tf.io.TFRecordWriter(str(temporary)) as writer:
+        with replacing(path) as temporary, tf.io.TFRecordWriter(str(temporary)) as writer:
             for example in examples[index * records_per_shard : (index + 1) * records_per_shard]:
                 writer.write(example)
-        os.replace(temporary, path)
         written.append(path)
     for stale in set(out_dir.glob(SHARD_GLOB)) - set(written):
         stale.unlink()

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from sklearn.metrics import classification_report, confusion_matrix  # noqa: E402
 
+from lateral.atomic_write import write_atomically  # noqa: E402
 from lateral.data.pipeline import evaluation_dataset  # noqa: E402
 from lateral.data.records import DatasetError, class_names  # noqa: E402
 from lateral.models.embedding import embedding_model_for  # noqa: E402
@@ -24,7 +25,7 @@ from lateral.runs import CHECKPOINT_FOLDER, CONFIG_SNAPSHOT, read_config, read_l
 
 
 def restore_classifier(run_folder):
-    """(embedding model, head, label map) of a stage-one run, from its latest checkpoint."""
+    """(embedding model, head, label map, config) of a stage-one run, from its latest checkpoint."""
     run_folder = Path(run_folder)
     checkpoint = tf.train.latest_checkpoint(str(run_folder / CHECKPOINT_FOLDER))
     if checkpoint is None or not (run_folder / CONFIG_SNAPSHOT).exists():
@@ -60,7 +61,7 @@ def classify(run_folder, roi_set, out_dir, batch_size=64):
     matrix = confusion_matrix(truth, predicted, labels=present)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "classification.md").write_text(_markdown(report, int((~known).sum())))
+    write_atomically(out_dir / "classification.md", _markdown(report, int((~known).sum())))
     _plot_confusion(out_dir / "confusion.png", matrix, [classes[i] for i in present])
     return {"report": report, "confusion_matrix": matrix.tolist(), "skipped_unknown": int((~known).sum()),
             "head": type(head).__name__ + (" (scaled cosines, no margin)" if isinstance(head, ArcHead) else "")}

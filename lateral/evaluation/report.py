@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from lateral.atomic_write import write_atomically
 from lateral.evaluation.plots import save_plots
 
 TABLE_ROWS = (("Accuracy", "accuracy"), ("EER", "eer"), ("AUC", "auc"), ("Threshold", "eer_threshold"),
@@ -47,8 +48,9 @@ def write_report(out_dir, header, results, scores, sections=""):
     ``sections`` of Markdown), metrics.json and PNGs; returns the Markdown after the header."""
     out_dir.mkdir(parents=True, exist_ok=True)
     table = markdown_table(results) + (f"\n\n{sections}" if sections else "")
-    (out_dir / "report.md").write_text(f"{header}\n\n{table}\n")
-    (out_dir / "metrics.json").write_text(json.dumps(json_safe({"protocol": header, "measures": results}), indent=2) + "\n")
+    write_atomically(out_dir / "report.md", f"{header}\n\n{table}\n")
+    write_atomically(out_dir / "metrics.json",
+                     json.dumps(json_safe({"protocol": header, "measures": results}), indent=2) + "\n")
     save_plots(out_dir, scores, results)
     return table
 

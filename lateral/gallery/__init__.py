@@ -10,6 +10,6 @@ fields, checked on load), ``errors`` (the
 user-facing ``GalleryError``), ``encoder`` (photos to templates with a trained model),
 ``search`` (1:N search, thresholds and the match/review/new decision),
 ``history`` (capture histories), ``lock`` (one writer at a time),
-``commands`` (the subcommands) and
-``protection`` (unlinkability figures).
+``commands`` (the subcommands); how well the keys protect templates is
+measured in ``lateral.evaluation.protection``.
 """

@@ -39,8 +39,10 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 
+from lateral.atomic_write import replacing  # noqa: E402
 from lateral.cli import ArgumentParser, check_outputs_apart, number_within, positive_int  # noqa: E402
 from lateral.data.layout import photo_files, read_layout  # noqa: E402
+from lateral.gallery.schema import PHOTO_MODES  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
@@ -137,7 +139,7 @@ def build_parser(prog="lateral gallery"):
         if key:
             _key_flags(sub)
         if mode:
-            sub.add_argument("--mode", choices=["auto", "tent", "cropped"], default="auto",
+            sub.add_argument("--mode", choices=PHOTO_MODES, default="auto",
                              help="auto: segment green-tent photos, take other photos as already cropped")
         return sub
 
@@ -376,7 +378,8 @@ def _show_identify(args, summary):
                     .items()))
     _print_rejected(summary["rejected"])
     if args.csv:
-        with _writing(args.csv), open(args.csv, "w", newline="", encoding="utf-8") as handle:
+        with _writing(args.csv), replacing(args.csv) as temporary, \
+                open(temporary, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score", "accept_threshold",
                              "review_threshold", "fish_searched", "new_group"])
@@ -391,7 +394,7 @@ def _show_identify(args, summary):
             for source, reason, _ in summary["rejected"]:
                 writer.writerow(safe_row([source, "", f"rejected: {reason}", "", "", "", "", "", "", ""]))
     if args.json:
-        with _writing(args.json), open(args.json, "w", encoding="utf-8") as handle:
+        with _writing(args.json), replacing(args.json) as temporary, open(temporary, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
 
 

@@ -17,45 +17,45 @@ METADATA_FIELDS = ("date", "site", "observer", "length", "weight")  # the usual 
 NUMERIC_FIELDS = ("length", "weight")
 
 
-def _summary(decision):
+def _decide(gallery_path, change, shown):
+    """Load the gallery, make one decision (``change(gallery)``, a catalogue function), save; the decision and
+    ``shown`` (a dict), for the command to print."""
+    gallery = load_gallery(gallery_path)
+    decision = change(gallery)
+    save_gallery(gallery, gallery_path)
     return {"decision": decision["id"], "action": decision["action"], "photos": len(decision["after"]),
-            "fish_id": decision["fish_id"]}
+            "fish_id": decision["fish_id"], **shown}
 
 
 @holding_gallery_lock
 def merge(gallery_path, fish, into, reviewer=None, note=""):
     """Every photo of ``fish`` becomes ``into``'s."""
-    gallery = load_gallery(gallery_path)
-    decision = catalogue.merge(gallery, fish, into, gallery_path, reviewer, note)
-    save_gallery(gallery, gallery_path)
-    return {**_summary(decision), "from": fish}
+    return _decide(gallery_path, lambda gallery: catalogue.merge(gallery, fish, into, gallery_path, reviewer, note),
+                   {"from": fish})
 
 
 @holding_gallery_lock
 def split(gallery_path, fish, photos, to="new", reviewer=None, note=""):
     """``photos`` (file names, paths or hashes) of ``fish`` become a new fish: ``to``, or the next free id."""
-    gallery = load_gallery(gallery_path)
-    new_fish = catalogue.next_new_fish(gallery) if to == catalogue.NEW_FISH else to
-    decision = catalogue.split(gallery, fish, photos, new_fish, gallery_path, reviewer, note)
-    save_gallery(gallery, gallery_path)
-    return {**_summary(decision), "from": fish}
+    def change(gallery):
+        new_fish = catalogue.next_new_fish(gallery) if to == catalogue.NEW_FISH else to
+        return catalogue.split(gallery, fish, photos, new_fish, gallery_path, reviewer, note)
+
+    return _decide(gallery_path, change, {"from": fish})
 
 
 @holding_gallery_lock
 def rename(gallery_path, fish, to, reviewer=None, note=""):
-    gallery = load_gallery(gallery_path)
-    decision = catalogue.rename(gallery, fish, to, gallery_path, reviewer, note)
-    save_gallery(gallery, gallery_path)
-    return {**_summary(decision), "from": fish}
+    """``fish`` is called ``to`` from now on (an id not in use)."""
+    return _decide(gallery_path, lambda gallery: catalogue.rename(gallery, fish, to, gallery_path, reviewer, note),
+                   {"from": fish})
 
 
 @holding_gallery_lock
 def undo(gallery_path, decision_id, reviewer=None, note=""):
     """Take back any entry of the decision log (``log`` lists them)."""
-    gallery = load_gallery(gallery_path)
-    decision = catalogue.undo(gallery, decision_id, gallery_path, reviewer, note)
-    save_gallery(gallery, gallery_path)
-    return {**_summary(decision), "undoes": decision_id}
+    return _decide(gallery_path, lambda gallery: catalogue.undo(gallery, decision_id, gallery_path, reviewer, note),
+                   {"undoes": decision_id})
 
 
 def decision_log(gallery_path):

@@ -18,19 +18,18 @@ import hashlib
 from pathlib import Path
 
 import cv2
-import keras
 import numpy as np
 
 from lateral.data.pipeline import embed_roi_set
 from lateral.data.records import RoiSet
+from lateral.gallery.schema import PHOTO_MODES
 from lateral.gallery.store import GalleryError
-from lateral.models.iom import HardCodes, KeyedPermutation
+from lateral.models.iom import build_codes_head
 from lateral.models.permutation import PERMUTATION_ALGORITHM
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
 from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, Run, codes_model_parts
 
-MODES = ("auto", "tent", "cropped")
 # Auto mode: a photo without a tent counts as a cropped flank if its width:height is within these factors of the ROI's
 # (for a 2:1 ROI: 1.5:1 to 4:1; a 4:3 camera frame is not a cropped fish, a long thin crop is).
 CROPPED_ASPECT_RANGE = (0.75, 2.0)
@@ -72,9 +71,7 @@ class TemplateEncoder:
         self.m, self.q = projection.m, projection.q
         self.embedding_size = int(self.embedding_model.output_shape[-1])
         self.fingerprint = run.codes_fingerprint
-        embeddings = keras.Input((self.embedding_size,), name="embeddings")
-        codes = HardCodes(name="codes")(projection(KeyedPermutation(seed, permutation, name="permutation")(embeddings)))
-        self.keyed_head = keras.Model(embeddings, codes, name="keyed_iom_head")
+        self.keyed_head = build_codes_head(self.embedding_size, projection, seed, permutation)
 
     def model_record(self):
         """What a gallery records of this model (and checks on every later use)."""
@@ -83,6 +80,8 @@ class TemplateEncoder:
 
     def read_photo(self, path, mode="auto"):
         """One photo to its ROI; raises PhotoRejected (the reason says why)."""
+        if mode not in PHOTO_MODES:
+            raise GalleryError(f"photo mode {mode!r}: not one of {', '.join(PHOTO_MODES)}")
         path = Path(path)
         preprocess = self.config.preprocess
         used = "cropped" if mode == "cropped" else "tent"

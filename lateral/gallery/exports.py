@@ -17,10 +17,10 @@ import csv
 import io
 from pathlib import Path
 
+from lateral.atomic_write import write_atomically
 from lateral.gallery.catalogue import session_order
 from lateral.gallery.history import NO_SESSION, capture_history
 from lateral.gallery.spreadsheet import safe_row
-from lateral.gallery.store import write_file_atomically
 
 
 def _csv_text(header, rows):
@@ -42,7 +42,7 @@ def write_mark_inp(gallery, path):
     lines = [f"/* lateral capture histories of {len(rows)} fish; occasions in order: "
              f"{', '.join(_occasion_names(gallery, sessions))} */"]
     lines += [f"/* {fish.replace('*/', '* /')} */ {''.join(map(str, marks))} 1;" for fish, marks in rows]
-    write_file_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    write_atomically(path, ("\n".join(lines) + "\n").encode("utf-8"))
     return {"fish": len(rows), "occasions": len(sessions)}
 
 
@@ -64,7 +64,7 @@ def write_rmark_csv(gallery, path):
     occasions = [f"occ_{index + 1}" for index in range(len(sessions))]
     table = [[fish, "".join(map(str, marks)), 1, *marks, *(first[fish].get(name, "") for name in fields)]
              for fish, marks in rows]
-    write_file_atomically(path, _csv_text(["fish_id", "ch", "freq", *occasions, *fields], table).encode("utf-8"))
+    write_atomically(path, _csv_text(["fish_id", "ch", "freq", *occasions, *fields], table).encode("utf-8"))
     return {"fish": len(rows), "occasions": len(sessions)}
 
 
@@ -79,5 +79,5 @@ def write_encounters_csv(gallery, path):
             for entry in gallery.entries]
     header = ["fish_id", "session", "session_date", "photo", "source", "sha256", "flank", "capture", "added", "how",
               *fields]
-    write_file_atomically(path, _csv_text(header, rows).encode("utf-8"))
+    write_atomically(path, _csv_text(header, rows).encode("utf-8"))
     return {"photos": len(rows)}

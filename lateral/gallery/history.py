@@ -2,6 +2,7 @@
 
 import csv
 
+from lateral.atomic_write import replacing
 from lateral.gallery.catalogue import session_order
 from lateral.gallery.spreadsheet import safe_row
 
@@ -27,7 +28,7 @@ def write_capture_history(gallery, path):
     ``colClasses = c(ch = "character")``, as RMark's ``import.chdata`` does) and none runs as a
     spreadsheet formula (``lateral.gallery.spreadsheet``)."""
     sessions, rows = capture_history(gallery)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with replacing(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC)
         writer.writerow(safe_row(["fish_id", *sessions, "ch"]))
         for fish, marks in rows:

@@ -49,6 +49,9 @@ def _within(low, high):
     return (lambda value: _positive(value) and low <= value <= high), f"an integer in [{low}, {high}]"
 
 
+# How a photo is read (``--mode``): auto (a green-tent photo is segmented, any other taken as already cropped),
+# tent or cropped; an entry's ``mode`` records which of the last two was used.
+PHOTO_MODES = ("auto", "tent", "cropped")
 SIZE_LIMIT = 65_536  # m, q, embedding size and each side of the input: far above any trained model's
 ITERATIONS = (10_000, 2_000_000)  # PBKDF2 iterations a gallery may ask for (lateral writes keys.ITERATIONS)
 HEX = (_hex, "a hexadecimal string of whole bytes")

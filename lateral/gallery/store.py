@@ -47,12 +47,12 @@ import io
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from lateral.atomic_write import write_atomically
 from lateral.gallery import database
 from lateral.gallery.errors import GalleryError
 from lateral.gallery.lock import gallery_lock
@@ -134,7 +134,7 @@ def save_gallery(gallery, path):
             database.write(db, gallery, now())
         return
     data = database.serialized(gallery, now())
-    _write_atomically(target, lambda handle: handle.write(data))
+    write_atomically(target, data)
 
 
 def _is_catalogue_file(path):
@@ -152,54 +152,6 @@ def gallery_revision(path):
     if _is_catalogue_file(real):
         return stat.st_ino, database.revision(real)
     return stat.st_ino, stat.st_mtime_ns, stat.st_size
-
-
-def _write_atomically(target, write, like=None):
-    """Write ``target`` (a real path, not a link) by ``write(handle)`` into a temporary file beside it, fsync, rename.
-
-    The new file gets the permissions, owner and group of ``like`` (a stat
-    result; default: the file being replaced), or what the umask gives a
-    new file.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if like is None and target.exists():
-        like = target.stat()
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            _take_ownership_of(handle.fileno(), like)
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, target)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-def _take_ownership_of(descriptor, like):
-    """Give the open file ``like``'s owner, group and permission bits (a temporary file starts as ours, 0600).
-
-    Only root may give a file to another user, and only a member may give it
-    to a group: what is not permitted stays the saving user's.
-    """
-    if like is None:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(descriptor, 0o666 & ~umask)
-        return
-    for owner, group in ((like.st_uid, like.st_gid), (-1, like.st_gid)):
-        try:
-            os.fchown(descriptor, owner, group)
-            break
-        except PermissionError:
-            continue
-    os.fchmod(descriptor, like.st_mode & 0o777)  # after chown, which may clear mode bits
 
 
 def load_gallery(path):
@@ -297,7 +249,7 @@ def _convert_file(gallery, path, data, stat_read, version):
     target = Path(os.path.realpath(path))
     backup = _free_backup_name(target, version)
     try:
-        _write_atomically(backup, lambda handle: handle.write(data), like=stat_read)
+        write_atomically(backup, data, like=stat_read)
         now_there = target.stat()
         if (now_there.st_ino, now_there.st_size, now_there.st_mtime_ns) != (
                 stat_read.st_ino, stat_read.st_size, stat_read.st_mtime_ns):
@@ -319,8 +271,3 @@ def _free_backup_name(target, version):
         number += 1
         candidate = target.with_name(f"{target.name}.v{version}.{number}.bak")
     return candidate
-
-
-def write_file_atomically(path, data):
-    """Write ``data`` (bytes) to ``path`` through a temporary file and a rename: a reader never sees half a file."""
-    _write_atomically(Path(os.path.realpath(path)), lambda handle: handle.write(data))

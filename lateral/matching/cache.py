@@ -10,12 +10,11 @@ caller's choice of folder.
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lateral.atomic_write import replacing
 from lateral.matching.local_features import MATCHERS, Features
 from lateral.matching.roi import DEFAULT_LONG_SIDE, full_frame, recut_roi
 from lateral.preprocess.photo_io import read_colour_photo
@@ -55,7 +54,6 @@ class FeatureCache:
             with np.load(file) as stored:
                 return Features(stored["points"], stored["descriptors"])
         features = photo_features(path, corners, self.matcher, self.long_side)
-        with tempfile.NamedTemporaryFile(dir=self.folder, suffix=".npz.tmp", delete=False) as handle:
+        with replacing(file) as temporary, open(temporary, "wb") as handle:  # a reader never sees half a file
             np.savez(handle, points=features.points, descriptors=features.descriptors)
-        os.replace(handle.name, file)  # atomic: a reader never sees half a file
         return features

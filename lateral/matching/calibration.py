@@ -15,12 +15,11 @@ genuine pairs, summed.
 
 import dataclasses
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lateral.atomic_write import write_atomically
 from lateral.user_errors import UserError
 
 ECE_BINS = 10
@@ -54,13 +53,9 @@ class Calibration:
         return np.interp(np.asarray(values, np.float64), self.knots, self.probabilities)
 
     def save(self, path):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"score": self.score, "knots": list(self.knots),
                            "probabilities": list(self.probabilities)}, indent=1) + "\n"
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-            handle.write(text)
-        os.replace(handle.name, path)
+        write_atomically(path, text)
 
     @classmethod
     def load(cls, path):

@@ -92,9 +92,21 @@ def soft_codes(logits, temperature):
     return tf.reduce_sum(tf.nn.softmax(temperature * logits, axis=-1) * levels, axis=-1)
 
 
+def keyed_codes(embeddings, projection, key=None, algorithm=PERMUTATION_ALGORITHM):
+    """The keyed codes head on symbolic ``embeddings``: keyed permutation -> projection -> integer codes [batch, m].
+
+    Its layers are named ``permutation`` and ``codes`` (``lateral.runs`` finds them by name in a saved model).
+    """
+    return HardCodes(name="codes")(projection(KeyedPermutation(key, algorithm, name="permutation")(embeddings)))
+
+
 def build_codes_model(embedding_model, projection, key=None, name="iom_codes"):
-    """pixels -> stage-one embedding -> keyed permutation -> projection -> integer codes [batch, m]."""
+    """pixels -> stage-one embedding -> ``keyed_codes``: the model stage two saves."""
     pixels = keras.Input(embedding_model.input_shape[1:], name="pixels")
-    embeddings = embedding_model(pixels)
-    codes = HardCodes(name="codes")(projection(KeyedPermutation(key, name="permutation")(embeddings)))
-    return keras.Model(pixels, codes, name=name)
+    return keras.Model(pixels, keyed_codes(embedding_model(pixels), projection, key), name=name)
+
+
+def build_codes_head(embedding_size, projection, key=None, algorithm=PERMUTATION_ALGORITHM, name="codes_head"):
+    """embeddings [batch, embedding_size] -> ``keyed_codes``: a trained projection under any key."""
+    embeddings = keras.Input((embedding_size,), name="embeddings")
+    return keras.Model(embeddings, keyed_codes(embeddings, projection, key, algorithm), name=name)

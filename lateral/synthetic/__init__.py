@@ -55,7 +55,7 @@ of photos and ``ground_truth.jsonl``) and ``command_line``
         --palette greenish --fin_opacity 0.2,0.45 --body_share 0.3,0.45
 """
 
-from lateral.synthetic.canonical_layer import SkinLook, _fish_layer, render_canonical_flank
+from lateral.synthetic.canonical_layer import SkinLook, fish_layer, render_canonical_flank
 from lateral.synthetic.command_line import main
 from lateral.synthetic.dataset import GROUND_TRUTH_FILE, individual_seed, photo_rng, render_dataset
 from lateral.synthetic.fish import (
@@ -94,7 +94,7 @@ __all__ = [
     "FlankSpots",
     "PhotoParams",
     "SkinLook",
-    "_fish_layer",  # the tests draw one photo's layer with and without its glints and droplets
+    "fish_layer",  # the tests draw one photo's layer with and without its glints and droplets
     "draw_photo_params",
     "ground_truth",
     "individual_seed",

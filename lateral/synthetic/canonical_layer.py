@@ -12,7 +12,8 @@ SHIFT = 4
 ONE = 1 << SHIFT
 
 
-def _fixed(points):
+def to_fixed_point(points):
+    """Points as cv2's fixed-point integer coordinates (``SHIFT`` fractional bits)."""
     return np.round(np.asarray(points) * ONE).astype(np.int32)
 
 
@@ -54,10 +55,10 @@ def render_canonical_flank(fish, flank, pixels_per_unit=4.0):
     fish), coverage (uint8) and the canonical point at pixel (0, 0): canonical
     point c is at pixel ``(c - origin) * pixels_per_unit``.
     """
-    return _fish_layer(fish, pixels_per_unit, SkinLook.neutral(fish.spots(flank)))
+    return fish_layer(fish, pixels_per_unit, SkinLook.neutral(fish.spots(flank)))
 
 
-def _fish_layer(fish, pixels_per_unit, look):
+def fish_layer(fish, pixels_per_unit, look):
     """The fish drawn once at the photo's scale: straight (not premultiplied) BGR and alpha, uint8.
 
     Outside the fish the colour is skin or fin colour, not black, so that
@@ -84,7 +85,7 @@ def _fish_layer(fish, pixels_per_unit, look):
     _draw_eye(skin, fish, to_layer, pixels_per_unit)
 
     body = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(body, [_fixed(to_layer(fish.body_polygon()))], 255, cv2.LINE_AA, SHIFT)
+    cv2.fillPoly(body, [to_fixed_point(to_layer(fish.body_polygon()))], 255, cv2.LINE_AA, SHIFT)
     fin_alpha = _paint_fins(skin, body, fish, to_layer, pixels_per_unit, look.gain)
     alpha = cv2.add(body, cv2.multiply(fin_alpha, 255 - body, scale=1 / 255))  # body over fins
     return skin, alpha, origin
@@ -122,7 +123,7 @@ def _skin_gradient(fish, table, origin, pixels_per_unit, shape):
 
 def _draw_spots(skin, fish, spots, table, look, to_layer, pixels_per_unit):
     """Halos first, so that no halo covers a neighbouring spot; each spot faded towards the skin around it."""
-    centres = _fixed(to_layer(np.stack(fish.body_point(spots.u, spots.v), 1))).tolist()
+    centres = to_fixed_point(to_layer(np.stack(fish.body_point(spots.u, spots.v), 1))).tolist()
     scale = fish.length * pixels_per_unit * ONE
     halo_radii = np.round(spots.halo_radius * scale).astype(int).tolist()
     radii = np.maximum(ONE // 2, np.round(spots.radius * scale).astype(int)).tolist()
@@ -208,13 +209,13 @@ def _darken_along(skin, polyline, factor, thickness):
     x1, y1 = np.ceil(polyline.max(axis=0)).astype(int) + thickness + 2
     box = skin[y0:y1, x0:x1]
     line = np.zeros(box.shape[:2], np.uint8)
-    cv2.polylines(line, [_fixed(polyline - (x0, y0))], False, 255, thickness, cv2.LINE_AA, SHIFT)
+    cv2.polylines(line, [to_fixed_point(polyline - (x0, y0))], False, 255, thickness, cv2.LINE_AA, SHIFT)
     shade = 1 - (1 - factor) * line.astype(np.float32)[..., None] / 255
     box[:] = np.clip(box * shade, 0, 255).astype(np.uint8)
 
 
 def _draw_eye(skin, fish, to_layer, pixels_per_unit):
-    centre = tuple(int(c) for c in _fixed(to_layer(fish.eye_centre)))
+    centre = tuple(int(c) for c in to_fixed_point(to_layer(fish.eye_centre)))
     radius = fish.eye_radius * pixels_per_unit * ONE
     cv2.circle(skin, centre, max(ONE, int(round(radius))), _colour(fish.iris_bgr), -1, cv2.LINE_AA, SHIFT)
     cv2.circle(skin, centre, max(ONE // 2, int(round(0.6 * radius))), _colour(fish.pupil_bgr), -1, cv2.LINE_AA, SHIFT)
@@ -233,11 +234,11 @@ def _paint_fins(skin, body, fish, to_layer, pixels_per_unit, skin_gain):
     alpha = np.zeros(body.shape, np.uint8)
     for polygon, opacity in ((fish.dorsal_fin, fish.dorsal_fin_alpha), (fish.tail_fin, fish.tail_fin_alpha)):
         outline = to_layer(polygon)
-        cv2.fillPoly(alpha, [_fixed(outline)], round(255 * opacity), cv2.LINE_AA, SHIFT)
+        cv2.fillPoly(alpha, [to_fixed_point(outline)], round(255 * opacity), cv2.LINE_AA, SHIFT)
         (x0, y0), (x1, y1) = np.floor(outline.min(axis=0)).astype(int) - 2, np.ceil(outline.max(axis=0)).astype(int) + 3
         x0, y0 = max(x0, 0), max(y0, 0)
         paint = np.full((y1 - y0, x1 - x0, 3), colour, np.uint8)
-        cv2.polylines(paint, [_fixed(ray - (x0, y0)) for ray in rays], False, ray_colour, ray_thickness, cv2.LINE_AA, SHIFT)
+        cv2.polylines(paint, [to_fixed_point(ray - (x0, y0)) for ray in rays], False, ray_colour, ray_thickness, cv2.LINE_AA, SHIFT)
         box = skin[y0:y1, x0:x1]
         cv2.copyTo(paint[: box.shape[0], : box.shape[1]], cv2.compare(body[y0:y1, x0:x1], 0, cv2.CMP_EQ), box)
     return alpha

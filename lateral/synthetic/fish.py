@@ -246,12 +246,12 @@ def _eye(rng, length, x, y_top, y_bottom):
     # The head narrows towards the snout: shrink until the whole eye fits.
     while True:
         y = (top + bottom) / 2 - lift * (half_depth - radius)
-        if _circles_inside(np.array([x]), np.array([y]), np.array([radius]), length, y_top, y_bottom, 0.01 * length)[0]:
+        if circles_inside(np.array([x]), np.array([y]), np.array([radius]), length, y_top, y_bottom, 0.01 * length)[0]:
             return (float(x), float(y)), float(radius)
         radius *= 0.9
 
 
-def _circles_inside(x, y, radius, length, y_top, y_bottom, clearance):
+def circles_inside(x, y, radius, length, y_top, y_bottom, clearance):
     """Which circles lie inside the body outline with this clearance (checked on 16 rim points)."""
     angles = np.linspace(0, 2 * np.pi, 16, endpoint=False)
     rim_x = x[:, None] + (radius[:, None] + clearance) * np.cos(angles)
@@ -260,7 +260,8 @@ def _circles_inside(x, y, radius, length, y_top, y_bottom, clearance):
     return inside.all(axis=1)
 
 
-def _bezier(start, control, end, count):
+def bezier(start, control, end, count):
+    """``count`` points along the quadratic Bezier curve from ``start`` to ``end`` bent towards ``control``."""
     s = np.linspace(0.0, 1.0, count)[:, None]
     start, control, end = (np.asarray(p, np.float64) for p in (start, control, end))
     return (1 - s) ** 2 * start + 2 * s * (1 - s) * control + s**2 * end
@@ -282,7 +283,7 @@ def _dorsal_fin(rng, length, start, y_top):
     peak = front + (rng.uniform(0.3, 0.5) * height, -height)
     rear_base = np.array([start + base, y_top(start + base)])
     rear_tip = rear_base + (rng.uniform(0.02, 0.05) * length, -rng.uniform(0.1, 0.25) * height)
-    trailing_edge = _bezier(peak, peak + (0.3, 0.85) * (rear_tip - peak), rear_tip, 12)
+    trailing_edge = bezier(peak, peak + (0.3, 0.85) * (rear_tip - peak), rear_tip, 12)
     # The base runs inside the body, which is drawn over it: no seam at the back.
     hidden_x = np.linspace(rear_base[0], start, 8)
     hidden_base = np.stack([hidden_x, y_top(hidden_x) + 0.03 * length], 1)
@@ -301,13 +302,13 @@ def _tail_fin(rng, length, y_top, y_bottom):
     upper_tip = np.array([length + fin_length, centre - spread])
     lower_tip = np.array([length + fin_length * rng.uniform(0.92, 1.0), centre + spread * rng.uniform(0.9, 1.0)])
     notch = np.array([length + rng.uniform(0.45, 0.7) * fin_length, centre])
-    upper_edge = _bezier(root_top, root_top + (0.35, 0.65) * (upper_tip - root_top), upper_tip, 8)
-    lower_edge = _bezier(lower_tip, root_bottom + (0.35, 0.65) * (lower_tip - root_bottom), root_bottom, 8)
+    upper_edge = bezier(root_top, root_top + (0.35, 0.65) * (upper_tip - root_top), upper_tip, 8)
+    lower_edge = bezier(lower_tip, root_bottom + (0.35, 0.65) * (lower_tip - root_bottom), root_bottom, 8)
     fork_control = length + 0.8 * fin_length
     trailing_edge = np.concatenate(
         [
-            _bezier(upper_tip, (fork_control, centre - 0.35 * spread), notch, 8),
-            _bezier(notch, (fork_control, centre + 0.35 * spread), lower_tip, 8)[1:],
+            bezier(upper_tip, (fork_control, centre - 0.35 * spread), notch, 8),
+            bezier(notch, (fork_control, centre + 0.35 * spread), lower_tip, 8)[1:],
         ]
     )
     hidden_x = 0.95 * length
@@ -327,16 +328,16 @@ def _operculum(rng, length, y_top, y_bottom):
     return np.stack([x + 0.03 * length * (1 - v**2), (top + bottom) / 2 + v * (bottom - top) / 2], 1)
 
 
-def _hsv_to_bgr(hsv):
+def hsv_to_bgr(hsv):
     """OpenCV HSV (hue 0..179) rows to BGR float rows."""
     hsv = np.clip(np.round(np.atleast_2d(hsv)), 0, 255).astype(np.uint8)[:, None, :]
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[:, 0, :].astype(np.float64)
 
 
-def _random_bgr(rng, hue, saturation, value, count=None):
+def random_bgr(rng, hue, saturation, value, count=None):
     """BGR colours (one, or count rows) drawn uniformly within OpenCV HSV ranges."""
     hsv = np.stack([rng.uniform(*hue, count), rng.uniform(*saturation, count), rng.uniform(*value, count)], -1)
-    bgr = _hsv_to_bgr(hsv)
+    bgr = hsv_to_bgr(hsv)
     return bgr if count is not None else bgr[0]
 
 
@@ -344,7 +345,7 @@ def _skin_colours(rng):
     """Colours from hue families shared by all fish: colour alone does not identify one."""
 
     def draw(hue, saturation, value):
-        return _random_bgr(rng, hue, saturation, value)
+        return random_bgr(rng, hue, saturation, value)
 
     return dict(
         back_bgr=draw((8, 18), (110, 190), (60, 105)),  # dark brown, a little olive
@@ -361,7 +362,7 @@ def _greenish_colours(rng):
     """Olive to greenish-yellow skin and fins (a tench, a perch, a pale char): hues just below the tent's."""
 
     def draw(hue, saturation, value):
-        return _random_bgr(rng, hue, saturation, value)
+        return random_bgr(rng, hue, saturation, value)
 
     return dict(
         back_bgr=draw((25, 37), (110, 200), (75, 140)),  # olive green
@@ -411,15 +412,15 @@ def _spot_candidates(rng, count, red_share, fish):
     radius = np.exp(low + (high - low) * rng.random(count) ** 1.5)
     # Red spots are smaller than the largest dark ones; with their halo they reach about as far.
     radius = np.where(red, np.maximum(SPOT_RADIUS[0], RED_SPOT_SHRINK * radius), radius)
-    dark_bgr = _random_bgr(rng, (0, 18), (60, 180), (15, 45), count)
-    red_bgr = _random_bgr(rng, (0, 12), (160, 235), (150, 215), count)
-    halo_bgr = _random_bgr(rng, (15, 25), (30, 80), (185, 225), count)
+    dark_bgr = random_bgr(rng, (0, 18), (60, 180), (15, 45), count)
+    red_bgr = random_bgr(rng, (0, 12), (160, 235), (150, 215), count)
+    halo_bgr = random_bgr(rng, (15, 25), (30, 80), (185, 225), count)
     halo_radius = np.where(red, HALO_FACTOR * radius, 0.0)
 
     length = fish.length
     x, y = fish.body_point(u, v)
     outer = np.maximum(radius, halo_radius) * length
-    inside = _circles_inside(x, y, outer, length, fish.y_top, fish.y_bottom, 0.005 * length)
+    inside = circles_inside(x, y, outer, length, fish.y_top, fish.y_bottom, 0.005 * length)
     clear_of_eye = np.hypot(x - fish.eye_centre[0], y - fish.eye_centre[1]) > EYE_CLEARANCE * fish.eye_radius + outer
     keep = inside & clear_of_eye
     return dict(

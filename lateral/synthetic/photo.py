@@ -3,9 +3,11 @@
 import cv2
 import numpy as np
 
-from lateral.synthetic.canonical_layer import SHIFT, _fish_layer, _fixed
-from lateral.synthetic.fish import _bezier, _hsv_to_bgr
-from lateral.synthetic.photo_params import BODY_LENGTH_OF_WIDTH, EDGE_STRIP_PROBABILITY, _apply, draw_photo_params
+from lateral.synthetic.canonical_layer import SHIFT, fish_layer, to_fixed_point
+from lateral.synthetic.fish import bezier, hsv_to_bgr
+from lateral.synthetic.photo_params import (
+    BODY_LENGTH_OF_WIDTH, EDGE_STRIP_PROBABILITY, apply_affine, draw_photo_params,
+)
 
 GAIN_ONE = 128  # a brightness gain of 1 in uint8 gain maps
 UNIFORM_BYTE_SD = 256 / np.sqrt(12)  # standard deviation of uniform draws of 0..255
@@ -39,12 +41,12 @@ def _compose(fish, params, rng):
     photo = _tent(rng, params, gain)
     if params.edge_strip is not None:
         _paint_strip(photo, params.edge_strip, gain)
-    colour, alpha, origin = _fish_layer(fish, params.scale, params.skin)
+    colour, alpha, origin = fish_layer(fish, params.scale, params.skin)
     layer_to_canonical = np.array([[1 / params.scale, 0, origin[0]], [0, 1 / params.scale, origin[1]]])
     layer_to_photo = params.to_photo @ np.vstack([layer_to_canonical, [0, 0, 1]])
     lit = cv2.multiply(colour, _gain_in_layer(gain, params.size, layer_to_photo, alpha.shape), scale=1 / GAIN_ONE)
     layer_height, layer_width = alpha.shape
-    corners = _apply(layer_to_photo, [[0, 0], [layer_width, 0], [0, layer_height], [layer_width, layer_height]])
+    corners = apply_affine(layer_to_photo, [[0, 0], [layer_width, 0], [0, layer_height], [layer_width, layer_height]])
     x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1, (width, height))
     # Warp only into the fish's box: most of the photo is tent.
@@ -67,7 +69,7 @@ def _blur(image, params):
         size = 2 * int(np.ceil(length / 2)) + 3
         kernel = np.zeros((size, size), np.float32)
         half = np.array([np.cos(np.radians(angle)), -np.sin(np.radians(angle))]) * length / 2
-        start, end = (tuple(int(c) for c in _fixed(size // 2 + sign * half)) for sign in (-1, 1))
+        start, end = (tuple(int(c) for c in to_fixed_point(size // 2 + sign * half)) for sign in (-1, 1))
         cv2.line(kernel, start, end, 1.0, 1, cv2.LINE_AA, SHIFT)
         cv2.filter2D(image, -1, kernel / kernel.sum(), dst=image)
     elif params.blur_sigma > 0.1:
@@ -126,17 +128,17 @@ def _tent(rng, params, gain):
         bend = start + rng.normal(0, 0.25, 2) * small
         end = start + rng.normal(0, 0.4, 2) * small
         shade = float(rng.choice([-1.5, 1.0]))  # a fold's shadow is deeper than its highlight is bright
-        cv2.polylines(folds, [_fixed(_bezier(start, bend, end, 10))], False, shade, 1, cv2.LINE_8, SHIFT)
+        cv2.polylines(folds, [to_fixed_point(bezier(start, bend, end, 10))], False, shade, 1, cv2.LINE_8, SHIFT)
     folds = cv2.GaussianBlur(folds, (0, 0), 0.7)
     shading = 1 + params.tent_texture * (0.5 * blotches + folds)
-    lit = shading[..., None] * cv2.resize(gain, small, interpolation=cv2.INTER_LINEAR) * _hsv_to_bgr(params.tent_hsv)[0]
+    lit = shading[..., None] * cv2.resize(gain, small, interpolation=cv2.INTER_LINEAR) * hsv_to_bgr(params.tent_hsv)[0]
     return cv2.resize(cv2.convertScaleAbs(lit), (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def _paint_strip(photo, strip, gain):
     """Paint the lit edge strip into the photo (a rare extra, so plain numpy on its pixels only)."""
     coverage = np.zeros(photo.shape[:2], np.uint8)
-    cv2.fillPoly(coverage, [_fixed(strip.polygon)], 255, cv2.LINE_AA, SHIFT)
+    cv2.fillPoly(coverage, [to_fixed_point(strip.polygon)], 255, cv2.LINE_AA, SHIFT)
     rows, columns = np.nonzero(coverage)
     share = coverage[rows, columns, None].astype(np.float32) / 255
     full_gain = cv2.resize(gain, photo.shape[1::-1], interpolation=cv2.INTER_LINEAR)
@@ -169,7 +171,7 @@ def ground_truth(fish, params):
     """The truth dict of a photo (``photo``, ``fish_id`` and ``session`` left empty)."""
 
     def mapped(points):
-        return _apply(params.to_photo, points).tolist()
+        return apply_affine(params.to_photo, points).tolist()
 
     truth = {"photo": "", "fish_id": "", "session": "", "flank": params.flank, "upside_down": params.upside_down}
     truth.update(angle=params.angle, scale=params.scale, body_length_px=params.scale * fish.length)

@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 
 from lateral.synthetic.canonical_layer import SkinLook
-from lateral.synthetic.fish import EYE_CLEARANCE, FLANKS, SPOT_REGION_START, _circles_inside, _hsv_to_bgr, _random_bgr
+from lateral.synthetic.fish import (
+    EYE_CLEARANCE, FLANKS, SPOT_REGION_START, circles_inside, hsv_to_bgr, random_bgr,
+)
 
 BODY_LENGTH_OF_WIDTH = (0.45, 0.70)  # fish body length / photo width
 SMALL_FISH = (0.3, 0.45)  # a body_share for small fish: harder photos on request
@@ -162,7 +164,7 @@ def _photo_spots(rng, fish, spots):
     u, v = x / length, (2 * y - top - bottom) / (bottom - top)
     radius, halo_radius = spots.radius * factor, spots.halo_radius * factor
     outer = np.maximum(radius, halo_radius) * length
-    inside = _circles_inside(x, y, outer, length, fish.y_top, fish.y_bottom, 0.0)
+    inside = circles_inside(x, y, outer, length, fish.y_top, fish.y_bottom, 0.0)
     clear_of_eye = np.hypot(x - fish.eye_centre[0], y - fish.eye_centre[1]) > EYE_CLEARANCE * fish.eye_radius + outer
     moved = inside & clear_of_eye & (u >= SPOT_REGION_START)
 
@@ -238,7 +240,7 @@ def _tent_stays_green(cast, tent_hsv):
     temperature, across, down, tint = cast
     warmth = (temperature + np.array([-0.5, 0.5])[:, None] * across + np.array([-0.5, 0.5]) * down).ravel()
     log_gain = np.stack([-warmth, np.full_like(warmth, tint), warmth], 1)
-    bgr = (_hsv_to_bgr(tent_hsv)[0] / 255 * np.exp(log_gain)).astype(np.float32)
+    bgr = (hsv_to_bgr(tent_hsv)[0] / 255 * np.exp(log_gain)).astype(np.float32)
     hsv = cv2.cvtColor(bgr[:, None, :], cv2.COLOR_BGR2HSV)[:, 0]  # float: hue in degrees, saturation 0..1
     hue, saturation = hsv[:, 0] / 2, hsv[:, 1] * 255
     return bool(np.all((hue >= TENT_HUE[0]) & (hue <= TENT_HUE[1]) & (saturation >= TENT_MIN_SATURATION)))
@@ -284,7 +286,7 @@ def _place(rng, fish, linear, size, margin):
 def _edge_strip(rng, fish, to_photo, size, margin):
     """A slanted band along a border with room for it; None when no border has room."""
     width, height = size
-    placed = _apply(to_photo, fish.outline_points())
+    placed = apply_affine(to_photo, fish.outline_points())
     box_low, box_high = placed.min(axis=0), placed.max(axis=0)
     room = {"left": box_low[0], "top": box_low[1], "right": width - 1 - box_high[0], "bottom": height - 1 - box_high[1]}
     clearance = margin / 2
@@ -302,9 +304,10 @@ def _edge_strip(rng, fish, to_photo, size, margin):
         "bottom": [[0, height], [width, height], [width, height - far], [0, height - near]],
     }[side]
     dark_grey, dark_brown = ((0, 179), (0, 30), (50, 110)), ((8, 20), (60, 140), (50, 110))
-    colour = _random_bgr(rng, *(dark_grey if rng.random() < 0.5 else dark_brown))
+    colour = random_bgr(rng, *(dark_grey if rng.random() < 0.5 else dark_brown))
     return EdgeStrip(side, np.array(corners, np.float64), colour)
 
 
-def _apply(affine, points):
+def apply_affine(affine, points):
+    """Points [n, 2] mapped by a 2x3 affine matrix."""
     return np.asarray(points, np.float64).reshape(-1, 2) @ affine[:, :2].T + affine[:, 2]

@@ -9,8 +9,11 @@ and overwrite that model. So is a folder holding a run of a different
 architecture (naming the key that differs) and, for stage two, one built on
 another stage-one model. A refusal changes nothing in the folder.
 
-Every file is written whole or not at all (a temporary file renamed over the
-old one), so a kill at any moment leaves the previous version.
+Every file is written whole or not at all (``lateral.atomic_write``), so a
+kill at any moment leaves the previous version. The SavedModel export is a
+folder, swapped in by two renames: a kill between them leaves the previous
+export as ``<name>.previous``, put back by the next export
+(``export_atomically``).
 
 One process trains a run folder at a time: ``hold_run_folder`` takes the OS
 file lock ``<sub_name>.lock`` beside it (the gallery's kind of lock,
@@ -31,6 +34,7 @@ import filelock
 import tensorflow as tf
 import yaml
 
+from lateral.atomic_write import replacing, sync_folder, write_atomically
 from lateral.config import snapshot
 from lateral.runs import (  # noqa: F401  (re-exported: the run folder's file names live in lateral.runs)
     CHECKPOINT_FOLDER, CHECKPOINT_PREFIX, CODES_MODEL, CONFIG_SNAPSHOT, EMBEDDING_MODEL, LABEL_MAP, SAVED_MODEL,
@@ -54,35 +58,33 @@ def warn(message):
     print(f"warning: {message}", file=sys.stderr)
 
 
-def write_text_atomically(path, text):
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-
-
 def save_model_atomically(model, path):
     """``model.save(path)``, through a temporary file: a kill mid-save leaves the previous model."""
-    partial = path.with_name(path.stem + ".partial" + path.suffix)  # Keras wants the .keras suffix
-    model.save(partial)
-    os.replace(partial, path)
+    with replacing(path, suffix=path.suffix) as temporary:  # Keras wants the .keras suffix
+        model.save(temporary)
 
 
 def export_atomically(model, path):
-    """``model.export(path)`` (a SavedModel folder), exported beside it and then swapped in."""
+    """``model.export(path)`` (a SavedModel folder), exported beside it and then swapped in by two renames.
+
+    A kill between the renames leaves the previous export as ``<name>.previous``
+    and none at ``path``: the next export puts it back before it starts, so a
+    failed export still leaves it in place.
+    """
     partial = path.with_name(path.name + ".partial")
+    previous = path.with_name(path.name + ".previous")
+    if previous.exists() and not path.exists():
+        os.replace(previous, path)
     shutil.rmtree(partial, ignore_errors=True)  # a leftover of an export that was killed
     model.export(str(partial), verbose=False)
     if path.exists():
-        previous = path.with_name(path.name + ".previous")
         shutil.rmtree(previous, ignore_errors=True)
         os.replace(path, previous)
         os.replace(partial, path)
         shutil.rmtree(previous)
     else:
         os.replace(partial, path)
+    sync_folder(path.parent)
 
 
 _HELD = {}  # lock file -> its FileLock, held until this process ends
@@ -225,10 +227,10 @@ class RunDirectory:
     def write_metadata(self, config, label_map, stage_one=None):
         """The config snapshot and label map (and, for stage two, the stage-one record), each written whole."""
         self.path.mkdir(parents=True, exist_ok=True)
-        write_text_atomically(self.path / CONFIG_SNAPSHOT, yaml.safe_dump(snapshot(config), sort_keys=False))
-        write_text_atomically(self.path / LABEL_MAP, json.dumps(label_map, indent=2) + "\n")
+        write_atomically(self.path / CONFIG_SNAPSHOT, yaml.safe_dump(snapshot(config), sort_keys=False))
+        write_atomically(self.path / LABEL_MAP, json.dumps(label_map, indent=2) + "\n")
         if stage_one is not None:
-            write_text_atomically(self.path / STAGE_ONE_RECORD, json.dumps(stage_one, indent=2) + "\n")
+            write_atomically(self.path / STAGE_ONE_RECORD, json.dumps(stage_one, indent=2) + "\n")
 
     def resume(self, max_to_keep=3, writer=None, **trackables):
         """A CheckpointManager for ``trackables``, restored from the newest readable checkpoint if there is one.

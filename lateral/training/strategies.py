@@ -11,6 +11,7 @@ from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
 from tensorflow.python.eager import context
 
 from lateral.registry import Registry
+from lateral.training.names import STRATEGY_NAMES
 
 # How long the coordination service waits for a silent worker before it stops the job. TensorFlow's
 # default, 10 s, is shorter than a worker's exit can take on a busy machine: its heartbeats stop
@@ -18,7 +19,7 @@ from lateral.registry import Registry
 HEARTBEAT_TIMEOUT_SECONDS = 60
 COORDINATED_JOBS = ("chief", "worker")
 
-STRATEGIES = Registry("strategy")
+STRATEGIES = Registry("strategy", declared=STRATEGY_NAMES)
 STRATEGIES.register("default")(tf.distribute.get_strategy)
 
 

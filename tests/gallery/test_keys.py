@@ -41,18 +41,6 @@ def test_read_key_from_a_file(tmp_path):
         keys.read_key("a", tmp_path / "key.txt")
 
 
-def test_linkability_by_hand():
-    from lateral.gallery.protection import linkability
-
-    # p(mated) = {1: .5, 2: .5}, p(non-mated) = {0: .5, 1: .5}: LR(1) = 1 gives D = 0, LR(2) = inf gives D = 1.
-    d_sys, local = linkability([1, 1, 2, 2], [0, 0, 1, 1])
-    assert d_sys == 0.5 and local == {0: 0.0, 1: 0.0, 2: 1.0}
-    # LR = 3 at score 1: D = 2 * 3 / 4 - 1 = 0.5, weighted by p(mated) = 0.75; LR(0) = 1/3 gives 0.
-    d_sys, _ = linkability([1, 1, 1, 0], [0, 0, 0, 1])
-    assert d_sys == 0.75 * 0.5
-    assert linkability([0, 1, 2, 3], [3, 2, 1, 0])[0] == 0.0  # the same distribution: unlinkable
-
-
 def test_a_passphrase_gives_a_fixed_permutation():
     # permutation_seed is the first 16 bytes of SHA-256(b"lateral-permutation\0" || key), big-endian.
     seed = keys.permutation_seed("north pond")

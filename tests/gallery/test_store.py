@@ -274,7 +274,7 @@ def test_a_version_1_gallery_that_cannot_be_written_is_used_as_it_is(tmp_path, m
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(store, "_write_atomically", read_only)
+    monkeypatch.setattr(store, "write_atomically", read_only)
     assert len(load_gallery(path)) == 3
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.lock"]
     assert "could not be converted to version 3 (Permission denied)" in caplog.text

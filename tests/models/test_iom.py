@@ -4,7 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from lateral.models.iom import HardCodes, IoMProjection, KeyedPermutation, build_codes_model, soft_codes
+from lateral.models.iom import (
+    HardCodes, IoMProjection, KeyedPermutation, build_codes_head, build_codes_model, soft_codes,
+)
+from lateral.models.permutation import keyed_permutation
+from lateral.runs import codes_head
 
 RNG = np.random.default_rng(4)
 EMBEDDINGS = RNG.normal(size=(5, 12)).astype(np.float32)
@@ -71,3 +75,23 @@ def test_codes_model_round_trips_through_keras_save(tmp_path):
     loaded = keras.models.load_model(tmp_path / "codes.keras")
     np.testing.assert_array_equal(loaded(images).numpy(), codes)
     assert loaded.get_layer("permutation").key == 3
+
+
+@pytest.mark.parametrize("algorithm", ["hmac-sha256-fisher-yates", "numpy-pcg64-v1"])
+def test_the_codes_head_is_the_argmax_of_the_keyed_embedding_projected(algorithm):
+    projection = IoMProjection(m=6, q=4, hidden_layers=0)
+    head = build_codes_head(12, projection, key=9, algorithm=algorithm)
+    order = keyed_permutation(9, 12, algorithm)
+    expected = numpy_logits(projection, EMBEDDINGS[:, order]).argmax(axis=-1)
+    np.testing.assert_array_equal(head(EMBEDDINGS).numpy(), expected)
+
+
+def test_a_saved_codes_models_head_gives_the_models_own_codes():
+    """``lateral.runs.codes_head`` rebuilds the head under the saved key and algorithm: the same codes as the model."""
+    pixels = keras.Input((8, 16, 3))
+    embedding = keras.Model(pixels, keras.layers.Dense(12)(keras.layers.Flatten()(pixels)))
+    model = build_codes_model(embedding, IoMProjection(m=6, q=4, hidden_layers=1), key=5)
+    model.get_layer("permutation").algorithm = "numpy-pcg64-v1"  # as a model saved before the algorithm was named
+    model.get_layer("permutation").build((None, 12))
+    images = RNG.uniform(0, 255, size=(4, 8, 16, 3)).astype(np.float32)
+    np.testing.assert_array_equal(codes_head(model)(embedding(images)).numpy(), model(images).numpy())

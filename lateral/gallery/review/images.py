@@ -10,13 +10,12 @@ file).
 """
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from lateral.atomic_write import write_atomically
 from lateral.gallery.encoder import file_sha256
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.photo_io import read_colour_photo
@@ -95,16 +94,5 @@ class ThumbnailCache:
             raise SourceMissing(f"{source} can no longer be read ({rejection.reason})") from None
         self.folder.mkdir(parents=True, exist_ok=True)
         for name, data in views.items():
-            _write_atomically(self.path(sha256, name), data)
+            write_atomically(self.path(sha256, name), data)
         return views[kind]
-
-
-def _write_atomically(path, data):
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
