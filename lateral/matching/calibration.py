@@ -53,6 +53,18 @@ class Calibration:
         """P(same fish) of each score; beyond the knots, the end knots' probabilities."""
         return np.interp(np.asarray(values, np.float64), self.knots, self.probabilities)
 
+    def score_at(self, probability):
+        """The smallest score mapped to at least ``probability`` (inverting the interpolation); infinity if none."""
+        knots, probabilities = np.asarray(self.knots), np.asarray(self.probabilities)
+        reached = np.flatnonzero(probabilities >= probability)
+        if not reached.size:
+            return float("inf")
+        first = reached[0]
+        if first == 0:
+            return float("-inf")  # every score, below the first knot too (clipped to its probability)
+        low, high = probabilities[first - 1], probabilities[first]
+        return float(knots[first - 1] + (probability - low) / (high - low) * (knots[first] - knots[first - 1]))
+
     def save(self, path):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +92,12 @@ class Calibration:
 def calibration_path(run_folder, score):
     """Where a run folder keeps the calibration of ``score``."""
     return Path(run_folder) / "calibration" / f"{score}.json"
+
+
+def pair_calibration_paths(run_folder, model, measure, matcher):
+    """The two calibrations fusion needs, ``<model>_<measure>`` and ``<model>_<matcher>`` (the matcher's depends on
+    the model's shortlist), as a run folder keeps them."""
+    return tuple(calibration_path(run_folder, f"{model}_{score}") for score in (measure, matcher))
 
 
 def _bins(probabilities, bins):

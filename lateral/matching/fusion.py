@@ -45,3 +45,13 @@ def fuse(global_probability, local_probability):
     verified = ~np.isnan(local_probability)
     return np.where(verified, (global_probability + np.where(verified, local_probability, 0.0)) / 2,
                     global_probability)
+
+
+def fuse_calibrated(global_scores, local_scores, calibrations):
+    """``fuse`` of the two scores mapped to P(same fish) by ``calibrations`` (global, local); ``local_scores`` is
+    NaN where not verified."""
+    global_calibration, local_calibration = calibrations
+    local_scores = np.asarray(local_scores, np.float64)
+    verified = ~np.isnan(local_scores)
+    return fuse(global_calibration(global_scores),
+                np.where(verified, local_calibration(np.nan_to_num(local_scores)), np.nan))
