@@ -24,6 +24,9 @@ import numpy as np
 from lateral.user_errors import UserError
 
 ECE_BINS = 10
+# Package data: calibrations of the frozen ImageNet features and their SIFT verification, fitted on development
+# data by bench/default_calibration.py (docs/matching.md), for a model no run calibration exists for.
+SHIPPED_FOLDER = Path(__file__).parent / "calibrations"
 
 
 class CalibrationError(UserError):
@@ -92,6 +95,11 @@ class Calibration:
 def calibration_path(run_folder, score):
     """Where a run folder keeps the calibration of ``score``."""
     return Path(run_folder) / "calibration" / f"{score}.json"
+
+
+def shipped_path(score):
+    """Where the package keeps its default calibration of ``score`` (e.g. ``imagenet_sift``)."""
+    return SHIPPED_FOLDER / f"{score}.json"
 
 
 def pair_calibration_paths(run_folder, model, measure, matcher):

@@ -30,14 +30,20 @@ SHORTLIST = 5
 HAMMING_KNOTS, SIFT_KNOTS = (0.5, 1.0), (0.0, 20.0)
 
 
+def calibrated_run(iom_run, folder):
+    """A copy of the tiny stage-two run with the hand-made calibrations of its Hamming score and SIFT inliers."""
+    run = folder / "run"
+    shutil.copytree(iom_run[0] / "checkpoints" / "tiny_iom", run)
+    Calibration("run_hamming", HAMMING_KNOTS, (0.0, 1.0)).save(calibration_path(run, "run_hamming"))
+    Calibration("run_sift", SIFT_KNOTS, (0.0, 1.0)).save(calibration_path(run, "run_sift"))
+    return run
+
+
 @pytest.fixture(scope="module")
 def verifying(prepared_synthetic, iom_run, tmp_path_factory):
     """(root, run folder copy with calibrations, gallery of 6 fish made with --verify sift --shortlist 5)."""
     root = tmp_path_factory.mktemp("verifying")
-    run = root / "run"
-    shutil.copytree(iom_run[0] / "checkpoints" / "tiny_iom", run)
-    Calibration("run_hamming", HAMMING_KNOTS, (0.0, 1.0)).save(calibration_path(run, "run_hamming"))
-    Calibration("run_sift", SIFT_KNOTS, (0.0, 1.0)).save(calibration_path(run, "run_sift"))
+    run = calibrated_run(iom_run, root)
     shutil.copytree(prepared_synthetic.parent / "raw", root / "raw")
     for fish in KNOWN:
         shutil.copytree(root / "raw" / "session_1" / fish, root / "known" / "session_1" / fish)
