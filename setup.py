@@ -21,6 +21,7 @@ setup(
         "PyYAML>=6.0.1,<7",  # 6.0 has no wheels for Python 3.11+
         "absl-py>=2.1,<3",
         "scikit-learn>=1.5,<2",
+        "threadpoolctl>=3.1,<4",  # local matching's small matrix products on one BLAS thread (docs/matching.md)
         "matplotlib>=3.8.4,<4",  # 3.8.4: the first built for NumPy 2
         "tqdm>=4.66,<5",
         "filelock>=3.21,<4",  # 3.21: a waiter whose lock file was removed (gallery never created) retries

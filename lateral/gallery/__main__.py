@@ -472,6 +472,9 @@ def _show_list(args, summary):
     print(f"model {model['path']} (m={model['m']}, q={model['q']}, weights {model['fingerprint'][:12]}…); "
           f"key: {'set' if header['key'] else 'none'}; float embeddings: "
           f"{'stored' if header['stores_embeddings'] else 'not stored'}")
+    if header.get("verify"):
+        print(f"local verification: {header['verify']['matcher']}, shortlist {header['verify']['shortlist'] or 'all'}"
+              " (local features beside the gallery, not cancellable)")
     print(f"{summary['templates']} templates of {len(summary['fish'])} fish; {summary['decisions']} decisions "
           "recorded")
     for row in summary["fish"]:
