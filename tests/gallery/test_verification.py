@@ -167,3 +167,17 @@ def test_the_matcher_refusal_comes_before_tensorflow_loads(verifying):
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
     assert done.stdout.split() == ["2", "False"], done.stderr
+
+
+def test_a_confirmed_photo_has_its_features_stored_beside_the_gallery(verifying, tmp_path):
+    root, _, gallery_path = verifying
+    copy = tmp_path / "pond.lgal"
+    shutil.copy(gallery_path, copy)
+    shutil.copytree(sidecar_folder(gallery_path), sidecar_folder(copy))
+    photo = sorted((root / "raw" / "session_2" / "fish_001").glob("*.jpg"))[0]
+    commands.confirm(copy, photo, "fish_001", session="session_2")
+    entry = next(e for e in load_gallery(copy).entries if e["source"] == str(photo.resolve()))
+    encoder = commands.open_gallery(copy, None)[1]
+    kept = load_features(sidecar_folder(copy) / f"{entry['sha256']}.npz")
+    expected = photo_features(photo, encoder.read_photo(photo).roi_corners, "sift")
+    np.testing.assert_array_equal(kept.descriptors, expected.descriptors)
