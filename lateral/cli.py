@@ -61,6 +61,11 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    """argparse ``type``: an integer of at least 0."""
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
 def number_within(what, low, high, low_included=True):
     """An argparse ``type``: a finite number from ``low`` (itself only if ``low_included``) to ``high``;
     ``what`` names it in the message ("a score")."""

@@ -109,8 +109,9 @@ def read_calibration(path, measure):
             key = f"scores_{measure}"
             if key not in stored:
                 held = ", ".join(name.removeprefix("scores_") for name in stored if name.startswith("scores_"))
+                how = f"--verify {measure.partition('+')[2]}" if "+" in measure else f"--measure {measure}"
                 raise CalibrationError(f"{path} holds no {measure} scores (it has {held or 'none'}); run test_iom.py "
-                                       f"with --measure {measure}")
+                                       f"with {how}")
             return stored[key].astype(np.float64), about
     except FileNotFoundError:
         raise CalibrationError(f"no open-set calibration at {path}: run test_iom.py on held-out fish for this model "

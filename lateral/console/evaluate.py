@@ -3,7 +3,8 @@
 
 from pathlib import Path
 
-from lateral.cli import ArgumentParser, add_verbose_flag, fraction, positive_int, run_explaining_errors
+from lateral.cli import (ArgumentParser, add_verbose_flag, fraction, non_negative_int, positive_int,
+                         run_explaining_errors)
 from lateral.console.common import check_dataset
 from lateral.matching.fusion import DEFAULT_BUDGET
 from lateral.matching.local_features import MATCHERS
@@ -79,11 +80,6 @@ def build_parser(prog):
                              "that fill galleries of 100 and 1,000 fish beyond the test fish")
     add_verbose_flag(parser)
     return parser
-
-
-def non_negative_int(text):
-    """argparse ``type``: an integer of at least 0."""
-    return 0 if text.strip() == "0" else positive_int(text)
 
 
 def main(argv=None, prog="lateral evaluate"):

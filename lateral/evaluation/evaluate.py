@@ -21,8 +21,7 @@ import numpy as np
 from lateral.data.records import DatasetError
 from lateral.data.split import keep_fish
 from lateral.evaluation.camera_norm import camera_normalise
-from lateral.evaluation.local_verification import (check_calibrations, fit_calibrations, fused_scores, local_features,
-                                                   verified_inliers)
+from lateral.evaluation.local_verification import check_calibrations, fit_calibrations, local_features, verified_inliers
 from lateral.evaluation.open_set import evaluate_open_set, impostor_best_scores
 from lateral.evaluation.per_fish import per_fish_markdown, per_fish_rank1
 from lateral.evaluation.protocol import EvaluationError, comparable, require_both_kinds, verification_pairs
@@ -32,6 +31,7 @@ from lateral.evaluation.templates import compute_templates, load_test_set
 from lateral.evaluation.verification import evaluate_measure
 from lateral.fpir import CALIBRATION_FILE, write_calibration
 from lateral.matching.calibration import Calibration
+from lateral.matching.fusion import fuse_calibrated
 from lateral.measures import MEASURES
 from lateral.runs import CODES_MODEL
 
@@ -139,7 +139,7 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
                                                                 first, second, genuine, calibration_files, out_dir)
         else:
             calibrations = [Calibration.load(path) for path in calibration_files]
-        similarities[f"{measures[0]}+{verify.matcher}"] = fused_scores(similarities[measures[0]], local, calibrations)
+        similarities[f"{measures[0]}+{verify.matcher}"] = fuse_calibrated(similarities[measures[0]], local, calibrations)
     for name, similarity in similarities.items():
         ranking_scores = similarity
         if options.rerank:

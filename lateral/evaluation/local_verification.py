@@ -17,9 +17,9 @@ import numpy as np
 from lateral.data.prepare import roi_corners
 from lateral.evaluation.protocol import EvaluationError
 from lateral.matching.cache import FeatureCache, image_features
-from lateral.matching.calibration import (Calibration, CalibrationError, calibration_path, expected_calibration_error,
-                                          plot_reliability)
-from lateral.matching.fusion import DEFAULT_BUDGET, fuse, shortlist, verify_shortlist
+from lateral.matching.calibration import (Calibration, CalibrationError, expected_calibration_error,
+                                          pair_calibration_paths, plot_reliability, shipped_path)
+from lateral.matching.fusion import DEFAULT_BUDGET, shortlist, verify_shortlist
 from lateral.matching.local_features import MATCHERS
 from lateral.matching.roi import DEFAULT_LONG_SIDE
 from lateral.matching.verify import local_score
@@ -43,8 +43,13 @@ class VerifyOptions:
 def check_calibrations(run_folder, model, measure, options):
     """The two calibrations' paths, ``<model>_<measure>`` and ``<model>_<matcher>`` (the matcher's depends on
     the model's shortlist); a CalibrationError before any work when they are missing (or, when fitting,
-    already there: a fitted calibration is never overwritten unasked)."""
-    paths = tuple(calibration_path(run_folder, f"{model}_{score}") for score in (measure, options.matcher))
+    already there: a fitted calibration is never overwritten unasked). A run without its own calibrations of the
+    frozen ImageNet features uses the package's (bench/default_calibration.py), when it ships that pair."""
+    paths = pair_calibration_paths(run_folder, model, measure, options.matcher)
+    shipped = tuple(shipped_path(path.stem) for path in paths)
+    if not options.fit_calibration and not any(path.exists() for path in paths) and all(
+            path.exists() for path in shipped):
+        return shipped
     for path in paths:
         if options.fit_calibration and path.exists():
             raise CalibrationError(f"{path} exists; delete it to fit the calibration again")
@@ -79,12 +84,6 @@ def verified_inliers(similarity, allowed, features, options):
     norm = MATCHERS.get(options.matcher).norm
     return verify_shortlist(shortlist(similarity, allowed, options.budget),
                             lambda i, j: local_score(features[i], features[j], norm), same_images=True)
-
-
-def fused_scores(similarity, local, calibrations):
-    global_calibration, local_calibration = calibrations
-    verified = ~np.isnan(local)
-    return fuse(global_calibration(similarity), np.where(verified, local_calibration(np.nan_to_num(local)), np.nan))
 
 
 def fit_calibrations(similarity, local, fish_ids, first, second, genuine, paths, out_dir):

@@ -1,6 +1,7 @@
 """``lateral gallery COMMAND`` (also ``python -m lateral.gallery COMMAND``): a gallery of known fish.
 
     enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
+             [--verify sift [--shortlist 100]]
     identify --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
     confirm  --gallery G.lgal --photo P [P ...] --fish ID|new [--new] [--session S [--session_date YYYY-MM-DD]]
     history  --gallery G.lgal --out captures.csv
@@ -40,12 +41,14 @@ import os  # noqa: E402
 import sys  # noqa: E402
 
 from lateral.atomic_write import replacing  # noqa: E402
-from lateral.cli import ArgumentParser, check_outputs_apart, number_within, positive_int  # noqa: E402
+from lateral.cli import (ArgumentParser, check_outputs_apart, non_negative_int, number_within,  # noqa: E402
+                         positive_int)
 from lateral.data.layout import photo_files, read_layout  # noqa: E402
 from lateral.gallery.schema import PHOTO_MODES  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
 from lateral.gallery.store import GalleryError  # noqa: E402
+from lateral.matching.local_features import MATCHERS  # noqa: E402
 from lateral.registry import Registry  # noqa: E402
 
 
@@ -123,6 +126,17 @@ def _decision_flags(sub, verb):
     sub.add_argument("--metrics", default=None, help="test_iom.py's metrics.json for this model (for --far)")
 
 
+def _verify_flags(sub, creating=False):
+    """--verify and --shortlist (docs/matching.md): chosen when a gallery is created and recorded in it."""
+    sub.add_argument("--verify", choices=MATCHERS.names(), default=None,
+                     help="a new gallery verifies each search's shortlist by this local matcher and stores each "
+                          "photo's local features beside it (not cancellable)" if creating else
+                     "the gallery's local matcher (default: the one it was created with; another is refused)")
+    sub.add_argument("--shortlist", type=non_negative_int, default=None,
+                     help="templates verified per search (default 100; 0: all); recorded in a new gallery" if creating
+                     else "templates verified per search (default: the gallery's; 0: all)")
+
+
 def build_parser(prog="lateral gallery"):
     parser = ArgumentParser(prog=prog, description=DESCRIPTION, epilog="examples:\n" + "".join(
         f"  {example}\n" for example in EXAMPLES.values()) + f"\n`{prog} COMMAND --help` shows a command's flags.")
@@ -156,12 +170,14 @@ def build_parser(prog="lateral gallery"):
     enroll.add_argument("--flip_tta", action="store_true",
                         help="a new gallery's templates average each photo with its mirror image (flip test-time "
                              "augmentation); recorded in the gallery, so identify and review do the same")
+    _verify_flags(enroll, creating=True)
 
     identify = command("identify", "the most likely known fish for each photo, and match/review/new")
     identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
     _decision_flags(identify, "accept")
     identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming",
                           help="how templates are compared (cosine needs a gallery made with --store_embeddings)")
+    _verify_flags(identify)
     _capture_flag(identify)
     identify.add_argument("--csv", default=None, help="write one row per photo and candidate")
     identify.add_argument("--json", default=None, help="write the full results")
@@ -245,6 +261,7 @@ def build_parser(prog="lateral gallery"):
     review.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     review.add_argument("--no_browser", action="store_true", help="only print the address")
+    _verify_flags(review)
     review.set_defaults(measure="hamming")
     return parser
 
@@ -293,7 +310,17 @@ def _thresholds(args):
         return given_thresholds(args.threshold, args.review_threshold)
     if args.metrics is None:
         raise GalleryError("--far needs --metrics, the metrics.json that test_iom.py wrote for this model")
-    return thresholds_from_metrics(args.metrics, args.measure, args.far, args.review_far)
+    return thresholds_from_metrics(args.metrics, _scored_measure(args), args.far, args.review_far)
+
+
+def _scored_measure(args):
+    """The score decisions rest on: --measure, or a verifying gallery's fused score (``hamming+sift``, as
+    test_iom.py --verify names it); a matcher the gallery was not made with is refused here, before the model loads."""
+    from lateral.gallery.store import load_gallery
+    from lateral.gallery.verification import check_request, scored_measure
+
+    return scored_measure(args.measure, check_request(load_gallery(args.gallery).header, args.gallery, args.verify,
+                                                      args.shortlist))
 
 
 def _fpir_thresholds(args):
@@ -304,7 +331,7 @@ def _fpir_thresholds(args):
     calibration = args.calibration
     if calibration is None:
         calibration = calibration_path(args.model or load_gallery(args.gallery).header["model"]["path"])
-    return fpir_thresholds(calibration, args.measure, args.fpir, args.review_fpir)
+    return fpir_thresholds(calibration, _scored_measure(args), args.fpir, args.review_fpir)
 
 
 def _shown_threshold(threshold):
@@ -350,7 +377,7 @@ def _enroll(args):
 
     return commands.enroll(args.gallery, args.input, args.model, keys.read_key(args.key, args.key_file), args.fish,
                            args.session, args.session_pattern, args.store_embeddings, args.mode, args.flip_tta,
-                           args.capture_pattern)
+                           args.capture_pattern, args.verify, args.shortlist)
 
 
 def _show_identify(args, summary):
@@ -406,7 +433,8 @@ def _identify(args):
     _check_output(args.json, "--json")
     check_outputs_apart([("--csv", args.csv), ("--json", args.json)], _inputs(args))
     return commands.identify(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
-                             args.model, args.top_k, args.measure, args.mode, args.capture_pattern)
+                             args.model, args.top_k, args.measure, args.mode, args.capture_pattern, args.verify,
+                             args.shortlist)
 
 
 def _show_confirm(args, summary):
@@ -447,6 +475,9 @@ def _show_list(args, summary):
     print(f"model {model['path']} (m={model['m']}, q={model['q']}, weights {model['fingerprint'][:12]}…); "
           f"key: {'set' if header['key'] else 'none'}; float embeddings: "
           f"{'stored' if header['stores_embeddings'] else 'not stored'}")
+    if header.get("verify"):
+        print(f"local verification: {header['verify']['matcher']}, shortlist {header['verify']['shortlist'] or 'all'}"
+              " (local features beside the gallery, not cancellable)")
     print(f"{summary['templates']} templates of {len(summary['fish'])} fish; {summary['decisions']} decisions "
           "recorded")
     for row in summary["fish"]:
@@ -600,7 +631,8 @@ def _review(args):
     from lateral.gallery.review.workspace import ReviewWorkspace
 
     workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
-                                args.model, args.top_k, args.mode, args.session, args.reviewer)
+                                args.model, args.top_k, args.mode, args.session, args.reviewer, args.verify,
+                                args.shortlist)
     return serve(workspace, args.host, args.port, not args.no_browser)
 
 

@@ -19,6 +19,8 @@ from lateral.gallery.packing import pack_codes
 from lateral.gallery.search import GallerySearch, identify as search_photos
 from lateral.gallery.spreadsheet import FORMULA_LEADS
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
+from lateral.gallery.verification import LocalEvidence, check_request, scored_measure, verification_record
+from lateral.matching.fusion import DEFAULT_BUDGET
 from lateral.models.permutation import PERMUTATION_ALGORITHM
 
 FISH_ID_LENGTH = 100
@@ -70,9 +72,25 @@ def _encoder_for(gallery, path, model, key):
 
 def open_gallery(path, key, model=None):
     """(gallery, encoder) of an existing gallery, after checking its key and model."""
+    gallery, encoder, _ = open_verified(path, key, model)
+    return gallery, encoder
+
+
+def open_verified(path, key, model=None, measure=None, verify=None, shortlist=None):
+    """(gallery, encoder, LocalEvidence or None) of an existing gallery, after checking its key, its local
+    verification (a matcher it was not made with is refused) and its model. With ``measure`` (a search), the
+    calibrations of the fused score are read too; all before the model (and TensorFlow) loads."""
     gallery = load_gallery(path)
     _check_key(gallery, key, path)
-    return gallery, _encoder_for(gallery, path, model, key)
+    record = check_request(gallery.header, path, verify, shortlist)
+    evidence = None
+    if record is not None:
+        model_folder = Path(model) if model is not None else Path(gallery.header["model"]["path"])
+        evidence = LocalEvidence(path, record, model_folder, measure)
+    encoder = _encoder_for(gallery, path, model, key)
+    if evidence is not None:
+        evidence.read_corners = lambda source, mode: encoder.read_photo(source, mode).roi_corners
+    return gallery, encoder, evidence
 
 
 def _session_of(path, session, session_pattern):
@@ -81,9 +99,9 @@ def _session_of(path, session, session_pattern):
     return session_from_name(re.compile(session_pattern), Path(path).name) if session_pattern else ""
 
 
-def _enrol(gallery, encoder, labelled, mode, how, capture_regex=None):
+def _enrol(gallery, encoder, labelled, mode, how, capture_regex=None, evidence=None):
     """Add (path, fish_id, session) photos (with their capture id, if ``capture_regex`` finds one); returns the
-    summary. Already-enrolled photos are skipped."""
+    summary. Already-enrolled photos are skipped. A verifying gallery's ``evidence`` stores their local features."""
     for fish in sorted({fish for _, fish, _ in labelled}):
         check_fish_id(fish)
     known = gallery.entry_by_sha()
@@ -101,6 +119,8 @@ def _enrol(gallery, encoder, labelled, mode, how, capture_regex=None):
         else:
             conflicts.append((photo.source, previous["fish_id"], fish, previous["source"]))
     codes, embeddings = encoder.encode([photo for photo, _, _ in fresh])
+    if evidence is not None:
+        evidence.store([photo for photo, _, _ in fresh])
     stamp = now()
     entries = [{"fish_id": fish, "source": photo.source, "sha256": photo.sha256, "session": session,
                 "flank": photo.flank, "mode": photo.mode, "added": stamp, "how": how}
@@ -117,14 +137,18 @@ def _enrol(gallery, encoder, labelled, mode, how, capture_regex=None):
 
 @holding_gallery_lock
 def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=None, session_pattern=None,
-           store_embeddings=False, mode="auto", flip_tta=False, capture_pattern=None):
+           store_embeddings=False, mode="auto", flip_tta=False, capture_pattern=None, verify=None, shortlist=None):
     """Add photos: ``input_path`` laid out RAW/<fish_id>/* (or RAW/<session>/<fish_id>/*), or, with
-    ``fish``, files or a folder of one fish. A new gallery needs ``model``."""
+    ``fish``, files or a folder of one fish. A new gallery needs ``model``; ``verify`` (a matcher) makes it verify
+    each search's ``shortlist`` locally (lateral.gallery.verification), storing every photo's local features."""
     if fish is not None:
         check_fish_id(fish)
     gallery_path = Path(gallery_path)
     if gallery_path.exists():
-        gallery, encoder = open_gallery(gallery_path, key, model)
+        gallery, encoder, evidence = open_verified(gallery_path, key, model, verify=verify)
+        if shortlist is not None and evidence is not None and shortlist != evidence.record["shortlist"]:
+            raise GalleryError(f"{gallery_path} was created with --shortlist {evidence.record['shortlist']}; --shortlist "
+                               "applies to enroll only when a gallery is created (identify and review take it)")
         if store_embeddings and not gallery.header["stores_embeddings"]:
             raise GalleryError(f"{gallery_path} was created without float embeddings; --store_embeddings applies "
                                "only when a gallery is created")
@@ -137,8 +161,16 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
                                "to create it")
         from lateral.gallery.encoder import TemplateEncoder
 
+        record = None if verify is None else verification_record(verify, DEFAULT_BUDGET if shortlist is None
+                                                                  else shortlist)
+        if record is None and shortlist is not None:
+            raise GalleryError("--shortlist goes with --verify (e.g. --verify sift)")
         encoder = TemplateEncoder(model, keys.permutation_seed(key), flip_tta=flip_tta)
         gallery = Gallery.new(encoder.model_record(), keys.make_verifier(key), store_embeddings)
+        evidence = None
+        if record is not None:
+            gallery.header["verify"] = record
+            evidence = LocalEvidence(gallery_path, record, model, None)
     pattern = session_pattern if session_pattern is not None else encoder.config.session_pattern
     if fish is not None:
         labelled = [(path, fish, _session_of(path, session, pattern)) for path in photo_files([input_path])]
@@ -152,7 +184,7 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
                     for entry in read_layout(root, pattern).photos]
     if not labelled:
         raise GalleryError(f"no photos found in {input_path}")
-    summary = _enrol(gallery, encoder, labelled, mode, "enroll", compiled(capture_pattern))
+    summary = _enrol(gallery, encoder, labelled, mode, "enroll", compiled(capture_pattern), evidence)
     if summary["added"]:
         save_gallery(gallery, gallery_path)
     for internal in ("codes", "shas"):
@@ -161,29 +193,38 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
 
 
 def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto",
-             capture_pattern=None):
-    """Search the gallery for every photo in ``inputs`` (files or folders); returns results and rejections."""
+             capture_pattern=None, verify=None, shortlist=None):
+    """Search the gallery for every photo in ``inputs`` (files or folders); returns results and rejections. A
+    verifying gallery ranks and decides on the fused P(same fish) (``thresholds`` are on it: the scores named
+    ``<measure>+<matcher>`` of the run's open-set calibration)."""
     if top_k < 1:
         raise GalleryError(f"top_k must be at least 1, not {top_k}: the decision is made on the best candidate")
     capture_regex = compiled(capture_pattern)
     files = photo_files(inputs)
     if not files:
         raise GalleryError(f"no photos found in {', '.join(map(str, inputs))}")
-    gallery, encoder = open_gallery(gallery_path, key, model)
+    gallery, encoder, evidence = open_verified(gallery_path, key, model, measure, verify, shortlist)
     search = GallerySearch(gallery, measure)
     photos, rejected = encoder.read_photos(files, mode)
     codes, embeddings = encoder.encode(photos)
-    results = search_photos(search, photos, codes, embeddings, thresholds, top_k)
+    scores = None if evidence is None else [
+        evidence.search_scores(search, code, embedding, photo.flank, evidence.photo_features(photo))
+        for photo, code, embedding in zip(photos, codes, embeddings)]
+    results = search_photos(search, photos, codes, embeddings, thresholds, top_k, scores)
     sessions = [_session_of(photo.source, None, encoder.config.session_pattern) for photo in photos]
-    # New photos are grouped by matching them with each other: the threshold for a search of that many.
+    # New photos are grouped by matching them with each other: the threshold for a search of that many (by the
+    # global score alone when the gallery verifies: the global score that reaches the fused threshold by itself).
     new_photos = sum(result["decision"] == "new" for result in results)
     within_session = thresholds.for_fish(max(new_photos - 1, 1)).accept
+    if evidence is not None:
+        within_session = evidence.global_threshold(within_session)
     for result, group in zip(results, new_fish_groups(results, codes, embeddings, sessions, within_session,
                                                       measure)):
         result["new_group"] = group  # photos of one new fish in one session share a group (lateral.gallery.grouping)
         result["fish_lacking_flank"] = len(fish_lacking_flank(gallery, result["flank"]))
     link_captures(results, [capture_of(photo.source, capture_regex) for photo in photos])
-    return {"results": results, "rejected": rejected, "thresholds": thresholds.source, "measure": measure,
+    return {"results": results, "rejected": rejected, "thresholds": thresholds.source,
+            "measure": scored_measure(measure, None if evidence is None else evidence.record),
             "templates": len(gallery), "fish": len(gallery.fish_ids())}
 
 
@@ -195,13 +236,13 @@ def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode=
     a list: the photos of one fish (a group that ``identify`` proposes as one new fish), each logged."""
     if fish != NEW_FISH:
         check_fish_id(fish)
-    gallery, encoder = open_gallery(gallery_path, key, model)
+    gallery, encoder, evidence = open_verified(gallery_path, key, model)
     photos = [photo] if isinstance(photo, (str, Path)) else list(photo)
     summary = record_confirmation(gallery, encoder, photos[0], fish, session, mode, note, new, reviewer, session_date,
-                                  capture_pattern)
+                                  capture_pattern, evidence)
     for other in photos[1:]:  # the others of a group or capture go to the fish the first one named or started
         summary = {**record_confirmation(gallery, encoder, other, summary["fish_id"], session, mode, note,
-                                         reviewer=reviewer, capture_pattern=capture_pattern),
+                                         reviewer=reviewer, capture_pattern=capture_pattern, evidence=evidence),
                    "new_fish": summary["new_fish"]}
     save_gallery(gallery, gallery_path)
     return {**summary, "photos": len(photos)}
@@ -223,11 +264,13 @@ def resolve_fish(gallery, fish, new=False):
 
 
 def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto", note="", new=False, reviewer=None,
-                        session_date=None, capture_pattern=None):
-    """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it)."""
+                        session_date=None, capture_pattern=None, evidence=None):
+    """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it); a
+    verifying gallery's ``evidence`` stores the photo's local features."""
     fish_id, is_new = resolve_fish(gallery, fish, new)
     session = _session_of(photo, session, encoder.config.session_pattern)
-    summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm", compiled(capture_pattern))
+    summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm", compiled(capture_pattern),
+                     evidence)
     summary.pop("codes")
     if summary["rejected"]:
         _, reason, detail = summary["rejected"][0]

@@ -44,6 +44,7 @@ class Photo:
     roi_png: bytes
     flank: str
     mode: str
+    roi_corners: object = None  # the ROI's corners in the source photo (local matching re-cuts it)
 
 
 def file_sha256(path):
@@ -97,7 +98,7 @@ class TemplateEncoder:
             if mode == "auto":
                 self._check_cropped_shape(path, measurements["roi"])
         encoded = cv2.imencode(".png", roi)[1].tobytes()
-        return Photo(str(path.resolve()), file_sha256(path), encoded, measurements["flank"], used)
+        return Photo(str(path.resolve()), file_sha256(path), encoded, measurements["flank"], used, measurements["roi"])
 
     def _check_cropped_shape(self, path, corners):
         """In ``auto`` mode a photo without a green tent counts as a cropped flank only if it has a flank's shape.

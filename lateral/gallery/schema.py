@@ -9,6 +9,7 @@ listed here are kept as they are.
 import string
 
 from lateral.gallery.errors import GalleryError
+from lateral.matching.local_features import MATCHERS
 from lateral.models.permutation import PERMUTATIONS
 
 
@@ -66,7 +67,11 @@ HEADER = {"created": (_text, "a string"), "updated": (_text, "a string"), "model
           "stores_embeddings": (_flag, "true or false")}
 HEADER_V2 = {"permutation": (_algorithm, f"one of {', '.join(PERMUTATIONS.names())}")}
 OPTIONAL_MODEL = {"flip_tta": (_flag, "true or false")}  # galleries made before it: false
-OPTIONAL_HEADER = {"revoked": (_texts, "a list of strings"), "migrated": (_mapping, "an object")}
+OPTIONAL_HEADER = {"revoked": (_texts, "a list of strings"), "migrated": (_mapping, "an object"),
+                   "verify": (_mapping, "an object")}  # galleries made without local verification have none
+VERIFY = {"matcher": (lambda value: isinstance(value, str) and value in MATCHERS, f"one of {', '.join(MATCHERS.names())}"),
+          "shortlist": (lambda value: value == 0 or _positive(value), "an integer of at least 0"),
+          "long_side": _within(16, SIZE_LIMIT)}
 ENTRY = {**{name: (_text, "a string") for name in ("fish_id", "source", "sha256", "flank", "mode", "added", "how")},
          "session": (lambda value: value is None or _text(value), "a string or null")}
 DECISION = {"photo": (_text, "a string"), "fish_id": (_text, "a string"), "new_fish": (_flag, "true or false"),
@@ -98,6 +103,8 @@ def check_meta(meta, version, path):
     _check_fields(header["model"], OPTIONAL_MODEL, "header", path, prefix="model.", optional=True)
     if header["key"] is not None:
         _check_fields(header["key"], VERIFIER, "header", path, prefix="key.")
+    if "verify" in header:
+        _check_fields(header["verify"], VERIFY, "header", path, prefix="verify.")
     for kind, records, fields in (("entries", meta["entries"], ENTRY), ("decisions", meta["decisions"], DECISION)):
         for index, record in enumerate(records):
             if not isinstance(record, dict):

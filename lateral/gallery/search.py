@@ -119,18 +119,22 @@ class GallerySearch:
     def fish_searched(self, flank, leave_out=()):
         """N: how many fish have a template of ``flank`` (a photo is compared with those only), not counting the
         templates at the indices ``leave_out``."""
+        return np.unique(self.fish_index[self.comparable(flank, leave_out)]).size
+
+    def comparable(self, flank, leave_out=()):
+        """bool [templates]: those of ``flank``, but the ones at the indices ``leave_out``."""
         comparable = self.flanks == flank
         comparable[list(leave_out)] = False
-        return np.unique(self.fish_index[comparable]).size
+        return comparable
 
-    def rank_fish(self, code, embedding, flank, top_k, leave_out=()):
+    def rank_fish(self, code, embedding, flank, top_k, leave_out=(), scores=None):
         """[(fish_id, score, templates compared)] of the ``top_k`` best fish, best first; the templates at the
-        indices ``leave_out`` (a photo's own template) are not compared."""
+        indices ``leave_out`` (a photo's own template) are not compared. ``scores`` (one per template, e.g. the
+        fused probability of a verifying gallery) replace the measure's."""
         if not len(self.gallery):
             return []
-        scores = self.template_scores(code, embedding).astype(np.float64)
-        comparable = self.flanks == flank
-        comparable[list(leave_out)] = False
+        scores = (self.template_scores(code, embedding) if scores is None else scores).astype(np.float64)
+        comparable = self.comparable(flank, leave_out)
         best = np.full(len(self.fish_names), -np.inf)
         np.maximum.at(best, self.fish_index[comparable], scores[comparable])
         compared = np.bincount(self.fish_index[comparable], minlength=len(self.fish_names))
@@ -142,12 +146,14 @@ def _finite(threshold):
     return threshold if math.isfinite(threshold) else None  # JSON has no infinity: null, accept nothing
 
 
-def identify(search, photos, codes, embeddings, thresholds, top_k=5):
+def identify(search, photos, codes, embeddings, thresholds, top_k=5, scores=None):
     """One result per photo: its candidates, best first, and the decision on the best one with the
-    thresholds it used and N, the number of fish searched."""
+    thresholds it used and N, the number of fish searched. ``scores`` (per photo, one per template) replace the
+    measure's: a verifying gallery's fused probabilities."""
     results = []
-    for photo, code, embedding in zip(photos, codes, embeddings):
-        candidates = search.rank_fish(code, embedding, photo.flank, max(top_k, 2))  # two, to see a tie
+    for index, (photo, code, embedding) in enumerate(zip(photos, codes, embeddings)):
+        candidates = search.rank_fish(code, embedding, photo.flank, max(top_k, 2),  # two, to see a tie
+                                      scores=None if scores is None else scores[index])
         n_fish = search.fish_searched(photo.flank)
         chosen = thresholds.for_fish(n_fish)
         results.append({

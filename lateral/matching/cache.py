@@ -8,6 +8,7 @@ describe the photo's pattern itself (docs/matching.md), so keeping them is the
 caller's choice of folder.
 """
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -25,12 +26,26 @@ MAX_PHOTO_PIXELS = 100_000_000
 def image_features(image, corners, matcher, long_side=DEFAULT_LONG_SIDE):
     """``Features`` of the ROI ``corners`` of a BGR ``image`` (the whole image when None)."""
     roi = recut_roi(image, full_frame(image) if corners is None else corners, long_side)
-    return MATCHERS.get(matcher).extract(roi)
+    return dataclasses.replace(MATCHERS.get(matcher).extract(roi), roi_size=(roi.shape[1], roi.shape[0]))
 
 
 def photo_features(path, corners, matcher, long_side=DEFAULT_LONG_SIDE):
     """``image_features`` of the photo at ``path``."""
     return image_features(read_colour_photo(path, 1, MAX_PHOTO_PIXELS), corners, matcher, long_side)
+
+
+def load_features(file):
+    """``Features`` from a file ``save_features`` wrote."""
+    with np.load(file) as stored:
+        size = tuple(int(side) for side in stored["roi_size"]) if "roi_size" in stored else None
+        return Features(stored["points"], stored["descriptors"], size)
+
+
+def save_features(file, features):
+    """Write ``features`` to ``file`` atomically: a reader never sees half a file."""
+    extra = {} if features.roi_size is None else {"roi_size": np.asarray(features.roi_size, np.int64)}
+    with replacing(Path(file)) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, points=features.points, descriptors=features.descriptors, **extra)
 
 
 class FeatureCache:
@@ -51,9 +66,7 @@ class FeatureCache:
     def features(self, path, corners=None):
         file = self._file(path, corners)
         if file.exists():
-            with np.load(file) as stored:
-                return Features(stored["points"], stored["descriptors"])
+            return load_features(file)
         features = photo_features(path, corners, self.matcher, self.long_side)
-        with replacing(file) as temporary, open(temporary, "wb") as handle:  # a reader never sees half a file
-            np.savez(handle, points=features.points, descriptors=features.descriptors)
+        save_features(file, features)
         return features

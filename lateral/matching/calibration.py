@@ -23,6 +23,9 @@ from lateral.atomic_write import write_atomically
 from lateral.user_errors import UserError
 
 ECE_BINS = 10
+# Package data: calibrations of the frozen ImageNet features and their SIFT verification, fitted on development
+# data by bench/default_calibration.py (docs/matching.md), for a model no run calibration exists for.
+SHIPPED_FOLDER = Path(__file__).parent / "calibrations"
 
 
 class CalibrationError(UserError):
@@ -52,6 +55,18 @@ class Calibration:
         """P(same fish) of each score; beyond the knots, the end knots' probabilities."""
         return np.interp(np.asarray(values, np.float64), self.knots, self.probabilities)
 
+    def score_at(self, probability):
+        """The smallest score mapped to at least ``probability`` (inverting the interpolation); infinity if none."""
+        knots, probabilities = np.asarray(self.knots), np.asarray(self.probabilities)
+        reached = np.flatnonzero(probabilities >= probability)
+        if not reached.size:
+            return float("inf")
+        first = reached[0]
+        if first == 0:
+            return float("-inf")  # every score, below the first knot too (clipped to its probability)
+        low, high = probabilities[first - 1], probabilities[first]
+        return float(knots[first - 1] + (probability - low) / (high - low) * (knots[first] - knots[first - 1]))
+
     def save(self, path):
         text = json.dumps({"score": self.score, "knots": list(self.knots),
                            "probabilities": list(self.probabilities)}, indent=1) + "\n"
@@ -75,6 +90,17 @@ class Calibration:
 def calibration_path(run_folder, score):
     """Where a run folder keeps the calibration of ``score``."""
     return Path(run_folder) / "calibration" / f"{score}.json"
+
+
+def shipped_path(score):
+    """Where the package keeps its default calibration of ``score`` (e.g. ``imagenet_sift``)."""
+    return SHIPPED_FOLDER / f"{score}.json"
+
+
+def pair_calibration_paths(run_folder, model, measure, matcher):
+    """The two calibrations fusion needs, ``<model>_<measure>`` and ``<model>_<matcher>`` (the matcher's depends on
+    the model's shortlist), as a run folder keeps them."""
+    return tuple(calibration_path(run_folder, f"{model}_{score}") for score in (measure, matcher))
 
 
 def _bins(probabilities, bins):

@@ -9,6 +9,7 @@ probability alone elsewhere.
 """
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 DEFAULT_BUDGET = 100  # candidates verified per query: the best measured on nyala, FS48 not worse (docs/matching.md)
 
@@ -30,11 +31,14 @@ def verify_shortlist(chosen, pair_score, same_images=False):
     (queries and gallery one set): a pair chosen both ways is matched once, as (min, max)."""
     local = np.full(chosen.shape, np.nan)
     done = {}
-    for query, candidate in zip(*np.nonzero(chosen)):
-        key = (min(query, candidate), max(query, candidate)) if same_images else (query, candidate)
-        if key not in done:
-            done[key] = pair_score(*key)
-        local[query, candidate] = done[key]
+    # A pair's descriptor distances are one [500, 500] product: on one BLAS thread it is as fast on an idle machine
+    # and 5x faster on a loaded one than split across threads (bench/verify_gallery.py, docs/matching.md).
+    with threadpool_limits(1, user_api="blas"):
+        for query, candidate in zip(*np.nonzero(chosen)):
+            key = (min(query, candidate), max(query, candidate)) if same_images else (query, candidate)
+            if key not in done:
+                done[key] = pair_score(*key)
+            local[query, candidate] = done[key]
     return local
 
 
@@ -45,3 +49,13 @@ def fuse(global_probability, local_probability):
     verified = ~np.isnan(local_probability)
     return np.where(verified, (global_probability + np.where(verified, local_probability, 0.0)) / 2,
                     global_probability)
+
+
+def fuse_calibrated(global_scores, local_scores, calibrations):
+    """``fuse`` of the two scores mapped to P(same fish) by ``calibrations`` (global, local); ``local_scores`` is
+    NaN where not verified."""
+    global_calibration, local_calibration = calibrations
+    local_scores = np.asarray(local_scores, np.float64)
+    verified = ~np.isnan(local_scores)
+    return fuse(global_calibration(global_scores),
+                np.where(verified, local_calibration(np.nan_to_num(local_scores)), np.nan))

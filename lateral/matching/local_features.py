@@ -26,6 +26,7 @@ MAX_KEYPOINTS = 500  # per ROI: a pair costs one [500, 500] distance matrix (doc
 class Features:
     points: np.ndarray  # float32 [n, 2], keypoint (x, y) in ROI pixels
     descriptors: np.ndarray  # [n, d]: float32 (sift) or uint8 bits (orb)
+    roi_size: tuple = None  # (width, height) of the ROI the points lie in, when known
 
 
 @dataclasses.dataclass(frozen=True)

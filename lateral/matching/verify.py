@@ -53,25 +53,38 @@ def tentative_matches(descriptors_a, descriptors_b, norm, ratio=RATIO):
     return np.stack([rows[keep], nearest[keep]], axis=1).astype(np.int64)
 
 
-def inlier_count(points_a, points_b, geometry=Geometry(), seed=0):
-    """RANSAC inliers of a similarity transform (cv2.estimateAffinePartial2D) taking ``points_a`` to
-    ``points_b``; 0 when the fit fails or rotates or scales beyond ``geometry``'s limits."""
+def inlier_mask(points_a, points_b, geometry=Geometry(), seed=0):
+    """bool [k]: the RANSAC inliers of a similarity transform (cv2.estimateAffinePartial2D) taking ``points_a`` to
+    ``points_b``; none when the fit fails or rotates or scales beyond ``geometry``'s limits."""
+    none = np.zeros(len(points_a), bool)
     if len(points_a) < MIN_MATCHES:
-        return 0
+        return none
     cv2.setRNGSeed(seed)  # RANSAC draws from OpenCV's generator: the same pair always scores the same
     transform, inliers = cv2.estimateAffinePartial2D(np.float32(points_a), np.float32(points_b), method=cv2.RANSAC,
                                                      ransacReprojThreshold=geometry.threshold, maxIters=2000,
                                                      confidence=0.995)
     if transform is None:
-        return 0
+        return none
     scale = float(np.hypot(transform[0, 0], transform[1, 0]))
     rotation = float(np.degrees(np.arctan2(transform[1, 0], transform[0, 0])))
     if abs(rotation) > geometry.max_rotation or not 1 / geometry.max_scale <= scale <= geometry.max_scale:
-        return 0
-    return int(inliers.sum())
+        return none
+    return inliers.ravel().astype(bool)
+
+
+def inlier_count(points_a, points_b, geometry=Geometry(), seed=0):
+    """How many of ``inlier_mask``: 0 when the fit fails or rotates or scales beyond ``geometry``'s limits."""
+    return int(inlier_mask(points_a, points_b, geometry, seed).sum())
+
+
+def verified_matches(features_a, features_b, norm, geometry=Geometry()):
+    """(points in a [k, 2], points in b [k, 2]) of the verified matches of two ROIs' ``Features``."""
+    pairs = tentative_matches(features_a.descriptors, features_b.descriptors, norm)
+    points_a, points_b = features_a.points[pairs[:, 0]], features_b.points[pairs[:, 1]]
+    inliers = inlier_mask(points_a, points_b, geometry)
+    return points_a[inliers], points_b[inliers]
 
 
 def local_score(features_a, features_b, norm, geometry=Geometry()):
     """The verified inlier count of two ROIs' ``Features``."""
-    pairs = tentative_matches(features_a.descriptors, features_b.descriptors, norm)
-    return inlier_count(features_a.points[pairs[:, 0]], features_b.points[pairs[:, 1]], geometry)
+    return len(verified_matches(features_a, features_b, norm, geometry)[0])

@@ -37,3 +37,13 @@ def test_expected_calibration_error_on_a_hand_computed_case(tmp_path):
     assert expected_calibration_error([1.0, 0.0], [1, 0]) == pytest.approx(0.0)  # 1.0 falls in the last bin
     plot_reliability(tmp_path / "reliability.png", probabilities, genuine, "sift")
     assert (tmp_path / "reliability.png").stat().st_size > 0
+
+
+def test_the_score_that_reaches_a_probability_inverts_the_interpolation():
+    """Knots 0, 0.5, 1 with probabilities 0, 0, 1: P = 2s - 1 above 0.5, so P 0.5 needs s 0.75 and P 0.2 s 0.6;
+    P 0 is reached by every score; P above 1 by none."""
+    calibration = Calibration("cosine", (0.0, 0.5, 1.0), (0.0, 0.0, 1.0))
+    assert calibration.score_at(0.5) == pytest.approx(0.75)
+    assert calibration.score_at(0.2) == pytest.approx(0.6)
+    assert calibration.score_at(0.0) == -np.inf and calibration.score_at(1.01) == np.inf
+    assert calibration(calibration.score_at(0.5)) == pytest.approx(0.5)

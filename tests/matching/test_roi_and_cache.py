@@ -39,7 +39,9 @@ def test_the_feature_cache_computes_each_photo_once_and_misses_when_the_roi_chan
     again = cache.features(path)
     assert len(computed) == 1 and first.points.shape[0] > 10
     np.testing.assert_array_equal(first.descriptors, again.descriptors)
-    cache.features(path, [[0, 0], [80, 0], [80, 60], [0, 60]])
+    # The ROI's size in pixels (the points' frame: match lines are drawn in its fractions) is kept too: 160 x 120.
+    assert first.roi_size == again.roi_size == (160, 120)
+    assert cache.features(path, [[0, 0], [80, 0], [80, 60], [0, 60]]).roi_size == (160, 120)
     assert len(computed) == 2
     with pytest.raises(UnknownNameError, match="known: orb, sift"):
         FeatureCache(tmp_path / "features", "surf")

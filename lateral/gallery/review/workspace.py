@@ -60,10 +60,12 @@ class NotFound(GalleryError):
 
 class ReviewWorkspace:
     def __init__(self, gallery_path, inputs, thresholds, key=None, model=None, top_k=5, mode="auto", session=None,
-                 reviewer=None):
+                 reviewer=None, verify=None, shortlist=None):
         self.gallery_path = Path(gallery_path)
         self.reviewer = catalogue.reviewer_name(reviewer)
-        gallery, self.encoder = commands.open_gallery(self.gallery_path, key, model)
+        # A verifying gallery's local evidence (lateral.gallery.verification): scores are its fused probabilities.
+        gallery, self.encoder, self.evidence = commands.open_verified(self.gallery_path, key, model, "hamming", verify,
+                                                                      shortlist)
         self.key_verifier, self.fingerprint = gallery.header["key"], gallery.header["model"]["fingerprint"]
         self.thresholds, self.top_k, self.session = thresholds, top_k, session
         files = photo_files(inputs)
@@ -80,6 +82,10 @@ class ReviewWorkspace:
         self.undo_stack = []  # ids of this session's decisions not undone, newest last
         # Local matching's hook: (new photo, gallery entry) -> [((x, y), (x, y))] in fractions of each ROI.
         self.match_lines = None
+        if self.evidence is not None:
+            self.local = {photo_id: self.evidence.photo_features(queued.photo)
+                          for photo_id, queued in self.queue_photos.items()}
+            self.match_lines = lambda photo, entry: self.evidence.match_lines(self.local[photo.sha256], entry)
         self._stamp = self._gallery = self._search = None
 
     # -- the gallery as it is now ------------------------------------------------------------------------------
@@ -99,7 +105,7 @@ class ReviewWorkspace:
             self._latest = {decision["photo"]: decision for decision in live}  # each photo's last decision in force
             self._suggestions = {decision["photo"]: decision["review"]["suggestion"] for decision in live
                                  if "suggestion" in (decision.get("review") or {})}
-            self._odd = {}
+            self._odd, self._scores = {}, {}
         return self._gallery
 
     def _check_same(self, gallery):
@@ -132,12 +138,26 @@ class ReviewWorkspace:
         own = self._index_by_sha.get(queued.id)
         return () if own is None else (own,)
 
+    def template_scores(self, queued):
+        """The photo's score against each template now: the measure's, or a verifying gallery's fused P(same fish)
+        (computed once per gallery revision)."""
+        search = self.search()
+        if self.evidence is None:
+            return search.template_scores(queued.code, queued.embedding)
+        if queued.id not in self._scores:
+            self._scores[queued.id] = self.evidence.search_scores(search, queued.code, queued.embedding,
+                                                                  queued.photo.flank, self.local[queued.id],
+                                                                  self._own(queued))
+        return self._scores[queued.id]
+
     def ranked(self, queued, at_least=1):
         """The candidates [(fish_id, score, compared)]: the photo against the gallery as it is now, never against
         its own template."""
         search = self.search()
+        if not len(search.gallery):
+            return []
         return search.rank_fish(queued.code, queued.embedding, queued.photo.flank, max(self.top_k, at_least),
-                                self._own(queued))
+                                self._own(queued), self.template_scores(queued))
 
     def fish_searched(self, queued):
         """N: the fish this photo is searched against now (same flank, its own template left out)."""
@@ -215,7 +235,13 @@ class ReviewWorkspace:
                 if not others or math.isinf(reject):
                     continue
                 embedding = None if gallery.embeddings is None else gallery.embeddings[index]
-                best = float(np.max(search.template_scores(code, embedding)[others]))
+                scores = search.template_scores(code, embedding)
+                if self.evidence is not None:  # fused, as the threshold is: the fish's other photos verified
+                    mask = np.zeros(len(scores), bool)
+                    mask[others] = True
+                    scores = self.evidence.fused_scores(scores, mask, self.evidence.entry_features(
+                        gallery.entries[index]), gallery.entries)
+                best = float(np.max(scores[others]))
                 if best < reject:
                     odd[gallery.entries[index]["sha256"]] = round(best, 4)
             self._odd[fish_id] = odd
@@ -244,7 +270,7 @@ class ReviewWorkspace:
         row = self.row(queued)
         ranking = self.ranked(queued)
         chosen = self.thresholds_for(queued)
-        scores = self.search().template_scores(queued.code, queued.embedding) if ranking else []
+        scores = self.template_scores(queued) if ranking else []
         candidates = []
         for rank, (fish_id, score, compared) in enumerate(ranking, 1):
             entries = [e for e in self.entries_of(fish_id) if e["sha256"] != queued.id]
@@ -369,7 +395,8 @@ class ReviewWorkspace:
         with self._changing() as gallery:
             if verdict is None:
                 summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
-                                                       queued.photo.mode, note=_note(note), reviewer=self.reviewer)
+                                                       queued.photo.mode, note=_note(note), reviewer=self.reviewer,
+                                                       evidence=self.evidence)
                 decision = gallery.decisions[-1]
                 decision["review"] = review_record(suggestion)
                 label = summary["fish_id"]

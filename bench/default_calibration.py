@@ -1,0 +1,92 @@
+"""The default calibration shipped with the package (lateral/matching/calibrations/): frozen ImageNet cosine and
+SIFT inlier count mapped to P(same fish), fitted on development data, with its ECE on held-out individuals.
+
+    python bench/default_calibration.py --nyala ../shared/datasets/nyala-train --fs48 ../shared/datasets/fs48-train
+
+Each set's individuals are split as ``bench/matching_dev.py`` splits them (seed 0): the pairs of the calibration
+half's sampled queries (cosine: every allowed candidate; SIFT: the top 100 by cosine, the pairs it is applied to)
+of both sets are pooled and fitted; the ECE is measured on the held-out halves' pairs (every candidate for
+cosine, the top 100 for SIFT and the fused score), each set alone and pooled. ``--write`` replaces the shipped
+files. Runtime: under a minute once ``bench/matching_dev.py`` has cached both sets' features and pair scores
+(``--cache``), else about 40 minutes on 2 shared cores.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from matching_dev import PairScores, global_features, half_scores, list_photos, pair_masks  # noqa: E402
+
+from lateral.matching.cache import FeatureCache  # noqa: E402
+from lateral.matching.calibration import SHIPPED_FOLDER, Calibration, expected_calibration_error, shipped_path  # noqa: E402,E501
+from lateral.matching.fusion import DEFAULT_BUDGET, fuse, shortlist  # noqa: E402
+from lateral.matching.local_features import MATCHERS  # noqa: E402
+
+MATCHER, LONG_SIDE, QUERIES = "sift", 320, 60  # as bench/matching_dev.py's defaults, so its cached pairs serve
+
+
+def halves(dataset, photos, cache, seed=0):
+    """{half: (fish, allowed, queries, cosine, inliers)} drawn exactly as bench/matching_dev.py draws them."""
+    rng = np.random.default_rng(seed)
+    paths, fish, sessions, flanks = list_photos(dataset, photos, 10)
+    order = rng.permutation(len(paths))
+    paths, fish, sessions, flanks = paths[order], fish[order], sessions[order], flanks[order]
+    individuals = np.unique(fish)
+    calibration_fish = rng.choice(individuals, individuals.size // 2, replace=False)
+    embeddings = global_features(paths, Path(cache) / dataset)
+    features = FeatureCache(Path(cache) / dataset / f"{MATCHER}_{LONG_SIDE}", MATCHER, LONG_SIDE)
+    pair_scores = PairScores(Path(cache) / dataset / f"pairs_{MATCHER}_{LONG_SIDE}.npz",
+                             [features.features(path) for path in paths], paths, MATCHERS.get(MATCHER).norm)
+    in_calibration = np.isin(fish, calibration_fish)
+    drawn = {name: half_scores(index, fish, sessions, flanks, embeddings, pair_scores, QUERIES, budget, rng)
+             for name, index, budget in (("calibration", np.flatnonzero(in_calibration), DEFAULT_BUDGET),
+                                         ("held-out", np.flatnonzero(~in_calibration), None))}
+    pair_scores.save()
+    return drawn
+
+
+def pairs(half):
+    """(cosine, genuine) of every candidate and (inliers, cosine, genuine) of the top DEFAULT_BUDGET, per query."""
+    fish, allowed, queries, cosine, local = half
+    same_fish, queried, _ = pair_masks(fish, allowed, queries, local)
+    chosen = shortlist(cosine, queried, DEFAULT_BUDGET)
+    return (cosine[queried], same_fish[queried]), (local[chosen], cosine[chosen], same_fish[chosen])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nyala", required=True, help="the nyala-train folder")
+    parser.add_argument("--fs48", required=True, help="the fs48-train folder")
+    parser.add_argument("--cache", default="/tmp/lateral-matching-cache")
+    parser.add_argument("--write", action="store_true", help=f"replace the shipped files in {SHIPPED_FOLDER}")
+    args = parser.parse_args()
+    drawn = {dataset: halves(dataset, photos, args.cache) for dataset, photos in (("nyala", args.nyala),
+                                                                                 ("fs48", args.fs48))}
+    fit = [pairs(sets["calibration"]) for sets in drawn.values()]
+    cosine = Calibration.fit("imagenet_cosine", np.concatenate([g[0] for g, _ in fit]),
+                             np.concatenate([g[1] for g, _ in fit]))
+    sift = Calibration.fit(f"imagenet_{MATCHER}", np.concatenate([v[0] for _, v in fit]),
+                           np.concatenate([v[2] for _, v in fit]))
+    print(f"fitted on {sum(g[0].size for g, _ in fit)} cosine pairs and {sum(v[0].size for _, v in fit)} verified "
+          f"pairs of the calibration halves; {len(cosine.knots)} and {len(sift.knots)} knots\n")
+    print("| held-out pairs | cosine ECE | SIFT ECE | fused ECE |\n|---|---|---|---|")
+    held = {dataset: pairs(sets["held-out"]) for dataset, sets in drawn.items()}
+    held["both"] = tuple(tuple(np.concatenate(parts) for parts in zip(*(h[k] for h in held.values())))
+                         for k in range(2))
+    for dataset, ((every, every_genuine), (inliers, short_cosine, genuine)) in held.items():
+        fused = fuse(cosine(short_cosine), sift(inliers))
+        print(f"| {dataset} ({every.size} / {inliers.size} pairs, {int(genuine.sum())} genuine shortlisted) | "
+              f"{expected_calibration_error(cosine(every), every_genuine):.3f} | "
+              f"{expected_calibration_error(sift(inliers), genuine):.3f} | "
+              f"{expected_calibration_error(fused, genuine):.3f} |")
+    if args.write:
+        for calibration in (cosine, sift):
+            calibration.save(shipped_path(calibration.score))
+        print(f"\nwrote {SHIPPED_FOLDER}")
+
+
+if __name__ == "__main__":
+    main()
