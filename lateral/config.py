@@ -329,7 +329,7 @@ class ModelConfig(Validated):
 
     RULES = {
         "input_size": Each(at_least(MIN_INPUT_SIZE)),
-        "backbone_type": Registered("lateral.models.backbones:BACKBONES"),
+        "backbone_type": Registered("backbone"),
         "backbone_width": above(0),
         "weights": NonEmpty(),
         "embd_shape": at_least(1),
@@ -354,7 +354,7 @@ class HeadConfig(Validated):
     label_smoothing: float = 0.0  # stage-one cross-entropy label smoothing, in [0, 1)
 
     RULES = {
-        "head_type": Registered("lateral.models.heads:HEADS"),
+        "head_type": Registered("head"),
         "margin": between(0, math.pi / 2),  # radians; past pi/2 the margin swamps the angle it penalises
         "logist_scale": above(0),  # or "auto" (AdaCos), which the type admits
         "head_warmup_epochs": at_least(0),
@@ -417,7 +417,7 @@ class IomConfig(Validated):
         "m": at_least(1),
         "q": at_least(2),  # one level gives codes that are all 0
         "T": above(0),
-        "loss_fun": Registered("lateral.losses.iom_objective:MAIN_LOSS_PARAMETERS"),
+        "loss_fun": Registered("IoM loss"),
         "triplet_margin": at_least(0),
         "arc_scale": above(0),
         "quanti_weight": at_least(0),

@@ -66,3 +66,18 @@ def test_keys_that_are_not_python_names_keep_their_yaml_spelling(tmp_path):
 def test_a_session_pattern_without_a_session_group_fails(tmp_path, pattern):
     with pytest.raises(ConfigError, match="session_pattern"):
         load_config(write(tmp_path, f"sub_name: a\nsession_pattern: '{pattern}'\n"))
+
+
+def test_loading_every_shipped_config_imports_no_tensorflow():
+    """Reading a config is a plain-Python job: the registered names are checked by training, not here."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    configs = sorted(str(path) for path in (Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    code = ("import sys; from lateral.config import load_config\n"
+            "for path in sys.argv[1:]: load_config(path)\n"
+            "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code, *configs], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert len(configs) >= 8 and result.stdout.strip() == "[]"

@@ -38,9 +38,12 @@ def _default(field):
 
 
 def _allowed(section, name, hint):
+    from lateral.config_rules import Registered
+    from lateral.training.registered_names import known_names
+
     rule = section.RULES.get(name)
-    if hasattr(rule, "known"):  # a registered name: list the registry's names
-        return "one of " + ", ".join(f"`{known}`" for known in rule.known())
+    if isinstance(rule, Registered):  # list the registry's names
+        return "one of " + ", ".join(f"`{known}`" for known in known_names(rule.family))
     if rule is not None:
         return str(rule)
     if hint is bool:
@@ -64,7 +67,9 @@ def config_reference():
              "A config is one flat YAML file plus two nested mappings, `preprocess:` and `augment:`. It is checked "
              "once at start-up: an unknown key, a wrong type, a missing required key or a value outside its "
              "allowed set stops the command with exit code 2 and one line naming the key, the value and what "
-             "is allowed (`'q' must be >= 2, got 1`). Numbers must be finite; `1e-3` is read as a number.", ""]
+             "is allowed (`'q' must be >= 2, got 1`). Numbers must be finite; `1e-3` is read as a number. "
+             "Reading a config loads no TensorFlow; the registered names (`backbone_type`, `head_type`, "
+             "`loss_fun`) are checked against their registries when training starts, before any work.", ""]
     unexplained = []
     for name, section in {**FLAT_SECTIONS, **NESTED_SECTIONS}.items():
         nested = name in NESTED_SECTIONS

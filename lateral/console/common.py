@@ -22,11 +22,16 @@ def add_run_flags(parser):
     add_verbose_flag(parser)
 
 
-def training_config(args, overrides=None):
-    """The config of ``--cfg_path`` (shrunk with ``--smoke``), its training set checked to exist."""
-    from lateral.config import load_config, smoke
+def training_config(args, command="lateral train", overrides=None):
+    """The config of ``--cfg_path`` (shrunk with ``--smoke``), its training set checked to be set and to exist
+    (reading a config loads no TensorFlow: these answers come at once)."""
+    from lateral.config import ConfigError, load_config, require, smoke
 
     config = load_config(args.cfg_path, overrides)
+    try:
+        require(config.data, ["train_dataset"], command)
+    except ConfigError as error:
+        raise ConfigError(f"{args.cfg_path}: {error}") from None
     check_dataset(config.data.train_dataset, f"{args.cfg_path}: train_dataset")
     return smoke(config) if args.smoke else config
 

@@ -24,11 +24,11 @@ def build_parser(prog):
 def main(argv=None, prog="lateral train"):
     quiet_unless_verbose(argv)
     args = build_parser(prog).parse_args(argv)
-    return run_explaining_errors(lambda: train(args), kept=RUN_KEPT.format(root=args.checkpoint_root))
+    return run_explaining_errors(lambda: train(args, prog), kept=RUN_KEPT.format(root=args.checkpoint_root))
 
 
-def train(args):
-    config = training_config(args)
+def train(args, prog):
+    config = training_config(args, prog)
     from lateral.training.stage_one import train_stage_one  # after the checks: TensorFlow starts slowly
 
     return train_stage_one(config, args.mode, args.strategy, args.checkpoint_root, args.log_root)

@@ -26,12 +26,12 @@ def build_parser(prog):
 def main(argv=None, prog="lateral train-iom"):
     quiet_unless_verbose(argv)
     args = build_parser(prog).parse_args(argv)
-    return run_explaining_errors(lambda: train(args), kept=RUN_KEPT.format(root=args.checkpoint_root))
+    return run_explaining_errors(lambda: train(args, prog), kept=RUN_KEPT.format(root=args.checkpoint_root))
 
 
-def train(args):
+def train(args, prog):
     overrides = {} if args.freeze_backbone is None else {"freeze_backbone": args.freeze_backbone == "1"}
-    config = training_config(args, overrides)
+    config = training_config(args, prog, overrides)
     from lateral.training.stage_two import train_stage_two  # after the checks: TensorFlow starts slowly
 
     return train_stage_two(config, args.checkpoint_root, args.log_root, strategy_name=args.strategy)

@@ -32,6 +32,7 @@ from lateral.training.engine import (
 )
 from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.precision import apply_policy
+from lateral.training.registered_names import check_registered_names
 from lateral.training.run_directory import RunDirectory, hold_run_folder, save_model_atomically
 from lateral.training.stage_setup import (
     check_replicas, checked_training_data, global_batch_size, training_batches, training_optimizer,
@@ -195,6 +196,7 @@ def train_stage_one(config, mode="fit", strategy_name="default", checkpoint_root
                     progress=True):
     """Train (or resume) the run ``config.sub_name``; returns the per-step history."""
     require(config, ["train_dataset"], "train.py")
+    check_registered_names(config)
     loop = LOOPS.get(mode)
     if mode == "fit" and strategy_name == "multi_worker":
         # Keras 3's fit under MultiWorkerMirroredStrategy fails on per-replica values (TensorFlow 2.21).

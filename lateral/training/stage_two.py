@@ -31,6 +31,7 @@ from lateral.training.engine import (
     Engine, StepResult, replica_state, resumed_step, step_counter, untracked_state,
 )
 from lateral.training.precision import apply_policy
+from lateral.training.registered_names import check_registered_names
 from lateral.runs import CODES_MODEL, EMBEDDING_MODEL, SAVED_MODEL
 from lateral.training.run_directory import (
     RunDirectory, RunDirectoryError, export_atomically, hold_run_folder, save_model_atomically,
@@ -99,6 +100,7 @@ def divergence_remedy(config):
 def train_stage_two(config, checkpoint_root="checkpoints", log_root="logs", progress=True, strategy_name="default"):
     """Train (or resume) the IoM head of run ``config.sub_name``; returns the per-step history."""
     require(config, ["train_dataset"], "train_twostage.py")
+    check_registered_names(config)
     objective = build_iom_objective(config.iom)
     make_strategy = STRATEGIES.get(strategy_name)
     policy = apply_policy(config.mixed_precision)
