@@ -139,7 +139,7 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
 
         encoder = TemplateEncoder(model, keys.permutation_seed(key), flip_tta=flip_tta)
         gallery = Gallery.new(encoder.model_record(), keys.make_verifier(key), store_embeddings)
-    pattern = session_pattern if session_pattern is not None else encoder.config.session_pattern
+    pattern = session_pattern if session_pattern is not None else encoder.config.data.session_pattern
     if fish is not None:
         labelled = [(path, fish, _session_of(path, session, pattern)) for path in photo_files([input_path])]
     else:
@@ -174,7 +174,7 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
     photos, rejected = encoder.read_photos(files, mode)
     codes, embeddings = encoder.encode(photos)
     results = search_photos(search, photos, codes, embeddings, thresholds, top_k)
-    sessions = [_session_of(photo.source, None, encoder.config.session_pattern) for photo in photos]
+    sessions = [_session_of(photo.source, None, encoder.config.data.session_pattern) for photo in photos]
     # New photos are grouped by matching them with each other: the threshold for a search of that many.
     new_photos = sum(result["decision"] == "new" for result in results)
     within_session = thresholds.for_fish(max(new_photos - 1, 1)).accept
@@ -226,7 +226,7 @@ def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto"
                         session_date=None, capture_pattern=None):
     """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it)."""
     fish_id, is_new = resolve_fish(gallery, fish, new)
-    session = _session_of(photo, session, encoder.config.session_pattern)
+    session = _session_of(photo, session, encoder.config.data.session_pattern)
     summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm", compiled(capture_pattern))
     summary.pop("codes")
     if summary["rejected"]:

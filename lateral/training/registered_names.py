@@ -1,4 +1,4 @@
-"""The config's registered names (``backbone_type``, ``head_type``, ``loss_fun``) checked against the registries.
+"""The config's registered names (``backbone_type``, ``head_type``, ``metric_loss``) checked against the registries.
 
 The config marks these keys ``Registered(family)`` (``lateral/config_rules.py``) but cannot check them: the
 registries live with the parts, which load TensorFlow, and reading a config must not. Training checks them here

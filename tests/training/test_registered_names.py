@@ -12,7 +12,7 @@ from lateral.training.stage_two import train_stage_two
 BAD_NAMES = [
     ("backbone_type", "ResNet5O", "MobileNetV2"),
     ("head_type", "CosHead", "ArcHead, NormHead"),
-    ("loss_fun", "contrastive", "batch_hard_arc_triplet_loss"),
+    ("metric_loss", "contrastive", "batch_hard_arc_triplet_loss"),
 ]
 
 
@@ -36,7 +36,7 @@ def test_the_registered_defaults_pass(tmp_path):
 
 
 @pytest.mark.parametrize("train, key, value", [(train_stage_one, "backbone_type", "ResNet5O"),
-                                                (train_stage_two, "loss_fun", "contrastive")])
+                                                (train_stage_two, "metric_loss", "contrastive")])
 def test_training_refuses_an_unregistered_name_before_any_work(tmp_path, train, key, value):
     with pytest.raises(ConfigError, match=f"'{key}'"):
         train(config_with(tmp_path, key, value), checkpoint_root=tmp_path / "checkpoints", log_root=tmp_path / "logs")
