@@ -537,8 +537,6 @@ def sectioned(raw, origin="config"):
         raise ConfigError(f"expected a mapping of keys, got {type(raw).__name__}")
     sections = {}
     for key, value in _renamed(raw, origin).items():
-        if key in NESTED_SECTIONS and isinstance(value, SECTIONS[key]):  # a section built in code
-            value = snapshot(value)
         if key in SECTIONS:
             if not isinstance(value, dict):
                 raise ConfigError(f"{key}: expected a mapping")
