@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install test test-onednn-off test-lowest demo docs walkthrough bench clean-demo screenshots
+.PHONY: install test test-onednn-off test-lowest smoke demo docs walkthrough bench clean-demo screenshots
 
 $(INSTALLED): setup.py
 	@echo "==> creating $(VENV) and installing lateral with its pinned dependencies"
@@ -27,6 +27,11 @@ NUMERIC_TESTS := tests/training tests/models tests/losses tests/evaluation tests
 test-onednn-off: $(INSTALLED)
 	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q $(NUMERIC_TESTS) \
 		--ignore=tests/training/test_multi_worker.py --ignore=tests/training/test_engine.py
+
+# Both entry scripts with --smoke (the demo's configs shrunk by config.smoke: one epoch of two steps) on a few
+# synthetic photos in a fresh folder, each within a minute: CI runs this after `make test`.
+smoke: $(INSTALLED)
+	PYTHON=$(BIN)/python tools/smoke.sh
 
 # The lowest versions setup.py allows, in .venv-lowest: imports and a smoke subset (downloads ~1 GB).
 test-lowest:

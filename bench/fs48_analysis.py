@@ -67,7 +67,7 @@ def main():
     work = Path(args.work)
     config = load_config(REPO / "configs" / "fs48_stage2.yaml")
     everything = load_roi_set(work / "prepared", "fish")
-    held_out = keep_fish(everything, config.held_out_fish, keep=True)
+    held_out = keep_fish(everything, config.data.held_out_fish, keep=True)
     fish, cameras = held_out.fish_ids, held_out.sessions
     cross = cameras[:, None] != cameras[None, :]
     anywhere = np.ones_like(cross)

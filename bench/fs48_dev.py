@@ -1,7 +1,7 @@
 """The FS48 development recipe end to end: prepare, stage one, stage two, cross-camera evaluation.
 
     python bench/fs48_dev.py --fs48 ../shared/datasets/fs48-train [--work fs48_run]       # the full recipe
-    python bench/fs48_dev.py --probe --tag arc_auto --set head_type=ArcHead --set logist_scale=auto
+    python bench/fs48_dev.py --probe --tag arc_auto --set head_type=ArcHead --set logit_scale=auto
     python bench/fs48_dev.py --compare softmax arc_auto                                    # paired bootstrap
 
 Trains on the 16 fish not in ``held_out_fish`` of the stage-one config, evaluates on the other 8
@@ -201,9 +201,9 @@ def main():
                     pass
         return
     base = load_config(args.stage1)
-    tag = args.tag or base.sub_name + ("_quick" if args.quick else "")
+    tag = args.tag or base.run.sub_name + ("_quick" if args.quick else "")
     overrides = {**(QUICK if args.quick else PROBE if args.probe else {}), **parse_settings(args.set)}
-    height, width = load_config(args.stage1, overrides).input_size
+    height, width = load_config(args.stage1, overrides).model.input_size
     prepared = work / f"prepared_{height}x{width}"
     stage_one = load_config(args.stage1, {**overrides, "train_dataset": str(prepared), "sub_name": tag})
     checkpoints, logs = work / "checkpoints", work / "logs"
@@ -212,12 +212,12 @@ def main():
     evaluation = work / "evaluation" / "+".join([args.iom_tag or tag, *tricks])
     if args.evaluate_only:
         run_folder = checkpoints / (tag if args.probe else args.iom_tag or tag + "_iom")
-        results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.held_out_fish, evaluation,
+        results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.data.held_out_fish, evaluation,
                                                        **{trick: True for trick in tricks}), times)
         print_results(results)
         return
-    summary = timed("prepare", lambda: prepare(args.fs48, prepared, stage_one.preprocess, stage_one.input_size,
-                                               segment=False, workers=2, session_pattern=stage_one.session_pattern),
+    summary = timed("prepare", lambda: prepare(args.fs48, prepared, stage_one.preprocess, stage_one.model.input_size,
+                                               segment=False, workers=2, session_pattern=stage_one.data.session_pattern),
                     times)
     print(f"{summary['ok']} of {summary['photos']} crops prepared; rejected: {summary['by_reason'] or 'none'}")
     (work / "evaluation" / tag).mkdir(parents=True, exist_ok=True)
@@ -230,8 +230,8 @@ def main():
                                               "1st_sub_name": tag, "input_size": [height, width],
                                               **(QUICK if args.quick else {}), **parse_settings(args.set2)})
         timed("stage two", lambda: train_stage_two(stage_two, checkpoint_root=checkpoints, log_root=logs), times)
-        run_folder = checkpoints / stage_two.sub_name
-    results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.held_out_fish, evaluation,
+        run_folder = checkpoints / stage_two.run.sub_name
+    results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.data.held_out_fish, evaluation,
                                                    **{trick: True for trick in tricks}), times)
     print_results(results)
     print("wall time: " + ", ".join(f"{label} {seconds / 60:.1f} min" for label, seconds in times.items()))

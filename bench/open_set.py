@@ -45,7 +45,7 @@ def rendered(work, name, ids, per_id, seed, config):
     raw, prepared = work / f"{name}_raw", work / f"{name}_prepared"
     if not (prepared / "tfrecords").is_dir():
         synthetic.render_dataset(raw, ids=ids, sessions=2, per_id=per_id, size=(640, 480), seed=seed, overwrite=True)
-        prepare(raw, prepared, config.preprocess, config.input_size, workers=2, overwrite=True, progress=False)
+        prepare(raw, prepared, config.preprocess, config.model.input_size, workers=2, overwrite=True, progress=False)
     return prepared
 
 

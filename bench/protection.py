@@ -48,7 +48,7 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         raw, prepared = Path(scratch) / "raw", Path(scratch) / "prepared"
         synthetic.render_dataset(raw, ids=args.fish, sessions=2, per_id=4, size=(640, 480), seed=3)
-        prepare(raw, prepared, config.preprocess, config.input_size, progress=False)
+        prepare(raw, prepared, config.preprocess, config.model.input_size, progress=False)
         roi_set = load_roi_set(prepared)
     photos = [Photo(source, "", png, flank, "tent") for source, png, flank in
               zip(roi_set.sources, roi_set.images, roi_set.flanks)]

@@ -22,7 +22,6 @@ this machine's copy bandwidth and prints the ceiling that traffic allows.
 """
 
 import argparse
-import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from lateral import synthetic
-from lateral.config import AugmentConfig, Config, PreprocessConfig
+from lateral.config import AugmentConfig, PreprocessConfig, config_from_keys, replace_keys
 from lateral.data.prepare import prepare
 from lateral.models.iom import IoMProjection
 from lateral.training.stage_one import train_stage_one
@@ -47,24 +46,24 @@ def main():
         synthetic.render_dataset(scratch / "raw", ids=16, sessions=1, per_id=6, size=(640, 480))
         prepare(scratch / "raw", scratch / "prepared", PreprocessConfig(), (112, 112), progress=False)
         no_augmentation = AugmentConfig(random_crop=False, saturation=False, brightness=False)
-        base = Config(sub_name="bench_stage1", train_dataset=str(scratch / "prepared"), input_size=(112, 112),
-                      backbone_type=args.backbone, split="none", epochs=1, steps_per_epoch=1,
-                      augment=no_augmentation, mixed_precision="float32")
+        base = config_from_keys("bench_stage1", train_dataset=str(scratch / "prepared"), input_size=(112, 112),
+                                backbone_type=args.backbone, split="none", epochs=1, steps_per_epoch=1,
+                                augment=no_augmentation, mixed_precision="float32")
         train_stage_one(base, "eager_tf", checkpoint_root=scratch / "ckpt", log_root=scratch / "logs", progress=False)
         bandwidth = copy_bandwidth()
         print(f"memory copy bandwidth {bandwidth / 1e9:.1f} GB/s (bytes read + written per second, best of 5)")
         for m, q in ((256, 8), (64, 8)):
-            parameters = head_parameters(m, q, base.embd_shape)
+            parameters = head_parameters(m, q, base.model.embedding_size)
             print(f"\nIoM head m={m}, q={q}: {parameters / 1e6:.1f} M parameters; Adam's traffic allows at most "
                   f"{bandwidth / (7 * 4 * parameters):.0f} steps/s")
-            stage_two = dataclasses.replace(base, sub_name="bench_iom", first_sub_name="bench_stage1", m=m, q=q,
-                                            steps_per_epoch=args.steps, optimizer="adam", base_lr=1e-3)
+            stage_two = replace_keys(base, sub_name="bench_iom", first_sub_name="bench_stage1", m=m, q=q,
+                                     steps_per_epoch=args.steps, algorithm="adam", base_lr=1e-3)
             rates = {}
             for name, augment, steps_per_call in (
                     ("cached embeddings", no_augmentation, STEPS_PER_CALL),
                     ("images through the backbone", AugmentConfig(random_crop=True, saturation=False, brightness=False),
                      1)):
-                config = dataclasses.replace(stage_two, sub_name=f"bench_iom_{m}_{len(rates)}", augment=augment)
+                config = replace_keys(stage_two, sub_name=f"bench_iom_{m}_{len(rates)}", augment=augment)
                 started = time.perf_counter()
                 history = train_stage_two(config, scratch / "ckpt", scratch / "logs", progress=False)
                 after_tracing = history["seconds"][min(steps_per_call, args.steps - 1):]

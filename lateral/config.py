@@ -1,21 +1,24 @@
 """Typed, validated configuration, in sections.
 
 A YAML file is read with ``yaml.safe_load`` and turned once, at the entry
-point, into frozen dataclasses. Unknown keys, wrong types, missing required
-keys and values out of range fail here, naming the key, before any work
-starts. The file is flat (``base_lr``, ``m``, ...) apart from its nested
-``preprocess:`` and ``augment:`` mappings, and so is ``Config``, its record;
-on construction a ``Config`` builds its sections (``config.run``, ``.data``,
-``.model``, ``.head``, ``.optimiser``, ``.iom``, ``.evaluation``, plus
-``.preprocess`` and ``.augment``), and each section checks its own keys
-(``__post_init__``), so a config built in code is held to the same rules as one
-read from YAML: every key's type, then its rule in the section's ``RULES``
-table (``lateral/config_rules.py``), then the ``RELATIONS`` between keys. A
-new key goes into one section and needs a rule in its ``RULES`` (bool and
-Literal keys excepted; a test checks it). Functions take the section they
-need. Key names follow the original project (``input_size``, ``batch_size``,
-``embd_shape``, ``sub_name``, ...); ``input_size`` may be one int (square) or
-``[height, width]``. ``smoke(config)`` shrinks a config for a smoke run.
+point, into frozen dataclasses: ``Config`` holds one section per concern
+(``config.run``, ``.data``, ``.model``, ``.head``, ``.optimiser``, ``.iom``,
+``.evaluation``, ``.preprocess``, ``.augment``) and nothing else. In the file
+the first seven sections' keys may sit at the top level (``base_lr: 0.1``,
+the original project's flat form) or under their section's name
+(``optimiser: {base_lr: 0.1}``); ``preprocess:`` and ``augment:`` are nested
+mappings. Each key is mapped onto its section once, when loading. Unknown keys,
+wrong types, missing required keys and values out of range fail here, naming
+the key, before any work starts: each section checks its own keys on
+construction (``__post_init__``), so a config built in code is held to the same
+rules as one read from YAML: every key's type, then its rule in the section's
+``RULES`` table (``lateral/config_rules.py``), then the ``RELATIONS`` between
+keys. A new key goes into one section and needs a rule in its ``RULES`` (bool
+and Literal keys excepted; a test checks it). Names that a registry must know
+(``backbone_type``, ...) are checked when training starts
+(``lateral.training.registered_names``): reading a config loads no TensorFlow.
+Functions take the section they need. ``input_size`` may be one int (square)
+or ``[height, width]``. ``smoke(config)`` shrinks a config for a smoke run.
 """
 
 import dataclasses
@@ -23,6 +26,7 @@ import functools
 import math
 import types
 import typing
+import warnings
 from pathlib import Path
 
 import yaml
@@ -314,7 +318,7 @@ class ModelConfig(Validated):
     backbone_type: str = "MobileNetV2"
     backbone_width: float = 1.0  # MobileNet width multiplier (alpha)
     weights: str = "none"  # imagenet | none | path to a .h5/.weights.h5 file
-    embd_shape: int = 512
+    embedding_size: int = 512
     dropout: float = 0.5
     bn_momentum: float = 0.9  # every BatchNorm's; keras.applications' 0.99-0.999 suit only very long runs
     # BNNeck (Luo et al. 2019): the embedding's last BatchNorm without learned shift; inference uses its output.
@@ -329,10 +333,10 @@ class ModelConfig(Validated):
 
     RULES = {
         "input_size": Each(at_least(MIN_INPUT_SIZE)),
-        "backbone_type": Registered("lateral.models.backbones:BACKBONES"),
+        "backbone_type": Registered("backbone"),
         "backbone_width": above(0),
         "weights": NonEmpty(),
-        "embd_shape": at_least(1),
+        "embedding_size": at_least(1),
         "dropout": between(0, 1, high_open=True),
         "bn_momentum": between(0, 1),
         "backbone_lr_scale": between(0, 1),
@@ -346,7 +350,7 @@ class HeadConfig(Validated):
     head_type: str = "ArcHead"
     margin: float = 0.5
     # ArcHead logit scale: a number, or "auto" for AdaCos' fixed scale sqrt(2) ln(C - 1) of the C training classes.
-    logist_scale: typing.Union[float, typing.Literal["auto"]] = 64.0
+    logit_scale: typing.Union[float, typing.Literal["auto"]] = 64.0
     # ArcHead schedule: margin 0 (a cosine-softmax) for head_warmup_epochs, then the margin grows linearly
     # from 0 to `margin` over margin_ramp_epochs (0: at once). Both >= 0.
     head_warmup_epochs: float = 0.0
@@ -354,9 +358,9 @@ class HeadConfig(Validated):
     label_smoothing: float = 0.0  # stage-one cross-entropy label smoothing, in [0, 1)
 
     RULES = {
-        "head_type": Registered("lateral.models.heads:HEADS"),
+        "head_type": Registered("head"),
         "margin": between(0, math.pi / 2),  # radians; past pi/2 the margin swamps the angle it penalises
-        "logist_scale": above(0),  # or "auto" (AdaCos), which the type admits
+        "logit_scale": above(0),  # or "auto" (AdaCos), which the type admits
         "head_warmup_epochs": at_least(0),
         "margin_ramp_epochs": at_least(0),
         "label_smoothing": between(0, 1, high_open=True),
@@ -369,12 +373,12 @@ class OptimiserConfig(Validated):
 
     epochs: int = 5
     steps_per_epoch: typing.Optional[int] = None  # default: one pass over the training images
-    optimizer: typing.Literal["sgd", "adam", "adamw"] = "sgd"
+    algorithm: typing.Literal["sgd", "adam", "adamw"] = "sgd"
     base_lr: float = 0.01
     lr_schedule: typing.Literal["constant", "cosine"] = "cosine"
     warmup_epochs: float = 0.0
     momentum: float = 0.9
-    w_decay: float = 5e-4
+    weight_decay: float = 5e-4
     save_steps: int = 1000
     mixed_precision: typing.Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
 
@@ -384,7 +388,7 @@ class OptimiserConfig(Validated):
         "base_lr": above(0),
         "warmup_epochs": at_least(0),
         "momentum": between(0, 1, high_open=True),
-        "w_decay": between(0, 1, high_open=True),
+        "weight_decay": between(0, 1, high_open=True),
         "save_steps": at_least(1),
     }
     RELATIONS = (
@@ -398,14 +402,15 @@ class IomConfig(Validated):
 
     m: int = 64  # number of IoM hashes (codes per template)
     q: int = 8  # levels per hash: each code is an integer in 0..q-1
-    T: float = 1.0  # softmax temperature of the soft arg-max used in training
-    hidden_layer_remark: typing.Literal["0", "1", "2", "3"] = "1"  # hidden Dense+BN layers before the projection
-    loss_fun: str = "batch_hard_arc_triplet_loss"
+    # The soft arg-max in training is softmax(inverse_temperature * logits): larger is closer to the arg-max.
+    inverse_temperature: float = 1.0
+    hidden_layers: int = 1  # hidden Dense+BN layers before the projection
+    metric_loss: str = "batch_hard_arc_triplet_loss"
     triplet_margin: float = 0.0  # margin of the triplet losses (the angular margin of the arc ones)
     arc_scale: float = 32.0  # scale of the arc triplet losses
     minimize_dist: bool = True  # arc triplet losses: also shrink the hardest positive angle
-    quanti: bool = True  # quantisation loss
-    quanti_weight: float = 0.5
+    quantisation_loss: bool = True
+    quantisation_weight: float = 0.5
     code_balance_loss: bool = True
     code_balance_weight: float = 0.5
     bin_lut_loss: typing.Literal["tanh", "sigmoid", "none"] = "none"
@@ -416,11 +421,12 @@ class IomConfig(Validated):
     RULES = {
         "m": at_least(1),
         "q": at_least(2),  # one level gives codes that are all 0
-        "T": above(0),
-        "loss_fun": Registered("lateral.losses.iom_objective:MAIN_LOSS_PARAMETERS"),
+        "inverse_temperature": above(0),
+        "hidden_layers": between(0, 3),
+        "metric_loss": Registered("IoM loss"),
         "triplet_margin": at_least(0),
         "arc_scale": above(0),
-        "quanti_weight": at_least(0),
+        "quantisation_weight": at_least(0),
         "code_balance_weight": at_least(0),
         "bin_lut_weight": at_least(0),
         "permutation_key": at_least(0),
@@ -440,7 +446,7 @@ class EvaluationConfig(Validated):
     }
 
 
-# Sections whose keys sit at the top level of the YAML file, by their attribute on Config (in YAML order).
+# Sections whose keys may sit at the top level of the YAML file, by their attribute on Config (in YAML order).
 FLAT_SECTIONS = {
     "run": RunConfig,
     "data": DataConfig,
@@ -450,57 +456,144 @@ FLAT_SECTIONS = {
     "iom": IomConfig,
     "evaluation": EvaluationConfig,
 }
-# Sections that are nested mappings in the YAML file (``preprocess:``, ``augment:``).
+# Sections that are always nested mappings in the YAML file (``preprocess:``, ``augment:``).
 NESTED_SECTIONS = {"preprocess": PreprocessConfig, "augment": AugmentConfig}
+SECTIONS = {**FLAT_SECTIONS, **NESTED_SECTIONS}
 
 
-class _Sectioned:
-    """Base of ``Config``: on construction, each flat section is built (and so validated) from its keys."""
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """One run's configuration: its sections, each frozen and validated (its ``RULES`` and ``RELATIONS``).
+
+    Pass a function the section it needs (``config.optimiser``); a key is read through its section only
+    (``config.optimiser.base_lr``; there is no flat copy). Build one from a YAML-shaped mapping with
+    ``build_config`` (``load_config`` reads a file), in code with ``config_from_keys``, and change keys with
+    ``replace_keys``.
+    """
+
+    run: RunConfig
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    head: HeadConfig = dataclasses.field(default_factory=HeadConfig)
+    optimiser: OptimiserConfig = dataclasses.field(default_factory=OptimiserConfig)
+    iom: IomConfig = dataclasses.field(default_factory=IomConfig)
+    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
+    preprocess: PreprocessConfig = dataclasses.field(default_factory=PreprocessConfig)
+    augment: AugmentConfig = dataclasses.field(default_factory=AugmentConfig)
 
     def __post_init__(self):
-        for name, section_class in FLAT_SECTIONS.items():
-            keys = [field.name for field in dataclasses.fields(section_class)]
-            section = section_class(**{key: getattr(self, key) for key in keys})
-            object.__setattr__(self, name, section)
-            for key in keys:  # frozen: the section's converted value (a tuple, a float)
-                object.__setattr__(self, key, getattr(section, key))
-        for name, section_class in NESTED_SECTIONS.items():
+        for name, section_class in SECTIONS.items():
             object.__setattr__(self, name, _convert(section_class, getattr(self, name), name))
 
-
-def _flat_fields():
-    """Config's fields: every flat section's keys in section order, then the nested sections."""
-    for section_class in FLAT_SECTIONS.values():
-        hints = _type_hints(section_class)
-        for field in dataclasses.fields(section_class):
-            yield field.name, hints[field.name], dataclasses.field(
-                default=field.default, default_factory=field.default_factory, metadata=field.metadata
-            )
-    for name, section_class in NESTED_SECTIONS.items():
-        yield name, section_class, dataclasses.field(default=section_class())
-
-
-Config = dataclasses.make_dataclass("Config", list(_flat_fields()), bases=(_Sectioned,), frozen=True, namespace={
-    "__module__": __name__,
-    "__doc__": """One run's configuration: the flat record of the YAML file (every stage reads the keys it needs).
-
-    Built from keys as the YAML file writes them (``Config(sub_name="a", q=1)``, ``from_dict(Config, raw)``),
-    it builds its sections on construction: ``config.run``, ``.data``, ``.model``, ``.head``, ``.optimiser``,
-    ``.iom``, ``.evaluation`` (each from its top-level keys) and ``.preprocess``, ``.augment`` (nested). Each
-    section validates its own keys (its ``RULES`` and ``RELATIONS``); ``Config.RULES`` is their union, by key.
-    Pass a function the section it needs; flat access (``config.base_lr``) remains for the callers not yet
-    converted.
-    """,
-    "RULES": types.MappingProxyType(
-        {key: rule for section_class in FLAT_SECTIONS.values() for key, rule in section_class.RULES.items()}
-    ),
-})
 
 # Each top-level YAML key's section (``1st_sub_name`` -> ``run``); nested keys belong to their mapping.
 SECTION_OF_KEY = {
     _yaml_key(section_class, field.name): name
     for name, section_class in FLAT_SECTIONS.items() for field in dataclasses.fields(section_class)
 }
+# Old key names (the original project's), read with a warning naming the new one: old -> new.
+ALIASES = {
+    "T": "inverse_temperature",  # documented as a temperature, used as its inverse
+    "logist_scale": "logit_scale",
+    "hidden_layer_remark": "hidden_layers",  # was a string, "0".."3"
+    "quanti": "quantisation_loss",
+    "quanti_weight": "quantisation_weight",
+    "loss_fun": "metric_loss",
+    "w_decay": "weight_decay",
+    "embd_shape": "embedding_size",
+    "optimizer": "algorithm",  # optimiser.optimizer
+}
+# The old spelling of a value, by its new key.
+_OLD_VALUES = {"hidden_layers": lambda value: int(value) if isinstance(value, str) and value.isdigit() else value}
+
+
+class OldNameWarning(UserWarning):
+    """A config key under its old name (``ALIASES``): it is read, and the message names the new one."""
+
+
+# Each flat section's field (its Python name, ``first_sub_name``) -> its section.
+_SECTION_OF_FIELD = {
+    field.name: name for name, section_class in FLAT_SECTIONS.items() for field in dataclasses.fields(section_class)
+}
+
+
+def build_config(raw, origin="config"):
+    """The Config of a YAML-shaped mapping (``sectioned`` says what it may hold)."""
+    sections = sectioned(raw, origin)
+    return Config(**{name: from_dict(section_class, sections.get(name, {}), _prefix(name))
+                     for name, section_class in SECTIONS.items()})
+
+
+def _prefix(name):
+    return f"{name}." if name in NESTED_SECTIONS else ""  # a flat section's keys are unique: named bare
+
+
+def sectioned(raw, origin="config"):
+    """A YAML-shaped mapping as {section: {key: value}}: the flat sections' keys may sit at the top level or
+    under their section's name (``iom: {m: 32}``); ``preprocess:`` and ``augment:`` are nested. A key given
+    twice, or in another section than its own, is an error; an old name (``ALIASES``) is read as its new one,
+    with a warning naming ``origin`` (the file)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping of keys, got {type(raw).__name__}")
+    sections = {}
+    for key, value in _renamed(raw, origin).items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: expected a mapping")
+            for inner, inner_value in (_renamed(value, origin) if key in FLAT_SECTIONS else value).items():
+                if key in FLAT_SECTIONS and SECTION_OF_KEY.get(inner) != key:
+                    known = sorted(yaml_key for yaml_key, section in SECTION_OF_KEY.items() if section == key)
+                    raise ConfigError(f"unknown key {f'{key}.{inner}'!r}; known keys: {', '.join(known)}")
+                _put(sections.setdefault(key, {}), inner, inner_value)
+        elif key in SECTION_OF_KEY:
+            _put(sections.setdefault(SECTION_OF_KEY[key], {}), key, value)
+        else:
+            known = sorted([*SECTION_OF_KEY, *NESTED_SECTIONS])
+            raise ConfigError(f"unknown key {key!r}; known keys: {', '.join(known)}")
+    return sections
+
+
+def _renamed(raw, origin):
+    """``raw`` with its old key names replaced by the new ones, warning once per old name."""
+    renamed = {}
+    for key, value in raw.items():
+        if key in ALIASES:
+            new = ALIASES[key]
+            warnings.warn(f"{origin}: {key!r} is an old name, read as {new!r}: rename it", OldNameWarning,
+                          stacklevel=4)
+            if new in raw:
+                raise ConfigError(f"{key!r} and its new name {new!r} are both given")
+            key, value = new, _OLD_VALUES.get(new, lambda same: same)(value)
+        renamed[key] = value
+    return renamed
+
+
+def _put(section, key, value):
+    if key in section:
+        raise ConfigError(f"{key!r} is given twice (at the top level and in its section)")
+    section[key] = value
+
+
+def replace_keys(config, **keys):
+    """``config`` with keys changed, by their Python names (``epochs=7``, ``first_sub_name="a"``) or whole
+    sections (``augment=AugmentConfig()``); every changed section is checked again."""
+    changes = {name: {} for name in SECTIONS}
+    for key, value in keys.items():
+        if key in SECTIONS:
+            changes[key] = value
+        elif key in _SECTION_OF_FIELD:
+            changes[_SECTION_OF_FIELD[key]][key] = value
+        else:
+            raise ConfigError(f"unknown key {key!r}")
+    return dataclasses.replace(config, **{
+        name: change if not isinstance(change, dict) else dataclasses.replace(getattr(config, name), **change)
+        for name, change in changes.items() if change != {}
+    })
+
+
+def config_from_keys(sub_name, **keys):
+    """A Config from keys by their Python names, the rest at their defaults (``config_from_keys("a", q=4)``)."""
+    return replace_keys(Config(run=RunConfig(sub_name=sub_name)), **keys)
 
 
 def smoke(config):
@@ -509,27 +602,68 @@ def smoke(config):
     would fail). The run names get ``_smoke`` so a smoke run never resumes or blocks the real run's folder, and
     a stage-two smoke run builds on the stage-one smoke run (an explicit ``stage_one_model`` must then be a
     smoke model too: its input size is checked)."""
-    return dataclasses.replace(
+    run, data, optimiser = config.run, config.data, config.optimiser
+    return replace_keys(
         config,
-        sub_name=f"{config.sub_name}_smoke",
-        first_sub_name=config.first_sub_name and f"{config.first_sub_name}_smoke",
+        sub_name=f"{run.sub_name}_smoke",
+        first_sub_name=run.first_sub_name and f"{run.first_sub_name}_smoke",
         input_size=(32, 64),
-        embd_shape=min(config.embd_shape, 16),
-        classes_per_batch=min(config.classes_per_batch, 4),
-        samples_per_class=min(config.samples_per_class, 2),
-        batch_size=min(config.batch_size, 8),
-        eval_batch_size=min(config.eval_batch_size, 8),
+        embedding_size=min(config.model.embedding_size, 16),
+        classes_per_batch=min(data.classes_per_batch, 4),
+        samples_per_class=min(data.samples_per_class, 2),
+        batch_size=min(data.batch_size, 8),
+        eval_batch_size=min(config.evaluation.eval_batch_size, 8),
         epochs=1,
         steps_per_epoch=2,
-        warmup_epochs=min(config.warmup_epochs, 1.0),
+        warmup_epochs=min(optimiser.warmup_epochs, 1.0),
         save_steps=1,
-        m=min(config.m, 8),
+        m=min(config.iom.m, 8),
     )
 
 
 def load_config(path, overrides=None):
-    """Read and validate a YAML config; ``overrides`` may change keys, never add them."""
+    """Read and validate a YAML config (and the ``base:`` configs it builds on); ``overrides`` may change keys,
+    never add them."""
     path = Path(path)
+    sections = _read_sections(path, ())
+    try:
+        for key, value in (overrides or {}).items():
+            section, _, leaf = key.rpartition(".")
+            (leaf, value), = _renamed({leaf: value}, "overrides").items()
+            section = section or SECTION_OF_KEY.get(leaf)
+            if section not in SECTIONS:
+                raise ConfigError(f"unknown key {key!r}")
+            sections.setdefault(section, {})[leaf] = value  # an unknown leaf fails in its section
+        return build_config(sections, path)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _read_sections(path, chain):
+    """The file's keys in sections, over those of the config its ``base:`` names (a path relative to the file;
+    that config may name its own base). ``chain``: the files that led here, to refuse a cycle."""
+    raw = _read_yaml(path)
+    base = raw.pop("base", None)
+    try:
+        sections = sectioned(raw, path)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    if base is None:
+        return sections
+    if not isinstance(base, str) or not base.strip():
+        raise ConfigError(f"{path}: 'base' must be the path of another config file, got {base!r}")
+    base_path = path.parent / base
+    chain = (*chain, path.resolve())
+    if base_path.resolve() in chain:
+        cycle = " -> ".join(str(step) for step in (*chain, base_path.resolve()))
+        raise ConfigError(f"{path}: 'base' {base} leads back to a config already read ({cycle})")
+    if not base_path.is_file():
+        raise ConfigError(f"{path}: 'base' {base}: no such config file ({base_path})")
+    inherited = _read_sections(base_path, chain)
+    return {name: {**inherited.get(name, {}), **sections.get(name, {})} for name in {**inherited, **sections}}
+
+
+def _read_yaml(path):
     try:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -543,40 +677,31 @@ def load_config(path, overrides=None):
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     if raw is None:
-        raw = {}
+        return {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys, got {type(raw).__name__}")
-    for key, value in (overrides or {}).items():
-        section = raw
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            section = section.setdefault(parent, {})
-        section[leaf] = value
-    try:
-        return from_dict(Config, raw)
-    except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
+    return raw
 
 
 def snapshot(config):
-    """The config as plain YAML-able data (tuples become lists)."""
-
-    def plain(value):
-        if isinstance(value, tuple):
-            return [plain(item) for item in value]
-        if isinstance(value, dict):
-            return {key: plain(item) for key, item in value.items()}
-        return value
-
-    data = plain(dataclasses.asdict(config))
+    """The config (or one section) as plain YAML-able data, in sections, by YAML names (tuples become lists)."""
+    if isinstance(config, Config):
+        return {name: snapshot(getattr(config, name)) for name in SECTIONS}
+    data = {}
     for field in dataclasses.fields(config):
-        if "key" in field.metadata:  # YAML names that are not Python names (1st_sub_name)
-            data[field.metadata["key"]] = data.pop(field.name)
+        value = getattr(config, field.name)
+        data[field.metadata.get("key", field.name)] = _plain(value)
     return data
 
 
-def require(config, keys, purpose):
-    """Fail naming the first of ``keys`` that ``purpose`` needs but the config leaves unset."""
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def require(section, keys, purpose):
+    """Fail naming the first of ``keys`` that ``purpose`` needs but the section leaves unset."""
     for key in keys:
-        if getattr(config, key) in (None, "", ()):
-            raise ConfigError(f"missing required key {key!r} for {purpose}")
+        if getattr(section, key) in (None, "", ()):
+            raise ConfigError(f"missing required key {_yaml_key(type(section), key)!r} for {purpose}")

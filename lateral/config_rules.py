@@ -1,4 +1,4 @@
-"""What values a config key admits: numeric ranges, ordered pairs, run names, patterns, registered names.
+"""What values a config key admits: numeric ranges, ordered pairs, run names, patterns; registered names are marked.
 
 A rule is called as ``rule.problem(value)`` and returns None when the value is
 allowed, else the problem in words ("must be >= 1, got 0"); ``str(rule)`` is the
@@ -9,7 +9,6 @@ check it on construction. Values of another type pass a numeric rule untouched
 """
 
 import dataclasses
-import importlib
 import math
 import re
 from pathlib import PurePosixPath, PureWindowsPath
@@ -155,24 +154,17 @@ class Pattern:
 
 @dataclasses.dataclass(frozen=True)
 class Registered:
-    """A name in a registry (or the keys of a table), ``"module:attribute"``, imported when first checked
-    so that reading a config does not load TensorFlow before it is needed."""
+    """A name in the registry of ``family`` (backbone, head, IoM loss). The registries live with the parts
+    (``lateral.models``, ``lateral.losses``), which load TensorFlow, so reading a config leaves this to
+    ``lateral.training.registered_names``, which training runs before any work."""
 
-    where: str
-
-    def known(self):
-        module, attribute = self.where.split(":")
-        names = getattr(importlib.import_module(module), attribute)
-        return sorted(names.names() if hasattr(names, "names") else names)
+    family: str
 
     def __str__(self):
-        return f"a name in {self.where}"
+        return f"a registered {self.family} name"
 
     def problem(self, value):
-        known = self.known()
-        if value is None or value in known:
-            return None
-        return f"must be one of {', '.join(known)}, got {value!r}"
+        return None  # checked against the registry by lateral.training.registered_names
 
 
 @dataclasses.dataclass(frozen=True)

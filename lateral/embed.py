@@ -45,7 +45,7 @@ def embed_to_file(args):
 
     config = load_config(args.cfg_path)
     roi_set = load_test_set(args.input)
-    templates = compute_templates(Path(args.ckpt or Path("checkpoints") / config.sub_name), roi_set)
+    templates = compute_templates(Path(args.ckpt or Path("checkpoints") / config.run.sub_name), roi_set)
     codes = templates["codes"] if templates["codes"] is not None else np.zeros((len(roi_set), 0), np.int32)
     with replacing(args.output) as temporary, open(temporary, "wb") as handle:  # a full disk leaves no damaged file
         np.savez(handle, paths=roi_set.sources, labels=roi_set.fish_ids, embeddings=templates["embeddings"],

@@ -49,3 +49,6 @@ class Registry:
 
     def __contains__(self, name):
         return name in self._entries
+
+    def __iter__(self):
+        return iter(self.names())

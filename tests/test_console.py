@@ -46,7 +46,9 @@ def run(target, *args, cwd):
 def user_errors(tmp_path):
     """(entry point, arguments, a word the one error line must hold): missing inputs of every command line."""
     config = tmp_path / "run.yaml"
-    config.write_text("sub_name: fast\n")
+    config.write_text("sub_name: fast\n")  # no train_dataset, no test_dataset
+    nowhere = tmp_path / "nowhere.yaml"
+    nowhere.write_text(f"sub_name: fast\ntrain_dataset: {tmp_path / 'nowhere'}\n")
     flat = tmp_path / "flat"
     flat.mkdir()
     (flat / "IMG_1.jpg").write_bytes(b"x")
@@ -68,6 +70,13 @@ def user_errors(tmp_path):
         (REPO / "prepare_data.py", ["--input_dir", tmp_path / "missing", "--output_dir", tmp_path / "out"], "missing"),
         (REPO / "prepare_data.py", ["--input_dir", flat, "--output_dir", tmp_path / "out"], "no fish folders"),
         ("lateral", ["train", "--cfg_path", tmp_path / "missing.yaml"], "missing.yaml"),
+        (REPO / "train.py", ["--cfg_path", config], "missing required key 'train_dataset'"),
+        (REPO / "train_twostage.py", ["--cfg_path", config], "missing required key 'train_dataset'"),
+        ("lateral", ["train-iom", "--cfg_path", config], "missing required key 'train_dataset'"),
+        ("lateral", ["train", "--cfg_path", nowhere], "nowhere: no such file or folder"),
+        (REPO / "train_twostage.py", ["--cfg_path", nowhere], "nowhere: no such file or folder"),
+        (REPO / "test_iom.py", ["--cfg_path", config], "missing required key 'test_dataset'"),
+        (REPO / "test_iom.py", ["--cfg_path", config, "--test_dataset", tmp_path / "nowhere"], "no such file"),
         ("lateral", ["trian"], "unknown command 'trian'"),
     ]
 

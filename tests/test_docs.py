@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lateral.config import NESTED_SECTIONS, SECTION_OF_KEY
+from lateral.config import ALIASES, FLAT_SECTIONS, NESTED_SECTIONS, SECTION_OF_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -27,11 +27,13 @@ def test_the_configuration_reference_lists_every_key_under_its_section():
     listed, section = {}, None
     for line in docs_hooks().config_reference().splitlines():
         if line.startswith("## "):
-            section = re.search(r"`(\w+)`", line).group(1)
+            named = re.search(r"`(\w+)`", line)
+            section = named.group(1) if named else line[3:]
         elif match := re.match(r"^\| `([^`]+)` \|", line):
             listed[match.group(1)] = section
-    flat = {key: section for key, section in listed.items() if section not in NESTED_SECTIONS}
+    flat = {key: section for key, section in listed.items() if section in FLAT_SECTIONS}
     assert flat == SECTION_OF_KEY
+    assert {key for key, section in listed.items() if section == "Old names"} == set(ALIASES)
     for name, section_class in NESTED_SECTIONS.items():  # nested keys as the YAML writes them: augment.hue
         assert {key for key, section in listed.items() if section == name} == {
             f"{name}.{field}" for field in section_class.__dataclass_fields__}
@@ -45,10 +47,10 @@ def test_a_meaning_without_a_key_or_a_key_without_a_meaning_fails(tmp_path):
         if change == "extra":
             edited["iom"]["no_such_key"] = "a key the config does not have"
         else:
-            del edited["iom"]["quanti_weight"]
+            del edited["iom"]["quantisation_weight"]
         hooks.MEANINGS = tmp_path / f"{change}.yaml"
         hooks.MEANINGS.write_text(yaml.safe_dump(edited, allow_unicode=True))
-        with pytest.raises(ValueError, match="no_such_key" if change == "extra" else "iom.quanti_weight"):
+        with pytest.raises(ValueError, match="no_such_key" if change == "extra" else "iom.quantisation_weight"):
             hooks.config_reference()
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from lateral.config import Config, snapshot
+from lateral.config import config_from_keys, snapshot
 from lateral.models.iom import IoMProjection, build_codes_model
 from lateral.models.saved import ModelFileError, weights_fingerprint
 from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, EMBEDDING_MODEL, LABEL_MAP, Run, RunFolderError
@@ -36,7 +36,7 @@ def write_run(folder, stage_two=True, seed=0):
         codes_model = build_codes_model(embedding, projection)
         codes_model.save(folder / CODES_MODEL)
         WRITTEN[folder]["codes"] = codes_model(IMAGES).numpy()
-    config = Config(sub_name=folder.name, input_size=INPUT_SIZE, m=6, q=4)
+    config = config_from_keys(folder.name, input_size=INPUT_SIZE, m=6, q=4)
     (folder / CONFIG_SNAPSHOT).write_text(yaml.safe_dump(snapshot(config), sort_keys=False))
     (folder / LABEL_MAP).write_text(json.dumps(LABEL_MAP_OF_RUN))
     return folder
@@ -54,7 +54,7 @@ def test_a_stage_two_run_gives_both_models_its_config_and_label_map(stage_two_fo
     codes = run.codes_model(IMAGES).numpy()
     np.testing.assert_array_equal(codes, written["codes"])
     assert codes.shape == (3, 6) and codes.min() >= 0 and codes.max() < 4
-    assert run.config.sub_name == "tiny_iom" and tuple(run.config.input_size) == INPUT_SIZE
+    assert run.config.run.sub_name == "tiny_iom" and tuple(run.config.model.input_size) == INPUT_SIZE
     assert run.label_map == LABEL_MAP_OF_RUN
     assert run.input_size == INPUT_SIZE
     assert len(run.embedding_fingerprint) == len(run.codes_fingerprint) == 64
@@ -140,4 +140,4 @@ def test_the_fingerprints_are_what_stage_two_and_the_gallery_record(eager_run, i
     projection = next(layer for layer in stage_two.codes_model.layers if isinstance(layer, IoMProjection))
     assert stage_two.codes_fingerprint == weights_fingerprint([stage_two.embedding_model, projection])
     assert stage_two.label_map == json.loads((stage_two_folder / LABEL_MAP).read_text())
-    assert stage_two.config.sub_name == "tiny_iom" and stage_two.config.m == stage_two.codes_model.output_shape[-1]
+    assert stage_two.config.run.sub_name == "tiny_iom" and stage_two.config.iom.m == stage_two.codes_model.output_shape[-1]

@@ -38,9 +38,12 @@ def _default(field):
 
 
 def _allowed(section, name, hint):
+    from lateral.config_rules import Registered
+    from lateral.training.registered_names import known_names
+
     rule = section.RULES.get(name)
-    if hasattr(rule, "known"):  # a registered name: list the registry's names
-        return "one of " + ", ".join(f"`{known}`" for known in rule.known())
+    if isinstance(rule, Registered):  # list the registry's names
+        return "one of " + ", ".join(f"`{known}`" for known in known_names(rule.family))
     if rule is not None:
         return str(rule)
     if hint is bool:
@@ -55,16 +58,21 @@ def config_reference():
     from lateral.quiet import quiet_unless_verbose
 
     quiet_unless_verbose([])  # the registries' names import TensorFlow: without its start-up chatter
-    from lateral.config import FLAT_SECTIONS, NESTED_SECTIONS
+    from lateral.config import ALIASES, FLAT_SECTIONS, NESTED_SECTIONS, SECTION_OF_KEY
 
     meanings = yaml.safe_load(MEANINGS.read_text(encoding="utf-8"))
     lines = ["# Configuration reference", "",
              "Generated from `lateral/config.py` (keys, sections, defaults), its `RULES` and `RELATIONS` "
              "(`lateral/config_rules.py`) and `docs/config_keys.yaml` (meanings) each time the site is built.", "",
-             "A config is one flat YAML file plus two nested mappings, `preprocess:` and `augment:`. It is checked "
+             "A config is a YAML file of sections. The keys of `run`, `data`, `model`, `head`, `optimiser`, `iom` "
+             "and `evaluation` may be written at the top level (`base_lr: 0.1`, the original project's flat form) or "
+             "under their section's name (`optimiser: {base_lr: 0.1}`); `preprocess:` and `augment:` are always "
+             "nested mappings. A config may start from another (`base:`, below). It is checked "
              "once at start-up: an unknown key, a wrong type, a missing required key or a value outside its "
              "allowed set stops the command with exit code 2 and one line naming the key, the value and what "
-             "is allowed (`'q' must be >= 2, got 1`). Numbers must be finite; `1e-3` is read as a number.", ""]
+             "is allowed (`'q' must be >= 2, got 1`). Numbers must be finite; `1e-3` is read as a number. "
+             "Reading a config loads no TensorFlow; the registered names (`backbone_type`, `head_type`, "
+             "`metric_loss`) are checked against their registries when training starts, before any work.", ""]
     unexplained = []
     for name, section in {**FLAT_SECTIONS, **NESTED_SECTIONS}.items():
         nested = name in NESTED_SECTIONS
@@ -85,6 +93,17 @@ def config_reference():
         yaml_keys = {field.name: field.metadata.get("key", field.name) for field in dataclasses.fields(section)}
         relations = [f"- `{yaml_keys[relation.keys[0]]}` {relation.says}" for relation in section.RELATIONS]
         lines += [""] + (["Between keys:", ""] + relations + [""] if relations else [])
+    lines += ["## `base:` another config", "",
+              "`base: fs48_stage1.yaml` (a path relative to the file) reads that config first; this file's keys "
+              "then replace its keys one by one (a nested `preprocess:` or `augment:` key too), and the base may "
+              "name its own base. A base that is missing, or that leads back to a file already read, stops the "
+              "command naming the file. `configs/fs48_stage1_imagenet.yaml` is an example: `configs/fs48_stage1.yaml` "
+              "with another `sub_name` and `weights: imagenet`. A run folder stores the merged config.", ""]
+    lines += ["## Old names", "",
+              "Read as their new name, with a warning naming the file and the new name (a run folder's stored "
+              "config.yaml from before the rename still loads):", "",
+              "| old key | new key |", "|---|---|"]
+    lines += [f"| `{old}` | `{SECTION_OF_KEY[new]}.{new}` |" for old, new in ALIASES.items()] + [""]
     unexplained += [f"{name} (no such section)" for name in meanings]
     if unexplained:
         raise ValueError(f"{MEANINGS}: the meanings do not match the config's keys: {', '.join(unexplained)}")

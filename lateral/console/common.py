@@ -26,17 +26,22 @@ def add_run_flags(parser):
 
 def run_training_command(build_parser, train, argv, prog):
     """A training command's ``main``: TensorFlow quiet unless --verbose, the flags parsed, ``train(args)`` run with a
-    mistake told in one line and the checkpoints kept named."""
+    mistake told in one line and the checkpoints kept named; ``train(args, prog)``."""
     quiet_unless_verbose(argv)
     args = build_parser(prog).parse_args(argv)
-    return run_explaining_errors(lambda: train(args), kept=RUN_KEPT.format(root=args.checkpoint_root))
+    return run_explaining_errors(lambda: train(args, prog), kept=RUN_KEPT.format(root=args.checkpoint_root))
 
 
-def training_config(args, overrides=None):
-    """The config of ``--cfg_path`` (shrunk with ``--smoke``), its training set checked to exist."""
-    from lateral.config import load_config, smoke
+def training_config(args, command="lateral train", overrides=None):
+    """The config of ``--cfg_path`` (shrunk with ``--smoke``), its training set checked to be set and to exist
+    (reading a config loads no TensorFlow: these answers come at once)."""
+    from lateral.config import ConfigError, load_config, require, smoke
 
     config = load_config(args.cfg_path, overrides)
+    try:
+        require(config.data, ["train_dataset"], command)
+    except ConfigError as error:
+        raise ConfigError(f"{args.cfg_path}: {error}") from None
     check_dataset(config.data.train_dataset, f"{args.cfg_path}: train_dataset")
     return smoke(config) if args.smoke else config
 

@@ -25,8 +25,8 @@ def main(argv=None, prog="lateral train"):
     return run_training_command(build_parser, train, argv, prog)
 
 
-def train(args):
-    config = training_config(args)
+def train(args, prog):
+    config = training_config(args, prog)
     from lateral.training.stage_one import train_stage_one  # after the checks: TensorFlow starts slowly
 
     return train_stage_one(config, args.mode, args.strategy, args.checkpoint_root, args.log_root)

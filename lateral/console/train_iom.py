@@ -26,9 +26,9 @@ def main(argv=None, prog="lateral train-iom"):
     return run_training_command(build_parser, train, argv, prog)
 
 
-def train(args):
+def train(args, prog):
     overrides = {} if args.freeze_backbone is None else {"freeze_backbone": args.freeze_backbone == "1"}
-    config = training_config(args, overrides)
+    config = training_config(args, prog, overrides)
     from lateral.training.stage_two import train_stage_two  # after the checks: TensorFlow starts slowly
 
     return train_stage_two(config, args.checkpoint_root, args.log_root, strategy_name=args.strategy)

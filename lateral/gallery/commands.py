@@ -171,7 +171,7 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
         if record is not None:
             gallery.header["verify"] = record
             evidence = LocalEvidence(gallery_path, record, model, None)
-    pattern = session_pattern if session_pattern is not None else encoder.config.session_pattern
+    pattern = session_pattern if session_pattern is not None else encoder.config.data.session_pattern
     if fish is not None:
         labelled = [(path, fish, _session_of(path, session, pattern)) for path in photo_files([input_path])]
     else:
@@ -211,7 +211,7 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
         evidence.search_scores(search, code, embedding, photo.flank, evidence.photo_features(photo))
         for photo, code, embedding in zip(photos, codes, embeddings)]
     results = search_photos(search, photos, codes, embeddings, thresholds, top_k, scores)
-    sessions = [_session_of(photo.source, None, encoder.config.session_pattern) for photo in photos]
+    sessions = [_session_of(photo.source, None, encoder.config.data.session_pattern) for photo in photos]
     # New photos are grouped by matching them with each other: the threshold for a search of that many (by the
     # global score alone when the gallery verifies: the global score that reaches the fused threshold by itself).
     new_photos = sum(result["decision"] == "new" for result in results)
@@ -268,7 +268,7 @@ def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto"
     """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it); a
     verifying gallery's ``evidence`` stores the photo's local features."""
     fish_id, is_new = resolve_fish(gallery, fish, new)
-    session = _session_of(photo, session, encoder.config.session_pattern)
+    session = _session_of(photo, session, encoder.config.data.session_pattern)
     summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm", compiled(capture_pattern),
                      evidence)
     summary.pop("codes")

@@ -33,8 +33,8 @@ MAIN_LOSS_PARAMETERS = {
 
 def term_settings(iom):
     """The IoM keys each term of the objective scales with (a non-finite term's message names them)."""
-    main = ("triplet_margin", "arc_scale") if MAIN_LOSS_PARAMETERS[iom.loss_fun] is _arc else ("triplet_margin",)
-    return {iom.loss_fun: main, "quantisation_loss": ("quanti_weight",),
+    main = ("triplet_margin", "arc_scale") if MAIN_LOSS_PARAMETERS[iom.metric_loss] is _arc else ("triplet_margin",)
+    return {iom.metric_loss: main, "quantisation_loss": ("quantisation_weight",),
             "code_balance_loss": ("code_balance_weight",), "bin_lut_loss": ("bin_lut_weight",)}
 
 
@@ -54,22 +54,22 @@ def smooth_bit_logits(logits, temperature, q, activation):
 def build_iom_objective(iom):
     """``objective(labels, logits [n, m, q]) -> (total, {term: value})`` of the IoM section ``iom``.
 
-    ``iom.loss_fun`` is a key of ``MAIN_LOSS_PARAMETERS`` (the section checks it when it is made).
+    ``iom.metric_loss`` is a key of ``MAIN_LOSS_PARAMETERS`` (the section checks it when it is made).
     """
-    main_loss = LOSSES.get(iom.loss_fun)
-    main_parameters = MAIN_LOSS_PARAMETERS[iom.loss_fun](iom)
+    main_loss = LOSSES.get(iom.metric_loss)
+    main_parameters = MAIN_LOSS_PARAMETERS[iom.metric_loss](iom)
 
     def objective(labels, logits):
-        codes = soft_codes(logits, iom.T)
-        terms = {iom.loss_fun: main_loss(labels, codes, **main_parameters)}
-        if iom.quanti:
-            terms["quantisation_loss"] = iom.quanti_weight * LOSSES.get("quantisation_loss")(labels, codes)
+        codes = soft_codes(logits, iom.inverse_temperature)
+        terms = {iom.metric_loss: main_loss(labels, codes, **main_parameters)}
+        if iom.quantisation_loss:
+            terms["quantisation_loss"] = iom.quantisation_weight * LOSSES.get("quantisation_loss")(labels, codes)
         if iom.code_balance_loss:
             terms["code_balance_loss"] = iom.code_balance_weight * LOSSES.get("code_balance_loss")(
                 labels, codes, q=iom.q
             )
         if iom.bin_lut_loss != "none":
-            bit_logits = smooth_bit_logits(logits, iom.T, iom.q, iom.bin_lut_loss)
+            bit_logits = smooth_bit_logits(logits, iom.inverse_temperature, iom.q, iom.bin_lut_loss)
             terms["bin_lut_loss"] = iom.bin_lut_weight * LOSSES.get("bin_lut_loss")(
                 labels, bit_logits, q=iom.q, activation=iom.bin_lut_loss
             )

@@ -1,7 +1,7 @@
 """The stage-one embedding network: pixels -> [colour constancy] -> normalisation -> backbone -> output layer.
 
 The output layer is the original project's (arcface-tf2's OutputLayer):
-BatchNorm, Dropout, Flatten, Dense to ``embd_shape``, BatchNorm; with
+BatchNorm, Dropout, Flatten, Dense to ``embedding_size``, BatchNorm; with
 ``pooling: avg`` or ``gem`` the feature map is pooled first (then BatchNorm,
 Dropout, Dense, BatchNorm). ``backbone_lr_scale`` below 1 scales the
 gradient reaching the backbone (``models/gradient_scale.py``). With
@@ -54,7 +54,7 @@ class PixelNormalisation(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
-def build_embedding_model(input_size, backbone_type, embd_shape, weights="none", width=1.0, dropout=0.5,
+def build_embedding_model(input_size, backbone_type, embedding_size, weights="none", width=1.0, dropout=0.5,
                           bn_momentum=0.9, name="embedding", bnneck=False, colour_constancy="none", pooling="flatten",
                           backbone_lr_scale=1.0):
     """``bn_momentum`` replaces every BatchNorm's momentum, the backbone's included.
@@ -79,7 +79,7 @@ def build_embedding_model(input_size, backbone_type, embd_shape, weights="none",
     x = keras.layers.Dropout(dropout, name="output_dropout")(x)
     if pooling == "flatten":
         x = build_pooling(pooling)(x)
-    x = keras.layers.Dense(embd_shape, name="output_dense")(x)
+    x = keras.layers.Dense(embedding_size, name="output_dense")(x)
     if bnneck:
         x = keras.layers.BatchNormalization(momentum=bn_momentum, center=False, name="bnneck")(x)
     else:
@@ -94,7 +94,7 @@ def embedding_model_for(model, weights=None):
     ``weights`` overrides its ``weights`` key: ``"none"`` when a checkpoint is restored into it anyway.
     """
     return build_embedding_model(
-        model.input_size, model.backbone_type, model.embd_shape, model.weights if weights is None else weights,
+        model.input_size, model.backbone_type, model.embedding_size, model.weights if weights is None else weights,
         model.backbone_width, model.dropout, model.bn_momentum, bnneck=model.bnneck,
         colour_constancy=model.colour_constancy, pooling=model.pooling, backbone_lr_scale=model.backbone_lr_scale,
     )

@@ -57,6 +57,8 @@ class ArcHead(keras.layers.Layer):
     ``set_margin`` (the training schedule, or 0 to score classes without it).
     """
 
+    # ``logist_scale`` keeps the original project's name: it is saved in every .keras file (the config's key is
+    # ``logit_scale``).
     def __init__(self, num_classes, margin=0.5, logist_scale=64, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
@@ -122,25 +124,25 @@ def adacos_fixed_scale(num_classes):
     face recognition's 64 assumes thousands of classes.
     """
     if num_classes < 3:
-        raise ConfigError(f"'logist_scale' auto needs at least 3 classes, the training set has {num_classes}")
+        raise ConfigError(f"'logit_scale' auto needs at least 3 classes, the training set has {num_classes}")
     return math.sqrt(2.0) * math.log(num_classes - 1)
 
 
-def resolve_scale(logist_scale, num_classes):
-    """The config's ``logist_scale``: a number, or ``auto`` for AdaCos' fixed scale of ``num_classes``."""
-    return adacos_fixed_scale(num_classes) if logist_scale == "auto" else float(logist_scale)
+def resolve_scale(logit_scale, num_classes):
+    """The config's ``logit_scale``: a number, or ``auto`` for AdaCos' fixed scale of ``num_classes``."""
+    return adacos_fixed_scale(num_classes) if logit_scale == "auto" else float(logit_scale)
 
 
 def head_for(head, num_classes):
     """The head the config's head section (``config.head``) describes, for ``num_classes`` classes."""
-    return build_head(head.head_type, num_classes, margin=head.margin, logist_scale=head.logist_scale)
+    return build_head(head.head_type, num_classes, margin=head.margin, logit_scale=head.logit_scale)
 
 
-def build_head(head_type, num_classes, margin, logist_scale):
+def build_head(head_type, num_classes, margin, logit_scale):
     """The head the config names; margin and scale (a number or ``auto``) apply to ArcHead only."""
     head_class = HEADS.get(head_type)
     if head_class is ArcHead:
-        return ArcHead(num_classes, margin=margin, logist_scale=resolve_scale(logist_scale, num_classes), name="head")
+        return ArcHead(num_classes, margin=margin, logist_scale=resolve_scale(logit_scale, num_classes), name="head")
     return head_class(num_classes, name="head")
 
 

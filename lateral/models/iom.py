@@ -5,7 +5,7 @@ templates" (the deep IoM of the original project): the embedding, optionally
 permuted by a secret key, is projected to ``m`` groups of ``q`` values; each
 group's arg-max is one integer code in 0..q-1 and a template is the ``m``
 codes. Training replaces the arg-max by its soft version, the expected index
-under a softmax with temperature ``T``, so the codes are differentiable.
+under softmax(inverse_temperature * logits), so the codes are differentiable.
 """
 
 import keras
@@ -86,10 +86,11 @@ class HardCodes(keras.layers.Layer):
         return tf.argmax(logits, axis=-1, output_type=tf.int32)
 
 
-def soft_codes(logits, temperature):
-    """Each group's expected index under softmax(T * logits): continuous codes [batch, m] in [0, q-1]."""
+def soft_codes(logits, inverse_temperature):
+    """Each group's expected index under softmax(inverse_temperature * logits): continuous codes [batch, m] in
+    [0, q-1]."""
     levels = tf.range(tf.shape(logits)[-1], dtype=tf.float32)
-    return tf.reduce_sum(tf.nn.softmax(temperature * logits, axis=-1) * levels, axis=-1)
+    return tf.reduce_sum(tf.nn.softmax(inverse_temperature * logits, axis=-1) * levels, axis=-1)
 
 
 def keyed_codes(embeddings, projection, key=None, algorithm=PERMUTATION_ALGORITHM):

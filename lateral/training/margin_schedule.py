@@ -43,9 +43,9 @@ class MarginSchedule:
         return value
 
 
-def margin_schedule_for(head, config, steps_per_epoch):
-    """The schedule of an ArcHead from the config's epochs, or None for heads without a margin."""
+def margin_schedule_for(head, head_section, steps_per_epoch):
+    """The schedule of an ArcHead from the head section's epochs, or None for heads without a margin."""
     if not isinstance(head, ArcHead):
         return None
-    return MarginSchedule(head, config.margin, round(config.head_warmup_epochs * steps_per_epoch),
-                          round(config.margin_ramp_epochs * steps_per_epoch))
+    return MarginSchedule(head, head_section.margin, round(head_section.head_warmup_epochs * steps_per_epoch),
+                          round(head_section.margin_ramp_epochs * steps_per_epoch))

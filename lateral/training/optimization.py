@@ -1,7 +1,7 @@
 """Optimiser and learning-rate schedule from the config.
 
 The original project used SGD, momentum 0.9, Nesterov, ``base_lr`` and weight
-decay ``w_decay``. Weight decay here is the optimiser's decoupled decay.
+decay ``weight_decay``. Weight decay here is the optimiser's decoupled decay.
 """
 
 import keras

@@ -35,7 +35,7 @@ import tensorflow as tf
 import yaml
 
 from lateral.atomic_write import replacing, sync_folder, write_atomically
-from lateral.config import snapshot
+from lateral.config import ConfigError, build_config, snapshot
 from lateral.runs import (  # noqa: F401  (re-exported: the run folder's file names live in lateral.runs)
     CHECKPOINT_FOLDER, CHECKPOINT_PREFIX, CODES_MODEL, CONFIG_SNAPSHOT, EMBEDDING_MODEL, LABEL_MAP, SAVED_MODEL,
     STAGE_ONE_RECORD, TRAINED_MODELS, RunFolderError,
@@ -156,7 +156,8 @@ class RunDirectory:
         return [prefix for _, prefix in sorted(numbered, reverse=True)]
 
     def check_compatible(self, config, architecture_keys, num_classes):
-        """Raise if this folder holds a run whose architecture differs, or a trained model with nothing to resume."""
+        """Raise if this folder holds a run whose architecture differs (``architecture_keys``: "section.key"), or
+        a trained model with nothing to resume."""
         self.check_resumable()
         snapshot_file = self.path / CONFIG_SNAPSHOT
         if not snapshot_file.exists():
@@ -165,14 +166,16 @@ class RunDirectory:
             previous = yaml.safe_load(snapshot_file.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as error:
             raise RunDirectoryError(f"{snapshot_file} is damaged ({error}); {START_OVER}") from None
-        if not isinstance(previous, dict):
-            raise RunDirectoryError(f"{snapshot_file} is damaged (not a mapping of keys); {START_OVER}")
-        current = snapshot(config)
-        defaults = snapshot(type(config)(sub_name=config.sub_name))  # a key newer than the run: its default
-        for key in architecture_keys:
-            if previous.get(key, defaults[key]) != current[key]:
+        try:  # flat or in sections, old names too; a key newer than the run has its default
+            previous = build_config(previous, snapshot_file)
+        except ConfigError as error:
+            raise RunDirectoryError(f"{snapshot_file} is damaged ({error}); {START_OVER}") from None
+        for path in architecture_keys:
+            section, key = path.split(".")
+            before, now = getattr(getattr(previous, section), key), getattr(getattr(config, section), key)
+            if before != now:
                 raise RunDirectoryError(
-                    f"{self.path} holds a run with {key}={previous.get(key)!r}, this config has {current[key]!r}; "
+                    f"{self.path} holds a run with {key}={before!r}, this config has {now!r}; "
                     "choose another sub_name (nothing was changed)"
                 )
         label_map_file = self.path / LABEL_MAP

@@ -40,8 +40,8 @@ def training_batches(config, train_set, start_step=0):
     it takes the config. Batch s holds the same images with the same augmentation draws in every
     run with this seed.
     """
-    return training_dataset(train_set, index_batches_for(config.data, train_set, config.seed, start_step),
-                            config.input_size, build_augmentation(config.augment), seed=config.seed,
+    return training_dataset(train_set, index_batches_for(config.data, train_set, config.run.seed, start_step),
+                            config.model.input_size, build_augmentation(config.augment), seed=config.run.seed,
                             start_step=start_step)
 
 
@@ -51,8 +51,8 @@ def checked_training_data(config, strategy):
     A sampler the data cannot fill, or a batch that does not split over the strategy's replicas,
     fails here, before anything is written.
     """
-    train_set, validation_set = training_split(config.data, config.seed)
-    index_batches_for(config.data, train_set, config.seed)
+    train_set, validation_set = training_split(config.data, config.run.seed)
+    index_batches_for(config.data, train_set, config.run.seed)
     check_replicas(strategy, global_batch_size(config.data))
     return train_set, validation_set, cadence_for(config.optimiser, config.data, train_set)
 
@@ -78,7 +78,7 @@ def training_optimizer(optimiser, cadence, policy, variables):
     """
     warmup_steps = int(optimiser.warmup_epochs * cadence.steps_per_epoch)
     schedule = learning_rate_schedule(optimiser.base_lr, optimiser.lr_schedule, cadence.total_steps, warmup_steps)
-    optimizer = build_optimizer(optimiser.optimizer, schedule, optimiser.momentum, optimiser.w_decay)
+    optimizer = build_optimizer(optimiser.algorithm, schedule, optimiser.momentum, optimiser.weight_decay)
     if policy == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(variables)

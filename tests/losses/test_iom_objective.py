@@ -53,15 +53,15 @@ def bin_lut(probabilities, q, zero_level):
 
 def reference_terms(iom, batch):
     x = batch.astype(np.float64)
-    probabilities = softmax(iom.T * x)
+    probabilities = softmax(iom.inverse_temperature * x)
     codes = probabilities @ np.arange(iom.q)
-    if iom.loss_fun == "batch_hard_arc_triplet_loss":
+    if iom.metric_loss == "batch_hard_arc_triplet_loss":
         main = arc_loop(LABELS, codes, iom.triplet_margin, iom.arc_scale, iom.minimize_dist, hardest=True)
     else:
         main = batch_hard_triplet_loop(LABELS, codes, iom.triplet_margin)
-    terms = {iom.loss_fun: main}
-    if iom.quanti:
-        terms["quantisation_loss"] = iom.quanti_weight * np.mean(((np.round(codes) - codes) ** 2).sum(1))
+    terms = {iom.metric_loss: main}
+    if iom.quantisation_loss:
+        terms["quantisation_loss"] = iom.quantisation_weight * np.mean(((np.round(codes) - codes) ** 2).sum(1))
     if iom.code_balance_loss:
         terms["code_balance_loss"] = iom.code_balance_weight * code_balance(codes, iom.q)
     if iom.bin_lut_loss != "none":
@@ -72,9 +72,9 @@ def reference_terms(iom, batch):
 
 @pytest.mark.parametrize("iom", [
     IomConfig(m=6, q=4, bin_lut_loss="tanh"),
-    IomConfig(m=6, q=4, T=2.0, loss_fun="batch_hard_triplet", triplet_margin=0.3, quanti=False, quanti_weight=9.0),
+    IomConfig(m=6, q=4, inverse_temperature=2.0, metric_loss="batch_hard_triplet", triplet_margin=0.3, quantisation_loss=False, quantisation_weight=9.0),
     IomConfig(m=6, q=8, code_balance_loss=False, bin_lut_loss="sigmoid", bin_lut_weight=0.5),
-    IomConfig(m=5, q=5, T=0.5, triplet_margin=0.4, arc_scale=4.0, minimize_dist=False, quanti_weight=2.0,
+    IomConfig(m=5, q=5, inverse_temperature=0.5, triplet_margin=0.4, arc_scale=4.0, minimize_dist=False, quantisation_weight=2.0,
               code_balance_weight=0.25, bin_lut_loss="tanh", bin_lut_weight=3.0),
 ])
 def test_every_term_and_the_total_match_a_numpy_restatement(iom):
@@ -89,6 +89,6 @@ def test_every_term_and_the_total_match_a_numpy_restatement(iom):
 
 def test_term_settings_name_keys_of_the_section():
     keys = {field.name for field in dataclasses.fields(IomConfig)}
-    for loss_fun in ["batch_hard_arc_triplet_loss", "quadruplet_loss"]:
-        settings = term_settings(IomConfig(loss_fun=loss_fun))
+    for metric_loss in ["batch_hard_arc_triplet_loss", "quadruplet_loss"]:
+        settings = term_settings(IomConfig(metric_loss=metric_loss))
         assert all(key in keys for names in settings.values() for key in names)

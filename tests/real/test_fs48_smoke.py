@@ -54,17 +54,17 @@ def test_the_fs48_recipe_configs_run_a_few_steps_on_real_crops(tmp_path, stage_o
         for photo in sorted((FS48 / fish).glob("*.jpg"))[::40][:6]:
             shutil.copy(photo, raw / fish / photo.name)
     shrink = {"train_dataset": str(tmp_path / "prepared"), "input_size": [32, 32], "backbone_width": 0.35,
-              "embd_shape": 16, "epochs": 1, "steps_per_epoch": 3, "classes_per_batch": 3, "samples_per_class": 3,
+              "embedding_size": 16, "epochs": 1, "steps_per_epoch": 3, "classes_per_batch": 3, "samples_per_class": 3,
               "held_out_fish": ["02"]}
     stage_one = load_config(REPO / "configs" / stage_one_config, shrink)
     stage_two = load_config(REPO / "configs" / "fs48_stage2.yaml",
-                            {**shrink, "m": 8, "1st_sub_name": stage_one.sub_name})
-    summary = prepare(raw, tmp_path / "prepared", stage_one.preprocess, stage_one.input_size, segment=False,
-                      progress=False, session_pattern=stage_one.session_pattern)
+                            {**shrink, "m": 8, "1st_sub_name": stage_one.run.sub_name})
+    summary = prepare(raw, tmp_path / "prepared", stage_one.preprocess, stage_one.model.input_size, segment=False,
+                      progress=False, session_pattern=stage_one.data.session_pattern)
     assert summary["ok"] == 24
     roots = {"checkpoint_root": tmp_path / "checkpoints", "log_root": tmp_path / "logs", "progress": False}
     first = train_stage_one(stage_one, "eager_tf", **roots)
     second = train_stage_two(stage_two, **roots)
     assert len(first["loss"]) == len(second["loss"]) == 3
     assert np.isfinite(first["loss"]).all() and np.isfinite(second["loss"]).all()
-    assert (tmp_path / "checkpoints" / stage_two.sub_name / "iom_codes.keras").is_file()
+    assert (tmp_path / "checkpoints" / stage_two.run.sub_name / "iom_codes.keras").is_file()

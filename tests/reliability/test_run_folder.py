@@ -162,10 +162,10 @@ def test_a_nan_loss_in_stage_one_names_the_term_and_step(prepared_synthetic, tmp
 
 def test_a_nan_term_in_stage_two_is_named_with_its_step(prepared_synthetic, eager_run, tmp_path):
     # 1e39 is past float32's largest number: the weighted quantisation term overflows at once, the others do not.
-    config = stage_two_config(prepared_synthetic, eager_run[0], quanti_weight=1e39)
+    config = stage_two_config(prepared_synthetic, eager_run[0], quantisation_weight=1e39)
     with pytest.raises(TrainingDiverged) as diverged:
         train(config, tmp_path)
     message = str(diverged.value)
     assert "at step 1: loss term 'quantisation_loss' became non-finite" in message, message
-    assert "outputs were finite" in message and "quanti_weight=1e+39" in message, message
+    assert "outputs were finite" in message and "quantisation_weight=1e+39" in message, message
     assert not (tmp_path / "checkpoints" / "tiny_iom" / "ckpt").exists()  # nothing saved from a diverged step

@@ -2,7 +2,7 @@
 and both training loops honouring the schedule.
 
 The training runs here use the real loops (lateral.training.stage_one) on a toy
-job: 16 classes of noisy 32-d Gaussian vectors through two Dense layers and a
+set-up: 16 classes of noisy 32-d Gaussian vectors through two Dense layers and a
 shift-free BatchNorm, so a run of 120 steps takes seconds.
 """
 
@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lateral.config import Config, ConfigError, load_config
+from lateral.config import ConfigError, config_from_keys, load_config
 from lateral.models.heads import ArcHead, adacos_fixed_scale, build_head
-from lateral.training.stage_one import LOOPS, TrainingJob, cross_entropy
+from lateral.training.engine import Cadence, Engine, replica_state, resumed_step, step_counter
+from lateral.training.stage_one import LOOPS, classification_step, cross_entropy
 from lateral.training.margin_schedule import MarginSchedule, margin_at_step, margin_schedule_for
 
 
@@ -25,23 +26,23 @@ def test_adacos_fixed_scale_by_hand():
     assert adacos_fixed_scale(16) == pytest.approx(3.829761, abs=1e-6)
     assert adacos_fixed_scale(24) == pytest.approx(4.434258, abs=1e-6)
     assert adacos_fixed_scale(3) == pytest.approx(0.980258, abs=1e-6)
-    head = build_head("ArcHead", 16, margin=0.2, logist_scale="auto")
+    head = build_head("ArcHead", 16, margin=0.2, logit_scale="auto")
     assert head.logist_scale == pytest.approx(3.829761, abs=1e-6)
 
 
-def test_logist_scale_takes_a_number_or_auto(tmp_path):
+def test_logit_scale_takes_a_number_or_auto(tmp_path):
     path = tmp_path / "c.yaml"
     for text, expected in (("auto", "auto"), ("3", 3.0), ("2.5", 2.5)):
-        path.write_text(f"sub_name: a\nlogist_scale: {text}\n")
-        assert load_config(path).logist_scale == expected
-    path.write_text("sub_name: a\nlogist_scale: automatic\n")
-    with pytest.raises(ConfigError, match="logist_scale"):
+        path.write_text(f"sub_name: a\nlogit_scale: {text}\n")
+        assert load_config(path).head.logit_scale == expected
+    path.write_text("sub_name: a\nlogit_scale: automatic\n")
+    with pytest.raises(ConfigError, match="logit_scale"):
         load_config(path)
 
 
 def test_auto_scale_needs_three_classes():
-    with pytest.raises(ConfigError, match="logist_scale"):
-        build_head("ArcHead", 2, margin=0.2, logist_scale="auto")
+    with pytest.raises(ConfigError, match="logit_scale"):
+        build_head("ArcHead", 2, margin=0.2, logit_scale="auto")
 
 
 def test_margin_at_step_by_hand():
@@ -56,11 +57,11 @@ def test_margin_at_step_by_hand():
 
 def test_schedule_steps_come_from_the_config_epochs():
     """head_warmup_epochs 0.5 and margin_ramp_epochs 1.5 at 4 steps per epoch: warm-up 2 steps, ramp 6."""
-    config = Config(sub_name="s", margin=0.3, head_warmup_epochs=0.5, margin_ramp_epochs=1.5)
-    head = build_head("ArcHead", 4, margin=0.3, logist_scale=16.0)
-    schedule = margin_schedule_for(head, config, steps_per_epoch=4)
+    config = config_from_keys("s", margin=0.3, head_warmup_epochs=0.5, margin_ramp_epochs=1.5)
+    head = build_head("ArcHead", 4, margin=0.3, logit_scale=16.0)
+    schedule = margin_schedule_for(head, config.head, steps_per_epoch=4)
     assert (schedule.warmup_steps, schedule.ramp_steps) == (2, 6)
-    assert margin_schedule_for(build_head("NormHead", 4, 0.3, 16.0), config, 4) is None
+    assert margin_schedule_for(build_head("NormHead", 4, 0.3, 16.0), config.head, 4) is None
 
 
 def test_set_margin_changes_the_logits_without_rebuilding():
@@ -96,9 +97,10 @@ def test_label_smoothing_cross_entropy_by_hand():
 CLASSES, DIM, BATCH = 16, 32, 32
 
 
-def toy_job(tmp_path, scale, margin, steps_per_epoch, epochs, schedule=None, seed=0, noise=3.0):
-    """A TrainingJob on Gaussian classes (centres N(0, 1), noise ``noise``): Dense 64 relu, Dense 16,
-    BatchNorm without shift (a BNNeck), ArcHead; SGD 0.1 with Nesterov momentum as in the FS48 recipe."""
+def toy_run(tmp_path, scale, margin, steps_per_epoch, epochs, schedule=None, seed=0, noise=3.0):
+    """Stage one's loops on Gaussian classes (centres N(0, 1), noise ``noise``): Dense 64 relu, Dense 16,
+    BatchNorm without shift (a BNNeck), ArcHead; SGD 0.1 with Nesterov momentum as in the FS48 recipe.
+    Returns (mode -> the loop's history, the head)."""
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(CLASSES, DIM)).astype(np.float32)
@@ -114,17 +116,21 @@ def toy_job(tmp_path, scale, margin, steps_per_epoch, epochs, schedule=None, see
     model = keras.Model([inputs, label_input], head([embedding(inputs), label_input]))
     optimizer = keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True)
     optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    job = TrainingJob(
-        strategy=strategy, model=model, embedding=embedding, optimizer=optimizer, dataset=dataset,
-        global_batch=BATCH, steps_per_epoch=steps_per_epoch, epochs=epochs, save_steps=10_000,
+    counter = step_counter()
+    checkpoint = tf.train.Checkpoint(step=counter, model=model, optimizer=optimizer)
+    resumed_step(counter, optimizer)
+    margin_schedule = schedule(head) if schedule else None
+    loss, loss_name = cross_entropy(), "toy cross-entropy"
+    engine = Engine(
+        strategy=strategy, optimizer=optimizer, variables=model.trainable_variables,
+        replica_step=classification_step(model, loss, loss_name, head if margin_schedule else None),
+        cadence=Cadence(steps_per_epoch, epochs, 10_000),
         checkpoints=tf.train.CheckpointManager(checkpoint, str(tmp_path / "ckpt"), max_to_keep=1),
-        writer=tf.summary.create_file_writer(str(tmp_path / "logs")), validation=None,
-        embedding_path=tmp_path / "embedding.keras", progress=False,
-        margin_schedule=schedule(head) if schedule else None,
-        loss_name="toy cross-entropy", remedy=lambda _: "lower the learning rate",
+        writer=tf.summary.create_file_writer(str(tmp_path / "logs")), counter=counter,
+        remedy=lambda bad, _: "lower the learning rate", before_step=margin_schedule,
+        replica_state=replica_state(model), progress=False, shown=("accuracy",),
     )
-    return job, head
+    return (lambda mode: LOOPS.get(mode)(engine, dataset, model, loss, loss_name)), head
 
 
 class RecordingSchedule(MarginSchedule):
@@ -147,8 +153,8 @@ def test_both_loops_set_the_margin_before_every_step(tmp_path, mode):
         schedules.append(RecordingSchedule(head, 0.4, 3, 3))
         return schedules[-1]
 
-    job, head = toy_job(tmp_path, 4.0, 0.4, steps_per_epoch=3, epochs=3, schedule=schedule)
-    LOOPS.get(mode)(job)
+    run, head = toy_run(tmp_path, 4.0, 0.4, steps_per_epoch=3, epochs=3, schedule=schedule)
+    run(mode)
     steps, values, in_head = zip(*schedules[0].calls)
     assert steps == tuple(range(9))
     expected = [0.0, 0.0, 0.0, 0.0, 0.4 / 3, 0.8 / 3, 0.4, 0.4, 0.4]
@@ -156,8 +162,8 @@ def test_both_loops_set_the_margin_before_every_step(tmp_path, mode):
 
 
 def rolling_accuracy(scale, tmp_path, margin=0.5, steps=120):
-    job, _ = toy_job(tmp_path, scale, margin, steps_per_epoch=steps, epochs=1, noise=2.5)
-    return float(np.mean(LOOPS.get("eager_tf")(job)["accuracy"][-20:]))
+    run, _ = toy_run(tmp_path, scale, margin, steps_per_epoch=steps, epochs=1, noise=2.5)
+    return float(np.mean(run("eager_tf")["accuracy"][-20:]))
 
 
 def test_adacos_scale_trains_on_few_classes_where_scale_64_does_not(tmp_path):

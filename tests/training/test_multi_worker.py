@@ -51,7 +51,7 @@ def tf_config(ports, index):
 
 
 def write_config(folder, config):
-    path = folder / f"{config.sub_name}.yaml"
+    path = folder / f"{config.run.sub_name}.yaml"
     path.write_text(yaml.safe_dump(snapshot(config)))
     return path
 
@@ -177,7 +177,7 @@ def test_two_workers_train_stage_two(prepared_synthetic, tmp_path):
     embedding_model_for(config.model).save(stage_one)
     config_path = write_config(tmp_path, tiny_config(
         prepared_synthetic, sub_name="tiny_iom", stage_one_model=str(stage_one), m=16, q=4,
-        loss_fun="batch_hard_arc_triplet_loss", triplet_margin=0.2, bin_lut_loss="tanh", optimizer="adam",
+        metric_loss="batch_hard_arc_triplet_loss", triplet_margin=0.2, bin_lut_loss="tanh", algorithm="adam",
         base_lr=0.01, **STAGE_ONE))
     workers, logs, _ = launch(tmp_path, "train_twostage.py", config_path)
     results = finish(workers, logs)

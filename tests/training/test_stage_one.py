@@ -85,8 +85,8 @@ def test_mirrored_strategy_over_two_logical_cpus(prepared_synthetic, tmp_path):
 
 def test_a_different_architecture_in_the_run_folder_is_refused(prepared_synthetic, eager_run):
     folder, _, _ = eager_run
-    with pytest.raises(RunDirectoryError, match="embd_shape"):
-        run(tiny_config(prepared_synthetic, embd_shape=8), folder)
+    with pytest.raises(RunDirectoryError, match="embedding_size"):
+        run(tiny_config(prepared_synthetic, embedding_size=8), folder)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_missing_and_corrupt_records_name_the_file(prepared_synthetic, tmp_path)
 def test_arcface_recipe_options_reach_the_saved_model(prepared_synthetic, tmp_path):
     """bnneck, colour constancy, auto scale, label smoothing, hue and a warm-up longer than the run:
     the saved model carries the neck and the colour layer, and the checkpointed margin is still 0."""
-    config = tiny_config(prepared_synthetic, epochs=1, steps_per_epoch=2, logist_scale="auto", bnneck=True,
+    config = tiny_config(prepared_synthetic, epochs=1, steps_per_epoch=2, logit_scale="auto", bnneck=True,
                          colour_constancy="grey_world", label_smoothing=0.1, head_warmup_epochs=2.0,
                          augment=AugmentConfig(random_crop=False, hue=True))
     history = run(config, tmp_path, "fit")

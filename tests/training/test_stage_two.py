@@ -82,7 +82,7 @@ def test_resuming_continues_and_the_slow_path_trains_through_images(prepared_syn
     [
         (dict(stage_one_model="/nowhere/embedding.keras"), RunDirectoryError, "/nowhere/embedding.keras"),
         (dict(stage_one_model=None), ConfigError, "1st_sub_name"),
-        (dict(loss_fun="contrastive"), ConfigError, "loss_fun"),
+        (dict(metric_loss="contrastive"), ConfigError, "metric_loss"),
         (dict(input_size=(48, 96)), ConfigError, "input_size"),
     ],
 )

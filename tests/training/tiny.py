@@ -1,6 +1,6 @@
 """Tiny runs for the training tests: MobileNetV2 at width 0.35 on 32x64 synthetic ROIs."""
 
-from lateral.config import AugmentConfig, Config
+from lateral.config import AugmentConfig, config_from_keys
 from lateral.training.stage_one import train_stage_one
 from lateral.training.stage_two import train_stage_two
 
@@ -13,10 +13,10 @@ def tiny_config(dataset, **changes):
         input_size=(32, 64),
         backbone_type="MobileNetV2",
         backbone_width=0.35,
-        embd_shape=16,
+        embedding_size=16,
         head_type="ArcHead",
         margin=0.2,
-        logist_scale=16.0,
+        logit_scale=16.0,
         classes_per_batch=6,
         samples_per_class=3,
         split="by_identity",
@@ -30,7 +30,7 @@ def tiny_config(dataset, **changes):
         augment=AugmentConfig(random_crop=False, saturation=False, brightness=False),
     )
     settings.update(changes)
-    return Config(**settings)
+    return config_from_keys(**settings)
 
 
 def run(config, tmp_path, mode="eager_tf", strategy="default"):
@@ -44,10 +44,10 @@ def stage_two_config(dataset, stage_one_folder, **changes):
         stage_one_model=str(stage_one_folder / "checkpoints" / "tiny" / "embedding.keras"),
         m=16,
         q=4,
-        loss_fun="batch_hard_arc_triplet_loss",
+        metric_loss="batch_hard_arc_triplet_loss",
         triplet_margin=0.2,
         bin_lut_loss="tanh",
-        optimizer="adam",
+        algorithm="adam",
         base_lr=0.01,
         epochs=2,
         steps_per_epoch=10,
