@@ -5,6 +5,7 @@ user's mistake raises GalleryError naming the file, fish or value at fault;
 nothing is written unless the whole command succeeded.
 """
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -14,11 +15,11 @@ from lateral.gallery.catalogue import NEW_FISH, next_new_fish
 from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
 from lateral.gallery.grouping import new_fish_groups
 from lateral.gallery.history import write_capture_history
-from lateral.gallery.lock import holding_gallery_lock
+from lateral.gallery.lock import gallery_lock, holding_gallery_lock
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.search import GallerySearch, identify as search_photos
 from lateral.gallery.spreadsheet import FORMULA_LEADS
-from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
+from lateral.gallery.store import Gallery, GalleryError, gallery_revision, load_gallery, now, save_gallery
 from lateral.models.permutation import PERMUTATION_ALGORITHM
 
 FISH_ID_LENGTH = 100
@@ -38,6 +39,25 @@ def check_fish_id(fish):
     if fish.startswith(FORMULA_LEADS) or any(ord(c) < 32 or ord(c) == 127 for c in fish):
         raise GalleryError(f"the fish id {shown} starts with {fish[0]!r} or holds a control character; a "
                            "spreadsheet would read it as a formula or split it: choose another name")
+
+
+@contextlib.contextmanager
+def changing(gallery_path, known=None, check=None):
+    """Every change's frame: hold the gallery's lock, take the gallery as it is on disk (``known``, a gallery read
+    before, when the file has not changed since; else read it now), let ``check(gallery)`` refuse it, yield it to
+    be changed, and save it (only what changed, ``save_gallery``) when the block ends without an error. After an
+    error nothing is saved and ``known`` counts as stale (it may hold part of the change)."""
+    with gallery_lock(gallery_path):
+        fresh = known is not None and known.revision is not None and known.revision == gallery_revision(gallery_path)
+        gallery = known if fresh else load_gallery(gallery_path)
+        try:
+            if check is not None:
+                check(gallery)
+            yield gallery
+            save_gallery(gallery, gallery_path)
+        except BaseException:
+            gallery.revision = None
+            raise
 
 
 def _check_key(gallery, key, path):
@@ -187,7 +207,6 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
             "templates": len(gallery), "fish": len(gallery.fish_ids())}
 
 
-@holding_gallery_lock
 def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode="auto", note="", new=False,
             reviewer=None, session_date=None, capture_pattern=None):
     """Record a person's decision on ``photo`` (a known fish id, "new", or with ``new`` a new fish's name) and enrol
@@ -195,16 +214,51 @@ def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode=
     a list: the photos of one fish (a group that ``identify`` proposes as one new fish), each logged."""
     if fish != NEW_FISH:
         check_fish_id(fish)
-    gallery, encoder = open_gallery(gallery_path, key, model)
-    photos = [photo] if isinstance(photo, (str, Path)) else list(photo)
-    summary = record_confirmation(gallery, encoder, photos[0], fish, session, mode, note, new, reviewer, session_date,
-                                  capture_pattern)
-    for other in photos[1:]:  # the others of a group or capture go to the fish the first one named or started
-        summary = {**record_confirmation(gallery, encoder, other, summary["fish_id"], session, mode, note,
-                                         reviewer=reviewer, capture_pattern=capture_pattern),
-                   "new_fish": summary["new_fish"]}
-    save_gallery(gallery, gallery_path)
+    with changing(gallery_path) as gallery:
+        _check_key(gallery, key, gallery_path)
+        encoder = _encoder_for(gallery, gallery_path, model, key)
+        photos = [photo] if isinstance(photo, (str, Path)) else list(photo)
+        summary = record_confirmation(gallery, encoder, photos[0], fish, session, mode, note, new, reviewer,
+                                      session_date, capture_pattern)
+        for other in photos[1:]:  # the others of a group or capture go to the fish the first one named or started
+            summary = {**record_confirmation(gallery, encoder, other, summary["fish_id"], session, mode, note,
+                                             reviewer=reviewer, capture_pattern=capture_pattern),
+                       "new_fish": summary["new_fish"]}
     return {**summary, "photos": len(photos)}
+
+
+def review_decision(gallery_path, encoder, photo, fish, review, session=None, note="", reviewer=None, known=None,
+                    check=None):
+    """The review page's decision on ``photo`` (an ``encoder.Photo`` it read): enrolled under ``fish`` as
+    ``confirm`` does, or, with ``fish`` None, a verdict that enrols nothing (logged as action ``verdict``); its
+    ``review`` record (the model's suggestion then, the verdict) kept in the log entry. ``known``, ``check``: as
+    ``changing``. Returns (summary, the decision logged)."""
+    with changing(gallery_path, known, check) as gallery:
+        if fish is not None:
+            summary = record_confirmation(gallery, encoder, photo.source, fish, session, photo.mode, note,
+                                          reviewer=reviewer)
+            decision = gallery.decisions[-1]
+            decision["review"] = review
+        else:
+            enrolled = gallery.entry_by_sha().get(photo.sha256)
+            if enrolled is not None:
+                raise GalleryError(f"{Path(photo.source).name} is enrolled as fish {enrolled['fish_id']}; undo that "
+                                   "first (nothing was recorded)")
+            decision = catalogue.log(gallery, "verdict", {}, {}, reviewer, note, photo=photo.source, review=review)
+            summary = {"fish_id": None, "new_fish": False}
+    return summary, decision
+
+
+def move(gallery_path, sha256, fish, reviewer=None, note="", known=None):
+    """Put the template of one photo (content hash) under another fish (``new``: the next free id); returns the
+    decision logged and the fish it came from."""
+    with changing(gallery_path, known) as gallery:
+        previous = next((e["fish_id"] for e in gallery.entries if e["sha256"] == sha256), None)
+        if previous is None:
+            raise GalleryError(f"no photo {sha256} in {gallery_path}")
+        fish_id, is_new = resolve_fish(gallery, fish)
+        decision = catalogue.move(gallery, sha256, fish_id, is_new, reviewer, note)
+    return decision, previous
 
 
 def resolve_fish(gallery, fish, new=False):

@@ -1,15 +1,18 @@
 """The catalogue's commands: merge, split, rename, undo, the decision log, session dates, photo metadata, exports.
 
-Each changing command holds the gallery lock, loads the gallery inside it,
-changes it through ``lateral.gallery.catalogue`` (one decision-log entry)
-and saves it in one transaction; a refusal writes nothing. None needs the
-model or the key: they move photos between fish, never make templates.
+Each changing command runs in ``commands.changing`` (the gallery lock, the
+gallery as it is on disk, one SQLite transaction), changes it through
+``lateral.gallery.catalogue`` (one decision-log entry); a refusal writes
+nothing. ``known``: a gallery the caller read before (the review page's),
+used instead of a new read when the file has not changed since. None needs
+the model or the key: they move photos between fish, never make templates.
 """
 
 import csv
 from pathlib import Path
 
 from lateral.gallery import catalogue, exports
+from lateral.gallery.commands import changing, check_fish_id
 from lateral.gallery.lock import holding_gallery_lock
 from lateral.gallery.store import GalleryError, load_gallery, save_gallery
 
@@ -22,40 +25,37 @@ def _summary(decision):
             "fish_id": decision["fish_id"]}
 
 
-@holding_gallery_lock
-def merge(gallery_path, fish, into, reviewer=None, note=""):
+def merge(gallery_path, fish, into, reviewer=None, note="", known=None):
     """Every photo of ``fish`` becomes ``into``'s."""
-    gallery = load_gallery(gallery_path)
-    decision = catalogue.merge(gallery, fish, into, gallery_path, reviewer, note)
-    save_gallery(gallery, gallery_path)
+    with changing(gallery_path, known) as gallery:
+        decision = catalogue.merge(gallery, fish, into, gallery_path, reviewer, note)
     return {**_summary(decision), "from": fish}
 
 
-@holding_gallery_lock
-def split(gallery_path, fish, photos, to="new", reviewer=None, note=""):
+def split(gallery_path, fish, photos, to="new", reviewer=None, note="", known=None):
     """``photos`` (file names, paths or hashes) of ``fish`` become a new fish: ``to``, or the next free id."""
-    gallery = load_gallery(gallery_path)
-    new_fish = catalogue.next_new_fish(gallery) if to == catalogue.NEW_FISH else to
-    decision = catalogue.split(gallery, fish, photos, new_fish, gallery_path, reviewer, note)
-    save_gallery(gallery, gallery_path)
+    if to != catalogue.NEW_FISH:
+        check_fish_id(to)
+    with changing(gallery_path, known) as gallery:
+        new_fish = catalogue.next_new_fish(gallery) if to == catalogue.NEW_FISH else to
+        decision = catalogue.split(gallery, fish, photos, new_fish, gallery_path, reviewer, note)
     return {**_summary(decision), "from": fish}
 
 
-@holding_gallery_lock
-def rename(gallery_path, fish, to, reviewer=None, note=""):
-    gallery = load_gallery(gallery_path)
-    decision = catalogue.rename(gallery, fish, to, gallery_path, reviewer, note)
-    save_gallery(gallery, gallery_path)
+def rename(gallery_path, fish, to, reviewer=None, note="", known=None):
+    """``fish`` is called ``to`` from now on."""
+    check_fish_id(to)
+    with changing(gallery_path, known) as gallery:
+        decision = catalogue.rename(gallery, fish, to, gallery_path, reviewer, note)
     return {**_summary(decision), "from": fish}
 
 
-@holding_gallery_lock
-def undo(gallery_path, decision_id, reviewer=None, note=""):
+def undo(gallery_path, decision_id, reviewer=None, note="", known=None):
     """Take back any entry of the decision log (``log`` lists them)."""
-    gallery = load_gallery(gallery_path)
-    decision = catalogue.undo(gallery, decision_id, gallery_path, reviewer, note)
-    save_gallery(gallery, gallery_path)
-    return {**_summary(decision), "undoes": decision_id}
+    with changing(gallery_path, known) as gallery:
+        target = next((d for d in gallery.decisions if d.get("id") == decision_id), None)
+        decision = catalogue.undo(gallery, decision_id, gallery_path, reviewer, note)
+    return {**_summary(decision), "undoes": decision_id, "undone": target}
 
 
 def decision_log(gallery_path):

@@ -79,6 +79,8 @@ class Gallery:
     decisions: list = dataclasses.field(default_factory=list)
     sessions: dict = dataclasses.field(default_factory=dict)  # {session: ISO date or None}
     metadata: dict = dataclasses.field(default_factory=dict)  # {sha256: {field: text}}
+    # The file's ``gallery_revision`` when this was read or saved (None: unknown, or changed in memory and not saved).
+    revision: object = dataclasses.field(default=None, compare=False, repr=False)
 
     @classmethod
     def new(cls, model, key_verifier, stores_embeddings):
@@ -132,9 +134,10 @@ def save_gallery(gallery, path):
     if _is_catalogue_file(target):
         with database.connected(target) as db:
             database.write(db, gallery, now())
-        return
-    data = database.serialized(gallery, now())
-    _write_atomically(target, lambda handle: handle.write(data))
+    else:
+        data = database.serialized(gallery, now())
+        _write_atomically(target, lambda handle: handle.write(data))
+    gallery.revision = gallery_revision(target)
 
 
 def _is_catalogue_file(path):
@@ -208,7 +211,10 @@ def load_gallery(path):
     if not path.is_file():
         raise GalleryError(f"{path}: no such gallery (create one with `python -m lateral.gallery enroll`)")
     if _is_catalogue_file(path):
-        return _load_catalogue(path)
+        revision = gallery_revision(path)  # before reading: a write committed meanwhile makes it stale, never the reverse
+        gallery = _load_catalogue(path)
+        gallery.revision = revision
+        return gallery
     try:
         stat_read, data = path.stat(), path.read_bytes()
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:

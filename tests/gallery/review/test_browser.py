@@ -133,7 +133,7 @@ def test_a_reviewer_compares_decides_undoes_and_sets_a_photo_aside(server, tmp_p
                                                                   "review_queue.png", "review_queue_900.png"}
 
 
-def test_a_reviewer_merges_two_fish_and_undoes_it(server):
+def test_a_reviewer_merges_two_fish_renames_one_and_undoes_each(server):
     url, gallery_path, _, _ = server
     before = {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries}
     with sync_api.sync_playwright() as playwright:
@@ -151,6 +151,16 @@ def test_a_reviewer_merges_two_fish_and_undoes_it(server):
             page.goto(url.rstrip("/") + "/decisions")
             page.click("#decision-1 button")
             page.wait_for_selector("#decision-1:has-text('undone by #2')")
+            # Rename on the fish page; U takes it back and returns to the fish under its old name.
+            page.goto(url.rstrip("/") + "/fish/fish_002")
+            page.fill("form.rename input[name='to']", "tag_17")
+            page.click("form.rename button")
+            page.wait_for_url("**/fish/tag_17")
+            assert page.inner_text("#notice") == "fish_002 renamed tag_17. U to undo"
+            assert "fish_002" not in load_gallery(gallery_path).fish_ids()
+            page.keyboard.press("u")
+            page.wait_for_url("**/fish/fish_002")
+            assert page.inner_text("#notice") == "undone: tag_17 is called fish_002 again"
         finally:
             browser.close()
     assert {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries} == before
