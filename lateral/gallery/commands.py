@@ -13,10 +13,13 @@ from lateral.data.layout import photo_files, read_layout, session_from_name
 from lateral.gallery import catalogue, keys
 from lateral.gallery.catalogue import NEW_FISH, next_new_fish
 from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
+from lateral.gallery.consistency import unmatched_photos
+from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
 from lateral.gallery.grouping import new_fish_groups
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import gallery_lock, holding_gallery_lock
 from lateral.gallery.packing import pack_codes
+from lateral.gallery.photo_dates import exif_date
 from lateral.gallery.search import GallerySearch, identify as search_photos
 from lateral.gallery.spreadsheet import FORMULA_LEADS
 from lateral.gallery.store import Gallery, GalleryError, gallery_revision, load_gallery, now, save_gallery
@@ -130,9 +133,29 @@ def _enrol(gallery, encoder, labelled, mode, how, capture_regex=None):
         if capture is not None:
             entry["capture"] = capture
     gallery.add(entries, pack_codes(codes, gallery.q), embeddings)
+    _date_from_exif(gallery, entries)
     return {"added": len(entries), "fish": sorted({e["fish_id"] for e in entries}), "already_enrolled": already,
             "conflicts": conflicts, "rejected": rejected, "templates": len(gallery), "codes": codes,
             "shas": [photo.sha256 for photo in photos]}
+
+
+def _date_from_exif(gallery, entries):
+    """Each new photo's EXIF capture date as its ``date`` (unless it has one), and an undated session the earliest
+    of its new photos' dates (logged; ``sessions --date`` or ``--csv`` replaces it)."""
+    earliest = {}
+    for entry in entries:
+        date = exif_date(entry["source"])
+        if date is None:
+            continue
+        fields = gallery.metadata.setdefault(entry["sha256"], {})
+        fields.setdefault("date", date)
+        session = entry["session"]
+        if session and (session not in earliest or date < earliest[session][0]):
+            earliest[session] = (date, Path(entry["source"]).name)
+    for session, (date, name) in sorted(earliest.items()):
+        if gallery.sessions.get(session) is None:
+            catalogue.set_session_date(gallery, session, date, "the gallery",
+                                       source=f"EXIF DateTimeOriginal of {name}")
 
 
 @holding_gallery_lock
@@ -175,9 +198,30 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
     summary = _enrol(gallery, encoder, labelled, mode, "enroll", compiled(capture_pattern))
     if summary["added"]:
         save_gallery(gallery, gallery_path)
+    summary["unmatched"] = _unmatched_new_photos(gallery, Path(model or gallery.header["model"]["path"]),
+                                                 summary["added"])
     for internal in ("codes", "shas"):
         summary.pop(internal)
     return summary
+
+
+def _unmatched_new_photos(gallery, model, added):
+    """[(photo, fish, best score)] of the ``added`` photos just enrolled (the last ones) that match none of their fish's
+    other photos of the same flank, at the review threshold of a one-to-one comparison (the model's calibration at
+    the default FPIR): several fish in one fish's folder, or bad photos. None if the model has no calibration file."""
+    calibration = calibration_path(model)
+    if not added or not calibration.is_file():
+        return None
+    threshold = fpir_thresholds(calibration, "hamming").for_fish(1).reject
+    search, new = GallerySearch(gallery), range(len(gallery) - added, len(gallery))
+    by_fish = {}
+    for index, entry in enumerate(gallery.entries):
+        by_fish.setdefault(entry["fish_id"], []).append(index)
+    unmatched = {}
+    for fish in {gallery.entries[index]["fish_id"] for index in new}:
+        unmatched.update(unmatched_photos(gallery, search, by_fish[fish], threshold))
+    return [(gallery.entries[index]["source"], gallery.entries[index]["fish_id"], round(best, 4))
+            for index, best in sorted(unmatched.items()) if index in new]
 
 
 def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto",
@@ -281,6 +325,8 @@ def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto"
     """``confirm`` on a gallery in memory (the caller holds the lock, loaded it inside the lock, and saves it)."""
     fish_id, is_new = resolve_fish(gallery, fish, new)
     session = _session_of(photo, session, encoder.config.session_pattern)
+    if session_date is not None and session:  # before the photo is enrolled: a date given wins over the photo's EXIF date
+        catalogue.set_session_date(gallery, session, session_date, "the gallery", reviewer)
     summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm", compiled(capture_pattern))
     summary.pop("codes")
     if summary["rejected"]:
@@ -294,8 +340,6 @@ def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto"
     if summary["added"] and not session:
         raise GalleryError(f"{photo}: no session (a capture occasion) is given or found in its file name; give "
                            "--session NAME (and --session_date YYYY-MM-DD); nothing was recorded")
-    if session_date is not None:
-        catalogue.set_session_date(gallery, session, session_date, "the gallery", reviewer)
     source = str(Path(photo).resolve())
     sha256 = summary.pop("shas")[0]
     catalogue.log(gallery, "confirm", {sha256: None if summary["added"] else fish_id}, {sha256: fish_id}, reviewer,
@@ -385,6 +429,7 @@ def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None, key
     entries = [{**gallery.entries[index], "flank": photo.flank, "how": "revoke"} for index, photo in zip(kept, photos)]
     fish_before = set(gallery.fish_ids())
     gallery.entries, gallery.codes = entries, pack_codes(codes, gallery.q)
+    gallery.stored = None  # every template re-made: the save compares them all, not only the changed fields
     if gallery.embeddings is not None:
         gallery.embeddings = embeddings
     gallery.header["key"] = keys.make_verifier(new_key)

@@ -22,12 +22,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from lateral.data.layout import photo_files
 from lateral.gallery import catalogue, commands, curation
+from lateral.gallery.consistency import unmatched_photos
 from lateral.gallery.history import write_capture_history
-from lateral.gallery.packing import unpack_codes
 from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
 from lateral.gallery.search import GallerySearch, decide
 from lateral.gallery.store import GalleryError, gallery_revision, load_gallery
@@ -209,19 +207,10 @@ class ReviewWorkspace:
         its flank is below the review threshold: a photo of another fish put under this one, or a bad photo."""
         self.gallery()
         if fish_id not in self._odd:
-            gallery, search, odd = self._gallery, self.search(), {}
-            reject = self.gallery_thresholds().reject
+            gallery = self._gallery
             indices = [self._index_by_sha[entry["sha256"]] for entry in self.entries_of(fish_id)]
-            codes = unpack_codes(gallery.codes[indices], gallery.m)
-            for code, index in zip(codes, indices):
-                flank = gallery.entries[index]["flank"]
-                others = [j for j in indices if j != index and gallery.entries[j]["flank"] == flank]
-                if not others or math.isinf(reject):
-                    continue
-                embedding = None if gallery.embeddings is None else gallery.embeddings[index]
-                best = float(np.max(search.template_scores(code, embedding)[others]))
-                if best < reject:
-                    odd[gallery.entries[index]["sha256"]] = round(best, 4)
+            odd = {gallery.entries[index]["sha256"]: round(best, 4) for index, best in unmatched_photos(
+                gallery, self.search(), indices, self.gallery_thresholds().reject).items()}
             self._odd[fish_id] = odd
         return self._odd[fish_id]
 
@@ -303,13 +292,17 @@ class ReviewWorkspace:
         entries = self.entries_of(fish_id)
         if not entries:
             raise NotFound(f"no fish {fish_id} in {self.gallery_path}")
-        flanks, odd = {}, self.odd_photos(fish_id)
-        for entry in sorted(entries, key=lambda entry: (entry["session"] or "-", entry["added"], entry["source"])):
-            view = {**_entry_view(entry), "odd": odd.get(entry["sha256"])}
+        flanks, odd, gallery = {}, self.odd_photos(fish_id), self.gallery()
+        order = {name: (index, date) for index, (name, date) in enumerate(catalogue.session_order(gallery))}
+        for entry in sorted(entries, key=lambda entry: (order.get(entry["session"], (len(order),))[0], entry["added"],
+                                                        entry["source"])):
+            view = {**_entry_view(entry), "odd": odd.get(entry["sha256"]),
+                    "date": gallery.metadata.get(entry["sha256"], {}).get("date")}
             flanks.setdefault(entry["flank"], {}).setdefault(entry["session"] or "-", []).append(view)
         return {"fish_id": fish_id, "templates": len(entries), "sessions": len({e["session"] or "-" for e in entries}),
                 "odd_photos": len(odd), "reject": _finite(self.gallery_thresholds().reject),
-                "flanks": [(flank, sorted(sessions.items())) for flank, sessions in sorted(flanks.items())],
+                "flanks": [(flank, list(sessions.items())) for flank, sessions in sorted(flanks.items())],
+                "session_dates": {name: date for name, (_, date) in order.items() if date},
                 **self.progress(), "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
 
     def fish_list(self, search=""):
