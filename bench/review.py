@@ -92,7 +92,8 @@ def main():
     commands.enroll(gallery_path, known, model=model)
     size = fill(gallery_path, args.templates)
     started = time.perf_counter()
-    workspace = ReviewWorkspace(gallery_path, [root / "raw" / "session_2"], given_thresholds(0.9, 0.6))
+    workspace = ReviewWorkspace(gallery_path, [root / "raw" / "session_2"], given_thresholds(0.9, 0.6),
+                                session="session_2")  # a run whose config finds no session in file names too
     startup = time.perf_counter() - started
     client = create_app(workspace, token="bench").test_client()
     queue_cold = timed(client, "/queue")

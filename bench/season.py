@@ -34,7 +34,7 @@ from lateral.gallery import commands  # noqa: E402
 from lateral.gallery.fpir_thresholds import DEFAULT_FPIR, calibration_path, fpir_thresholds  # noqa: E402
 from lateral.gallery.store import load_gallery  # noqa: E402
 
-CAPTURE_PATTERN = r"_c(\d+)_"
+CAPTURE_PATTERN = r"_c(?P<capture>\d+)_"
 
 
 def schnabel(histories):
