@@ -148,7 +148,7 @@ def save_gallery(gallery, path):
     else:
         data = database.serialized(gallery, now())
         _write_atomically(target, lambda handle: handle.write(data))
-    gallery.revision = gallery_revision(target)
+    gallery.revision = (target.stat().st_ino, gallery.stored.version)  # gallery_revision's, without reconnecting
 
 
 def _is_catalogue_file(path):
