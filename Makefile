@@ -37,9 +37,10 @@ smoke: $(INSTALLED)
 test-lowest:
 	PYTHON=$(PYTHON) tools/lowest_versions.sh .venv-lowest
 
-# The README's screenshots, taken by the review page's browser test (needs Debian's chromium).
+# The README's screenshots, taken by the review page's browser test on the gallery of a `make demo` run (run that
+# first; needs Debian's chromium).
 screenshots: $(INSTALLED)
-	LATERAL_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/gallery/review/test_browser.py
+	LATERAL_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/gallery/review/test_browser.py -k readme_screenshots
 
 demo: $(INSTALLED)
 	$(BIN)/python -m lateral.demo

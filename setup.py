@@ -26,7 +26,9 @@ setup(
         "tqdm>=4.66,<5",
         "filelock>=3.21,<4",  # 3.21: a waiter whose lock file was removed (gallery never created) retries
         "flask>=3.0,<4",
-        "waitress>=3.0,<4",  # the review page's server: threads, timeouts, a stalled client blocks no one
+        "waitress>=3.0,<4",
+        # EXIF DateTimeOriginal dates sessions and photos (lateral.gallery.photo_dates); matplotlib needs it anyway.
+        "pillow>=10,<14",  # the review page's server: threads, timeouts, a stalled client blocks no one
     ],
     # One command for the pipeline: lateral prepare | train | train-iom | evaluate | gallery | embed | demo.
     entry_points={"console_scripts": ["lateral = lateral.console.main:main"]},

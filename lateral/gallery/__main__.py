@@ -369,6 +369,12 @@ def _show_enroll(args, summary):
         same = "" if previous_source == source else f" (the same photo as {previous_source})"
         print(f"not added {source}: already enrolled as fish {previous}{same}, not {wanted}")
     _print_rejected(summary["rejected"])
+    unmatched = summary.get("unmatched") or []
+    for fish in sorted({fish for _, fish, _ in unmatched}):
+        names = ", ".join(f"{os.path.basename(source)} (best {best:.3f})" for source, other, best in unmatched
+                          if other == fish)
+        print(f"warning: fish {fish}: {names} match none of its other photos of the same flank: several fish "
+              f"enrolled as one, or bad photos? (`split` moves photos to a new fish)", file=sys.stderr)
 
 
 @subcommand("enroll", _show_enroll)

@@ -77,7 +77,7 @@ def _reassign(gallery, assignments):
     """Put each photo (content hash) under its fish; None takes the photo's template out."""
     for entry in gallery.entries:
         if entry["sha256"] in assignments and assignments[entry["sha256"]] is not None:
-            entry["fish_id"] = assignments[entry["sha256"]]
+            gallery.edit(entry, fish_id=assignments[entry["sha256"]])
     removed = {sha for sha, fish in assignments.items() if fish is None}
     if removed:
         gallery.keep([entry["sha256"] not in removed for entry in gallery.entries])
@@ -194,8 +194,9 @@ def session_order(gallery):
     return sorted(sessions.items(), key=lambda item: (item[1] is None, item[1] or "", item[0]))
 
 
-def set_session_date(gallery, session, date, path, reviewer=None, replace=False):
-    """Give ``session`` its ISO date (``YYYY-MM-DD``); a different date already set is refused unless ``replace``."""
+def set_session_date(gallery, session, date, path, reviewer=None, replace=False, source=""):
+    """Give ``session`` its ISO date (``YYYY-MM-DD``; ``source`` says where it came from, in the log's note); a
+    different date already set is refused unless ``replace``."""
     checked = iso_date(date, f"the date of session {session}")
     previous = gallery.sessions.get(session)
     if previous == checked:
@@ -205,7 +206,7 @@ def set_session_date(gallery, session, date, path, reviewer=None, replace=False)
                            "`sessions --date` (nothing was recorded)")
     gallery.sessions[session] = checked
     return log(gallery, "session_date", {}, {}, reviewer, note=f"session {session}: {previous or 'no date'} -> "
-                                                             f"{checked}")
+                                                             f"{checked}{f' ({source})' if source else ''}")
 
 
 def iso_date(text, what):

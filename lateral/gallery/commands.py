@@ -5,6 +5,7 @@ user's mistake raises GalleryError naming the file, fish or value at fault;
 nothing is written unless the whole command succeeded.
 """
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -12,13 +13,16 @@ from lateral.data.layout import photo_files, read_layout, session_from_name
 from lateral.gallery import catalogue, keys
 from lateral.gallery.catalogue import NEW_FISH, next_new_fish
 from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
+from lateral.gallery.consistency import unmatched_photos
+from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
 from lateral.gallery.grouping import new_fish_groups
 from lateral.gallery.history import write_capture_history
-from lateral.gallery.lock import holding_gallery_lock
+from lateral.gallery.lock import gallery_lock, holding_gallery_lock
 from lateral.gallery.packing import pack_codes
+from lateral.gallery.photo_dates import exif_date
 from lateral.gallery.search import GallerySearch, identify as search_photos
 from lateral.gallery.spreadsheet import FORMULA_LEADS
-from lateral.gallery.store import Gallery, GalleryError, load_gallery, now, save_gallery
+from lateral.gallery.store import Gallery, GalleryError, gallery_revision, load_gallery, now, save_gallery
 from lateral.gallery.verification import LocalEvidence, check_request, scored_measure, verification_record
 from lateral.matching.fusion import DEFAULT_BUDGET
 from lateral.models.permutation import PERMUTATION_ALGORITHM
@@ -40,6 +44,25 @@ def check_fish_id(fish):
     if fish.startswith(FORMULA_LEADS) or any(ord(c) < 32 or ord(c) == 127 for c in fish):
         raise GalleryError(f"the fish id {shown} starts with {fish[0]!r} or holds a control character; a "
                            "spreadsheet would read it as a formula or split it: choose another name")
+
+
+@contextlib.contextmanager
+def changing(gallery_path, known=None, check=None):
+    """Every change's frame: hold the gallery's lock, take the gallery as it is on disk (``known``, a gallery read
+    before, when the file has not changed since; else read it now), let ``check(gallery)`` refuse it, yield it to
+    be changed, and save it (only what changed, ``save_gallery``) when the block ends without an error. After an
+    error nothing is saved and ``known`` counts as stale (it may hold part of the change)."""
+    with gallery_lock(gallery_path):
+        fresh = known is not None and known.revision is not None and known.revision == gallery_revision(gallery_path)
+        gallery = known if fresh else load_gallery(gallery_path)
+        try:
+            if check is not None:
+                check(gallery)
+            yield gallery
+            save_gallery(gallery, gallery_path)
+        except BaseException:
+            gallery.revision = None
+            raise
 
 
 def _check_key(gallery, key, path):
@@ -77,10 +100,15 @@ def open_gallery(path, key, model=None):
 
 
 def open_verified(path, key, model=None, measure=None, verify=None, shortlist=None):
-    """(gallery, encoder, LocalEvidence or None) of an existing gallery, after checking its key, its local
-    verification (a matcher it was not made with is refused) and its model. With ``measure`` (a search), the
-    calibrations of the fused score are read too; all before the model (and TensorFlow) loads."""
+    """(gallery, encoder, LocalEvidence or None) of an existing gallery: ``verified_parts`` of it, read now."""
     gallery = load_gallery(path)
+    return (gallery, *verified_parts(gallery, path, key, model, measure, verify, shortlist))
+
+
+def verified_parts(gallery, path, key, model=None, measure=None, verify=None, shortlist=None):
+    """(encoder, LocalEvidence or None) of ``gallery``, after checking its key, its local verification (a matcher
+    it was not made with is refused) and its model. With ``measure`` (a search), the calibrations of the fused
+    score are read too; all before the model (and TensorFlow) loads."""
     _check_key(gallery, key, path)
     record = check_request(gallery.header, path, verify, shortlist)
     evidence = None
@@ -90,7 +118,7 @@ def open_verified(path, key, model=None, measure=None, verify=None, shortlist=No
     encoder = _encoder_for(gallery, path, model, key)
     if evidence is not None:
         evidence.read_corners = lambda source, mode: encoder.read_photo(source, mode).roi_corners
-    return gallery, encoder, evidence
+    return encoder, evidence
 
 
 def _session_of(path, session, session_pattern):
@@ -130,9 +158,29 @@ def _enrol(gallery, encoder, labelled, mode, how, capture_regex=None, evidence=N
         if capture is not None:
             entry["capture"] = capture
     gallery.add(entries, pack_codes(codes, gallery.q), embeddings)
+    _date_from_exif(gallery, entries)
     return {"added": len(entries), "fish": sorted({e["fish_id"] for e in entries}), "already_enrolled": already,
             "conflicts": conflicts, "rejected": rejected, "templates": len(gallery), "codes": codes,
             "shas": [photo.sha256 for photo in photos]}
+
+
+def _date_from_exif(gallery, entries):
+    """Each new photo's EXIF capture date as its ``date`` (unless it has one), and an undated session the earliest
+    of its new photos' dates (logged; ``sessions --date`` or ``--csv`` replaces it)."""
+    earliest = {}
+    for entry in entries:
+        date = exif_date(entry["source"])
+        if date is None:
+            continue
+        fields = gallery.metadata.setdefault(entry["sha256"], {})
+        fields.setdefault("date", date)
+        session = entry["session"]
+        if session and (session not in earliest or date < earliest[session][0]):
+            earliest[session] = (date, Path(entry["source"]).name)
+    for session, (date, name) in sorted(earliest.items()):
+        if gallery.sessions.get(session) is None:
+            catalogue.set_session_date(gallery, session, date, "the gallery",
+                                       source=f"EXIF DateTimeOriginal of {name}")
 
 
 @holding_gallery_lock
@@ -187,9 +235,30 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
     summary = _enrol(gallery, encoder, labelled, mode, "enroll", compiled(capture_pattern), evidence)
     if summary["added"]:
         save_gallery(gallery, gallery_path)
+    summary["unmatched"] = _unmatched_new_photos(gallery, Path(model or gallery.header["model"]["path"]),
+                                                 summary["added"])
     for internal in ("codes", "shas"):
         summary.pop(internal)
     return summary
+
+
+def _unmatched_new_photos(gallery, model, added):
+    """[(photo, fish, best score)] of the ``added`` photos just enrolled (the last ones) that match none of their fish's
+    other photos of the same flank, at the review threshold of a one-to-one comparison (the model's calibration at
+    the default FPIR): several fish in one fish's folder, or bad photos. None if the model has no calibration file."""
+    calibration = calibration_path(model)
+    if not added or not calibration.is_file():
+        return None
+    threshold = fpir_thresholds(calibration, "hamming").for_fish(1).reject
+    search, new = GallerySearch(gallery), range(len(gallery) - added, len(gallery))
+    by_fish = {}
+    for index, entry in enumerate(gallery.entries):
+        by_fish.setdefault(entry["fish_id"], []).append(index)
+    unmatched = {}
+    for fish in {gallery.entries[index]["fish_id"] for index in new}:
+        unmatched.update(unmatched_photos(gallery, search, by_fish[fish], threshold))
+    return [(gallery.entries[index]["source"], gallery.entries[index]["fish_id"], round(best, 4))
+            for index, best in sorted(unmatched.items()) if index in new]
 
 
 def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto",
@@ -228,7 +297,6 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
             "templates": len(gallery), "fish": len(gallery.fish_ids())}
 
 
-@holding_gallery_lock
 def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode="auto", note="", new=False,
             reviewer=None, session_date=None, capture_pattern=None):
     """Record a person's decision on ``photo`` (a known fish id, "new", or with ``new`` a new fish's name) and enrol
@@ -236,16 +304,51 @@ def confirm(gallery_path, photo, fish, key=None, model=None, session=None, mode=
     a list: the photos of one fish (a group that ``identify`` proposes as one new fish), each logged."""
     if fish != NEW_FISH:
         check_fish_id(fish)
-    gallery, encoder, evidence = open_verified(gallery_path, key, model)
-    photos = [photo] if isinstance(photo, (str, Path)) else list(photo)
-    summary = record_confirmation(gallery, encoder, photos[0], fish, session, mode, note, new, reviewer, session_date,
-                                  capture_pattern, evidence)
-    for other in photos[1:]:  # the others of a group or capture go to the fish the first one named or started
-        summary = {**record_confirmation(gallery, encoder, other, summary["fish_id"], session, mode, note,
-                                         reviewer=reviewer, capture_pattern=capture_pattern, evidence=evidence),
-                   "new_fish": summary["new_fish"]}
-    save_gallery(gallery, gallery_path)
+    with changing(gallery_path) as gallery:
+        encoder, evidence = verified_parts(gallery, gallery_path, key, model)
+        photos = [photo] if isinstance(photo, (str, Path)) else list(photo)
+        summary = record_confirmation(gallery, encoder, photos[0], fish, session, mode, note, new, reviewer,
+                                      session_date, capture_pattern, evidence)
+        for other in photos[1:]:  # the others of a group or capture go to the fish the first one named or started
+            summary = {**record_confirmation(gallery, encoder, other, summary["fish_id"], session, mode, note,
+                                             reviewer=reviewer, capture_pattern=capture_pattern, evidence=evidence),
+                       "new_fish": summary["new_fish"]}
     return {**summary, "photos": len(photos)}
+
+
+def review_decision(gallery_path, encoder, photo, fish, review, session=None, note="", reviewer=None, known=None,
+                    check=None, evidence=None):
+    """The review page's decision on ``photo`` (an ``encoder.Photo`` it read): enrolled under ``fish`` as
+    ``confirm`` does, or, with ``fish`` None, a verdict that enrols nothing (logged as action ``verdict``); its
+    ``review`` record (the model's suggestion then, the verdict) kept in the log entry. ``known``, ``check``: as
+    ``changing``; ``evidence``: a verifying gallery's (it stores the photo's local features). Returns (summary,
+    the decision logged)."""
+    with changing(gallery_path, known, check) as gallery:
+        if fish is not None:
+            summary = record_confirmation(gallery, encoder, photo.source, fish, session, photo.mode, note,
+                                          reviewer=reviewer, evidence=evidence)
+            decision = gallery.decisions[-1]
+            decision["review"] = review
+        else:
+            enrolled = gallery.entry_by_sha().get(photo.sha256)
+            if enrolled is not None:
+                raise GalleryError(f"{Path(photo.source).name} is enrolled as fish {enrolled['fish_id']}; undo that "
+                                   "first (nothing was recorded)")
+            decision = catalogue.log(gallery, "verdict", {}, {}, reviewer, note, photo=photo.source, review=review)
+            summary = {"fish_id": None, "new_fish": False}
+    return summary, decision
+
+
+def move(gallery_path, sha256, fish, reviewer=None, note="", known=None):
+    """Put the template of one photo (content hash) under another fish (``new``: the next free id); returns the
+    decision logged and the fish it came from."""
+    with changing(gallery_path, known) as gallery:
+        previous = next((e["fish_id"] for e in gallery.entries if e["sha256"] == sha256), None)
+        if previous is None:
+            raise GalleryError(f"no photo {sha256} in {gallery_path}")
+        fish_id, is_new = resolve_fish(gallery, fish)
+        decision = catalogue.move(gallery, sha256, fish_id, is_new, reviewer, note)
+    return decision, previous
 
 
 def resolve_fish(gallery, fish, new=False):
@@ -269,6 +372,8 @@ def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto"
     verifying gallery's ``evidence`` stores the photo's local features."""
     fish_id, is_new = resolve_fish(gallery, fish, new)
     session = _session_of(photo, session, encoder.config.data.session_pattern)
+    if session_date is not None and session:  # before the photo is enrolled: a date given wins over the photo's EXIF date
+        catalogue.set_session_date(gallery, session, session_date, "the gallery", reviewer)
     summary = _enrol(gallery, encoder, [(Path(photo), fish_id, session)], mode, "confirm", compiled(capture_pattern),
                      evidence)
     summary.pop("codes")
@@ -283,8 +388,6 @@ def record_confirmation(gallery, encoder, photo, fish, session=None, mode="auto"
     if summary["added"] and not session:
         raise GalleryError(f"{photo}: no session (a capture occasion) is given or found in its file name; give "
                            "--session NAME (and --session_date YYYY-MM-DD); nothing was recorded")
-    if session_date is not None:
-        catalogue.set_session_date(gallery, session, session_date, "the gallery", reviewer)
     source = str(Path(photo).resolve())
     sha256 = summary.pop("shas")[0]
     catalogue.log(gallery, "confirm", {sha256: None if summary["added"] else fish_id}, {sha256: fish_id}, reviewer,
@@ -374,6 +477,7 @@ def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None, key
     entries = [{**gallery.entries[index], "flank": photo.flank, "how": "revoke"} for index, photo in zip(kept, photos)]
     fish_before = set(gallery.fish_ids())
     gallery.entries, gallery.codes = entries, pack_codes(codes, gallery.q)
+    gallery.stored = None  # every template re-made: the save compares them all, not only the changed fields
     if gallery.embeddings is not None:
         gallery.embeddings = embeddings
     gallery.header["key"] = keys.make_verifier(new_key)

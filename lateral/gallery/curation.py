@@ -1,15 +1,18 @@
 """The catalogue's commands: merge, split, rename, undo, the decision log, session dates, photo metadata, exports.
 
-Each changing command holds the gallery lock, loads the gallery inside it,
-changes it through ``lateral.gallery.catalogue`` (one decision-log entry)
-and saves it in one transaction; a refusal writes nothing. None needs the
-model or the key: they move photos between fish, never make templates.
+Each changing command runs in ``commands.changing`` (the gallery lock, the
+gallery as it is on disk, one SQLite transaction), changes it through
+``lateral.gallery.catalogue`` (one decision-log entry); a refusal writes
+nothing. ``known``: a gallery the caller read before (the review page's),
+used instead of a new read when the file has not changed since. None needs
+the model or the key: they move photos between fish, never make templates.
 """
 
 import csv
 from pathlib import Path
 
 from lateral.gallery import catalogue, exports
+from lateral.gallery.commands import changing, check_fish_id
 from lateral.gallery.lock import holding_gallery_lock
 from lateral.gallery.store import GalleryError, load_gallery, save_gallery
 
@@ -17,45 +20,50 @@ METADATA_FIELDS = ("date", "site", "observer", "length", "weight")  # the usual 
 NUMERIC_FIELDS = ("length", "weight")
 
 
-def _decide(gallery_path, change, shown):
-    """Load the gallery, make one decision (``change(gallery)``, a catalogue function), save; the decision and
-    ``shown`` (a dict), for the command to print."""
-    gallery = load_gallery(gallery_path)
-    decision = change(gallery)
-    save_gallery(gallery, gallery_path)
+def _decide(gallery_path, known, change, shown=None):
+    """One decision under the gallery's lock (``change(gallery)``, a catalogue function; ``known``: the gallery
+    the caller holds, used when the file has not changed since): the decision and ``shown`` (a dict, or a
+    function of the gallery before the change), for the command to print."""
+    with changing(gallery_path, known) as gallery:
+        extra = shown(gallery) if callable(shown) else (shown or {})
+        decision = change(gallery)
     return {"decision": decision["id"], "action": decision["action"], "photos": len(decision["after"]),
-            "fish_id": decision["fish_id"], **shown}
+            "fish_id": decision["fish_id"], **extra}
 
 
-@holding_gallery_lock
-def merge(gallery_path, fish, into, reviewer=None, note=""):
+def merge(gallery_path, fish, into, reviewer=None, note="", known=None):
     """Every photo of ``fish`` becomes ``into``'s."""
-    return _decide(gallery_path, lambda gallery: catalogue.merge(gallery, fish, into, gallery_path, reviewer, note),
-                   {"from": fish})
+    return _decide(gallery_path, known,
+                   lambda gallery: catalogue.merge(gallery, fish, into, gallery_path, reviewer, note), {"from": fish})
 
 
-@holding_gallery_lock
-def split(gallery_path, fish, photos, to="new", reviewer=None, note=""):
+def split(gallery_path, fish, photos, to="new", reviewer=None, note="", known=None):
     """``photos`` (file names, paths or hashes) of ``fish`` become a new fish: ``to``, or the next free id."""
+    if to != catalogue.NEW_FISH:
+        check_fish_id(to)
+
     def change(gallery):
         new_fish = catalogue.next_new_fish(gallery) if to == catalogue.NEW_FISH else to
         return catalogue.split(gallery, fish, photos, new_fish, gallery_path, reviewer, note)
 
-    return _decide(gallery_path, change, {"from": fish})
+    return _decide(gallery_path, known, change, {"from": fish})
 
 
-@holding_gallery_lock
-def rename(gallery_path, fish, to, reviewer=None, note=""):
-    """``fish`` is called ``to`` from now on (an id not in use)."""
-    return _decide(gallery_path, lambda gallery: catalogue.rename(gallery, fish, to, gallery_path, reviewer, note),
-                   {"from": fish})
+def rename(gallery_path, fish, to, reviewer=None, note="", known=None):
+    """``fish`` is called ``to`` from now on."""
+    check_fish_id(to)
+    return _decide(gallery_path, known,
+                   lambda gallery: catalogue.rename(gallery, fish, to, gallery_path, reviewer, note), {"from": fish})
 
 
-@holding_gallery_lock
-def undo(gallery_path, decision_id, reviewer=None, note=""):
+def undo(gallery_path, decision_id, reviewer=None, note="", known=None):
     """Take back any entry of the decision log (``log`` lists them)."""
-    return _decide(gallery_path, lambda gallery: catalogue.undo(gallery, decision_id, gallery_path, reviewer, note),
-                   {"undoes": decision_id})
+    def undone(gallery):
+        return {"undoes": decision_id,
+                "undone": next((d for d in gallery.decisions if d.get("id") == decision_id), None)}
+
+    return _decide(gallery_path, known,
+                   lambda gallery: catalogue.undo(gallery, decision_id, gallery_path, reviewer, note), undone)
 
 
 def decision_log(gallery_path):

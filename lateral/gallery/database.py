@@ -16,9 +16,12 @@ are described for R and SQL users in docs/catalogue.md.
 - ``PRAGMA user_version`` counts the writes: a reader compares it to see
   whether the catalogue changed (the file's time and size do not show a WAL
   commit).
+- A save writes only what changed since the gallery was read (``Stored``):
+  a decision is a few row writes whatever the gallery's size.
 """
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -66,6 +69,21 @@ PHOTO_FIELDS = ("sha256", "fish_id", "source", "session", "flank", "mode", "capt
 DECISION_FIELDS = ("decided", "reviewer", "action", "photo", "fish_id", "new_fish", "note", "before", "after",
                    "undoes", "review")
 JSON_DECISION_FIELDS = ("before", "after", "review")
+
+
+@dataclasses.dataclass
+class Stored:
+    """What the file held when a gallery was read or last saved: its write count (``user_version``), each photo's
+    fields by content hash (``photo_fields``; templates are never changed in place, except by ``revoke``, which
+    drops this record), the sessions' dates and the photo metadata."""
+    version: int
+    photos: dict
+    sessions: dict
+    metadata: dict
+
+
+def photo_fields(entry):
+    return tuple(entry.get(name) for name in PHOTO_FIELDS)
 
 
 def is_catalogue(data):
@@ -144,7 +162,8 @@ def revision(path):
 
 
 def read(path, stamp):
-    """(header, entries, codes [n, bits, bytes] uint8, embeddings or None, decisions, sessions, metadata) of a file.
+    """(header, entries, codes [n, bits, bytes] uint8, embeddings or None, decisions, sessions, metadata, Stored) of
+    a file.
 
     An older schema is migrated (``stamp`` dates the migration). Raises
     GalleryError naming the file for a damaged database or a schema newer
@@ -161,6 +180,7 @@ def read(path, stamp):
             if version < SCHEMA_VERSION:
                 with transaction(db):
                     migrate(db, stamp)
+            written = db.execute("PRAGMA user_version").fetchone()[0]  # first: a later write makes it stale
             header = {name: json.loads(value) for name, value in db.execute("SELECT name, value FROM header")}
             rows = db.execute(f"SELECT {', '.join(PHOTO_FIELDS)}, code, embedding FROM photos "
                               "ORDER BY photo_id").fetchall()
@@ -176,7 +196,9 @@ def read(path, stamp):
         raise GalleryError(f"{path} is damaged: a header value is not JSON ({error})") from None
     entries = [{name: value for name, value in zip(PHOTO_FIELDS, row) if name != "capture" or value is not None}
                for row in rows]
-    return header, entries, [row[-2] for row in rows], [row[-1] for row in rows], decisions, sessions, metadata
+    stored = Stored(written, {entry["sha256"]: photo_fields(entry) for entry in entries}, dict(sessions),
+                    {sha256: dict(fields) for sha256, fields in metadata.items()})
+    return header, entries, [row[-2] for row in rows], [row[-1] for row in rows], decisions, sessions, metadata, stored
 
 
 def _decision(row):
@@ -199,34 +221,41 @@ def stack(blobs, shape, dtype, path, what):
 def write(db, gallery, stamp):
     """Make the catalogue in ``db`` equal the gallery in memory, changing only what differs (one transaction).
 
-    Photos are matched by content hash: new ones inserted, changed ones
-    updated (fish, session, flank, template...), missing ones deleted.
-    Decisions without an ``id`` are appended (and given theirs); logged ones
-    are never rewritten.
+    With ``gallery.stored`` matching the file's write count, only the
+    photos touched since (``gallery.touched``: added, taken out, edited)
+    are written (new ones inserted, edited ones' fields updated, never a
+    template in place), and the changed sessions and metadata. Otherwise every stored photo is compared
+    (templates too). Decisions without an ``id`` are appended (and given
+    theirs); logged ones are never rewritten. ``gallery.stored`` then
+    records what the file holds.
     """
     if db.execute("PRAGMA journal_mode").fetchone()[0] == "delete":  # a file made by another SQLite program
         db.execute("PRAGMA journal_mode = WAL")
+    try:
+        _write(db, gallery, stamp)
+    except BaseException:
+        gallery.stored = None  # partly updated by a transaction rolled back: the next save compares everything
+        raise
+
+
+def _write(db, gallery, stamp):
     with transaction(db):
         migrate(db, stamp)
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        stored = gallery.stored if gallery.stored is not None and gallery.stored.version == version else None
         db.execute("DELETE FROM header")
         db.executemany("INSERT INTO header VALUES (?, ?)", [(name, json.dumps(value))
                                                            for name, value in gallery.header.items()])
-        _write_sessions(db, gallery)
-        stored = {row[0]: row for row in db.execute(f"SELECT {', '.join(PHOTO_FIELDS)}, code, embedding FROM photos")}
-        wanted = set()
-        db.executemany("INSERT OR IGNORE INTO fish VALUES (?, ?)", [(e["fish_id"], stamp) for e in gallery.entries])
-        for index, entry in enumerate(gallery.entries):
-            row = _photo_row(entry, gallery, index)
-            wanted.add(entry["sha256"])
-            if entry["sha256"] not in stored:
-                db.execute(f"INSERT INTO photos ({', '.join(PHOTO_FIELDS)}, code, embedding) VALUES "
-                           f"({', '.join('?' * (len(PHOTO_FIELDS) + 2))})", row)
-            elif tuple(stored[entry["sha256"]]) != row:
-                db.execute(f"UPDATE photos SET {', '.join(f'{name} = ?' for name in PHOTO_FIELDS[1:])}, code = ?, "
-                           "embedding = ? WHERE sha256 = ?", (*row[1:], entry["sha256"]))
-        db.executemany("DELETE FROM photos WHERE sha256 = ?", [(sha,) for sha in stored if sha not in wanted])
-        db.execute("DELETE FROM fish WHERE fish_id NOT IN (SELECT fish_id FROM photos)")
-        _write_metadata(db, gallery)
+        if stored is None:
+            db.execute("DELETE FROM sessions")
+            db.execute("DELETE FROM photo_metadata")
+            _write_every_photo(db, gallery, stamp)
+            stored = Stored(version, {entry["sha256"]: photo_fields(entry) for entry in gallery.entries}, {}, {})
+            in_use = {entry["session"] for entry in gallery.entries if entry["session"]}
+        else:
+            in_use = _write_changed_photos(db, gallery, stamp, stored)
+        _write_sessions(db, gallery, stored, in_use)
+        _write_metadata(db, gallery, stored)
         for decision in gallery.decisions:
             if "id" not in decision:
                 values = [decision.get(name, _DECISION_DEFAULTS.get(name)) for name in DECISION_FIELDS]
@@ -237,7 +266,61 @@ def write(db, gallery, stamp):
                 cursor = db.execute(f"INSERT INTO decisions ({', '.join(DECISION_FIELDS)}) VALUES "
                                     f"({', '.join('?' * len(DECISION_FIELDS))})", values)
                 decision["id"] = cursor.lastrowid
-        db.execute(f"PRAGMA user_version = {db.execute('PRAGMA user_version').fetchone()[0] + 1}")
+        db.execute(f"PRAGMA user_version = {version + 1}")
+    stored.version = version + 1
+    gallery.stored, gallery.touched = stored, {}
+
+
+def _insert_photo(db, row):
+    db.execute(f"INSERT INTO photos ({', '.join(PHOTO_FIELDS)}, code, embedding) VALUES "
+               f"({', '.join('?' * (len(PHOTO_FIELDS) + 2))})", row)
+
+
+def _write_every_photo(db, gallery, stamp):
+    """Compare every stored photo (template included) with the gallery's and write the differences."""
+    stored = {row[0]: row for row in db.execute(f"SELECT {', '.join(PHOTO_FIELDS)}, code, embedding FROM photos")}
+    wanted = set()
+    db.executemany("INSERT OR IGNORE INTO fish VALUES (?, ?)", [(e["fish_id"], stamp) for e in gallery.entries])
+    for index, entry in enumerate(gallery.entries):
+        row = _photo_row(entry, gallery, index)
+        wanted.add(entry["sha256"])
+        if entry["sha256"] not in stored:
+            _insert_photo(db, row)
+        elif tuple(stored[entry["sha256"]]) != row:
+            db.execute(f"UPDATE photos SET {', '.join(f'{name} = ?' for name in PHOTO_FIELDS[1:])}, code = ?, "
+                       "embedding = ? WHERE sha256 = ?", (*row[1:], entry["sha256"]))
+    db.executemany("DELETE FROM photos WHERE sha256 = ?", [(sha,) for sha in stored if sha not in wanted])
+    db.execute("DELETE FROM fish WHERE fish_id NOT IN (SELECT fish_id FROM photos)")
+
+
+def _write_changed_photos(db, gallery, stamp, stored):
+    """Write the photos touched since ``stored`` (a Stored of this file) was made, and update it; returns the sessions
+    of the photos written."""
+    photos, fish_left, sessions = stored.photos, set(), set()
+    for sha256, entry in gallery.touched.items():
+        before = photos.get(sha256)
+        if entry is None:
+            if before is not None:
+                db.execute("DELETE FROM photos WHERE sha256 = ?", (sha256,))
+                fish_left.add(photos.pop(sha256)[1])
+            continue
+        fields = photo_fields(entry)
+        if before == fields:
+            continue
+        db.execute("INSERT OR IGNORE INTO fish VALUES (?, ?)", (entry["fish_id"], stamp))
+        if before is None:
+            index = next(i for i in range(len(gallery.entries) - 1, -1, -1)  # added last: found from the end
+                         if gallery.entries[i]["sha256"] == sha256)
+            _insert_photo(db, _photo_row(entry, gallery, index))
+        else:
+            db.execute(f"UPDATE photos SET {', '.join(f'{name} = ?' for name in PHOTO_FIELDS[1:])} "
+                       "WHERE sha256 = ?", (*fields[1:], sha256))
+            fish_left.add(before[1])
+        photos[sha256] = fields
+        sessions.add(entry["session"])
+    db.executemany("DELETE FROM fish WHERE fish_id = ? AND NOT EXISTS (SELECT 1 FROM photos WHERE fish_id = ?)",
+                   [(fish, fish) for fish in fish_left])
+    return sessions - {None, ""}
 
 
 _DECISION_DEFAULTS = {"reviewer": "", "action": "confirm", "note": "", "before": None, "after": None, "undoes": None,
@@ -250,19 +333,29 @@ def _photo_row(entry, gallery, index):
             embedding)
 
 
-def _write_sessions(db, gallery):
-    named = {entry["session"] for entry in gallery.entries if entry["session"]}
-    sessions = {**{name: None for name in named}, **gallery.sessions}
-    db.execute("DELETE FROM sessions")
-    db.executemany("INSERT INTO sessions VALUES (?, ?)", sorted(sessions.items()))
+def _write_sessions(db, gallery, stored, in_use):
+    """Every session in use (``in_use``: those of the photos written) or dated, with its date: only those that
+    differ from ``stored``, which is updated."""
+    wanted = {**dict.fromkeys(set(in_use) - set(stored.sessions)), **gallery.sessions}
+    changed = sorted((name, date) for name, date in wanted.items()
+                     if name not in stored.sessions or stored.sessions[name] != date)
+    db.executemany("INSERT INTO sessions VALUES (?, ?) ON CONFLICT (session) DO UPDATE SET date = excluded.date",
+                   changed)
+    stored.sessions.update(changed)
 
 
-def _write_metadata(db, gallery):
-    db.execute("DELETE FROM photo_metadata")
-    enrolled = {entry["sha256"] for entry in gallery.entries}
-    db.executemany("INSERT INTO photo_metadata VALUES (?, ?, ?)",
-                   [(sha, name, value) for sha, fields in gallery.metadata.items() if sha in enrolled
-                    for name, value in fields.items()])
+def _write_metadata(db, gallery, stored):
+    """Each enrolled photo's metadata (only the photos whose fields differ from ``stored``, which is updated)."""
+    if gallery.metadata == stored.metadata:  # compared in C: the usual case, a decision that changed none
+        return
+    for sha256 in set(gallery.metadata) | set(stored.metadata):
+        fields = gallery.metadata.get(sha256, {}) if sha256 in stored.photos else {}  # a removed photo has none
+        if fields == stored.metadata.get(sha256, {}):
+            continue
+        db.execute("DELETE FROM photo_metadata WHERE sha256 = ?", (sha256,))
+        db.executemany("INSERT INTO photo_metadata VALUES (?, ?, ?)",
+                       [(sha256, name, value) for name, value in fields.items()])
+        stored.metadata[sha256] = dict(fields)
 
 
 def serialized(gallery, stamp):

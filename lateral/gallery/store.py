@@ -79,6 +79,11 @@ class Gallery:
     decisions: list = dataclasses.field(default_factory=list)
     sessions: dict = dataclasses.field(default_factory=dict)  # {session: ISO date or None}
     metadata: dict = dataclasses.field(default_factory=dict)  # {sha256: {field: text}}
+    stored: object = dataclasses.field(default=None, compare=False, repr=False)  # database.Stored: what the file holds
+    # Photos changed since the last save: {sha256: its entry, or None when taken out} (``add``, ``keep``, ``edit``).
+    touched: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+    # The file's ``gallery_revision`` when this was read or saved (None: unknown, or changed in memory and not saved).
+    revision: object = dataclasses.field(default=None, compare=False, repr=False)
 
     @classmethod
     def new(cls, model, key_verifier, stores_embeddings):
@@ -111,17 +116,25 @@ class Gallery:
         return {entry["sha256"]: entry for entry in self.entries}
 
     def add(self, entries, codes, embeddings=None):
-        self.entries = self.entries + list(entries)
+        entries = list(entries)
+        self.entries = self.entries + entries
         self.codes = np.concatenate([self.codes, codes])
         if self.embeddings is not None:
             self.embeddings = np.concatenate([self.embeddings, np.asarray(embeddings, np.float32)])
+        self.touched.update((entry["sha256"], entry) for entry in entries)
 
     def keep(self, mask):
         mask = np.asarray(mask, bool)
+        self.touched.update((entry["sha256"], None) for entry, kept in zip(self.entries, mask) if not kept)
         self.entries = [entry for entry, kept in zip(self.entries, mask) if kept]
         self.codes = self.codes[mask]
         if self.embeddings is not None:
             self.embeddings = self.embeddings[mask]
+
+    def edit(self, entry, **fields):
+        """Change fields of one of the entries (the way to change one: a save writes only the photos touched)."""
+        entry.update(fields)
+        self.touched[entry["sha256"]] = entry
 
 
 def save_gallery(gallery, path):
@@ -132,9 +145,9 @@ def save_gallery(gallery, path):
     if _is_catalogue_file(target):
         with database.connected(target) as db:
             database.write(db, gallery, now())
-        return
-    data = database.serialized(gallery, now())
-    write_atomically(target, data)
+    else:
+        write_atomically(target, database.serialized(gallery, now()))
+    gallery.revision = (target.stat().st_ino, gallery.stored.version)  # gallery_revision's, without reconnecting
 
 
 def _is_catalogue_file(path):
@@ -183,7 +196,8 @@ def load_gallery(path):
 
 
 def _load_catalogue(path):
-    header, entries, codes, embeddings, decisions, sessions, metadata = database.read(path, now())
+    inode = Path(os.path.realpath(path)).stat().st_ino
+    header, entries, codes, embeddings, decisions, sessions, metadata, stored = database.read(path, now())
     if header.get("format") != FORMAT:
         raise GalleryError(f"{path} is not a lateral gallery (format {header.get('format')!r})")
     if header.get("version") != VERSION:
@@ -198,8 +212,9 @@ def _load_catalogue(path):
         raise GalleryError(f"{path} is damaged: it holds embeddings its header does not declare")
     else:
         embeddings = None
-    gallery = Gallery(header, entries, codes, embeddings, decisions, sessions, metadata)
+    gallery = Gallery(header, entries, codes, embeddings, decisions, sessions, metadata, stored=stored)
     _check_consistent(gallery, path)
+    gallery.revision = (inode, stored.version)  # as gallery_revision says; read before the rest: never too new
     return gallery
 
 

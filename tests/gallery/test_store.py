@@ -1,11 +1,12 @@
 import contextlib
+import copy
 import json
 import sqlite3
 
 import numpy as np
 import pytest
 
-from lateral.gallery import store
+from lateral.gallery import catalogue, store
 from lateral.gallery.packing import pack_codes, unpack_codes
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, save_gallery
 
@@ -200,7 +201,7 @@ def test_saving_writes_only_the_changed_rows(tmp_path):
     gallery, _ = small_gallery()
     save_gallery(gallery, tmp_path / "g.lgal")
     loaded = load_gallery(tmp_path / "g.lgal")
-    loaded.entries[1]["fish_id"] = "fish_0"
+    loaded.edit(loaded.entries[1], fish_id="fish_0")
     save_gallery(loaded, tmp_path / "g.lgal")
     with sql(tmp_path / "g.lgal") as db:
         assert db.execute("SELECT photo_id, sha256, fish_id FROM photos ORDER BY photo_id").fetchall() == [
@@ -306,3 +307,91 @@ def test_a_version_2_gallery_is_converted_to_the_sqlite_catalogue_keeping_a_back
     assert [{k: d[k] for k in decision} for d in again.decisions] == [decision]
     assert again.decisions[0]["action"] == "confirm"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pond.lgal", "pond.lgal.lock", "pond.lgal.v2.bak"]
+
+
+def bulk_gallery(size, seed=0):
+    rng = np.random.default_rng(seed)
+    gallery = Gallery.new(MODEL, None, False)
+    entries = [{"fish_id": f"fish_{i // 4}", "source": f"/photos/{i}.jpg", "sha256": f"sha_{i}",
+                "session": f"s{i % 3}", "flank": ("left", "right")[i % 2], "mode": "tent", "added": store.now(),
+                "how": "enroll"} for i in range(size)]
+    gallery.add(entries, pack_codes(rng.integers(0, 8, (size, 12)), 8))
+    return gallery
+
+
+def statements_of_one_decision(path, monkeypatch):
+    """The SQL statements a save runs after one decision on the gallery at ``path`` (a photo moved to another fish,
+    a new photo enrolled, a log entry), counted by SQLite's trace callback."""
+    gallery = load_gallery(path)
+    gallery.edit(gallery.entries[2], fish_id="fish_0")
+    gallery.add([{"fish_id": "fish_new", "source": "/photos/new.jpg", "sha256": "sha_new", "session": "s9",
+                  "flank": "left", "mode": "tent", "added": store.now(), "how": "confirm"}],
+                pack_codes(np.zeros((1, 12), int), 8))
+    catalogue.log(gallery, "confirm", {"sha_new": None}, {"sha_new": "fish_new"}, "ana", photo="/photos/new.jpg",
+                  fish_id="fish_new")
+    statements, connect = [], sqlite3.connect
+
+    def traced(*args, **kwargs):
+        db = connect(*args, **kwargs)
+        db.set_trace_callback(statements.append)
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    save_gallery(gallery, path)
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    return statements
+
+
+def test_a_decision_saves_the_same_statements_whatever_the_gallery_size(tmp_path, monkeypatch):
+    counts = {}
+    for size in (12, 3000):
+        save_gallery(bulk_gallery(size), tmp_path / f"{size}.lgal")
+        counts[size] = len(statements_of_one_decision(tmp_path / f"{size}.lgal", monkeypatch))
+    assert counts[12] == counts[3000] < 60
+
+
+def catalogue_as_read(path):
+    gallery = load_gallery(path)
+    with sql(path) as db:
+        fish_table = sorted(row[0] for row in db.execute("SELECT fish_id FROM fish"))
+    return (gallery.entries, gallery.codes.tolist(), gallery.sessions, gallery.metadata,
+            [(d["action"], d["before"], d["after"]) for d in gallery.decisions], fish_table)
+
+
+def written_whole(gallery, path):
+    """``gallery`` written into a new file at ``path`` (every row inserted: the reference)."""
+    copied = copy.deepcopy(gallery)
+    for decision in copied.decisions:
+        decision.pop("id", None)
+    path.unlink(missing_ok=True)
+    store.write_file_atomically(path, store.database.serialized(copied, store.now()))
+    return path
+
+
+def test_saves_of_only_the_changes_give_the_catalogue_a_whole_rewrite_gives(tmp_path):
+    """Every kind of change, saved as changes, read back equal to the same gallery written whole into a new file."""
+    path = tmp_path / "g.lgal"
+    save_gallery(bulk_gallery(40), path)
+    changes = [
+        lambda g: g.edit(g.entries[5], fish_id="fish_0"),  # a move, emptying no fish
+        lambda g: [g.edit(e, fish_id="fish_1") for e in g.entries if e["fish_id"] == "fish_2"],  # a merge: fish_2 goes
+        lambda g: g.keep([e["fish_id"] != "fish_3" for e in g.entries]),  # a removal
+        lambda g: g.add([{"fish_id": "fish_x", "source": "/photos/x.jpg", "sha256": "sha_x", "session": "s_new",
+                          "flank": "right", "mode": "cropped", "added": store.now(), "how": "confirm",
+                          "capture": "c7"}], pack_codes(np.full((1, 12), 3), 8)),
+        lambda g: g.metadata.update(sha_x={"date": "2026-05-04"}, sha_0={"site": "north", "length": "31"}),
+        lambda g: g.metadata.update(sha_0={"site": "south"}),  # a field changed, another dropped
+        lambda g: g.sessions.update(s1="2026-06-09", s_new="2026-07-01"),
+        lambda g: g.keep([e["sha256"] != "sha_x" for e in g.entries]),  # a photo with metadata removed
+        lambda g: catalogue.log(g, "merge", {"sha_9": "fish_2"}, {"sha_9": "fish_1"}, "ana", fish_id="fish_1"),
+    ]
+    for change in changes:
+        gallery = load_gallery(path)
+        change(gallery)
+        save_gallery(gallery, path)
+        assert catalogue_as_read(path) == catalogue_as_read(written_whole(gallery, tmp_path / "whole.lgal"))
+    # Saving the same object again after more changes (its record of the file kept up to date by the first save).
+    gallery.edit(gallery.entries[0], fish_id="fish_9", session="s_late")
+    gallery.sessions["s0"] = "2026-01-02"
+    save_gallery(gallery, path)
+    assert catalogue_as_read(path) == catalogue_as_read(written_whole(gallery, tmp_path / "whole.lgal"))

@@ -1,10 +1,14 @@
 """The review web app (Flask, Jinja2 templates, one small static script for keyboard shortcuts).
 
-Pages: ``/queue`` (the new photos and their decisions), ``/photo/<id>`` (one
-photo beside its candidates: the compare view), ``/fish`` (every fish, with a
-search), ``/fish/<fish_id>`` (every photo of one fish; merge it into another),
-``/decisions`` (the log), ``/history.csv``; the same data as JSON under
-``/api/`` (``/undo`` takes any entry's number as ``decision``). Safety:
+One blueprint, one view per resource: ``/queue`` (the new photos and their
+decisions), ``/photo/<id>`` (one photo beside its candidates: the compare
+view), ``/fish`` (every fish, with a search), ``/fish/<fish_id>`` (every photo
+of one fish; rename it, split photos off, merge it into another),
+``/decisions`` (the log), ``/history.csv``. Each view answers HTML, or JSON
+when the request prefers ``application/json`` (content negotiation); the same
+blueprint is mounted again under ``/api/``, which always answers JSON (for
+scripts). ``/undo`` takes any entry's number as ``decision``. Every change
+goes through the workspace to the gallery's commands. Safety:
 
 - only registered photos are served, by opaque id (SHA-256): no path from the
   browser is ever opened;
@@ -22,8 +26,10 @@ import hmac
 import logging
 import secrets
 from html import escape
+from urllib.parse import unquote
 
-from flask import Flask, abort, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (Blueprint, Flask, abort, current_app, flash, jsonify, make_response, redirect, render_template,
+                   request, url_for)
 
 from lateral.cli import disk_problem
 from lateral.gallery.review.images import SourceMissing
@@ -39,6 +45,9 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+CACHED_ENDPOINTS = ("image", "static")  # photos and the app's files may be cached; pages never
+
+review = Blueprint("review", __name__)
 
 
 def create_app(workspace, token=None, local_only=True):
@@ -46,183 +55,220 @@ def create_app(workspace, token=None, local_only=True):
     app = Flask(__name__)
     app.secret_key = secrets.token_bytes(32)  # signs the cookie carrying the notice after a change
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request: the decisions are said in words
-    app.config["TOKEN"] = token or secrets.token_urlsafe(24)
-    app.config["LOCAL_ONLY"] = local_only
-    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES
-    app.jinja_env.globals["token"] = app.config["TOKEN"]
-    app.jinja_env.globals["gallery_name"] = workspace.gallery_path.name
-
-    def wants_json():
-        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
-
-    @app.before_request
-    def only_this_machine():
-        if app.config["LOCAL_ONLY"] and request.host.rsplit(":", 1)[0] not in LOCAL_HOSTS:
-            abort(403, "this review server answers only requests to localhost")
-        if request.method == "POST":
-            given = request.form.get("token") or request.headers.get("X-Review-Token") or ""
-            if not hmac.compare_digest(given.encode(), app.config["TOKEN"].encode()):
-                abort(403, "missing or wrong session token: reload the page")
-
-    @app.after_request
-    def headers(response):
-        response.headers.update(SECURITY_HEADERS)
-        if not request.path.startswith(("/image/", "/static/")):
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @app.errorhandler(GalleryError)
-    def refused(error):
-        status = 404 if isinstance(error, NotFound) else 409
-        if wants_json():
-            return jsonify({"error": str(error)}), status
-        return render_template("error.html", message=str(error), status=status), status
-
-    @app.errorhandler(OSError)
-    def disk_refused(error):
-        """A full disk or a read-only folder: the command line's one-line message, not a bare 500."""
-        message = disk_problem(error, kept=f"{workspace.gallery_path.name} is as it was before this request")
-        if message is None:
-            raise error
-        if wants_json():
-            return jsonify({"error": message}), 500
-        return render_template("error.html", message=message, status=500), 500
-
-    @app.errorhandler(403)
-    @app.errorhandler(404)
-    @app.errorhandler(405)
-    @app.errorhandler(413)
-    def http_error(error):
-        if wants_json():
-            return jsonify({"error": error.description}), error.code
-        return render_template("error.html", message=error.description, status=error.code), error.code
-
-    def said(message):
-        """A change done: one line in the terminal, and the notice on the next page."""
-        print(f"{datetime.datetime.now():%H:%M:%S} {message}", flush=True)
-        flash(message)
-
-    def done(payload, target):
-        """After a POST: JSON for the API, else a redirect (so a reload never repeats the decision)."""
-        return jsonify(payload) if wants_json() else redirect(target, code=303)
-
-    @app.get("/")
-    def index():
-        return redirect(url_for("queue_page"))
-
-    @app.get("/favicon.ico")
-    def favicon():
-        return redirect(url_for("static", filename="favicon.svg"))
-
-    @app.get("/queue")
-    def queue_page():
-        return render_template("queue.html", **workspace.queue(request.args.get("show", "all")))
-
-    @app.get("/api/queue")
-    def queue_api():
-        return jsonify(workspace.queue(request.args.get("show", "all")))
-
-    @app.get("/photo/<photo_id>")
-    def photo_page(photo_id):
-        return render_template("photo.html", **workspace.photo_page(photo_id, request.args.get("fish"),
-                                                                    request.args.get("shown")))
-
-    @app.get("/api/photo/<photo_id>")
-    def photo_api(photo_id):
-        return jsonify(workspace.photo_page(photo_id, request.args.get("fish"), request.args.get("shown")))
-
-    @app.post("/api/photo/<photo_id>/decide")
-    @app.post("/photo/<photo_id>/decide")  # registered first: what url_for gives
-    def decide(photo_id):
-        fish, verdict = request.form.get("fish", "").strip(), request.form.get("verdict", "").strip()
-        if not (fish or verdict):
-            raise GalleryError("no fish given: choose a candidate, 'new', or a verdict (unusable, unsure)")
-        summary = workspace.decide(photo_id, fish or None, verdict or None, request.form.get("reason", ""),
-                                   request.form.get("note", ""))
-        said(summary["message"])
-        following = workspace.next_open(photo_id)
-        target = url_for("photo_page", photo_id=following) if following else url_for("queue_page")
-        return done({"photo": photo_id, **{key: summary[key] for key in ("fish_id", "new_fish", "verdict", "label",
-                                                                          "message")}, "next_open": following}, target)
-
-    @app.post("/api/undo")
-    @app.post("/undo")  # registered first: what url_for gives
-    def undo():
-        chosen = request.form.get("decision", "").strip()
-        if chosen and not chosen.isdigit():
-            raise GalleryError(f"decision must be a number from the log, not {chosen!r}")
-        result = workspace.undo(int(chosen) if chosen else None)
-        said(result["message"])
-        target = (url_for("photo_page", photo_id=result["id"]) if result["id"] in workspace.queue_photos
-                  else request.form.get("back") or url_for("queue_page"))
-        return done(result, target if target.startswith("/") and not target.startswith("//") else "/queue")
-
-    @app.post("/api/fish/<fish_id>/merge")
-    @app.post("/fish/<fish_id>/merge")  # registered first: what url_for gives
-    def merge(fish_id):
-        into = request.form.get("into", "").strip()
-        if not into:
-            raise GalleryError(f"no fish given to merge {fish_id} into")
-        result = workspace.merge(fish_id, into)
-        said(result["message"])
-        return done(result, url_for("fish_page", fish_id=into))
-
-    @app.get("/decisions")
-    def decisions_page():
-        return render_template("decisions.html", **workspace.decisions())
-
-    @app.get("/api/decisions")
-    def decisions_api():
-        return jsonify(workspace.decisions())
-
-    @app.get("/fish")
-    def fish_list():
-        return render_template("fish_list.html", **workspace.fish_list(request.args.get("search", "")))
-
-    @app.get("/api/fish")
-    def fish_list_api():
-        return jsonify(workspace.fish_list(request.args.get("search", "")))
-
-    @app.get("/fish/<fish_id>")
-    def fish_page(fish_id):
-        return render_template("fish.html", **workspace.fish_page(fish_id))
-
-    @app.get("/api/fish/<fish_id>")
-    def fish_api(fish_id):
-        return jsonify(workspace.fish_page(fish_id))
-
-    @app.post("/api/entry/<sha256>/move")
-    @app.post("/entry/<sha256>/move")  # registered first: what url_for gives
-    def move(sha256):
-        fish = request.form.get("fish", "").strip()
-        if not fish:
-            raise GalleryError("no fish given to move the photo to")
-        result = workspace.move(sha256, fish)
-        said(result["message"])
-        return done(result, url_for("fish_page", fish_id=result["from"]) if workspace.entries_of(result["from"])
-                    else url_for("fish_page", fish_id=result["fish_id"]))
-
-    @app.get("/image/<sha256>/<kind>")
-    def image(sha256, kind):
-        try:
-            data = workspace.image(sha256, kind)
-        except SourceMissing as missing:
-            response = make_response(_placeholder(str(missing)), 404)
-            response.headers["Content-Type"] = "image/svg+xml"
-            return response
-        response = make_response(data)
-        response.headers["Content-Type"] = "image/png" if kind == "roi" else "image/jpeg"
-        response.headers["Cache-Control"] = "private, max-age=3600"
-        return response
-
-    @app.get("/history.csv")
-    def history_csv():
-        response = make_response(workspace.history_csv())
-        response.headers["Content-Type"] = "text/csv; charset=utf-8"
-        response.headers["Content-Disposition"] = f"attachment; filename={workspace.gallery_path.stem}_captures.csv"
-        return response
-
+    app.config.update(WORKSPACE=workspace, TOKEN=token or secrets.token_urlsafe(24), LOCAL_ONLY=local_only,
+                      MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, MAX_FORM_MEMORY_SIZE=MAX_REQUEST_BYTES)
+    app.jinja_env.globals.update(token=app.config["TOKEN"], gallery_name=workspace.gallery_path.name)
+    app.register_blueprint(review)
+    app.register_blueprint(review, url_prefix="/api", name="api")
     return app
+
+
+def _workspace():
+    return current_app.config["WORKSPACE"]
+
+
+def _wants_json():
+    return request.blueprint == "api" or (
+        request.accept_mimetypes.best_match(("text/html", "application/json")) == "application/json")
+
+
+def _answer(template, data):
+    """``data`` as JSON, or rendered into ``template``, as the request prefers."""
+    return jsonify(data) if _wants_json() else render_template(template, **data)
+
+
+def _said(message):
+    """A change done: one line in the terminal, and the notice on the next page."""
+    print(f"{datetime.datetime.now():%H:%M:%S} {message}", flush=True)
+    flash(message)
+
+
+def _done(payload, target):
+    """After a POST: JSON, or a redirect (so a reload never repeats the decision)."""
+    return jsonify(payload) if _wants_json() else redirect(target, code=303)
+
+
+def _error(message, status):
+    if _wants_json():
+        return jsonify({"error": message}), status
+    return render_template("error.html", message=message, status=status), status
+
+
+def _form(name):
+    return request.form.get(name, "").strip()
+
+
+# -- every request --------------------------------------------------------------------------------------------------
+@review.before_app_request
+def _only_this_machine():
+    if current_app.config["LOCAL_ONLY"] and request.host.rsplit(":", 1)[0] not in LOCAL_HOSTS:
+        abort(403, "this review server answers only requests to localhost")
+    if request.method == "POST":
+        given = request.form.get("token") or request.headers.get("X-Review-Token") or ""
+        if not hmac.compare_digest(given.encode(), current_app.config["TOKEN"].encode()):
+            abort(403, "missing or wrong session token: reload the page")
+
+
+@review.after_app_request
+def _headers(response):
+    response.headers.update(SECURITY_HEADERS)
+    if (request.endpoint or "").rsplit(".", 1)[-1] not in CACHED_ENDPOINTS:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@review.app_errorhandler(GalleryError)
+def _refused(error):
+    return _error(str(error), 404 if isinstance(error, NotFound) else 409)
+
+
+@review.app_errorhandler(OSError)
+def _disk_refused(error):
+    """A full disk or a read-only folder: the command line's one-line message, not a bare 500."""
+    message = disk_problem(error, kept=f"{_workspace().gallery_path.name} is as it was before this request")
+    if message is None:
+        raise error
+    return _error(message, 500)
+
+
+@review.app_errorhandler(403)
+@review.app_errorhandler(404)
+@review.app_errorhandler(405)
+@review.app_errorhandler(413)
+def _http_error(error):
+    return _error(error.description, error.code)
+
+
+# -- pages (HTML or JSON) -------------------------------------------------------------------------------------------
+@review.get("/")
+def index():
+    return redirect(url_for("review.queue"))
+
+
+@review.get("/favicon.ico")
+def favicon():
+    return redirect(url_for("static", filename="favicon.svg"))
+
+
+@review.get("/queue")
+def queue():
+    return _answer("queue.html", _workspace().queue(request.args.get("show", "all")))
+
+
+@review.get("/photo/<photo_id>")
+def photo(photo_id):
+    return _answer("photo.html", _workspace().photo_page(photo_id, request.args.get("fish"),
+                                                         request.args.get("shown")))
+
+
+@review.get("/fish")
+def fish_list():
+    return _answer("fish_list.html", _workspace().fish_list(request.args.get("search", "")))
+
+
+@review.get("/fish/<fish_id>")
+def fish(fish_id):
+    return _answer("fish.html", _workspace().fish_page(fish_id))
+
+
+@review.get("/decisions")
+def decisions():
+    return _answer("decisions.html", _workspace().decisions())
+
+
+@review.get("/image/<sha256>/<kind>")
+def image(sha256, kind):
+    try:
+        data = _workspace().image(sha256, kind)
+    except SourceMissing as missing:
+        response = make_response(_placeholder(str(missing)), 404)
+        response.headers["Content-Type"] = "image/svg+xml"
+        return response
+    response = make_response(data)
+    response.headers["Content-Type"] = "image/png" if kind == "roi" else "image/jpeg"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@review.get("/history.csv")
+def history_csv():
+    response = make_response(_workspace().history_csv())
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f"attachment; filename={_workspace().gallery_path.stem}_captures.csv"
+    return response
+
+
+# -- changes (POST, each one decision in the gallery's log) ----------------------------------------------------------
+@review.post("/photo/<photo_id>/decide")
+def decide(photo_id):
+    workspace = _workspace()
+    chosen_fish, verdict = _form("fish"), _form("verdict")
+    if not (chosen_fish or verdict):
+        raise GalleryError("no fish given: choose a candidate, 'new', or a verdict (unusable, unsure)")
+    summary = workspace.decide(photo_id, chosen_fish or None, verdict or None, request.form.get("reason", ""),
+                               request.form.get("note", ""))
+    _said(summary["message"])
+    following = workspace.next_open(photo_id)
+    target = url_for("review.photo", photo_id=following) if following else url_for("review.queue")
+    return _done({"photo": photo_id, **{key: summary[key] for key in ("fish_id", "new_fish", "verdict", "label",
+                                                                       "message")}, "next_open": following}, target)
+
+
+@review.post("/undo")
+def undo():
+    workspace = _workspace()
+    chosen = _form("decision")
+    if chosen and not chosen.isdigit():
+        raise GalleryError(f"decision must be a number from the log, not {chosen!r}")
+    result = workspace.undo(int(chosen) if chosen else None)
+    _said(result["message"])
+    back = request.form.get("back") or url_for("review.queue")
+    if result["id"] in workspace.queue_photos:
+        target = url_for("review.photo", photo_id=result["id"])
+    elif back.startswith("/fish/") and not workspace.entries_of(unquote(back[len("/fish/"):])) and result["fish"]:
+        target = url_for("review.fish", fish_id=result["fish"])  # the page of a fish the undo took away (a rename)
+    else:
+        target = back
+    return _done(result, target if target.startswith("/") and not target.startswith("//") else "/queue")
+
+
+@review.post("/fish/<fish_id>/merge")
+def merge(fish_id):
+    into = _form("into")
+    if not into:
+        raise GalleryError(f"no fish given to merge {fish_id} into")
+    result = _workspace().merge(fish_id, into)
+    _said(result["message"])
+    return _done(result, url_for("review.fish", fish_id=into))
+
+
+@review.post("/fish/<fish_id>/rename")
+def rename(fish_id):
+    to = _form("to")
+    if not to:
+        raise GalleryError(f"no new name given for {fish_id}")
+    result = _workspace().rename(fish_id, to)
+    _said(result["message"])
+    return _done(result, url_for("review.fish", fish_id=result["fish_id"]))
+
+
+@review.post("/fish/<fish_id>/split")
+def split(fish_id):
+    result = _workspace().split(fish_id, request.form.getlist("photo"), _form("to"))
+    _said(result["message"])
+    return _done(result, url_for("review.fish", fish_id=result["fish_id"]))
+
+
+@review.post("/entry/<sha256>/move")
+def move(sha256):
+    workspace = _workspace()
+    to = _form("fish")
+    if not to:
+        raise GalleryError("no fish given to move the photo to")
+    result = workspace.move(sha256, to)
+    _said(result["message"])
+    return _done(result, url_for("review.fish", fish_id=result["from"]) if workspace.entries_of(result["from"])
+                 else url_for("review.fish", fish_id=result["fish_id"]))
 
 
 def _placeholder(message):

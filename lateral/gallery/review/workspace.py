@@ -16,7 +16,6 @@ is a log entry and undo is by entry number (``catalogue.undo``): a logged
 entry is never changed.
 """
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -26,13 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from lateral.data.layout import photo_files
-from lateral.gallery import catalogue, commands
+from lateral.gallery import catalogue, commands, curation
+from lateral.gallery.consistency import unmatched_photos
 from lateral.gallery.history import write_capture_history
-from lateral.gallery.lock import gallery_lock
-from lateral.gallery.packing import unpack_codes
 from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
 from lateral.gallery.search import GallerySearch, decide
-from lateral.gallery.store import GalleryError, gallery_revision, load_gallery, save_gallery
+from lateral.gallery.store import GalleryError, gallery_revision, load_gallery
 
 FILTERS = ("all", "open", "review")  # every photo, the undecided ones, the undecided ones in the review band
 VERDICTS = {"unusable": "unusable photo", "unsure": "can't tell"}  # decisions that enrol nothing
@@ -90,23 +88,29 @@ class ReviewWorkspace:
 
     # -- the gallery as it is now ------------------------------------------------------------------------------
     def gallery(self):
-        """The gallery file's current content (reloaded when the file changed); refuses a revoked or re-modelled one."""
-        stamp = gallery_revision(self.gallery_path)
-        if stamp != self._stamp:
+        """The gallery file's current content (reloaded when the file changed; after this session's own change, the
+        gallery it changed and saved); refuses a revoked or re-modelled one."""
+        if self._gallery is None or self._gallery.revision != gallery_revision(self.gallery_path):
             gallery = load_gallery(self.gallery_path)
             self._check_same(gallery)
-            self._gallery, self._stamp, self._search = gallery, stamp, None
-            self._by_sha = gallery.entry_by_sha()
-            self._index_by_sha = {entry["sha256"]: index for index, entry in enumerate(gallery.entries)}
-            self._by_fish = {}
-            for entry in gallery.entries:
-                self._by_fish.setdefault(entry["fish_id"], []).append(entry)
-            live = catalogue.in_force(gallery.decisions)
-            self._latest = {decision["photo"]: decision for decision in live}  # each photo's last decision in force
-            self._suggestions = {decision["photo"]: decision["review"]["suggestion"] for decision in live
-                                 if "suggestion" in (decision.get("review") or {})}
-            self._odd, self._scores = {}, {}
+            self._gallery = gallery
+        if self._stamp is None or self._stamp != self._gallery.revision:
+            self._index(self._gallery)
         return self._gallery
+
+    def _index(self, gallery):
+        """The look-ups the pages use, made once per revision of the gallery."""
+        self._stamp, self._search = gallery.revision, None
+        self._by_sha = gallery.entry_by_sha()
+        self._index_by_sha = {entry["sha256"]: index for index, entry in enumerate(gallery.entries)}
+        self._by_fish = {}
+        for entry in gallery.entries:
+            self._by_fish.setdefault(entry["fish_id"], []).append(entry)
+        live = catalogue.in_force(gallery.decisions)
+        self._latest = {decision["photo"]: decision for decision in live}  # each photo's last decision in force
+        self._suggestions = {decision["photo"]: decision["review"]["suggestion"] for decision in live
+                             if "suggestion" in (decision.get("review") or {})}
+        self._odd, self._scores = {}, {}
 
     def _check_same(self, gallery):
         if gallery.header["key"] != self.key_verifier or gallery.header["model"]["fingerprint"] != self.fingerprint:
@@ -225,27 +229,22 @@ class ReviewWorkspace:
         its flank is below the review threshold: a photo of another fish put under this one, or a bad photo."""
         self.gallery()
         if fish_id not in self._odd:
-            gallery, search, odd = self._gallery, self.search(), {}
-            reject = self.gallery_thresholds().reject
+            gallery = self._gallery
             indices = [self._index_by_sha[entry["sha256"]] for entry in self.entries_of(fish_id)]
-            codes = unpack_codes(gallery.codes[indices], gallery.m)
-            for code, index in zip(codes, indices):
-                flank = gallery.entries[index]["flank"]
-                others = [j for j in indices if j != index and gallery.entries[j]["flank"] == flank]
-                if not others or math.isinf(reject):
-                    continue
-                embedding = None if gallery.embeddings is None else gallery.embeddings[index]
-                scores = search.template_scores(code, embedding)
-                if self.evidence is not None:  # fused, as the threshold is: the fish's other photos verified
-                    mask = np.zeros(len(scores), bool)
-                    mask[others] = True
-                    scores = self.evidence.fused_scores(scores, mask, self.evidence.entry_features(
-                        gallery.entries[index]), gallery.entries)
-                best = float(np.max(scores[others]))
-                if best < reject:
-                    odd[gallery.entries[index]["sha256"]] = round(best, 4)
+            odd = {gallery.entries[index]["sha256"]: round(best, 4) for index, best in unmatched_photos(
+                gallery, self.search(), indices, self.gallery_thresholds().reject, self._fused_among).items()}
             self._odd[fish_id] = odd
         return self._odd[fish_id]
+
+    def _fused_among(self, scores, index, others):
+        """A template's global ``scores`` fused with its local evidence against the fish's ``others`` (the
+        threshold is in fused scores when the gallery verifies), or unchanged."""
+        if self.evidence is None:
+            return scores
+        mask = np.zeros(len(scores), bool)
+        mask[others] = True
+        entries = self._gallery.entries
+        return self.evidence.fused_scores(scores, mask, self.evidence.entry_features(entries[index]), entries)
 
     def queue(self, show="all"):
         if show not in FILTERS:
@@ -325,13 +324,17 @@ class ReviewWorkspace:
         entries = self.entries_of(fish_id)
         if not entries:
             raise NotFound(f"no fish {fish_id} in {self.gallery_path}")
-        flanks, odd = {}, self.odd_photos(fish_id)
-        for entry in sorted(entries, key=lambda entry: (entry["session"] or "-", entry["added"], entry["source"])):
-            view = {**_entry_view(entry), "odd": odd.get(entry["sha256"])}
+        flanks, odd, gallery = {}, self.odd_photos(fish_id), self.gallery()
+        order = {name: (index, date) for index, (name, date) in enumerate(catalogue.session_order(gallery))}
+        for entry in sorted(entries, key=lambda entry: (order.get(entry["session"], (len(order),))[0], entry["added"],
+                                                        entry["source"])):
+            view = {**_entry_view(entry), "odd": odd.get(entry["sha256"]),
+                    "date": gallery.metadata.get(entry["sha256"], {}).get("date")}
             flanks.setdefault(entry["flank"], {}).setdefault(entry["session"] or "-", []).append(view)
         return {"fish_id": fish_id, "templates": len(entries), "sessions": len({e["session"] or "-" for e in entries}),
                 "odd_photos": len(odd), "reject": _finite(self.gallery_thresholds().reject),
-                "flanks": [(flank, sorted(sessions.items())) for flank, sessions in sorted(flanks.items())],
+                "flanks": [(flank, list(sessions.items())) for flank, sessions in sorted(flanks.items())],
+                "session_dates": {name: date for name, (_, date) in order.items() if date},
                 **self.progress(), "other_fish": [name for name in self.gallery().fish_ids() if name != fish_id]}
 
     def fish_list(self, search=""):
@@ -369,16 +372,7 @@ class ReviewWorkspace:
             write_capture_history(self.gallery(), out)
             return out.read_text(encoding="utf-8")
 
-    # -- decisions (each: lock, re-read, change, save, then return) ----------------------------------------------
-    @contextlib.contextmanager
-    def _changing(self):
-        """The gallery as it is on disk, under its lock; saved when the block ends without an error."""
-        with gallery_lock(self.gallery_path):
-            gallery = load_gallery(self.gallery_path)
-            self._check_same(gallery)
-            yield gallery
-            save_gallery(gallery, self.gallery_path)
-
+    # -- changes (each through the command layer: ``commands.changing``, then return) -----------------------------
     def decide(self, photo_id, fish=None, verdict=None, reason="", note=""):
         """Record a queued photo as ``fish`` (a candidate's id, any known id, or "new"; enrolled as ``confirm``
         does) or as a ``verdict`` ("unusable" with a ``reason``, or "unsure"; nothing enrolled, logged as action
@@ -391,50 +385,55 @@ class ReviewWorkspace:
             raise GalleryError(f"unknown verdict {verdict!r}; use one of {', '.join(VERDICTS)}")
         if verdict == "unusable" and reason not in UNUSABLE_REASONS:
             raise GalleryError(f"say why the photo is unusable: one of {', '.join(UNUSABLE_REASONS)}")
-        suggestion = self.suggestion(queued)
-        with self._changing() as gallery:
-            if verdict is None:
-                summary = commands.record_confirmation(gallery, self.encoder, queued.photo.source, fish, self.session,
-                                                       queued.photo.mode, note=_note(note), reviewer=self.reviewer,
-                                                       evidence=self.evidence)
-                decision = gallery.decisions[-1]
-                decision["review"] = review_record(suggestion)
-                label = summary["fish_id"]
-            else:
-                enrolled = gallery.entry_by_sha().get(queued.id)
-                if enrolled is not None:
-                    raise GalleryError(f"{queued.name} is enrolled as fish {enrolled['fish_id']}; undo that first "
-                                       "(nothing was recorded)")
-                review = review_record(suggestion, verdict, reason)
-                decision = catalogue.log(gallery, "verdict", {}, {}, self.reviewer, _note(note),
-                                         photo=queued.photo.source, review=review)
-                summary, label = {"fish_id": None, "new_fish": False}, verdict_label(review)
+        review = review_record(self.suggestion(queued), verdict, reason)
+        summary, decision = commands.review_decision(self.gallery_path, self.encoder, queued.photo, fish, review,
+                                                     self.session, _note(note), self.reviewer, self._gallery,
+                                                     self._check_same, self.evidence)
         self.undo_stack.append(decision["id"])
+        label = summary["fish_id"] if verdict is None else verdict_label(review)
         told = label + (" (a new fish)" if summary["new_fish"] else "")
         return {**summary, "verdict": verdict, "label": label, "decision": decision["id"],
                 "message": f"{queued.name} → {told} recorded. U to undo"}
 
     def move(self, sha256, fish):
         """Put the template of one photo under another fish (``new``: a new fish); recorded as a decision."""
-        with self._changing() as gallery:
-            previous = next((e["fish_id"] for e in gallery.entries if e["sha256"] == sha256), None)
-            if previous is None:
-                raise NotFound(f"no template {sha256} in {self.gallery_path}")
-            fish_id, is_new = commands.resolve_fish(gallery, fish)
-            decision = catalogue.move(gallery, sha256, fish_id, is_new, self.reviewer, f"review: moved from {previous}")
+        if self.entry(sha256) is None:
+            raise NotFound(f"no template {sha256} in {self.gallery_path}")
+        decision, previous = commands.move(self.gallery_path, sha256, fish, self.reviewer,
+                                           f"review: moved from {self.entry(sha256)['fish_id']}", self._gallery)
         self.undo_stack.append(decision["id"])
-        name = Path(decision["photo"]).name
-        return {"photo": name, "from": previous, "fish_id": fish_id, "new_fish": is_new,
-                "message": f"{name} moved from {previous} to {fish_id}{' (a new fish)' if is_new else ''}. U to undo"}
+        name, fish_id = Path(decision["photo"]).name, decision["fish_id"]
+        return {"photo": name, "from": previous, "fish_id": fish_id, "new_fish": decision["new_fish"],
+                "message": f"{name} moved from {previous} to {fish_id}"
+                           f"{' (a new fish)' if decision['new_fish'] else ''}. U to undo"}
 
     def merge(self, fish, into):
         """Every photo of ``fish`` becomes ``into``'s; recorded as a decision."""
-        with self._changing() as gallery:
-            decision = catalogue.merge(gallery, fish, into, self.gallery_path, self.reviewer, "review")
-        self.undo_stack.append(decision["id"])
-        photos = len(decision["after"])
-        return {"decision": decision["id"], "fish": fish, "into": into, "photos": photos,
+        summary = curation.merge(self.gallery_path, fish, into, self.reviewer, "review", self._gallery)
+        self.undo_stack.append(summary["decision"])
+        photos = summary["photos"]
+        return {"decision": summary["decision"], "fish": fish, "into": into, "photos": photos,
                 "message": f"{fish} merged into {into} ({photos} photo{'s' if photos != 1 else ''}). U to undo"}
+
+    def rename(self, fish, to):
+        """``fish`` is called ``to`` from now on; recorded as a decision."""
+        summary = curation.rename(self.gallery_path, fish, to.strip(), self.reviewer, "review", self._gallery)
+        self.undo_stack.append(summary["decision"])
+        return {"decision": summary["decision"], "fish": fish, "fish_id": summary["fish_id"],
+                "message": f"{fish} renamed {summary['fish_id']}. U to undo"}
+
+    def split(self, fish, photos, to=catalogue.NEW_FISH):
+        """Some photos (content hashes) of ``fish`` become a new fish (``to``, else the next free id); recorded as a
+        decision."""
+        if not photos:
+            raise GalleryError(f"tick the photos of {fish} to split off as another fish")
+        summary = curation.split(self.gallery_path, fish, photos, to.strip() or catalogue.NEW_FISH, self.reviewer,
+                                 "review", self._gallery)
+        self.undo_stack.append(summary["decision"])
+        count = summary["photos"]
+        return {"decision": summary["decision"], "fish": fish, "fish_id": summary["fish_id"], "photos": count,
+                "message": f"{count} photo{'s' if count != 1 else ''} of {fish} split off as {summary['fish_id']} "
+                           "(a new fish). U to undo"}
 
     def decisions(self):
         """The decision log, newest first, each with the decision that undid it (if any)."""
@@ -447,23 +446,23 @@ class ReviewWorkspace:
                               for d in reversed(gallery.decisions)]}
 
     def undo(self, decision_id=None):
-        """Take back a decision (``catalogue.undo``: a new log entry): the one given (any entry of the log), else
+        """Take back a decision (``curation.undo``: a new log entry): the one given (any entry of the log), else
         this session's last one. Returns what was undone and a sentence saying it."""
         if decision_id is None:
             if not self.undo_stack:
                 raise NotFound("nothing to undo in this review session")
             decision_id = self.undo_stack[-1]
-        with self._changing() as gallery:
-            target = next((d for d in gallery.decisions if d.get("id") == decision_id), None)
-            decision = catalogue.undo(gallery, decision_id, self.gallery_path, self.reviewer, "review")
+        summary = curation.undo(self.gallery_path, decision_id, self.reviewer, "review", self._gallery)
+        target = summary["undone"]
         if decision_id in self.undo_stack:
             self.undo_stack.remove(decision_id)
         name = Path(target.get("photo") or "").name or None
-        sha256 = next(iter(decision["before"]), None)
-        if sha256 is None:  # a verdict: no template; the photo is the queued one it was given on
+        sha256 = next(iter(target.get("after") or {}), None)
+        if sha256 is None:  # no template: the queued photo it was given on
             sha256 = next((q.id for q in self.queue_photos.values() if q.photo.source == target["photo"]), None)
-        return {"action": target.get("action", "confirm"), "decision": decision["id"], "undoes": decision_id,
-                "photo": name, "id": sha256, "message": _undone(target, name)}
+        back_in = next(iter((target.get("before") or {}).values()), None)  # where the photos are again
+        return {"action": target.get("action", "confirm"), "decision": summary["decision"], "undoes": decision_id,
+                "photo": name, "id": sha256, "fish": back_in, "message": _undone(target, name)}
 
 
 def _undone(target, name):
@@ -478,6 +477,12 @@ def _undone(target, name):
         return f"undone: {name} is back in {before} (was {after})"
     if action == "merge":
         return f"undone: the merge into {target['fish_id']} (decision {target['id']}); its photos are back"
+    if action == "rename":
+        before = next(iter(target["before"].values()), "?")
+        return f"undone: {target['fish_id']} is called {before} again"
+    if action == "split":
+        before = next(iter(target["before"].values()), "?")
+        return f"undone: the {len(target['after'])} photos split off as {target['fish_id']} are back in {before}"
     return f"undone: decision {target['id']} ({action})"
 
 

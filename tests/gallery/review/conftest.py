@@ -39,5 +39,5 @@ def review_setup(built_review):
     gallery_path.write_bytes(enrolled)
     workspace.undo_stack.clear()
     workspace.match_lines = None
-    workspace._stamp = None
+    workspace._stamp = workspace._gallery = None
     return gallery_path, inputs, workspace

@@ -472,3 +472,52 @@ def test_every_page_works_with_the_default_fpir_thresholds(client, monkeypatch):
     for url in ("/queue", f"/photo/{photo}", f"/api/photo/{photo}", "/fish", "/fish/fish_001", "/api/fish/fish_001",
                 "/decisions"):
         assert client.get(url).status_code == 200, url
+
+
+def test_fish_page_renames_a_fish_and_splits_photos_off_each_undone(client):
+    client, gallery_path, _, workspace = client
+    before = {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries}
+    html = client.get("/fish/fish_003").get_data(as_text=True)
+    assert 'action="/fish/fish_003/rename"' in html and 'action="/fish/fish_003/split"' in html
+    assert html.count('type="checkbox" name="photo"') == 4
+    renamed = post(client, "/fish/fish_003/rename", to="tag_17").get_json()
+    assert renamed["message"] == "fish_003 renamed tag_17. U to undo"
+    gallery = load_gallery(gallery_path)
+    assert {e["sha256"]: e["fish_id"] for e in gallery.entries} == {
+        sha: "tag_17" if fish == "fish_003" else fish for sha, fish in before.items()}
+    assert (gallery.decisions[-1]["action"], gallery.decisions[-1]["reviewer"]) == ("rename", workspace.reviewer)
+    assert client.get("/api/fish/tag_17").get_json()["templates"] == 4
+    assert post(client, "/undo").get_json()["message"] == "undone: tag_17 is called fish_003 again"
+    assert {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries} == before
+    # Split two photos of fish_002 off as the next free id, then undo it by its number.
+    two = sorted(sha for sha, fish in before.items() if fish == "fish_002")[:2]
+    split = client.post("/fish/fish_002/split", data={"token": TOKEN, "photo": two, "to": ""},
+                        headers={"Accept": "application/json"}).get_json()
+    assert (split["fish_id"], split["photos"]) == ("new_0001", 2)
+    assert split["message"] == "2 photos of fish_002 split off as new_0001 (a new fish). U to undo"
+    assert {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries} == {
+        sha: "new_0001" if sha in two else fish for sha, fish in before.items()}
+    log = client.get("/api/decisions").get_json()["decisions"]
+    assert [(d["action"], d["photos"]) for d in log] == [("split", 2), ("undo", 4), ("rename", 4)]
+    undone = post(client, "/undo", decision=str(log[0]["id"])).get_json()
+    assert undone["message"] == "undone: the 2 photos split off as new_0001 are back in fish_002"
+    assert {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries} == before
+    # Refused in one sentence, nothing written: a name taken, a name a spreadsheet would read as a formula, no photo.
+    for url, form, said in (("/fish/fish_003/rename", {"to": "fish_004"}, "already has a fish fish_004"),
+                            ("/fish/fish_003/rename", {"to": "=SUM(A1)"}, "spreadsheet would read it as a formula"),
+                            ("/fish/fish_003/split", {}, "tick the photos of fish_003")):
+        refused = post(client, url, **form)
+        assert refused.status_code == 409 and said in refused.get_json()["error"]
+    assert len(load_gallery(gallery_path).decisions) == 4
+
+
+def test_each_view_answers_html_or_json_as_the_request_prefers(client):
+    client, _, _, _ = client
+    for url in ("/queue", "/fish", "/fish/fish_001", "/decisions"):
+        page = client.get(url, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+        assert page.content_type.startswith("text/html") and "<html" in page.get_data(as_text=True)
+        asked = client.get(url, headers={"Accept": "application/json"})
+        assert asked.content_type == "application/json" and asked.get_json() == client.get("/api" + url).get_json()
+    missing = client.get("/fish/fish_999", headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and missing.get_json() == {"error": f"no fish fish_999 in "
+                                                                          f"{client.application.config['WORKSPACE'].gallery_path}"}

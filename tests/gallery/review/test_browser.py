@@ -2,17 +2,23 @@
 again, an unusable photo, the notices, and the queue keeping the suggestion; screenshots at 1400 and 900 px.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it) and the ``playwright`` Python package (never ``playwright
-install``: the system browser is used). The screenshots go to the test's temporary folder, or to the folder
-``LATERAL_SCREENSHOTS`` names: ``make screenshots`` refreshes the README's ``docs/review_*.png`` that way.
+install``: the system browser is used). The screenshots go to the test's temporary folder. The README's
+``docs/review_*.png`` are taken on the gallery of a ``make demo`` run by the last test, which runs only when
+``LATERAL_SCREENSHOTS`` names a folder: ``make screenshots``.
 """
 
+import contextlib
 import os
 import threading
 from pathlib import Path
 
 import pytest
 
+from lateral import demo
+from lateral.gallery import commands
+from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
 from lateral.gallery.review.serve import start_server
+from lateral.gallery.review.workspace import ReviewWorkspace
 from lateral.gallery.store import load_gallery
 from tests.reliability.test_review_server import stop
 
@@ -27,21 +33,28 @@ if not CHROMIUM.exists():
                 allow_module_level=True)
 
 
-@pytest.fixture
-def server(review_setup):
-    gallery_path, inputs, workspace = review_setup
+@contextlib.contextmanager
+def serving(workspace):
     server, url = start_server(workspace, "127.0.0.1", 0)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield url, gallery_path, inputs, workspace
-    server.trigger.pull_trigger(lambda: stop(server))  # in the server's own thread: its loop ends cleanly
-    thread.join(timeout=10)
+    try:
+        yield url
+    finally:
+        server.trigger.pull_trigger(lambda: stop(server))  # in the server's own thread: its loop ends cleanly
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(review_setup):
+    gallery_path, inputs, workspace = review_setup
+    with serving(workspace) as url:
+        yield url, gallery_path, inputs, workspace
 
 
 def test_a_reviewer_compares_decides_undoes_and_sets_a_photo_aside(server, tmp_path):
     url, gallery_path, inputs, workspace = server
-    shots = Path(os.environ.get("LATERAL_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
+    shots = tmp_path
     known, stranger = (sorted(folder.glob("*.jpg"))[0] for folder in inputs)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -133,7 +146,7 @@ def test_a_reviewer_compares_decides_undoes_and_sets_a_photo_aside(server, tmp_p
                                                                   "review_queue.png", "review_queue_900.png"}
 
 
-def test_a_reviewer_merges_two_fish_and_undoes_it(server):
+def test_a_reviewer_merges_two_fish_renames_one_and_undoes_each(server):
     url, gallery_path, _, _ = server
     before = {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries}
     with sync_api.sync_playwright() as playwright:
@@ -151,6 +164,54 @@ def test_a_reviewer_merges_two_fish_and_undoes_it(server):
             page.goto(url.rstrip("/") + "/decisions")
             page.click("#decision-1 button")
             page.wait_for_selector("#decision-1:has-text('undone by #2')")
+            # Rename on the fish page; U takes it back and returns to the fish under its old name.
+            page.goto(url.rstrip("/") + "/fish/fish_002")
+            page.fill("form.rename input[name='to']", "tag_17")
+            page.click("form.rename button")
+            page.wait_for_url("**/fish/tag_17")
+            assert page.inner_text("#notice") == "fish_002 renamed tag_17. U to undo"
+            assert "fish_002" not in load_gallery(gallery_path).fish_ids()
+            page.keyboard.press("u")
+            page.wait_for_url("**/fish/fish_002")
+            assert page.inner_text("#notice") == "undone: tag_17 is called fish_002 again"
         finally:
             browser.close()
     assert {e["sha256"]: e["fish_id"] for e in load_gallery(gallery_path).entries} == before
+
+
+@pytest.mark.skipif(not os.environ.get("LATERAL_SCREENSHOTS"), reason="the README's screenshots: make screenshots")
+def test_the_readme_screenshots_on_the_demo_gallery(tmp_path):
+    """The demo's review as its closing lines say (its held-out fish's first session enrolled, the new photos under
+    neutral names), in a gallery of its own: the compare view of the first photo, then the queue after two
+    acceptances of the suggestion and one unusable photo."""
+    model, new_photos = demo.REPO / "checkpoints" / "synthetic_iom", demo.REPO / demo.NEW_PHOTOS
+    if not (new_photos.is_dir() and calibration_path(model).is_file()):
+        pytest.fail(f"no demo run in {demo.REPO}: run `make demo` first")
+    shots = Path(os.environ["LATERAL_SCREENSHOTS"])
+    shots.mkdir(parents=True, exist_ok=True)
+    gallery_path = tmp_path / "pond.lgal"
+    commands.enroll(gallery_path, demo.REPO / "demo_run" / "test_raw" / "session_1", model=model, session="session_1")
+    workspace = ReviewWorkspace(gallery_path, [new_photos], fpir_thresholds(calibration_path(model), "hamming"),
+                                session="session_2")
+    with serving(workspace) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(20_000)
+            page.goto(url)
+            page.click("a.photo-link >> nth=0")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(shots / "review_compare.png"))
+            for _ in range(2):  # accept the fish shown, twice; the page moves on to the next undecided photo
+                page.keyboard.press("a")
+                page.wait_for_selector("#notice")
+                page.wait_for_load_state()
+            page.select_option("#unusable select", "blurred or out of focus")
+            page.click("#unusable button")
+            page.wait_for_selector("#notice:has-text('unusable photo')")
+            page.goto(url)
+            page.wait_for_load_state("networkidle")
+            assert "3 of" in page.inner_text("#progress")
+            page.screenshot(path=str(shots / "review_queue.png"))
+        finally:
+            browser.close()

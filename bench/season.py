@@ -1,0 +1,179 @@
+"""A simulated field season through the gallery commands at their default settings: what identification errors do to
+a mark-recapture estimate.
+
+    python bench/season.py --model checkpoints/synthetic_iom   # after `make demo` (a few minutes on 2 cores)
+
+A closed population of ``--fish`` synthetic tent fish (lateral.synthetic, unseen in training). Session 1 photographs
+half of them; each later session ``--per_session`` fish, of which ``--new_share`` were never photographed before and
+the rest drawn from those that were. Each capture is a fish in hand photographed on both flanks (one photo of each,
+named ``s<session>_c<capture>_<flank>.jpg``; the capture number links the two, ``--capture_pattern``), never by its
+true id. Session 1 is enrolled one folder per capture. Each later session is identified at the default thresholds
+(FPIR 0.01 sized to the gallery, from the model's calibration file) and then decided as a person following the
+suggestions would: a capture that one of its photos matches is confirmed as that fish; a capture whose photos are
+all "new" becomes one new fish; a capture with a "review" photo (and no match) goes to a person, here played by the
+truth. Printed: captures per decision, duplicates created (true fish recorded under more than one id), false
+recaptures (a capture confirmed as a fish it is not), and the Schnabel and Lincoln-Petersen (Chapman) estimates of
+the population from the catalogue's capture histories, beside the same estimates from the true histories and the
+true population.
+"""
+
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lateral import synthetic  # noqa: E402
+from lateral.gallery import commands  # noqa: E402
+from lateral.gallery.fpir_thresholds import DEFAULT_FPIR, calibration_path, fpir_thresholds  # noqa: E402
+from lateral.gallery.store import load_gallery  # noqa: E402
+
+CAPTURE_PATTERN = r"_c(?P<capture>\d+)_"
+
+
+def schnabel(histories):
+    """Schnabel's estimate with Chapman's correction, N = sum(C_t M_t) / (sum(R_t) + 1) (Krebs, Ecological
+    Methodology, 2nd ed., eq. 2.9): C_t caught in session t, M_t marked before it, R_t of them recaptures."""
+    sessions = len(next(iter(histories.values())))
+    marked, numerator, recaptures = set(), 0, 0
+    for t in range(sessions):
+        caught = {fish for fish, history in histories.items() if history[t]}
+        numerator += len(caught) * len(marked)
+        recaptures += len(caught & marked)
+        marked |= caught
+    return numerator / (recaptures + 1)
+
+
+def lincoln_petersen(histories, first=0, second=1):
+    """Chapman's Lincoln-Petersen estimate (n1 + 1)(n2 + 1) / (m2 + 1) - 1 from two sessions (Krebs, eq. 2.2)."""
+    n1 = sum(history[first] for history in histories.values())
+    n2 = sum(history[second] for history in histories.values())
+    m2 = sum(history[first] and history[second] for history in histories.values())
+    return (n1 + 1) * (n2 + 1) / (m2 + 1) - 1
+
+
+def sample_season(fish, sessions, per_session, new_share, rng):
+    """[[fish index, ...] per session]: session 1 half the population, later ones ``new_share`` never seen."""
+    unseen = list(range(fish))
+    rng.shuffle(unseen)
+    first = [unseen.pop() for _ in range(fish // 2)]
+    seen, plan = list(first), [first]
+    for _ in range(1, sessions):
+        new = [unseen.pop() for _ in range(min(round(per_session * new_share), len(unseen)))]
+        again = rng.sample(seen, per_session - len(new))
+        seen += new
+        plan.append(again + new)
+    return plan
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="checkpoints/synthetic_iom", help="a stage-two run folder")
+    parser.add_argument("--fish", type=int, default=200)
+    parser.add_argument("--sessions", type=int, default=4)
+    parser.add_argument("--per_session", type=int, default=100)
+    parser.add_argument("--new_share", type=float, default=0.2)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    rng = random.Random(args.seed)
+    root = Path(tempfile.mkdtemp(prefix="season_"))
+    # Photos per fish and session: enough that each capture finds one of each flank (the renderer draws the flank).
+    truths = synthetic.render_dataset(root / "raw", ids=args.fish, sessions=args.sessions, per_id=6,
+                                      size=(640, 480), seed=1000 + args.seed)
+    photos = {}
+    for truth in truths:
+        photos.setdefault((truth["session"], truth["fish_id"]), {}).setdefault(truth["flank"], []).append(
+            root / "raw" / truth["photo"])
+    plan = sample_season(args.fish, args.sessions, args.per_session, args.new_share, rng)
+    truth_of, folders = {}, []
+    capture = 0
+    for number, caught in enumerate(plan, 1):
+        folder = root / f"session_{number}"
+        for index in caught:
+            capture += 1
+            shots = photos[(f"session_{number}", f"fish_{index:03d}")]
+            for flank in ("left", "right"):
+                if flank not in shots:
+                    continue
+                target = (folder / f"c{capture:04d}" if number == 1 else folder) / f"s{number}_c{capture:04d}_{flank}.jpg"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(shots[flank][0], target)
+            truth_of[capture] = index
+        folders.append(folder)
+    rendered = time.perf_counter() - started
+
+    gallery_path = root / "season.lgal"
+    commands.enroll(gallery_path, folders[0], model=args.model, session="session_1",
+                    capture_pattern=CAPTURE_PATTERN)
+    thresholds = fpir_thresholds(calibration_path(Path(args.model)), "hamming", DEFAULT_FPIR)
+    gallery, encoder = commands.open_gallery(gallery_path, None)
+    counts = {"match": 0, "new": 0, "review": 0}
+    false_recaptures = 0
+    for number, folder in enumerate(folders[1:], 2):
+        found = commands.identify(gallery_path, [folder], thresholds, capture_pattern=CAPTURE_PATTERN)
+        by_capture = {}
+        for result in found["results"]:
+            by_capture.setdefault(result["capture"], []).append(result)
+        decided = {}
+        gallery = load_gallery(gallery_path)
+        for capture_id, results in by_capture.items():
+            true_fish = truth_of[int(capture_id)]
+            enrolled_as = {entry["fish_id"] for entry in gallery.entries if entry.get("capture") is not None
+                           and truth_of[int(entry["capture"])] == true_fish}
+            if results[0]["capture_fish"] is not None:
+                counts["match"] += 1
+                fish = results[0]["capture_fish"]
+                false_recaptures += fish not in enrolled_as
+            elif all(result["decision"] == "new" for result in results):
+                counts["new"] += 1
+                fish = "new"
+            else:  # a person decides, knowing the fish (the truth stands in for them)
+                counts["review"] += 1
+                fish = min(enrolled_as) if enrolled_as else "new"
+            decided[capture_id] = ([result["photo"] for result in results], fish)
+        with commands.changing(gallery_path) as gallery:
+            for capture_id, (shots, fish) in sorted(decided.items()):
+                summary = commands.record_confirmation(gallery, encoder, shots[0], fish, f"session_{number}",
+                                                       capture_pattern=CAPTURE_PATTERN)
+                for other in shots[1:]:
+                    commands.record_confirmation(gallery, encoder, other, summary["fish_id"], f"session_{number}",
+                                                 capture_pattern=CAPTURE_PATTERN)
+
+    gallery = load_gallery(gallery_path)
+    ids_of_true = {}
+    catalogue_histories = {}
+    for entry in gallery.entries:
+        session = int(entry["session"].split("_")[1]) - 1
+        ids_of_true.setdefault(truth_of[int(entry["capture"])], set()).add(entry["fish_id"])
+        catalogue_histories.setdefault(entry["fish_id"], [0] * args.sessions)[session] = 1
+    true_histories = {}
+    for session, caught in enumerate(plan):
+        for index in caught:
+            true_histories.setdefault(index, [0] * args.sessions)[session] = 1
+    duplicates = sum(len(ids) - 1 for ids in ids_of_true.values())
+    mixed = sum(len({truth_of[int(e["capture"])] for e in gallery.entries if e["fish_id"] == fish}) > 1
+                for fish in catalogue_histories)
+    captures = sum(counts.values())
+    print(f"season: {args.fish} fish, {args.sessions} sessions; session 1 {len(plan[0])} fish, then "
+          f"{args.per_session} a session with {args.new_share:.0%} never seen; both flanks per capture; "
+          f"model {args.model}; identify at FPIR {DEFAULT_FPIR} (the default)")
+    print(f"sessions 2-{args.sessions}: {captures} captures: {counts['match']} confirmed as the suggested match, "
+          f"{counts['new']} as new fish, {counts['review']} to review ({counts['review'] / captures:.0%})")
+    print(f"catalogue: {len(catalogue_histories)} fish ids for {len(true_histories)} fish photographed; duplicates "
+          f"created {duplicates}; false recaptures {false_recaptures}; ids holding more than one fish {mixed}")
+    print(f"population {args.fish}: Schnabel {schnabel(catalogue_histories):.0f} from the catalogue, "
+          f"{schnabel(true_histories):.0f} from the true histories; Lincoln-Petersen (sessions 1, 2) "
+          f"{lincoln_petersen(catalogue_histories):.0f} from the catalogue, {lincoln_petersen(true_histories):.0f} "
+          "from the true histories")
+    print(f"({time.perf_counter() - started:.0f} s, of which {rendered:.0f} s rendering; files in {root})")
+
+
+if __name__ == "__main__":
+    main()
