@@ -6,6 +6,7 @@ import sqlite3
 import numpy as np
 import pytest
 
+from lateral.atomic_write import write_atomically
 from lateral.gallery import catalogue, store
 from lateral.gallery.packing import pack_codes, unpack_codes
 from lateral.gallery.store import Gallery, GalleryError, load_gallery, save_gallery
@@ -364,7 +365,7 @@ def written_whole(gallery, path):
     for decision in copied.decisions:
         decision.pop("id", None)
     path.unlink(missing_ok=True)
-    store.write_file_atomically(path, store.database.serialized(copied, store.now()))
+    write_atomically(path, store.database.serialized(copied, store.now()))
     return path
 
 
