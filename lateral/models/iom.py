@@ -9,6 +9,7 @@ under a softmax with temperature ``T``, so the codes are differentiable.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from lateral.models.permutation import LEGACY_ALGORITHM, PERMUTATION_ALGORITHM, PERMUTATIONS, keyed_permutation
@@ -98,3 +99,27 @@ def build_codes_model(embedding_model, projection, key=None, name="iom_codes"):
     embeddings = embedding_model(pixels)
     codes = HardCodes(name="codes")(projection(KeyedPermutation(key, name="permutation")(embeddings)))
     return keras.Model(pixels, codes, name=name)
+
+
+@keras.saving.register_keras_serializable(package="lateral")
+class RandomIoMProjection(keras.layers.Layer):
+    """Training-free IoM (Jin, Teoh et al., "Ranking-based locality sensitive hashing-enabled cancelable
+    biometrics: Index-of-Max hashing", IEEE TIFS 2018, Gaussian random projection IoM): ``m`` groups of ``q``
+    Gaussian random projections, logits [batch, m, q] = x @ W with W [d, m * q] standard normal drawn by
+    ``numpy.random.default_rng(seed)``. The seed is public; a gallery's key enters through ``KeyedPermutation``
+    before it, which makes the effective projection the key's (``build_codes_model``'s keyed head, unchanged)."""
+
+    def __init__(self, m, q, seed=0, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.m, self.q, self.seed = m, q, seed
+
+    def build(self, input_shape):
+        weights = np.random.default_rng(self.seed).standard_normal((input_shape[-1], self.m * self.q))
+        self.weights_matrix = tf.constant(weights, tf.float32)
+
+    def call(self, embeddings):
+        return tf.reshape(tf.matmul(tf.cast(embeddings, tf.float32), self.weights_matrix), [-1, self.m, self.q])
+
+    def get_config(self):
+        return {**super().get_config(), "m": self.m, "q": self.q, "seed": self.seed}
