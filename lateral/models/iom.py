@@ -1,4 +1,4 @@
-"""The quantised deep Index-of-Max (IoM) hashing head.
+"""The quantised deep Index-of-Max (IoM) hashing head, and its training-free original (random projections).
 
 Jin, Hwang, Teoh et al., "Deep index-of-maximum hashing for cancellable face
 templates" (the deep IoM of the original project): the embedding, optionally
