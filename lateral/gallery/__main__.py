@@ -1,6 +1,6 @@
 """``lateral gallery COMMAND`` (also ``python -m lateral.gallery COMMAND``): a gallery of known fish.
 
-    enroll   --gallery G.lgal --input RAW [--model RUN] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
+    enroll   --gallery G.lgal --input RAW [--model RUN|imagenet] [--key K] [--fish ID] [--store_embeddings] [--flip_tta]
              [--verify sift [--shortlist 100]]
     identify --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R] | --far F --metrics M]
     confirm  --gallery G.lgal --photo P [P ...] --fish ID|new [--new] [--session S [--session_date YYYY-MM-DD]]
@@ -22,7 +22,8 @@
 
 identify and review decide by default at FPIR 0.01: a fish not in the gallery is wrongly matched in at most
 1% of searches at the gallery's current size (docs/open_set.md), from the impostor scores test_iom.py stored
-in the model's run folder (evaluation/open_set_calibration.npz; --calibration to read another).
+in the model's run folder (evaluation/open_set_calibration.npz; --calibration to read another), or for a
+gallery made with --model imagenet (no training) from the calibration shipped with lateral.
 
 Exit code 2 and one line on stderr for a user's mistake (a wrong key, a
 different model, a damaged gallery, a missing photo); nothing is written then.
@@ -116,7 +117,7 @@ def _decision_flags(sub, verb):
                      help="below the threshold at this FPIR: a new fish (default 10x --fpir, at most 0.5)")
     sub.add_argument("--calibration", default=None,
                      help="impostor scores for --fpir (default: <model>/evaluation/open_set_calibration.npz, written "
-                          "by test_iom.py)")
+                          "by test_iom.py; for --model imagenet, the one shipped with lateral)")
     sub.add_argument("--threshold", type=_score, default=None, help=f"{verb} a match at or above this score")
     sub.add_argument("--review_threshold", type=_score, default=None,
                      help="below this score: a new fish (default: --threshold, no review band)")
@@ -148,8 +149,9 @@ def build_parser(prog="lateral gallery"):
         sub.add_argument("--gallery", required=True, help="the gallery file (.lgal)")
         sub.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up messages")
         if model:
-            sub.add_argument("--model", default=None, help="a train_twostage.py run folder (default: the one the "
-                                                           "gallery was built with)")
+            sub.add_argument("--model", default=None, help="a train_twostage.py run folder, or imagenet (frozen "
+                                                           "ImageNet features, no training; docs/matching.md) "
+                                                           "(default: the one the gallery was built with)")
         if key:
             _key_flags(sub)
         if mode:
@@ -324,14 +326,20 @@ def _scored_measure(args):
 
 
 def _fpir_thresholds(args):
-    """At ``args.fpir`` from the calibration file: --calibration, or the one in the model's run folder."""
+    """At ``args.fpir`` from the calibration file: --calibration, or the one in the model's run folder (for
+    ``imagenet``, the one shipped with the package)."""
+    from lateral.gallery import imagenet
     from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
     from lateral.gallery.store import load_gallery
 
-    calibration = args.calibration
-    if calibration is None:
-        calibration = calibration_path(args.model or load_gallery(args.gallery).header["model"]["path"])
-    return fpir_thresholds(calibration, _scored_measure(args), args.fpir, args.review_fpir)
+    recorded = load_gallery(args.gallery).header["model"]["path"]
+    imagenet.check_model(recorded, args.model, args.gallery)
+    calibration, origin = args.calibration, None
+    if calibration is None and imagenet.is_imagenet(recorded):
+        calibration, origin = imagenet.OPEN_SET_FILE, imagenet.SHIPPED_ORIGIN
+    elif calibration is None:
+        calibration = calibration_path(args.model or recorded)
+    return fpir_thresholds(calibration, _scored_measure(args), args.fpir, args.review_fpir, origin)
 
 
 def _shown_threshold(threshold):

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from lateral.data.layout import photo_files, read_layout, session_from_name
-from lateral.gallery import catalogue, keys
+from lateral.gallery import catalogue, imagenet, keys
 from lateral.gallery.catalogue import NEW_FISH, next_new_fish
 from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
 from lateral.gallery.consistency import unmatched_photos
@@ -80,8 +80,9 @@ def _encoder_for(gallery, path, model, key):
     from lateral.gallery.encoder import TemplateEncoder  # TensorFlow: only the commands that need the model load it
 
     recorded = gallery.header["model"]
+    imagenet.check_model(recorded["path"], model, path)
     model = Path(model) if model is not None else Path(recorded["path"])
-    if not model.exists():
+    if not imagenet.is_imagenet(model) and not model.exists():
         raise GalleryError(f"{path} was built with the model at {model}, which is no longer there; give its new "
                            "place with --model")
     encoder = TemplateEncoder(model, keys.permutation_seed(key), gallery.permutation,
@@ -111,6 +112,7 @@ def verified_parts(gallery, path, key, model=None, measure=None, verify=None, sh
     score are read too; all before the model (and TensorFlow) loads."""
     _check_key(gallery, key, path)
     record = check_request(gallery.header, path, verify, shortlist)
+    imagenet.check_model(gallery.header["model"]["path"], model, path)
     evidence = None
     if record is not None:
         model_folder = Path(model) if model is not None else Path(gallery.header["model"]["path"])
@@ -205,8 +207,8 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
                                "only when a gallery is created")
     else:
         if model is None:
-            raise GalleryError(f"{gallery_path} does not exist yet: give --model (a train_twostage.py run folder) "
-                               "to create it")
+            raise GalleryError(f"{gallery_path} does not exist yet: give --model (a train_twostage.py run folder, "
+                               "or imagenet before any training) to create it")
         from lateral.gallery.encoder import TemplateEncoder
 
         record = None if verify is None else verification_record(verify, DEFAULT_BUDGET if shortlist is None

@@ -1,4 +1,5 @@
-"""Photos in, gallery templates out, with a trained stage-two run and the gallery's permutation key.
+"""Photos in, gallery templates out, with a trained stage-two run (or the frozen ImageNet features) and the
+gallery's permutation key.
 
 The run folder (``checkpoints/<sub_name>`` of ``train_twostage.py``) gives the
 network (``iom_codes.keras``), the preprocessing settings and the input size
@@ -20,12 +21,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from lateral.config import config_from_keys
 from lateral.data.pipeline import embed_roi_set
 from lateral.data.records import RoiSet
+from lateral.gallery.imagenet import (FINGERPRINT, IMAGENET, IMAGENET_M, IMAGENET_Q, PROJECTION_SEED, ROI_SIZE,
+                                     is_imagenet)
 from lateral.gallery.schema import PHOTO_MODES
 from lateral.gallery.store import GalleryError
-from lateral.models.iom import build_codes_head
+from lateral.models.iom import RandomIoMProjection, build_codes_head
 from lateral.models.permutation import PERMUTATION_ALGORITHM
+from lateral.models.pretrained import IMAGENET_INPUT_SIZE, imagenet_features_model
 from lateral.preprocess.photo import process_cropped_photo, process_tent_photo
 from lateral.preprocess.rejection import PhotoRejected
 from lateral.runs import CODES_MODEL, CONFIG_SNAPSHOT, Run, codes_model_parts
@@ -57,27 +62,44 @@ def file_sha256(path):
 
 class TemplateEncoder:
     def __init__(self, run_folder, seed=None, permutation=PERMUTATION_ALGORITHM, batch_size=64, flip_tta=False):
-        run_folder = Path(run_folder)
+        """``run_folder``: a stage-two run, or ``imagenet`` (``lateral.gallery.imagenet``: frozen ImageNet
+        features, training-free IoM, the default preprocessing)."""
+        self.batch_size, self.flip_tta = batch_size, flip_tta
+        if is_imagenet(run_folder):
+            self.run_folder, self.fingerprint = IMAGENET, FINGERPRINT
+            self.config = config_from_keys(IMAGENET)  # the default preprocessing and session pattern
+            self.input_size = ROI_SIZE  # the ROI cut from the photo; the features resize it
+            self.embedding_model = imagenet_features_model()
+            self.features_size = IMAGENET_INPUT_SIZE
+            projection = RandomIoMProjection(IMAGENET_M, IMAGENET_Q, PROJECTION_SEED, name="random_iom")
+        else:
+            projection = self._load_run(Path(run_folder))
+            self.features_size = self.input_size
+        self.m, self.q = projection.m, projection.q
+        self.embedding_size = int(self.embedding_model.output_shape[-1])
+        self.keyed_head = build_codes_head(self.embedding_size, projection, seed, permutation)
+
+    def _load_run(self, run_folder):
+        """Read a stage-two run folder; returns its IoM projection."""
         if not (run_folder / CODES_MODEL).is_file():
             raise GalleryError(f"{run_folder} is not a stage-two run: no {CODES_MODEL} in it (train_twostage.py makes "
                                "one)")
         run = Run.load(run_folder)
         if run.config is None:
             raise GalleryError(f"{run_folder / CONFIG_SNAPSHOT}: not found (the run's preprocessing settings)")
-        self.config = run.config
+        self.config, self.run_folder = run.config, run_folder
         # The network inside the codes model makes the gallery's codes, and its fingerprint is what a gallery records.
         self.embedding_model, projection = codes_model_parts(run.codes_model)
-        self.run_folder, self.batch_size, self.flip_tta = run_folder, batch_size, flip_tta
         self.input_size = tuple(self.embedding_model.input_shape[1:3])
-        self.m, self.q = projection.m, projection.q
-        self.embedding_size = int(self.embedding_model.output_shape[-1])
         self.fingerprint = run.codes_fingerprint
-        self.keyed_head = build_codes_head(self.embedding_size, projection, seed, permutation)
+        return projection
 
     def model_record(self):
         """What a gallery records of this model (and checks on every later use)."""
-        return {"path": str(self.run_folder.resolve()), "fingerprint": self.fingerprint, "m": self.m, "q": self.q,
-                "embedding_size": self.embedding_size, "input_size": list(self.input_size), "flip_tta": self.flip_tta}
+        path = IMAGENET if self.run_folder == IMAGENET else str(self.run_folder.resolve())
+        return {"path": path, "fingerprint": self.fingerprint, "m": self.m, "q": self.q,
+                "embedding_size": self.embedding_size, "input_size": list(self.features_size),
+                "flip_tta": self.flip_tta}
 
     def read_photo(self, path, mode="auto"):
         """One photo to its ROI; raises PhotoRejected (the reason says why)."""
@@ -136,7 +158,8 @@ class TemplateEncoder:
         images[:] = [photo.roi_png for photo in photos]
         blank = np.array([""] * count)
         roi_set = RoiSet(images, np.zeros(count, np.int64), blank, blank, blank, blank, {})
-        embeddings = embed_roi_set(self.embedding_model, roi_set, self.input_size, self.batch_size, self.flip_tta)
+        embeddings = embed_roi_set(self.embedding_model, roi_set, self.features_size, self.batch_size,
+                                   self.flip_tta)
         codes = np.concatenate([self.keyed_head(embeddings[start:start + 4096], training=False).numpy()
                                 for start in range(0, count, 4096)])
         return codes.astype(np.int32), embeddings.astype(np.float32)

@@ -59,8 +59,9 @@ class FpirThresholds:
                                           f"new < {reject:.4f} ({how}, {self.origin})")
 
 
-def fpir_thresholds(calibration, measure, fpir=DEFAULT_FPIR, review_fpir=None):
-    """FpirThresholds from the calibration file ``calibration`` (its ``measure`` scores)."""
+def fpir_thresholds(calibration, measure, fpir=DEFAULT_FPIR, review_fpir=None, origin=None):
+    """FpirThresholds from the calibration file ``calibration`` (its ``measure`` scores); ``origin`` says where
+    it comes from (default: its path)."""
     review_fpir = default_review_fpir(fpir) if review_fpir is None else review_fpir
     for flag, rate in (("--fpir", fpir), ("--review_fpir", review_fpir)):
         if not 0.0 < rate < 1.0:
@@ -70,7 +71,7 @@ def fpir_thresholds(calibration, measure, fpir=DEFAULT_FPIR, review_fpir=None):
     scores, about = read_calibration(calibration, measure)
     if not scores.size:
         raise GalleryError(f"{calibration} holds no {measure} impostor scores; run test_iom.py on more fish")
-    return FpirThresholds(scores, fpir, review_fpir, str(calibration) + few_fish_caution(about.get("fish")))
+    return FpirThresholds(scores, fpir, review_fpir, (origin or str(calibration)) + few_fish_caution(about.get("fish")))
 
 
 def few_fish_caution(fish):

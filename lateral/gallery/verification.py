@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lateral.gallery import imagenet
 from lateral.gallery.store import GalleryError
 from lateral.matching.cache import load_features, photo_features, save_features
 from lateral.matching.calibration import Calibration, pair_calibration_paths
@@ -68,12 +69,14 @@ class LocalEvidence:
     """A verifying gallery's local features and calibrations: the fused P(same fish) of a search."""
 
     def __init__(self, gallery_path, record, model_folder, measure=None, read_corners=None):
-        """``measure`` (the global score searched by): read the run's calibrations, for ``fused_scores``."""
+        """``measure`` (the global score searched by): read the calibrations of ``model_folder`` (a run, or
+        ``imagenet``: the shipped ones), for ``fused_scores``."""
         self.folder, self.record = sidecar_folder(gallery_path), record
         self.matcher = MATCHERS.get(record["matcher"])
-        self.calibrations = None if measure is None else [
-            Calibration.load(path) for path in pair_calibration_paths(model_folder, RUN_MODEL, measure,
-                                                                      record["matcher"])]
+        paths = None if measure is None else (
+            imagenet.calibration_paths(measure, record["matcher"]) if imagenet.is_imagenet(model_folder)
+            else pair_calibration_paths(model_folder, RUN_MODEL, measure, record["matcher"]))
+        self.calibrations = None if paths is None else [Calibration.load(path) for path in paths]
         self.read_corners = read_corners  # (source, mode) -> ROI corners: a photo whose features are not stored
         self._features = {}
 

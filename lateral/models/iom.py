@@ -1,4 +1,4 @@
-"""The quantised deep Index-of-Max (IoM) hashing head.
+"""The quantised deep Index-of-Max (IoM) hashing head, and its training-free original (random projections).
 
 Jin, Hwang, Teoh et al., "Deep index-of-maximum hashing for cancellable face
 templates" (the deep IoM of the original project): the embedding, optionally
@@ -9,6 +9,7 @@ under softmax(inverse_temperature * logits), so the codes are differentiable.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from lateral.models.permutation import LEGACY_ALGORITHM, PERMUTATION_ALGORITHM, PERMUTATIONS, keyed_permutation
@@ -111,3 +112,27 @@ def build_codes_head(embedding_size, projection, key=None, algorithm=PERMUTATION
     """embeddings [batch, embedding_size] -> ``keyed_codes``: a trained projection under any key."""
     embeddings = keras.Input((embedding_size,), name="embeddings")
     return keras.Model(embeddings, keyed_codes(embeddings, projection, key, algorithm), name=name)
+
+
+@keras.saving.register_keras_serializable(package="lateral")
+class RandomIoMProjection(keras.layers.Layer):
+    """Training-free IoM (Jin, Teoh et al., "Ranking-based locality sensitive hashing-enabled cancelable
+    biometrics: Index-of-Max hashing", IEEE TIFS 2018, Gaussian random projection IoM): ``m`` groups of ``q``
+    Gaussian random projections, logits [batch, m, q] = x @ W with W [d, m * q] standard normal drawn by
+    ``numpy.random.default_rng(seed)``. The seed is public; a gallery's key enters through ``KeyedPermutation``
+    before it, which makes the effective projection the key's (``build_codes_model``'s keyed head, unchanged)."""
+
+    def __init__(self, m, q, seed=0, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.m, self.q, self.seed = m, q, seed
+
+    def build(self, input_shape):
+        weights = np.random.default_rng(self.seed).standard_normal((input_shape[-1], self.m * self.q))
+        self.weights_matrix = tf.constant(weights, tf.float32)
+
+    def call(self, embeddings):
+        return tf.reshape(tf.matmul(tf.cast(embeddings, tf.float32), self.weights_matrix), [-1, self.m, self.q])
+
+    def get_config(self):
+        return {**super().get_config(), "m": self.m, "q": self.q, "seed": self.seed}
