@@ -153,6 +153,10 @@ def open_set_figures(search_best, search_fish, gallery_fish, enrolled_fish, cali
     rng = np.random.default_rng(seed)
     figures = {}
     for size in sizes:
+        if not np.asarray(calibration).size:  # one enrolled fish: no impostor of another enrolled fish to calibrate on
+            figures[str(size)] = {"note": "no calibration scores: the figures need at least 2 enrolled fish "
+                                          "(3 or more held-out fish)"}
+            continue
         galleries = _draw_galleries(enrolled, distractors, size, rng)
         if galleries is None:
             figures[str(size)] = {"note": f"only {len(gallery_fish)} fish to draw a gallery from (add distractors)"}

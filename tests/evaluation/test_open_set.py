@@ -137,3 +137,20 @@ def test_calibration_scores_are_each_photos_best_against_every_other_fish():
             if candidates:
                 expected.append(max(candidates))
     assert sorted(impostor_best_scores(similarity, fish_ids, allowed)) == pytest.approx(sorted(expected))
+
+
+@pytest.mark.parametrize("fish", [2, 3])
+def test_too_few_held_out_fish_for_a_calibration_get_a_note_not_an_error(fish):
+    """With 2 or 3 held-out fish, split_fish enrols 1 or 2 (half, rounded up): 1 enrolled fish has no other
+    enrolled fish to be an impostor against, so every gallery size says why it has no figures; 2 have one."""
+    fish_ids = np.repeat([f"f{i}" for i in range(fish)], 4)
+    similarity = np.random.default_rng(0).uniform(0, 1, (fish * 4, fish * 4))
+    figures = evaluate_open_set(similarity, fish_ids, ~np.eye(fish * 4, dtype=bool), sizes=(10,),
+                                bootstrap_rounds=5)
+    enrolled = int(np.ceil(fish / 2))
+    assert figures["enrolled_fish"] == enrolled
+    if enrolled == 1:
+        assert figures["calibration_scores"] == 0
+        assert all("2 enrolled fish" in row["note"] for row in figures["by_gallery_size"].values())
+    else:
+        assert figures["calibration_scores"] > 0 and "note" not in figures["by_gallery_size"][str(enrolled)]
