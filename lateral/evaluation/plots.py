@@ -23,10 +23,11 @@ THRESHOLD_STYLES = (("eer_threshold", "EER", ":"), ("threshold_at_far_0.01", "FA
 
 def save_plots(out_dir, scores, results):
     """roc.png, det.png, scores.png and cmc.png in ``out_dir``, and open_set.png when ``results`` hold open-set
-    figures."""
+    figures for at least one gallery size (not only notes saying why there are none)."""
     figures = {"roc": lambda: roc_figure(scores, results), "det": lambda: det_figure(scores),
                "scores": lambda: histogram_figure(scores, results), "cmc": lambda: cmc_figure(results)}
-    if any("open_set" in measure_figures for measure_figures in results.values()):
+    if any("note" not in row for measure_figures in results.values()
+           for row in measure_figures.get("open_set", {}).get("by_gallery_size", {}).values()):
         figures["open_set"] = lambda: open_set_figure(results)
     for name, make in figures.items():
         figure = make()

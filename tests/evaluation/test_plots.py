@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from scipy.stats import norm
 from sklearn.metrics import roc_curve
 
-from lateral.evaluation.plots import cmc_figure, det_figure, histogram_figure, roc_figure
+from lateral.evaluation.plots import cmc_figure, det_figure, histogram_figure, roc_figure, save_plots
 
 GENUINE, IMPOSTOR = 300, 4000
 
@@ -95,3 +95,20 @@ def test_the_legend_covers_no_curve(build, scores, results):
         inside = (x >= legend.x0) & (x <= legend.x1) & (y >= legend.y0) & (y <= legend.y1)
         assert not inside.any(), line.get_label()
     plt.close(figure)
+
+
+def test_open_set_png_is_drawn_only_when_some_gallery_size_has_figures(tmp_path, scores, results):
+    """Open-set results that are all notes (too few held-out fish: no calibration) leave out open_set.png and
+    raise nothing; one measured row draws it."""
+    noted = {size: {"note": "no calibration scores"} for size in ("10", "100")}
+    for measure in results:
+        results[measure]["open_set"] = {"by_gallery_size": noted}
+    save_plots(tmp_path, scores, results)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cmc.png", "det.png", "roc.png", "scores.png"]
+    row = {}
+    for key, value in (("fnir_at_fpir_0.01", 0.5), ("fnir_at_fpir_0.1", 0.3), ("realised_fpir_0.01", 0.01),
+                       ("realised_fpir_0.1", 0.1)):
+        row.update({key: value, f"{key}_95": [value / 2, value * 1.5]})
+    results["hamming"]["open_set"] = {"by_gallery_size": {**noted, "4": row}}
+    save_plots(tmp_path, scores, results)
+    assert (tmp_path / "open_set.png").is_file()
