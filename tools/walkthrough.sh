@@ -54,7 +54,7 @@ $PYTHON -c "import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv
 echo "the review page answers at $ADDRESS"
 step "9. records"
 PHOTO=$(ls new_photos | head -1)
-$LATERAL gallery confirm --gallery pond.lgal --photo "new_photos/$PHOTO" --fish new
+$LATERAL gallery confirm --gallery pond.lgal --photo "new_photos/$PHOTO" --fish new --session session_3
 $LATERAL gallery list --gallery pond.lgal
 $LATERAL gallery history --gallery pond.lgal --out captures.csv
 test -s captures.csv
