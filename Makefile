@@ -15,8 +15,10 @@ $(INSTALLED): setup.py
 
 install: $(INSTALLED)
 
+# Two worker processes (pytest-xdist), each test file on one of them: about 7.5 minutes on 2 cores instead of 11.
+WORKERS ?= 2
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile tests
 
 # The tests whose numbers come from TensorFlow's float kernels (training, models, losses, evaluation, the gallery's
 # encodings), again with oneDNN off, as a CPU without AVX-512 runs them: CI runs this after `make test`. Left out
@@ -25,7 +27,7 @@ test: $(INSTALLED)
 NUMERIC_TESTS := tests/training tests/models tests/losses tests/evaluation tests/test_runs.py \
 	tests/gallery/test_commands.py tests/gallery/test_keys.py tests/gallery/test_fpir_thresholds.py
 test-onednn-off: $(INSTALLED)
-	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q $(NUMERIC_TESTS) \
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile $(NUMERIC_TESTS) \
 		--ignore=tests/training/test_multi_worker.py --ignore=tests/training/test_engine.py
 
 # Both entry scripts with --smoke (the demo's configs shrunk by config.smoke: one epoch of two steps) on a few

@@ -43,7 +43,8 @@ setup(
         # scikit-image for its sample photos (a cat, an espresso) that check the converted weights;
         # playwright drives Debian's chromium in the review page's browser test;
         # import-linter checks the import layers in .importlinter; tests/test_docs.py builds the site.
-        "test": ["pytest>=8,<10", PRETRAINED_WEIGHTS, "scikit-image>=0.22,<1", "playwright>=1.40,<2",
+        # pytest-xdist runs the suite on both cores of the CI machine (make test: -n 2, a file per worker).
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", PRETRAINED_WEIGHTS, "scikit-image>=0.22,<1", "playwright>=1.40,<2",
                  "import-linter>=2.12,<3", *DOCS],
     },
 )
