@@ -125,7 +125,7 @@ def test_ctrl_c_is_one_line_and_exit_130(gallery_path):  # noqa: F811
         time.sleep(0.2)
         child.send_signal(signal.SIGINT)
         err = child.stderr.read()
-        assert child.wait(timeout=60) == INTERRUPTED
+        assert child.wait(timeout=60) == INTERRUPTED, err
     line = one_error_line(err, f"{gallery_path} is as it was")
     assert line.startswith("interrupted (Ctrl+C)")
     assert gallery_path.read_bytes() == before
