@@ -118,9 +118,12 @@ def test_prepare_on_a_full_disk_stops_in_one_line_and_redoes_those_photos_later(
 def test_ctrl_c_is_one_line_and_exit_130(gallery_path):  # noqa: F811
     before = gallery_path.read_bytes()
     with gallery_lock(gallery_path):  # the command waits for this lock: a fixed moment to press Ctrl+C
+        # A terminal's Ctrl+C meets the default SIGINT disposition; pytest-xdist's workers ignore SIGINT, and a
+        # child inherits that (Python then installs no KeyboardInterrupt handler), so the child gets the default.
         child = subprocess.Popen([sys.executable, "-m", "lateral.gallery", "remove", "--gallery", str(gallery_path),
                                   "--fish", "B"], stderr=subprocess.PIPE, text=True, cwd=REPO,
-                                 env={**os.environ, "PYTHONPATH": str(REPO)})
+                                 env={**os.environ, "PYTHONPATH": str(REPO)},
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         assert child.stderr.readline().startswith("waiting for another process")
         time.sleep(0.2)
         child.send_signal(signal.SIGINT)
