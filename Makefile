@@ -33,7 +33,7 @@ test-onednn-off: $(INSTALLED)
 # Both entry scripts with --smoke (the demo's configs shrunk by config.smoke: one epoch of two steps) on a few
 # synthetic photos in a fresh folder, each within a minute: CI runs this after `make test`.
 smoke: $(INSTALLED)
-	PYTHON=$(BIN)/python tools/smoke.sh
+	PYTHON=$(CURDIR)/$(BIN)/python tools/smoke.sh
 
 # The lowest versions setup.py allows, in .venv-lowest: imports and a smoke subset (downloads ~1 GB).
 test-lowest:
@@ -53,7 +53,7 @@ docs: $(INSTALLED)
 
 # README's "Your own photos, step by step" on synthetic photos in a fresh folder (training with --smoke).
 walkthrough: $(INSTALLED)
-	PYTHON=$(BIN)/python LATERAL=$(BIN)/lateral tools/walkthrough.sh
+	PYTHON=$(CURDIR)/$(BIN)/python LATERAL=$(CURDIR)/$(BIN)/lateral tools/walkthrough.sh
 
 bench: $(INSTALLED)
 	$(BIN)/python bench/preprocess.py
