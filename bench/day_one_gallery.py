@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from matching_dev import list_photos  # noqa: E402
+from matching_dev import list_photos, shuffle_and_split  # noqa: E402
 
 from lateral.gallery import commands, imagenet  # noqa: E402
 from lateral.gallery.fpir_thresholds import fpir_thresholds  # noqa: E402
@@ -29,10 +29,8 @@ def held_out(dataset, photos, seed=0):
     """(paths, fish, sessions) of the held-out half, drawn as bench/default_calibration.py draws it."""
     rng = np.random.default_rng(seed)
     paths, fish, sessions, flanks = list_photos(dataset, photos, 10)
-    order = rng.permutation(len(paths))
+    order, calibration_fish = shuffle_and_split(fish, rng)
     paths, fish, sessions, flanks = paths[order], fish[order], sessions[order], flanks[order]
-    individuals = np.unique(fish)
-    calibration_fish = rng.choice(individuals, individuals.size // 2, replace=False)
     keep = ~np.isin(fish, calibration_fish) & (flanks != "R")
     return paths[keep], fish[keep], sessions[keep]
 

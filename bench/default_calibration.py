@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from matching_dev import PairScores, global_features, half_scores, list_photos, pair_masks  # noqa: E402
+from matching_dev import PairScores, global_features, half_scores, list_photos, pair_masks, shuffle_and_split  # noqa: E402
 
 from lateral.matching.cache import FeatureCache  # noqa: E402
 from lateral.matching.calibration import SHIPPED_FOLDER, Calibration, expected_calibration_error, shipped_path  # noqa: E402,E501
@@ -37,10 +37,8 @@ def halves(dataset, photos, cache, seed=0):
     """{half: (fish, allowed, queries, cosine, inliers)} drawn exactly as bench/matching_dev.py draws them."""
     rng = np.random.default_rng(seed)
     paths, fish, sessions, flanks = list_photos(dataset, photos, 10)
-    order = rng.permutation(len(paths))
+    order, calibration_fish = shuffle_and_split(fish, rng)
     paths, fish, sessions, flanks = paths[order], fish[order], sessions[order], flanks[order]
-    individuals = np.unique(fish)
-    calibration_fish = rng.choice(individuals, individuals.size // 2, replace=False)
     embeddings = global_features(paths, Path(cache) / dataset)
     features = FeatureCache(Path(cache) / dataset / f"{MATCHER}_{LONG_SIDE}", MATCHER, LONG_SIDE)
     pair_scores = PairScores(Path(cache) / dataset / f"pairs_{MATCHER}_{LONG_SIDE}.npz",
