@@ -26,14 +26,18 @@ class Geometry:
 
 def _dissimilarities(descriptors_a, descriptors_b, norm):
     """[n, k], ordered as the distances: squared Euclidean (``cv2.NORM_L2``) or, for packed binary
-    descriptors, Hamming (``cv2.NORM_HAMMING``). One matrix product either way: OpenCV's brute-force
-    matcher returns a Python object per match, which costs more than the arithmetic at 500 keypoints."""
+    descriptors, Hamming (``cv2.NORM_HAMMING``). One matrix product either way, then in-place sums: OpenCV's
+    brute-force matcher returns a Python object per match, and each temporary [500, 500] array costs as much as
+    the product (bench/verify_gallery.py)."""
     if norm == cv2.NORM_HAMMING:
-        bits_a, bits_b = (np.unpackbits(np.asarray(d, np.uint8), axis=1).astype(np.float32)
-                          for d in (descriptors_a, descriptors_b))
-        return bits_a.sum(1)[:, None] + bits_b.sum(1)[None, :] - 2 * bits_a @ bits_b.T
+        descriptors_a, descriptors_b = (np.unpackbits(np.asarray(d, np.uint8), axis=1).astype(np.float32)
+                                        for d in (descriptors_a, descriptors_b))
     a, b = np.asarray(descriptors_a, np.float32), np.asarray(descriptors_b, np.float32)
-    return (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    dissimilarities = a @ b.T
+    dissimilarities *= -2
+    dissimilarities += np.einsum("ij,ij->i", a, a)[:, None]
+    dissimilarities += np.einsum("ij,ij->i", b, b)[None, :]
+    return dissimilarities
 
 
 def tentative_matches(descriptors_a, descriptors_b, norm, ratio=RATIO):
@@ -44,13 +48,20 @@ def tentative_matches(descriptors_a, descriptors_b, norm, ratio=RATIO):
     dissimilarities = _dissimilarities(descriptors_a, descriptors_b, norm)
     rows = np.arange(len(dissimilarities))
     nearest = dissimilarities.argmin(axis=1)
-    two_nearest = np.maximum(np.partition(dissimilarities, 1, axis=1)[:, :2], 0)
+    # The two smallest per row: the smallest, then (with it masked) the next; a tie gives the same value twice,
+    # as a sort would.
+    first = dissimilarities[rows, nearest]
+    dissimilarities[rows, nearest] = np.inf
+    two_nearest = np.maximum(np.stack([first, dissimilarities.min(axis=1)], axis=1), 0)
+    dissimilarities[rows, nearest] = first
     if norm == cv2.NORM_L2:
         two_nearest = np.sqrt(two_nearest)
-    unambiguous = two_nearest[:, 0] < ratio * two_nearest[:, 1]
-    mutual = dissimilarities.argmin(axis=0)[nearest] == rows
-    keep = unambiguous & mutual
-    return np.stack([rows[keep], nearest[keep]], axis=1).astype(np.int64)
+    candidates = np.flatnonzero(two_nearest[:, 0] < ratio * two_nearest[:, 1])
+    # The mutual check, on the columns the unambiguous rows chose only.
+    columns, column_of = np.unique(nearest[candidates], return_inverse=True)
+    mutual = dissimilarities[:, columns].argmin(axis=0)[column_of] == candidates
+    keep = candidates[mutual]
+    return np.stack([keep, nearest[keep]], axis=1).astype(np.int64)
 
 
 def inlier_mask(points_a, points_b, geometry=Geometry(), seed=0):

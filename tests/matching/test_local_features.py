@@ -68,3 +68,38 @@ def test_inliers_are_the_points_the_similarity_transform_explains():
     moved[30:] += rng.uniform(30, 80, (20, 1)) * np.stack([np.cos(direction), np.sin(direction)], axis=1)
     assert inlier_count(points, moved) == 30
     assert inlier_count(points[:3], moved[:3]) == 0  # too few matches to fit anything
+
+
+def _reference_tentative_matches(a, b, metric, ratio=0.8):
+    """The ratio test and mutual check written plainly: SciPy's distances, a full sort per row."""
+    from scipy.spatial.distance import cdist
+
+    distances = cdist(a, b, metric) * (a.shape[1] if metric == "hamming" else 1)
+    kept = []
+    for i, row in enumerate(distances):
+        j = int(np.argmin(row))
+        nearest, second = np.sort(row)[:2]
+        if nearest < ratio * second and int(np.argmin(distances[:, j])) == i:
+            kept.append([i, j])
+    return np.array(kept, np.int64).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("norm", [cv2.NORM_L2, cv2.NORM_HAMMING])
+def test_tentative_matches_agree_with_a_plain_sort_of_the_distances(norm):
+    """Random descriptors, a third of them near copies of the other set's, and duplicated rows (exact ties)."""
+    rng = np.random.default_rng(3)
+    if norm == cv2.NORM_L2:
+        b = rng.random((120, 16)).astype(np.float32)
+        a = np.concatenate([b[:40] + rng.normal(0, 0.05, (40, 16)), rng.random((60, 16))]).astype(np.float32)
+        b[100:110] = b[90:100]  # columns tied for a row's nearest
+        metric, a_bits, b_bits = "euclidean", a, b
+    else:
+        b = rng.integers(0, 256, (120, 4), dtype=np.uint8)
+        a = np.concatenate([b[:40] ^ (rng.random((40, 4)) < 0.02).astype(np.uint8), rng.integers(0, 256, (60, 4),
+                                                                                                   dtype=np.uint8)])
+        b[100:110] = b[90:100]
+        metric, a_bits, b_bits = "hamming", np.unpackbits(a, axis=1), np.unpackbits(b, axis=1)
+    a[60:65] = a[55:60]  # rows tied for a column's nearest
+    expected = _reference_tentative_matches(a_bits.astype(np.float64), b_bits.astype(np.float64), metric)
+    assert len(expected) >= 20
+    np.testing.assert_array_equal(tentative_matches(a, b, norm), expected)
