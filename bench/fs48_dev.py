@@ -15,9 +15,13 @@ prepared crops shared between probes; ``--set KEY=VALUE`` (repeatable, YAML valu
 sections) changes the stage-one config, ``--set2`` the stage-two config (with ``--iom_tag NAME`` for
 the stage-two run: a finished stage one is reused, so stage-two variants cost a minute each). Each run keeps its per-query results in
 ``WORK/evaluation/<tag>/queries.json``; ``--compare A B`` gives the paired bootstrap interval of
-the difference B - A in rank-1 and mAP (fish resampled, so a difference inside it is noise).
+the difference B - A in rank-1 and mAP (``TAG:MEASURE`` compares two measures, e.g. ``T:cosine T:cosine+sift``) (fish resampled, so a difference inside it is noise).
 ``--flip_tta``, ``--camera_norm``, ``--rerank`` apply those test-time options to the evaluation (saved as
 ``<tag>+<options>``, for ``--compare``); ``--evaluate_only`` evaluates a trained run again without training.
+``--verify sift [--shortlist B]`` adds each global measure fused with local verification (``MEASURE+sift``: the
+top B candidates by the global score matched on the ROI re-cut from the photo, both scores mapped to P(same fish) by
+isotonic calibrations cross-fitted over two folds of the held-out fish, a query's fold calibrated on the other's
+pairs, and averaged; docs/matching.md).
 ``--quick`` shrinks training to a few steps (a check that the path works, not a figure).
 Every stage resumes, so an interrupted run continues; a finished one is only re-evaluated.
 """
@@ -30,6 +34,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
@@ -38,15 +44,20 @@ from lateral.data.prepare import prepare  # noqa: E402
 from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation import metrics  # noqa: E402
 from lateral.evaluation.camera_norm import camera_normalise  # noqa: E402
+from lateral.evaluation.local_verification import VerifyOptions, local_features, verified_inliers  # noqa: E402
 from lateral.evaluation.per_fish import per_fish_rank1  # noqa: E402
 from lateral.evaluation.protocol import comparable  # noqa: E402
 from lateral.evaluation.rerank import rerank_per_query  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
+from lateral.matching.fusion import DEFAULT_BUDGET, fuse  # noqa: E402
+from lateral.matching.local_features import MATCHERS  # noqa: E402
 from lateral.measures import MEASURES  # noqa: E402
 from lateral.training.stage_one import train_stage_one  # noqa: E402
 from lateral.training.stage_two import train_stage_two  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from matching_dev import cross_fitted  # noqa: E402
 QUICK = {"epochs": 1, "steps_per_epoch": 3}
 PROBE = {"epochs": 5, "steps_per_epoch": 300, "save_steps": 300}
 SIDE_CAMERAS = ("C1", "C3")  # C2 looks down on the fish (a dorsal view); C1 and C3 see the flanks
@@ -120,11 +131,26 @@ def per_fish_lines(table):
             for fish, row in table.items()]
 
 
-def evaluate(run_folder, prepared, fish, out_dir, flip_tta=False, camera_norm=False, rerank=False):
+def fused_with_local(similarity, roi_set, features, options):
+    """P(same fish): ``similarity`` fused with the inlier counts of each query's shortlist, both calibrated
+    cross-fitted over two folds of the fish (lateral.matching.fusion)."""
+    fish_ids = roi_set.fish_ids
+    allowed = comparable(fish_ids, roi_set.flanks, roi_set.sessions, cross_session=True)
+    same_fish = fish_ids[:, None] == fish_ids[None, :]
+    local = verified_inliers(similarity, allowed, features, options)
+    verified = ~np.isnan(local)
+    global_probability = cross_fitted(similarity, same_fish, allowed, fish_ids, "global")
+    local_probability = cross_fitted(np.nan_to_num(local), same_fish, allowed & verified, fish_ids, "local")
+    return fuse(global_probability, np.where(verified, local_probability, np.nan))
+
+
+def evaluate(run_folder, prepared, fish, out_dir, flip_tta=False, camera_norm=False, rerank=False, verify=None):
+    """{measure: {"all"/"side": figures}}; ``verify`` (VerifyOptions) adds ``measure+matcher``, the fused score."""
     roi_set = keep_fish(load_test_set(prepared), fish, keep=True)
     templates = compute_templates(run_folder, roi_set, flip_tta=flip_tta)
     if camera_norm:
         templates["embeddings"] = camera_normalise(templates["embeddings"], roi_set.sessions)
+    features = None if verify is None else local_features(roi_set, prepared, verify)
     results = {}
     for name in ("cosine", "hamming"):
         measure = MEASURES.get(name)
@@ -132,8 +158,12 @@ def evaluate(run_folder, prepared, fish, out_dir, flip_tta=False, camera_norm=Fa
         if representation is None:
             continue
         similarity = measure.scores(representation, representation)
-        results[name] = {"all": figures_for(similarity, roi_set, rerank=rerank),
-                         "side": figures_for(similarity, roi_set, SIDE_CAMERAS, rerank=rerank)}
+        scored = {name: similarity}
+        if verify is not None:
+            scored[f"{name}+{verify.matcher}"] = fused_with_local(similarity, roi_set, features, verify)
+        for label, scores in scored.items():
+            results[label] = {"all": figures_for(scores, roi_set, rerank=rerank),
+                              "side": figures_for(scores, roi_set, SIDE_CAMERAS, rerank=rerank)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "queries.json").write_text(json.dumps(results))
     return results
@@ -145,11 +175,11 @@ def interval(values):
 
 def print_results(results):
     print("\nFS48 development split: 8 held-out fish, cross-camera (brackets: bootstrap 95% over fish)")
-    print(f"{'measure':8s} {'cameras':8s} {'rank-1':>22s} {'mAP':>22s} {'EER':>6s} {'AUC':>6s}")
+    print(f"{'measure':13s} {'cameras':8s} {'rank-1':>22s} {'mAP':>22s} {'EER':>6s} {'AUC':>6s}")
     for name, by_cameras in results.items():
         for cameras, figures in by_cameras.items():
             label = "C1-C3" if cameras == "side" else "all"
-            print(f"{name:8s} {label:8s} {figures['rank1']:.3f} {interval(figures['rank1_95']):>16s} "
+            print(f"{name:13s} {label:8s} {figures['rank1']:.3f} {interval(figures['rank1_95']):>16s} "
                   f"{figures['map']:.3f} {interval(figures['map_95']):>16s} {figures['eer']:6.3f} {figures['auc']:6.3f}")
     for name, by_cameras in results.items():
         print(f"\nper fish ({name}, all cameras):")
@@ -157,13 +187,18 @@ def print_results(results):
 
 
 def compare(work, first, second, measure="cosine", cameras="all"):
-    """Paired bootstrap (fish resampled) of the difference second - first in rank-1 and mAP."""
-    runs = [json.loads((work / "evaluation" / tag / "queries.json").read_text())[measure][cameras]["queries"]
-            for tag in (first, second)]
+    """Paired bootstrap (fish resampled) of the difference second - first in rank-1 and mAP; a run named
+    ``TAG:MEASURE`` is that run's measure (e.g. ``run:cosine run:cosine+sift``), otherwise ``measure``."""
+    runs = []
+    for run in (first, second):
+        tag, _, chosen = run.partition(":")
+        stored = json.loads((work / "evaluation" / tag / "queries.json").read_text())
+        runs.append(stored[chosen or measure][cameras]["queries"])
     by_index = [{row["index"]: row for row in rows} for rows in runs]
     shared = sorted(set(by_index[0]) & set(by_index[1]))
     query_fish = np.array([by_index[0][i]["fish"] for i in shared])
-    print(f"{second} - {first} ({measure}, {cameras} cameras, {len(shared)} paired queries):")
+    print(f"{second} - {first} ({measure if ':' not in first + second else 'as named'}, {cameras} cameras, "
+          f"{len(shared)} paired queries):")
     for key, label in (("hit", "rank-1"), ("ap", "mAP")):
         difference = np.array([float(by_index[1][i][key]) - float(by_index[0][i][key]) for i in shared])
         low, high = bootstrap_mean(difference, query_fish)
@@ -189,11 +224,18 @@ def main():
                         ("camera_norm", "subtract each camera's mean embedding"),
                         ("rerank", "k-reciprocal re-ranking for identification")):
         parser.add_argument(f"--{trick}", action="store_true", help=f"evaluation: {text}")
+    parser.add_argument("--verify", choices=MATCHERS.names(), help="also each measure fused with this local matcher")
+    parser.add_argument("--shortlist", type=int, default=DEFAULT_BUDGET, help="candidates verified per query")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"), help="paired bootstrap of two evaluated runs")
     args = parser.parse_args()
     work = Path(args.work)
+    if args.compare and all(":" in run for run in args.compare):
+        for cameras in ("all", "side"):
+            compare(work, *args.compare, cameras=cameras)
+        return
     if args.compare:
-        for measure in ("cosine", "hamming"):
+        for measure in ("cosine", "hamming", *(f"{name}+{matcher}" for name in ("cosine", "hamming")
+                                                for matcher in MATCHERS.names())):
             for cameras in ("all", "side"):
                 try:
                     compare(work, *args.compare, measure, cameras)
@@ -209,11 +251,12 @@ def main():
     checkpoints, logs = work / "checkpoints", work / "logs"
     times = {}
     tricks = [trick for trick in ("flip_tta", "camera_norm", "rerank") if getattr(args, trick)]
+    verify = None if args.verify is None else VerifyOptions(args.verify, args.shortlist, photos=args.fs48)
     evaluation = work / "evaluation" / "+".join([args.iom_tag or tag, *tricks])
     if args.evaluate_only:
         run_folder = checkpoints / (tag if args.probe else args.iom_tag or tag + "_iom")
         results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.data.held_out_fish, evaluation,
-                                                       **{trick: True for trick in tricks}), times)
+                                                       verify=verify, **{trick: True for trick in tricks}), times)
         print_results(results)
         return
     summary = timed("prepare", lambda: prepare(args.fs48, prepared, stage_one.preprocess, stage_one.model.input_size,
@@ -232,7 +275,7 @@ def main():
         timed("stage two", lambda: train_stage_two(stage_two, checkpoint_root=checkpoints, log_root=logs), times)
         run_folder = checkpoints / stage_two.run.sub_name
     results = timed("evaluation", lambda: evaluate(run_folder, prepared, stage_one.data.held_out_fish, evaluation,
-                                                   **{trick: True for trick in tricks}), times)
+                                                   verify=verify, **{trick: True for trick in tricks}), times)
     print_results(results)
     print("wall time: " + ", ".join(f"{label} {seconds / 60:.1f} min" for label, seconds in times.items()))
 
