@@ -48,7 +48,8 @@ from lateral.data.layout import photo_files, read_layout  # noqa: E402
 from lateral.gallery.schema import PHOTO_MODES  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
-from lateral.gallery.store import GalleryError  # noqa: E402
+from lateral.gallery.store import GalleryError, load_gallery  # noqa: E402
+from lateral.gallery.verification import DEFAULT_MATCHER, NO_VERIFICATION, default_matcher  # noqa: E402
 from lateral.matching.local_features import MATCHERS  # noqa: E402
 from lateral.registry import Registry  # noqa: E402
 
@@ -129,9 +130,11 @@ def _decision_flags(sub, verb):
 
 def _verify_flags(sub, creating=False):
     """--verify and --shortlist (docs/matching.md): chosen when a gallery is created and recorded in it."""
-    sub.add_argument("--verify", choices=MATCHERS.names(), default=None,
-                     help="a new gallery verifies each search's shortlist by this local matcher and stores each "
-                          "photo's local features beside it (not cancellable)" if creating else
+    sub.add_argument("--verify", choices=[*MATCHERS.names(), NO_VERIFICATION] if creating else MATCHERS.names(),
+                     default=None,
+                     help=f"a new gallery verifies each search's shortlist by this local matcher and stores each "
+                          f"photo's local features beside it (not cancellable); default {DEFAULT_MATCHER} when the "
+                          f"model has its calibrations (imagenet: shipped), else {NO_VERIFICATION}" if creating else
                      "the gallery's local matcher (default: the one it was created with; another is refused)")
     sub.add_argument("--shortlist", type=non_negative_int, default=None,
                      help="templates verified per search (default 100; 0: all); recorded in a new gallery" if creating
@@ -377,6 +380,8 @@ def _show_enroll(args, summary):
         same = "" if previous_source == source else f" (the same photo as {previous_source})"
         print(f"not added {source}: already enrolled as fish {previous}{same}, not {wanted}")
     _print_rejected(summary["rejected"])
+    if getattr(args, "verification_note", None):
+        print(args.verification_note)
     unmatched = summary.get("unmatched") or []
     for fish in sorted({fish for _, fish, _ in unmatched}):
         names = ", ".join(f"{os.path.basename(source)} (best {best:.3f})" for source, other, best in unmatched
@@ -385,13 +390,33 @@ def _show_enroll(args, summary):
               f"enrolled as one, or bad photos? (`split` moves photos to a new fish)", file=sys.stderr)
 
 
+def _chosen_verification(args):
+    """(matcher or None, a line saying why, or None): ``--verify``; for a new gallery without it, the default
+    (``default_matcher``); ``--verify none``, no verification (a gallery that verifies keeps verifying)."""
+    if args.verify == NO_VERIFICATION:
+        if os.path.exists(args.gallery) and load_gallery(args.gallery).header.get("verify"):
+            raise GalleryError(f"{args.gallery} was created with local verification: every photo added to it keeps "
+                               "its local features (--verify none applies only when a gallery is created)")
+        return None, None
+    if args.verify is not None or os.path.exists(args.gallery) or args.model is None:
+        return args.verify, None
+    matcher = default_matcher(args.model)
+    if matcher is not None:
+        return matcher, (f"local verification: {matcher} (the default when the model has its calibrations; each "
+                         f"photo's local features are kept in {args.gallery}.local_features/, not cancellable; "
+                         f"--verify {NO_VERIFICATION} keeps none)")
+    return None, (f"no local verification: {args.model} has no {DEFAULT_MATCHER} calibrations (lateral evaluate "
+                  f"--verify {DEFAULT_MATCHER} --fit_calibration on fish it was not trained on, then a new gallery)")
+
+
 @subcommand("enroll", _show_enroll)
 def _enroll(args):
     from lateral.gallery import commands, keys
 
+    matcher, args.verification_note = _chosen_verification(args)
     return commands.enroll(args.gallery, args.input, args.model, keys.read_key(args.key, args.key_file), args.fish,
                            args.session, args.session_pattern, args.store_embeddings, args.mode, args.flip_tta,
-                           args.capture_pattern, args.verify, args.shortlist)
+                           args.capture_pattern, matcher, args.shortlist)
 
 
 def _show_identify(args, summary):

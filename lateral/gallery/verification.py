@@ -31,12 +31,31 @@ from lateral.matching.verify import local_score, verified_matches
 
 VERIFY = "verify"  # the header's key
 RUN_MODEL = "run"  # the calibrations of a run's own model: <run>/calibration/run_<score>.json (test_iom.py --verify)
+DEFAULT_MATCHER = "sift"  # a new gallery verifies by it when its model has the calibrations (docs/matching.md)
+DEFAULT_MEASURE = "hamming"  # identify's default global score
+NO_VERIFICATION = "none"  # enroll --verify none: a new gallery stores no local features
 
 
 def verification_record(matcher, shortlist_size):
     """What a new gallery records of its verification (``shortlist_size`` 0: every comparable template)."""
     MATCHERS.get(matcher)
     return {"matcher": matcher, "shortlist": int(shortlist_size), "long_side": DEFAULT_LONG_SIDE}
+
+
+def model_calibration_paths(model_folder, measure, matcher):
+    """The calibrations a verifying search of ``model_folder``'s templates fuses with: a run's own
+    (``test_iom.py --verify --fit_calibration``), or for ``imagenet`` the shipped ones."""
+    if imagenet.is_imagenet(model_folder):
+        return imagenet.calibration_paths(measure, matcher)
+    return pair_calibration_paths(model_folder, RUN_MODEL, measure, matcher)
+
+
+def default_matcher(model_folder):
+    """What a new gallery of ``model_folder`` verifies by when ``--verify`` is not given: DEFAULT_MATCHER when
+    the model has the calibrations of the default measure and of it (the measured best path, docs/matching.md),
+    else None (no verification: it could not be fused)."""
+    paths = model_calibration_paths(model_folder, DEFAULT_MEASURE, DEFAULT_MATCHER)
+    return DEFAULT_MATCHER if all(Path(path).exists() for path in paths) else None
 
 
 def check_request(header, path, matcher=None, shortlist_size=None):
@@ -73,9 +92,7 @@ class LocalEvidence:
         ``imagenet``: the shipped ones), for ``fused_scores``."""
         self.folder, self.record = sidecar_folder(gallery_path), record
         self.matcher = MATCHERS.get(record["matcher"])
-        paths = None if measure is None else (
-            imagenet.calibration_paths(measure, record["matcher"]) if imagenet.is_imagenet(model_folder)
-            else pair_calibration_paths(model_folder, RUN_MODEL, measure, record["matcher"]))
+        paths = None if measure is None else model_calibration_paths(model_folder, measure, record["matcher"])
         self.calibrations = None if paths is None else [Calibration.load(path) for path in paths]
         self.read_corners = read_corners  # (source, mode) -> ROI corners: a photo whose features are not stored
         self._features = {}

@@ -181,3 +181,29 @@ def test_a_confirmed_photo_has_its_features_stored_beside_the_gallery(verifying,
     kept = load_features(sidecar_folder(copy) / f"{entry['sha256']}.npz")
     expected = photo_features(photo, encoder.read_photo(photo).roi_corners, "sift")
     np.testing.assert_array_equal(kept.descriptors, expected.descriptors)
+
+
+def test_a_new_gallery_verifies_by_default_when_its_model_has_the_calibrations(verifying, iom_run, tmp_path, capsys):
+    """The measured best path is the default: no --verify on a new gallery of a run with its Hamming and SIFT
+    calibrations gives a SIFT-verifying gallery; a run without them, or --verify none, a plain one."""
+    root, run, _ = verifying
+    photos = str(root / "known" / "session_1" / "fish_000")
+    bare_run = tmp_path / "bare"
+    shutil.copytree(iom_run[0] / "checkpoints" / "tiny_iom", bare_run)
+    made = {}
+    for name, model, extra in (("default", run, []), ("bare", bare_run, []), ("none", run, ["--verify", "none"])):
+        path = tmp_path / f"{name}.lgal"
+        assert main(["enroll", "--gallery", str(path), "--model", str(model), "--input", photos, "--fish", "fish_000",
+                     *extra]) == 0
+        made[name] = (load_gallery(path).header.get("verify"), capsys.readouterr().out)
+    assert made["default"][0] == {"matcher": "sift", "shortlist": 100, "long_side": 320}
+    assert sidecar_folder(tmp_path / "default.lgal").is_dir()
+    assert "local verification: sift (the default" in made["default"][1]
+    assert made["bare"][0] is None and f"{bare_run} has no sift calibrations" in made["bare"][1]
+    assert made["none"][0] is None and not sidecar_folder(tmp_path / "none.lgal").exists()
+    # --verify none on a gallery that verifies cannot turn it off: refused, the gallery unchanged.
+    before = (tmp_path / "default.lgal").read_bytes()
+    message = refusal(capsys, ["enroll", "--gallery", str(tmp_path / "default.lgal"), "--input", photos, "--fish",
+                               "fish_000", "--verify", "none"])
+    assert "was created with local verification" in message
+    assert (tmp_path / "default.lgal").read_bytes() == before
