@@ -520,7 +520,7 @@ def _show_list(args, summary):
     print(f"{summary['templates']} templates of {len(summary['fish'])} fish; {summary['decisions']} decisions "
           "recorded")
     for row in summary["fish"]:
-        print(f"  {row['fish_id']}: {row['templates']} templates, sessions {' '.join(row['sessions'])}, "
+        print(f"  {row['fish_id']}: {row['templates']} template{'' if row['templates'] == 1 else 's'}, sessions {' '.join(row['sessions'])}, "
               f"flanks {' '.join(row['flanks'])}")
 
 

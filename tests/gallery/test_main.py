@@ -38,7 +38,7 @@ def test_list_remove_and_history_print_their_summaries(gallery_path, tmp_path, c
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == f"model /runs/iom (m=4, q=4, weights {'ab' * 6}…); key: none; float embeddings: not stored"
     assert lines[2:] == ["3 templates of 2 fish; 0 decisions recorded",
-                         "  A: 2 templates, sessions s1, flanks left", "  B: 1 templates, sessions s2, flanks right"]
+                         "  A: 2 templates, sessions s1, flanks left", "  B: 1 template, sessions s2, flanks right"]
     out = tmp_path / "captures.csv"
     assert main(["history", "--gallery", str(gallery_path), "--out", str(out)]) == 0
     assert capsys.readouterr().out == f"wrote {out}: 2 fish x 2 sessions (s1, s2)\n"
