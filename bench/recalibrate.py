@@ -11,8 +11,8 @@ rest of its photos are enrolled, each sighting a session (``enroll --model image
 cropped``, no key), so the individuals with two sightings enrolled give the gallery its genuine pairs. Every photo
 of the never-enrolled individuals is a non-mated search (each should be a new fish). Both runs search the same
 photos; the realised FPIR is the share of non-mated searches matched (at the accept threshold, target 0.01) and
-matched or sent to review (at the review threshold, target 0.1). Intervals: 95% bootstrap over searches.
-Runtime: about 5 minutes on 2 shared cores.
+matched or sent to review (at the review threshold, target 0.1). Intervals: 95% bootstrap over individuals (a
+sighting's photos are not independent searches). Runtime: about 5 minutes on 2 shared cores.
 """
 
 import argparse
@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from day_one_gallery import held_out  # noqa: E402
-from matching_dev import interval  # noqa: E402
+from fs48_dev import bootstrap_mean  # noqa: E402
 
 from lateral.gallery import commands, imagenet  # noqa: E402
 from lateral.gallery.fpir_thresholds import fpir_thresholds  # noqa: E402
@@ -49,11 +49,12 @@ def split(fish, sessions, rng):
 
 
 def outcomes(gallery, paths, fish, searches, thresholds):
-    """Per search: (decision, top candidate is its fish)."""
+    """Per search, in the order of ``searches``: (decision, top candidate is its fish)."""
     summary = commands.identify(gallery, [str(paths[i]) for i in searches], thresholds, mode="cropped")
-    truth = {str(Path(paths[i]).resolve()): fish[i] for i in searches}
-    return [(r["decision"], bool(r["candidates"]) and r["candidates"][0]["fish_id"] == truth[r["photo"]])
-            for r in summary["results"]]
+    by_photo = {r["photo"]: r for r in summary["results"]}
+    rows = [by_photo[str(Path(paths[i]).resolve())] for i in searches]
+    return [(r["decision"], bool(r["candidates"]) and r["candidates"][0]["fish_id"] == fish[i])
+            for i, r in zip(searches, rows)]
 
 
 def main():
@@ -90,13 +91,19 @@ def main():
           "|---|---|---|---|---|---|---|")
     for (name, (mated_rows, non_mated_rows)), thresholds in zip(runs.items(), (shipped, own)):
         chosen = thresholds.for_fish(n_fish)
-        draw = np.random.default_rng(0)
-        figures = [interval([d == "match" for d, _ in non_mated_rows], draw),
-                   interval([d != "new" for d, _ in non_mated_rows], draw),
-                   interval([hit for _, hit in mated_rows], draw),
-                   interval([d == "match" and hit for d, hit in mated_rows], draw),
-                   interval([d == "match" and not hit for d, hit in mated_rows], draw)]
+        matched = {fish[i] for i, (d, _) in zip(non_mated, non_mated_rows) if d == "match"}
+        figures = [shown([d == "match" for d, _ in non_mated_rows], fish[non_mated]) + f" ({len(matched)} ind.)",
+                   shown([d != "new" for d, _ in non_mated_rows], fish[non_mated]),
+                   shown([hit for _, hit in mated_rows], fish[mated]),
+                   shown([d == "match" and hit for d, hit in mated_rows], fish[mated]),
+                   shown([d == "match" and not hit for d, hit in mated_rows], fish[mated])]
         print(f"| {name} | {chosen.accept:.3f} / {chosen.reject:.3f} | " + " | ".join(figures) + " |")
+
+
+def shown(values, individuals):
+    """The share of ``values`` and its 95% bootstrap interval over ``individuals``."""
+    low, high = bootstrap_mean(values, individuals)
+    return f"{np.mean(values):.3f} [{low:.3f}, {high:.3f}]"
 
 
 if __name__ == "__main__":

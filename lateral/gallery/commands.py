@@ -495,7 +495,6 @@ def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None, key
         fish_before - set(gallery.fish_ids()))}
 
 
-@holding_gallery_lock
 def recalibrate(gallery_path, key=None, model=None, reviewer=None, note=""):
     """Fit the gallery's decisions on its own labelled photos (``lateral.gallery.recalibration``) and decide on them
     from now on: ``G.lgal.calibration.npz`` beside it, recorded in its header and log. Refused (before the model
@@ -515,20 +514,19 @@ def recalibrate(gallery_path, key=None, model=None, reviewer=None, note=""):
         write_calibration(calibration_file(gallery_path), impostors, about)
         gallery.header[CALIBRATION_KEY] = {"fitted": now(), **{name: summary[name] for name in (
             "fish", "photos", "pairs", "verified")}}
-        catalogue.log(gallery, "recalibrate", {}, {}, reviewer, note or (
+        catalogue.log(gallery, catalogue.RECALIBRATE, {}, {}, reviewer, note or (
             f"decisions on the gallery's own calibration: {summary['fish']} fish, {summary['photos']} photos, "
             f"{summary['pairs']} pairs"))
     return {**summary, "file": str(calibration_file(gallery_path))}
 
 
-@holding_gallery_lock
 def reset_calibration(gallery_path, reviewer=None, note=""):
     """Back to the model's calibration: the header's record and the log say so, and the gallery's file is removed."""
     with changing(gallery_path) as gallery:
         record = gallery.header.pop(CALIBRATION_KEY, None)
         if record is None:
             raise GalleryError(f"{gallery_path} was not recalibrated: it decides on its model's calibration already")
-        catalogue.log(gallery, "reset_calibration", {}, {}, reviewer, note or (
+        catalogue.log(gallery, catalogue.RESET_CALIBRATION, {}, {}, reviewer, note or (
             f"back to the model's calibration (the gallery's own, fitted {record.get('fitted')}, removed)"))
     calibration_file(gallery_path).unlink(missing_ok=True)
     return {"fitted": record.get("fitted")}

@@ -264,7 +264,7 @@ def search_calibrations(header, gallery_path, model_folder, measure, matcher):
             from None
 
 
-def describe(record, file):
+def own_origin(record, file):
     """The origin text of decisions on the gallery's own calibration."""
     return (f"the gallery's own calibration ({file.name}: {record.get('fish')} fish, {record.get('photos')} photos, "
             f"fitted {record.get('fitted')}; `recalibrate --reset` goes back to the model's)")
@@ -275,7 +275,7 @@ def open_set_source(header, gallery_path, model=None):
     else the model's run folder's (for ``imagenet``, the calibration shipped with lateral)."""
     file = own_calibration(header, gallery_path)
     if file is not None:
-        return file, describe(header[HEADER_KEY], file)
+        return file, own_origin(header[HEADER_KEY], file)
     return model_open_set(header, model)
 
 

@@ -185,6 +185,9 @@ def test_reset_goes_back_to_the_models_calibration(recalibrated, tmp_path, capsy
     gallery = load_gallery(copy)
     assert "calibration" not in gallery.header and not calibration_file(copy).exists()
     assert [d["action"] for d in gallery.decisions[-2:]] == ["recalibrate", "reset_calibration"]
+    capsys.readouterr()
+    assert main(["undo", "--gallery", str(copy), "--decision", str(gallery.decisions[-2]["id"])]) == 2
+    assert "recalibrate --reset" in capsys.readouterr().err
     out = tmp_path / "out.json"
     assert main(["identify", "--gallery", str(copy), "--input", str(root / "raw" / QUERY), "--json", str(out)]) == 0
     result = json.loads(out.read_text())["results"][0]
