@@ -14,7 +14,10 @@ with the model's own code:
   --fit_calibration`` fits a run's (``lateral.matching.calibration``);
 - the open-set calibration scores behind the FPIR thresholds: each photo's
   best score against every other fish (``lateral.fpir.impostor_best_scores``,
-  as ``test_iom.py`` stores them), of every score a search decides on.
+  as ``test_iom.py`` stores them), of every score a search decides on; the
+  fused scores there with the calibrations fitted on the other fold's fish
+  (below), so that the impostor pairs are unseen by their calibration, as a
+  new fish's are.
 
 The reliability is reported cross-fitted over two folds of fish (fitted on the
 pairs of one half of the fish, ECE on the other half's pairs), beside the
@@ -142,16 +145,23 @@ def fish_folds(fish_ids, allowed, seed=FOLD_SEED):
     return np.array([fold[name] for name in fish_ids])
 
 
+def other_fold_fits(fish_ids, allowed, similarity, local, measure, matcher):
+    """(folds, {fold: the calibrations fitted on the pairs of the other fold's fish}): each photo's fish's pairs
+    unseen by the calibrations of its fold, as a new fish's are by the gallery's."""
+    folds = fish_folds(fish_ids, allowed)
+    return folds, {fold: fit_pairs(labelled_pairs(fish_ids, allowed, similarity, local, folds != fold), measure,
+                                   matcher) for fold in (0, 1)}
+
+
 def cross_fitted_ece(fish_ids, allowed, similarity, local, measure, matcher, model=None):
     """{score: (pairs, ECE of the calibrations fitted on the other fold's fish, ECE of ``model``'s calibrations
     ({score: Calibration}) or None)} over both folds' pairs, for ``measure``, ``matcher`` and ``fused`` (the mean
     of the two probabilities, on the verified pairs)."""
-    folds = fish_folds(fish_ids, allowed)
+    folds, fits = other_fold_fits(fish_ids, allowed, similarity, local, measure, matcher)
     predicted = {score: {"own": [], "model": [], "genuine": []} for score in (measure, matcher, "fused")}
     for fold in (0, 1):
-        fitted = fit_pairs(labelled_pairs(fish_ids, allowed, similarity, local, folds == fold), measure, matcher)
-        held = labelled_pairs(fish_ids, allowed, similarity, local, folds != fold)
-        for source, calibrations in (("own", fitted), ("model", model)):
+        held = labelled_pairs(fish_ids, allowed, similarity, local, folds == fold)
+        for source, calibrations in (("own", fits[fold]), ("model", model)):
             if calibrations is not None:
                 predicted[measure][source].append(calibrations[measure](held.values))
                 predicted[matcher][source].append(calibrations[matcher](held.inliers))
@@ -169,12 +179,27 @@ def cross_fitted_ece(fish_ids, allowed, similarity, local, measure, matcher, mod
     return rows
 
 
+def cross_fitted_fusion(fish_ids, allowed, similarity, local, measure, matcher):
+    """[photos, templates]: each photo's fused scores with the calibrations fitted on the other fold's fish. The
+    open-set impostor scores are taken from these: fused with calibrations fitted on the very pairs, an impostor
+    pair scores lower than a new fish's would (a coarse isotonic step fitted on few fish maps, e.g., every pair
+    with 9 inliers or more to 1 when only genuine pairs had that many; bench/recalibrate.py measured 10x the
+    target FPIR with such in-sample scores on one nyala split)."""
+    folds, fits = other_fold_fits(fish_ids, allowed, similarity, local, measure, matcher)
+    fused = np.empty_like(similarity)
+    for fold in (0, 1):
+        rows = folds == fold
+        fused[rows] = fuse_calibrated(similarity[rows], local[rows], (fits[fold][measure], fits[fold][matcher]))
+    return fused
+
+
 def fit_gallery(gallery, allowed, evidence=None):
     """(calibrations {score: Calibration}, impostor best scores {scored measure: array}, {measure: Pairs},
     {measure: (similarity, inliers or None)}) of ``gallery``'s photos (``allowed``: ``compared_pairs``). Measures:
     hamming, and cosine when the gallery stores embeddings. A verifying gallery's ``evidence`` (LocalEvidence)
     verifies each search's shortlist: the global scores' and the matcher's calibrations are fitted (the matcher's
-    on hamming's shortlist, the default search's) and the fused scores' impostor scores computed with them."""
+    on hamming's shortlist, the default search's) and the fused scores' impostor scores computed cross-fitted
+    (``cross_fitted_fusion``)."""
     fish_ids = np.array([entry["fish_id"] for entry in gallery.entries])
     matcher = None if evidence is None else evidence.record["matcher"]
     measures = ["hamming"] + (["cosine"] if gallery.embeddings is not None else [])
@@ -187,7 +212,7 @@ def fit_gallery(gallery, allowed, evidence=None):
         if evidence is None:
             continue
         calibrations.update(fit_pairs(pairs[measure], measure, None if matcher in calibrations else matcher))
-        fused = fuse_calibrated(similarity, local, (calibrations[measure], calibrations[matcher]))
+        fused = cross_fitted_fusion(fish_ids, allowed, similarity, local, measure, matcher)
         impostors[scored_measure(measure, evidence.record)] = impostor_best_scores(fused, fish_ids, allowed)
     return calibrations, impostors, pairs, matrices
 

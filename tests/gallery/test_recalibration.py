@@ -1,5 +1,5 @@
 """``recalibrate``: a verifying gallery's calibrations against scikit-learn on its own pairs, its impostor best scores
-against a NumPy loop, identify's thresholds and fused scores from them afterwards, the refusal of a gallery with too
+(the fused ones cross-fitted over two folds of fish) against a NumPy loop, identify's thresholds and fused scores from them afterwards, the refusal of a gallery with too
 few fish (before TensorFlow), and ``--reset`` (docs/matching.md)."""
 
 import json
@@ -18,7 +18,7 @@ from lateral.gallery import commands
 from lateral.gallery.__main__ import main
 from lateral.gallery.fpir_thresholds import EVALUATION_FOLDER, MIN_CALIBRATION_FISH
 from lateral.gallery.packing import unpack_codes
-from lateral.gallery.recalibration import calibration_file
+from lateral.gallery.recalibration import calibration_file, fish_folds
 from lateral.gallery.store import load_gallery
 from lateral.gallery.verification import sidecar_folder
 from lateral.matching.cache import load_features
@@ -89,17 +89,29 @@ def stored(gallery_path, score):
     return np.asarray(calibration["knots"]), np.asarray(calibration["probabilities"])
 
 
-def fused_reference(gallery_path):
-    fish, similarity, compared, inliers = reference(gallery_path)
-    hamming, sift = stored(gallery_path, "hamming"), stored(gallery_path, "sift")
-    probability = np.interp(similarity, *hamming)
-    verified = ~np.isnan(inliers)
-    probability[verified] = (probability[verified] + np.interp(inliers[verified], *sift)) / 2
-    return fish, probability, compared
-
-
 def isotonic(values, genuine):
     return IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(values, genuine)
+
+
+def cross_fitted_reference(gallery_path):
+    """(fish, fused [n, n], compared): each photo's fused scores with scikit-learn's isotonic fits of the pairs of the
+    other fold's fish (the folds: the code's seeded draw of fish), the global probability where not verified."""
+    fish, similarity, compared, inliers = reference(gallery_path)
+    folds = fish_folds(fish, compared)
+    same_fish = fish[:, None] == fish[None, :]
+    verified = ~np.isnan(inliers)
+    fused = np.empty_like(similarity)
+    for fold in (0, 1):
+        other = folds != fold
+        inside = compared & other[:, None] & other[None, :]
+        upper, checked = np.triu(inside, 1), inside & verified
+        global_fit = isotonic(similarity[upper], same_fish[upper].astype(float))
+        local_fit = isotonic(inliers[checked], same_fish[checked].astype(float))
+        for row in np.flatnonzero(folds == fold):
+            probability = global_fit.predict(similarity[row])
+            local = local_fit.predict(np.nan_to_num(inliers[row]))
+            fused[row] = np.where(verified[row], (probability + local) / 2, probability)
+    return fish, fused, compared
 
 
 def test_the_calibrations_are_scikit_learns_isotonic_fits_of_the_gallerys_own_pairs(recalibrated):
@@ -126,7 +138,7 @@ def test_the_impostor_best_scores_are_each_photos_best_against_every_other_fish(
     fish, similarity, compared, _ = reference(gallery_path)
     np.testing.assert_allclose(np.sort(read_calibration(calibration_file(gallery_path), "hamming")[0]),
                                impostor_best_loop(fish, similarity, compared), atol=1e-6)
-    fish, fused, compared = fused_reference(gallery_path)
+    fish, fused, compared = cross_fitted_reference(gallery_path)
     np.testing.assert_allclose(np.sort(read_calibration(calibration_file(gallery_path), "hamming+sift")[0]),
                                impostor_best_loop(fish, fused, compared), atol=1e-6)
 
@@ -139,8 +151,7 @@ def test_identify_decides_on_the_gallerys_own_calibration_after_recalibrate(reca
     summary = json.loads(out.read_text())
     result = summary["results"][0]
     assert "the gallery's own calibration" in summary["thresholds"]
-    fish, fused, compared = fused_reference(gallery_path)
-    impostors = impostor_best_loop(fish, fused, compared)
+    impostors = impostor_best_loop(*cross_fitted_reference(gallery_path))
     for key, fpir in (("accept_threshold", 0.01), ("review_threshold", 0.1)):
         assert result[key] == pytest.approx(threshold_at_fpir(impostors, fpir, result["fish_searched"])[0], abs=1e-6)
     own = (stored(gallery_path, "hamming"), stored(gallery_path, "sift"))
