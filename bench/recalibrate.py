@@ -18,6 +18,7 @@ sighting's photos are not independent searches). Runtime: about 5 minutes on 2 s
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -76,9 +77,11 @@ def main():
               f"{mated.size} mated ({np.unique(fish[mated]).size} individuals), {non_mated.size} non-mated "
               f"({np.unique(fish[non_mated]).size} individuals)\n", flush=True)
         runs = {"shipped": [outcomes(gallery, paths, fish, searches, shipped) for searches in (mated, non_mated)]}
+        started = time.perf_counter()
         summary = commands.recalibrate(gallery)
         print(f"recalibrated on {summary['fish']} individuals, {summary['photos']} photos: {summary['pairs']} pairs "
-              f"({summary['genuine']} genuine), {summary['verified']} verified\n")
+              f"({summary['genuine']} genuine), {summary['verified']} verified, in {time.perf_counter() - started:.0f} "
+              "s\n")
         if summary["ece"]:
             print("| score | pairs | ECE cross-fitted, the gallery's own | ECE, the shipped calibration |\n|---|---|---|---|")
             for score, (pairs, own, theirs) in summary["ece"].items():
