@@ -83,7 +83,8 @@ def main():
               f"({summary['genuine']} genuine), {summary['verified']} verified, in {time.perf_counter() - started:.0f} "
               "s\n")
         if summary["ece"]:
-            print("| score | pairs | ECE cross-fitted, the gallery's own | ECE, the shipped calibration |\n|---|---|---|---|")
+            print("| score | pairs | ECE cross-fitted, the gallery's own | ECE, the shipped calibration |\n"
+                  "|---|---|---|---|")
             for score, (pairs, own, theirs) in summary["ece"].items():
                 print(f"| {score} | {pairs} | {own:.3f} | {'-' if theirs is None else f'{theirs:.3f}'} |")
         own = fpir_thresholds(calibration_file(gallery), SCORE, origin="the gallery's own")

@@ -1,6 +1,7 @@
 """``recalibrate``: a verifying gallery's calibrations against scikit-learn on its own pairs, its impostor best scores
-(the fused ones cross-fitted over two folds of fish) against a NumPy loop, identify's thresholds and fused scores from them afterwards, the refusal of a gallery with too
-few fish (before TensorFlow), and ``--reset`` (docs/matching.md)."""
+(the fused ones cross-fitted over two folds of fish) against a NumPy loop, identify's thresholds and fused scores
+from them afterwards, the refusal of a gallery with too few fish (before TensorFlow), and ``--reset``
+(docs/matching.md)."""
 
 import json
 import os
