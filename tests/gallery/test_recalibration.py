@@ -193,12 +193,14 @@ def test_too_few_fish_are_refused_naming_the_count_before_tensorflow_loads(recal
 def test_reset_goes_back_to_the_models_calibration(recalibrated, tmp_path, capsys):
     root, _, gallery_path, _ = recalibrated
     copy = copy_of(gallery_path, tmp_path)
+    assert main(["recalibrate", "--gallery", str(copy)]) == 0  # again: replaces the first
+    assert "identify and review now decide on the gallery's own calibration" in capsys.readouterr().out
     assert main(["recalibrate", "--gallery", str(copy), "--reset", "--reviewer", "tester"]) == 0
     gallery = load_gallery(copy)
     assert "calibration" not in gallery.header and not calibration_file(copy).exists()
-    assert [d["action"] for d in gallery.decisions[-2:]] == ["recalibrate", "reset_calibration"]
+    assert [d["action"] for d in gallery.decisions[-3:]] == ["recalibrate", "recalibrate", "reset_calibration"]
     capsys.readouterr()
-    assert main(["undo", "--gallery", str(copy), "--decision", str(gallery.decisions[-2]["id"])]) == 2
+    assert main(["undo", "--gallery", str(copy), "--decision", str(gallery.decisions[-3]["id"])]) == 2
     assert "recalibrate --reset" in capsys.readouterr().err
     out = tmp_path / "out.json"
     assert main(["identify", "--gallery", str(copy), "--input", str(root / "raw" / QUERY), "--json", str(out)]) == 0
