@@ -24,8 +24,7 @@ from matching_dev import PairScores, global_features, half_scores, list_photos, 
 
 from lateral.matching.cache import FeatureCache  # noqa: E402
 from lateral.matching.calibration import SHIPPED_FOLDER, Calibration, expected_calibration_error, shipped_path  # noqa: E402,E501
-from lateral.evaluation.open_set import impostor_best_scores  # noqa: E402
-from lateral.fpir import write_calibration  # noqa: E402
+from lateral.fpir import impostor_best_scores, write_calibration  # noqa: E402
 from lateral.gallery.imagenet import IMAGENET_M, IMAGENET_Q, OPEN_SET_FILE  # noqa: E402
 from lateral.matching.fusion import DEFAULT_BUDGET, fuse, fuse_calibrated, shortlist, verify_shortlist  # noqa: E402
 from lateral.matching.local_features import MATCHERS  # noqa: E402

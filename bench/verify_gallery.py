@@ -29,7 +29,7 @@ import numpy as np
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.search import GallerySearch
 from lateral.gallery.store import Gallery
-from lateral.gallery.verification import LocalEvidence, sidecar_folder, verification_record
+from lateral.gallery.verification import LocalEvidence, model_calibrations, sidecar_folder, verification_record
 from lateral.matching.cache import image_features, save_features
 from lateral.matching.calibration import Calibration, pair_calibration_paths
 
@@ -72,8 +72,8 @@ def build_gallery(folder, n_fish, patterns, pattern_features, rng):
 
 def time_queries(folder, gallery, fish_codes, patterns, budget, queries, rng):
     """(ms of the query's features, ms of the verified search) per query, means."""
-    evidence = LocalEvidence(folder / "bench.lgal", {**gallery.header["verify"], "shortlist": budget}, folder,
-                             "hamming")
+    evidence = LocalEvidence(folder / "bench.lgal", {**gallery.header["verify"], "shortlist": budget},
+                             model_calibrations(folder, "hamming", gallery.header["verify"]["matcher"]))
     search = GallerySearch(gallery, "hamming")
     extract, verify = [], []
     for _ in range(queries):

@@ -68,6 +68,28 @@ def threshold_at_fpir(scores, fpir, n_fish):
     return _tail_threshold(scores, exceedance), "tail fit"
 
 
+def best_per_fish(similarity, template_fish, allowed=None):
+    """(fish names, [searches, fish] best score of each fish over its templates); a fish none of whose
+    templates is ``allowed`` for a search scores -inf there."""
+    similarity = np.asarray(similarity, np.float64)
+    if allowed is not None:
+        similarity = np.where(allowed, similarity, -np.inf)
+    names, index = np.unique(np.asarray(template_fish), return_inverse=True)
+    best = np.full((similarity.shape[0], names.size), -np.inf)
+    for column in range(names.size):
+        best[:, column] = similarity[:, index == column].max(axis=1)
+    return names, best
+
+
+def impostor_best_scores(similarity, fish_ids, allowed):
+    """Each photo's best score against every other fish (over that fish's allowed photos): the calibration
+    scores of ``lateral.fpir``. ``similarity`` is [photos, photos] of one set."""
+    names, best = best_per_fish(similarity, fish_ids, allowed)
+    other = np.asarray(fish_ids)[:, None] != names[None, :]
+    values = best[other]
+    return values[np.isfinite(values)]
+
+
 def spread_ties(sorted_scores):
     """(scores, step): scores on a lattice (Hamming similarity is k/m) spread evenly over their cells
     [v - step/2, v + step/2], step the smallest gap between distinct scores, so a continuous tail fits them."""

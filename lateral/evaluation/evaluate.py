@@ -22,14 +22,14 @@ from lateral.data.records import DatasetError
 from lateral.data.split import keep_fish
 from lateral.evaluation.camera_norm import camera_normalise
 from lateral.evaluation.local_verification import check_calibrations, fit_calibrations, local_features, verified_inliers
-from lateral.evaluation.open_set import evaluate_open_set, impostor_best_scores
+from lateral.evaluation.open_set import evaluate_open_set
 from lateral.evaluation.per_fish import per_fish_markdown, per_fish_rank1
 from lateral.evaluation.protocol import EvaluationError, comparable, require_both_kinds, verification_pairs
 from lateral.evaluation.report import open_set_markdown, write_report
 from lateral.evaluation.rerank import DEFAULT_K1, DEFAULT_K2, DEFAULT_LAMBDA, rerank_per_query
 from lateral.evaluation.templates import compute_templates, load_test_set
 from lateral.evaluation.verification import evaluate_measure
-from lateral.fpir import CALIBRATION_FILE, write_calibration
+from lateral.fpir import CALIBRATION_FILE, impostor_best_scores, write_calibration
 from lateral.matching.calibration import Calibration
 from lateral.matching.fusion import fuse_calibrated
 from lateral.measures import MEASURES

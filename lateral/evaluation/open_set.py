@@ -26,34 +26,12 @@ import dataclasses
 
 import numpy as np
 
-from lateral.fpir import threshold_at_fpir
+from lateral.fpir import best_per_fish, threshold_at_fpir
 
 GALLERY_SIZES = (10, 100, 1000)
 FPIR_TARGETS = (0.01, 0.1)
 GALLERY_DRAWS = 20
 DISTRACTOR_PREFIX = "distractor:"
-
-
-def best_per_fish(similarity, template_fish, allowed=None):
-    """(fish names, [searches, fish] best score of each fish over its templates); a fish none of whose
-    templates is ``allowed`` for a search scores -inf there."""
-    similarity = np.asarray(similarity, np.float64)
-    if allowed is not None:
-        similarity = np.where(allowed, similarity, -np.inf)
-    names, index = np.unique(np.asarray(template_fish), return_inverse=True)
-    best = np.full((similarity.shape[0], names.size), -np.inf)
-    for column in range(names.size):
-        best[:, column] = similarity[:, index == column].max(axis=1)
-    return names, best
-
-
-def impostor_best_scores(similarity, fish_ids, allowed):
-    """Each photo's best score against every other fish (over that fish's allowed photos): the calibration
-    scores of ``lateral.fpir``. ``similarity`` is [photos, photos] of one set."""
-    names, best = best_per_fish(similarity, fish_ids, allowed)
-    other = np.asarray(fish_ids)[:, None] != names[None, :]
-    values = best[other]
-    return values[np.isfinite(values)]
 
 
 def search_outcomes(best, search_fish, gallery_fish, columns):

@@ -16,6 +16,7 @@
     metadata --gallery G.lgal --csv photos.csv
     export   --gallery G.lgal [--mark captures.inp] [--rmark captures.csv] [--encounters photos.csv]
     revoke   --gallery G.lgal --key K --new_key K2 [--drop_missing]
+    recalibrate --gallery G.lgal [--key K] [--model RUN|imagenet] [--reset]
     review   --gallery G.lgal --input PHOTOS... [--fpir 0.01 | --threshold T [--review_threshold R]
              | --far F --metrics M]
              [--port 8765] [--host 127.0.0.1] [--no_browser]
@@ -23,7 +24,8 @@
 identify and review decide by default at FPIR 0.01: a fish not in the gallery is wrongly matched in at most
 1% of searches at the gallery's current size (docs/open_set.md), from the impostor scores test_iom.py stored
 in the model's run folder (evaluation/open_set_calibration.npz; --calibration to read another), or for a
-gallery made with --model imagenet (no training) from the calibration shipped with lateral.
+gallery made with --model imagenet (no training) from the calibration shipped with lateral; after `recalibrate`,
+from the gallery's own labelled photos (docs/matching.md).
 
 Exit code 2 and one line on stderr for a user's mistake (a wrong key, a
 different model, a damaged gallery, a missing photo); nothing is written then.
@@ -78,6 +80,7 @@ EXAMPLES = {
     "sessions": "lateral gallery sessions --gallery pond.lgal --date 'June 2026=2026-06-09'",
     "metadata": "lateral gallery metadata --gallery pond.lgal --csv photos.csv",
     "export": "lateral gallery export --gallery pond.lgal --mark captures.inp --rmark captures.csv",
+    "recalibrate": "lateral gallery recalibrate --gallery pond.lgal",
 }
 
 
@@ -258,6 +261,11 @@ def build_parser(prog="lateral gallery"):
     revoke.add_argument("--drop_missing", action="store_true",
                         help="revoke even if some source photos are gone (their templates are dropped)")
 
+    recalibrate = command("recalibrate", "fit the match probabilities and FPIR thresholds on the gallery's own "
+                                         "labelled photos (at least 10 fish with 2 photos of one flank)", mode=False)
+    recalibrate.add_argument("--reset", action="store_true", help="go back to the model's calibration")
+    _log_flags(recalibrate)
+
     review = command("review", "a local web page to decide new photos (match, new fish, undo) and check each fish")
     review.add_argument("--input", nargs="+", required=True, help="the new photos: files or folders")
     _decision_flags(review, "suggest")
@@ -329,19 +337,18 @@ def _scored_measure(args):
 
 
 def _fpir_thresholds(args):
-    """At ``args.fpir`` from the calibration file: --calibration, or the one in the model's run folder (for
-    ``imagenet``, the one shipped with the package)."""
+    """At ``args.fpir`` from the calibration file: --calibration, the gallery's own after ``recalibrate``, or the one
+    in the model's run folder (for ``imagenet``, the one shipped with the package)."""
     from lateral.gallery import imagenet
-    from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
+    from lateral.gallery.fpir_thresholds import fpir_thresholds
+    from lateral.gallery.recalibration import open_set_source
     from lateral.gallery.store import load_gallery
 
-    recorded = load_gallery(args.gallery).header["model"]["path"]
-    imagenet.check_model(recorded, args.model, args.gallery)
+    header = load_gallery(args.gallery).header
+    imagenet.check_model(header["model"]["path"], args.model, args.gallery)
     calibration, origin = args.calibration, None
-    if calibration is None and imagenet.is_imagenet(recorded):
-        calibration, origin = imagenet.OPEN_SET_FILE, imagenet.SHIPPED_ORIGIN
-    elif calibration is None:
-        calibration = calibration_path(args.model or recorded)
+    if calibration is None:
+        calibration, origin = open_set_source(header, args.gallery, args.model)
     return fpir_thresholds(calibration, _scored_measure(args), args.fpir, args.review_fpir, origin)
 
 
@@ -517,6 +524,10 @@ def _show_list(args, summary):
     if header.get("verify"):
         print(f"local verification: {header['verify']['matcher']}, shortlist {header['verify']['shortlist'] or 'all'}"
               " (local features beside the gallery, not cancellable)")
+    if header.get("calibration"):
+        record = header["calibration"]
+        print(f"calibration: the gallery's own, fitted {record.get('fitted')} on {record.get('fish')} fish and "
+              f"{record.get('photos')} photos (`recalibrate --reset` goes back to the model's)")
     print(f"{summary['templates']} templates of {len(summary['fish'])} fish; {summary['decisions']} decisions "
           "recorded")
     for row in summary["fish"]:
@@ -660,6 +671,35 @@ def _revoke(args):
         raise GalleryError("revoke needs --new_key or --new_key_file")
     return commands.revoke(args.gallery, new_key, args.model, args.drop_missing,
                            key=keys.read_key(args.key, args.key_file))
+
+
+def _show_recalibrate(args, summary):
+    if args.reset:
+        print(f"decisions rest on the model's calibration again (the gallery's own of {summary['fitted']} removed)")
+        return
+    print(f"fitted on {summary['fish']} fish, {summary['photos']} photos: {summary['pairs']} pairs compared "
+          f"({summary['genuine']} genuine), {summary['verified']} verified; wrote {summary['file']}")
+    if summary["ece"]:
+        print("ECE cross-fitted over two folds of fish (fitted on one half, measured on the other's pairs):")
+        for score, (pairs, own, theirs) in summary["ece"].items():
+            print(f"  {score:8s} {pairs:8d} pairs: the gallery's {own:.3f}, the model's "
+                  f"{'-' if theirs is None else f'{theirs:.3f}'}")
+    thresholds = summary["thresholds"]
+    for name, (own, theirs) in thresholds["accept"].items():
+        print(f"{name}: match at >= {_shown_threshold(own)} against {thresholds['fish']} fish at FPIR "
+              f"{thresholds['fpir']:g} (the model's calibration: {_shown_threshold(theirs)})")
+    print("identify and review now decide on the gallery's own calibration; `recalibrate --reset` goes back to the "
+          "model's")
+
+
+@subcommand("recalibrate", _show_recalibrate)
+def _recalibrate(args):
+    from lateral.gallery import commands, keys
+
+    if args.reset:
+        return commands.reset_calibration(args.gallery, args.reviewer, args.note)
+    return commands.recalibrate(args.gallery, keys.read_key(args.key, args.key_file), args.model, args.reviewer,
+                                args.note)
 
 
 @subcommand("review", show=None)

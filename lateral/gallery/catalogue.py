@@ -25,6 +25,9 @@ from lateral.gallery.store import now
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 NEW_FISH = "new"  # a person's answer for a fish not seen before: it gets the next free id
 WITHDRAWABLE = ("verdict",)  # actions that change no photo and yet can be undone (withdrawn)
+# The gallery's own calibration fitted and dropped (``recalibrate``, ``--reset``): taken back by those, not by undo.
+RECALIBRATE, RESET_CALIBRATION = "recalibrate", "reset_calibration"
+CALIBRATION_ACTIONS = (RECALIBRATE, RESET_CALIBRATION)
 
 
 def next_new_fish(gallery):
@@ -166,6 +169,10 @@ def undo(gallery, decision_id, path, reviewer=None, note=""):
     undone_by = next((d for d in gallery.decisions if d.get("undoes") == decision_id), None)
     if undone_by is not None:
         raise GalleryError(f"decision {decision_id} was already undone by decision {undone_by['id']}")
+    if target.get("action") in CALIBRATION_ACTIONS:
+        raise GalleryError(f"decision {decision_id} ({target['action']}) changed the gallery's calibration, not a "
+                           "photo: `recalibrate --reset` goes back to the model's calibration, `recalibrate` fits the "
+                           "gallery's again")
     before, after = changes_of(target, gallery)
     if not after and target.get("action") not in WITHDRAWABLE:
         raise GalleryError(f"decision {decision_id} ({target.get('action', 'confirm')}) changed no photo that is "

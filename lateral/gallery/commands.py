@@ -6,6 +6,7 @@ nothing is written unless the whole command succeeded.
 """
 
 import contextlib
+import functools
 import re
 from pathlib import Path
 
@@ -17,9 +18,12 @@ from lateral.gallery.consistency import unmatched_photos
 from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
 from lateral.gallery.grouping import new_fish_groups
 from lateral.gallery.history import write_capture_history
+from lateral.fpir import write_calibration
 from lateral.gallery.lock import gallery_lock, holding_gallery_lock
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.photo_dates import exif_date
+from lateral.gallery.recalibration import (HEADER_KEY as CALIBRATION_KEY, calibration_file, check_enough_fish,
+                                           recalibration, search_calibrations)
 from lateral.gallery.search import GallerySearch, identify as search_photos
 from lateral.gallery.spreadsheet import FORMULA_LEADS
 from lateral.gallery.store import Gallery, GalleryError, gallery_revision, load_gallery, now, save_gallery
@@ -109,14 +113,16 @@ def open_verified(path, key, model=None, measure=None, verify=None, shortlist=No
 def verified_parts(gallery, path, key, model=None, measure=None, verify=None, shortlist=None):
     """(encoder, LocalEvidence or None) of ``gallery``, after checking its key, its local verification (a matcher
     it was not made with is refused) and its model. With ``measure`` (a search), the calibrations of the fused
-    score are read too; all before the model (and TensorFlow) loads."""
+    score are read too (the gallery's own after ``recalibrate``, else the model's); all before the model (and
+    TensorFlow) loads."""
     _check_key(gallery, key, path)
     record = check_request(gallery.header, path, verify, shortlist)
     imagenet.check_model(gallery.header["model"]["path"], model, path)
     evidence = None
     if record is not None:
         model_folder = Path(model) if model is not None else Path(gallery.header["model"]["path"])
-        evidence = LocalEvidence(path, record, model_folder, measure)
+        evidence = LocalEvidence(path, record, None if measure is None else search_calibrations(
+            gallery.header, path, model_folder, measure, record["matcher"]))
     encoder = _encoder_for(gallery, path, model, key)
     if evidence is not None:
         evidence.read_corners = lambda source, mode: encoder.read_photo(source, mode).roi_corners
@@ -220,7 +226,7 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
         evidence = None
         if record is not None:
             gallery.header["verify"] = record
-            evidence = LocalEvidence(gallery_path, record, model, None)
+            evidence = LocalEvidence(gallery_path, record)
     pattern = session_pattern if session_pattern is not None else encoder.config.data.session_pattern
     if fish is not None:
         labelled = [(path, fish, _session_of(path, session, pattern)) for path in photo_files([input_path])]
@@ -487,3 +493,40 @@ def revoke(gallery_path, new_key, model=None, drop_missing=False, mode=None, key
     save_gallery(gallery, gallery_path)
     return {"reenrolled": len(entries), "dropped": lost, "fish_without_templates": sorted(
         fish_before - set(gallery.fish_ids()))}
+
+
+def recalibrate(gallery_path, key=None, model=None, reviewer=None, note=""):
+    """Fit the gallery's decisions on its own labelled photos (``lateral.gallery.recalibration``) and decide on them
+    from now on: ``G.lgal.calibration.npz`` beside it, recorded in its header and log. Refused (before the model
+    loads) when fewer than MIN_CALIBRATION_FISH fish have a genuine pair; the model loads only for photos whose
+    local features are not stored."""
+    with changing(gallery_path) as gallery:
+        allowed = check_enough_fish(gallery, gallery_path)
+        _check_key(gallery, key, gallery_path)
+        record = check_request(gallery.header, gallery_path)
+        imagenet.check_model(gallery.header["model"]["path"], model, gallery_path)
+        evidence = None
+        if record is not None:
+            encoder = functools.cache(lambda: _encoder_for(gallery, gallery_path, model, key))
+            evidence = LocalEvidence(gallery_path, record,
+                                     read_corners=lambda source, mode: encoder().read_photo(source, mode).roi_corners)
+        impostors, about, summary = recalibration(gallery, allowed, evidence, model)
+        write_calibration(calibration_file(gallery_path), impostors, about)
+        gallery.header[CALIBRATION_KEY] = {"fitted": now(), **{name: summary[name] for name in (
+            "fish", "photos", "pairs", "verified")}}
+        catalogue.log(gallery, catalogue.RECALIBRATE, {}, {}, reviewer, note or (
+            f"decisions on the gallery's own calibration: {summary['fish']} fish, {summary['photos']} photos, "
+            f"{summary['pairs']} pairs"))
+    return {**summary, "file": str(calibration_file(gallery_path))}
+
+
+def reset_calibration(gallery_path, reviewer=None, note=""):
+    """Back to the model's calibration: the header's record and the log say so, and the gallery's file is removed."""
+    with changing(gallery_path) as gallery:
+        record = gallery.header.pop(CALIBRATION_KEY, None)
+        if record is None:
+            raise GalleryError(f"{gallery_path} was not recalibrated: it decides on its model's calibration already")
+        catalogue.log(gallery, catalogue.RESET_CALIBRATION, {}, {}, reviewer, note or (
+            f"back to the model's calibration (the gallery's own, fitted {record.get('fitted')}, removed)"))
+    calibration_file(gallery_path).unlink(missing_ok=True)
+    return {"fitted": record.get("fitted")}

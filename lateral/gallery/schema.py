@@ -68,7 +68,8 @@ HEADER = {"created": (_text, "a string"), "updated": (_text, "a string"), "model
 HEADER_V2 = {"permutation": (_algorithm, f"one of {', '.join(PERMUTATIONS.names())}")}
 OPTIONAL_MODEL = {"flip_tta": (_flag, "true or false")}  # galleries made before it: false
 OPTIONAL_HEADER = {"revoked": (_texts, "a list of strings"), "migrated": (_mapping, "an object"),
-                   "verify": (_mapping, "an object")}  # galleries made without local verification have none
+                   "verify": (_mapping, "an object"),  # galleries made without local verification have none
+                   "calibration": (_mapping, "an object")}  # only a gallery recalibrated on its own photos
 VERIFY = {"matcher": (lambda value: isinstance(value, str) and value in MATCHERS, f"one of {', '.join(MATCHERS.names())}"),
           "shortlist": (lambda value: value == 0 or _positive(value), "an integer of at least 0"),
           "long_side": _within(16, SIZE_LIMIT)}

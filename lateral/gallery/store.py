@@ -18,8 +18,9 @@ ceil(m / 8)], the templates as bit planes, ``lateral.gallery.packing``),
 ``input_size``), ``key`` (null, or a salted PBKDF2 verifier of the
 permutation key, never the key), ``permutation`` (the keyed permutation's
 algorithm, ``lateral.models.permutation``) and ``stores_embeddings``;
-optionally ``revoked`` and ``migrated``. ``lateral.gallery.schema`` lists
-every field's type. Saving a loaded gallery writes only what changed, in
+optionally ``revoked``, ``migrated``, ``verify`` and ``calibration``
+(``lateral.gallery.recalibration``). ``lateral.gallery.schema`` lists every
+field's type. Saving a loaded gallery writes only what changed, in
 one SQLite transaction.
 
 Versions 1 and 2 were NumPy ``.npz`` archives (``meta``: the JSON of

@@ -11,8 +11,9 @@ cancellable: a new key does not change them; delete the folder to drop them.
 
 A search's score for each template is the fused P(same fish): the global
 score (Hamming or cosine) and, for its top ``shortlist`` comparable
-templates, the inlier count, each mapped to a probability by the run's
-isotonic calibrations and averaged (``lateral.matching.fusion``; WildFusion,
+templates, the inlier count, each mapped to a probability by the model's
+isotonic calibrations (after ``recalibrate``, the gallery's own:
+``lateral.gallery.recalibration``) and averaged (``lateral.matching.fusion``; WildFusion,
 Čermák et al. 2024). A fish's score is its best template's.
 """
 
@@ -84,16 +85,21 @@ def sidecar_folder(gallery_path):
     return gallery_path.with_name(gallery_path.name + ".local_features")
 
 
+def model_calibrations(model_folder, measure, matcher):
+    """The calibrations (global ``measure``, ``matcher``'s inliers) of ``model_folder``: a run's, or for
+    ``imagenet`` the shipped ones."""
+    return [Calibration.load(path) for path in model_calibration_paths(model_folder, measure, matcher)]
+
+
 class LocalEvidence:
     """A verifying gallery's local features and calibrations: the fused P(same fish) of a search."""
 
-    def __init__(self, gallery_path, record, model_folder, measure=None, read_corners=None):
-        """``measure`` (the global score searched by): read the calibrations of ``model_folder`` (a run, or
-        ``imagenet``: the shipped ones), for ``fused_scores``."""
+    def __init__(self, gallery_path, record, calibrations=None, read_corners=None):
+        """``calibrations`` (global, local), for ``fused_scores``: the model's (``model_calibrations``) or the
+        gallery's own (``lateral.gallery.recalibration``)."""
         self.folder, self.record = sidecar_folder(gallery_path), record
         self.matcher = MATCHERS.get(record["matcher"])
-        paths = None if measure is None else model_calibration_paths(model_folder, measure, record["matcher"])
-        self.calibrations = None if paths is None else [Calibration.load(path) for path in paths]
+        self.calibrations = calibrations
         self.read_corners = read_corners  # (source, mode) -> ROI corners: a photo whose features are not stored
         self._features = {}
 
@@ -123,14 +129,17 @@ class LocalEvidence:
                                                         self.record["long_side"])
         return self._features[sha256]
 
+    def inliers(self, features, entry):
+        """The local score (inlier count) of a photo's ``features`` against a gallery entry's."""
+        return local_score(features, self.entry_features(entry), self.matcher.norm)
+
     def fused_scores(self, global_scores, comparable, features, entries):
         """float [templates]: P(same fish) of a query with local ``features`` against each template; the
         mean of the global and local probabilities on the ``shortlist`` best ``comparable`` templates by
         ``global_scores``, the global probability elsewhere."""
         chosen = shortlist(np.asarray(global_scores)[None], np.asarray(comparable)[None],
                            self.record["shortlist"] or None)[0]
-        local = verify_shortlist(chosen[None], lambda _, index: local_score(
-            features, self.entry_features(entries[index]), self.matcher.norm))[0]
+        local = verify_shortlist(chosen[None], lambda _, index: self.inliers(features, entries[index]))[0]
         return fuse_calibrated(global_scores, local, self.calibrations)
 
     def search_scores(self, search, code, embedding, flank, features, leave_out=()):

@@ -67,24 +67,34 @@ class Calibration:
         low, high = probabilities[first - 1], probabilities[first]
         return float(knots[first - 1] + (probability - low) / (high - low) * (knots[first] - knots[first - 1]))
 
+    def as_dict(self):
+        """JSON-ready: its file's content (``save``), or a part of another file's."""
+        return {"score": self.score, "knots": list(self.knots), "probabilities": list(self.probabilities)}
+
     def save(self, path):
-        text = json.dumps({"score": self.score, "knots": list(self.knots),
-                           "probabilities": list(self.probabilities)}, indent=1) + "\n"
-        write_atomically(path, text)
+        write_atomically(path, json.dumps(self.as_dict(), indent=1) + "\n")
+
+    @classmethod
+    def from_dict(cls, stored, where):
+        """``as_dict``'s inverse; a CalibrationError naming ``where`` (a file) when ``stored`` is damaged."""
+        try:
+            calibration = cls(str(stored["score"]), tuple(map(float, stored["knots"])),
+                              tuple(map(float, stored["probabilities"])))
+        except (ValueError, KeyError, TypeError) as error:
+            raise CalibrationError(f"calibration file {where} is damaged ({type(error).__name__}: {error})") from None
+        if not calibration.knots or len(calibration.knots) != len(calibration.probabilities):
+            raise CalibrationError(f"calibration file {where} is damaged (knots and probabilities differ in length)")
+        return calibration
 
     @classmethod
     def load(cls, path):
         try:
             stored = json.loads(Path(path).read_text())
-            calibration = cls(str(stored["score"]), tuple(map(float, stored["knots"])),
-                              tuple(map(float, stored["probabilities"])))
         except FileNotFoundError:
             raise CalibrationError(f"no calibration file {path}") from None
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError) as error:
             raise CalibrationError(f"calibration file {path} is damaged ({type(error).__name__}: {error})") from None
-        if not calibration.knots or len(calibration.knots) != len(calibration.probabilities):
-            raise CalibrationError(f"calibration file {path} is damaged (knots and probabilities differ in length)")
-        return calibration
+        return cls.from_dict(stored, path)
 
 
 def calibration_path(run_folder, score):

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
+from lateral.fpir import best_per_fish, impostor_best_scores
 from lateral.evaluation.open_set import (
-    best_per_fish,
     evaluate_open_set,
     fnir_at,
     fpir_at,
-    impostor_best_scores,
     search_outcomes,
     split_fish,
     threshold_for_observed_fpir,

@@ -67,24 +67,27 @@ def test_the_header_records_the_matcher_and_each_photo_has_its_features_beside_t
     assert kept.roi_size == expected.roi_size and max(kept.roi_size) == 320
 
 
-def expected_fish_scores(gallery_path, photo_path):
-    """{fish: fused score} computed here: Hamming similarity (share of equal codes), the top SHORTLIST same-flank
-    templates verified, each score mapped by the hand-made calibrations, averaged, best template per fish."""
+def expected_fish_scores(gallery_path, photo_path,
+                         calibrations=((HAMMING_KNOTS, (0.0, 1.0)), (SIFT_KNOTS, (0.0, 1.0))), shortlist=SHORTLIST):
+    """{fish: fused score} computed here: Hamming similarity (share of equal codes), the top ``shortlist`` same-flank
+    templates verified, each score mapped by ``calibrations`` ((knots, probabilities) of the Hamming score and of the
+    inliers; default the hand-made ones), averaged, best template per fish."""
+    (hamming_knots, hamming_probabilities), (sift_knots, sift_probabilities) = calibrations
     gallery, encoder = commands.open_gallery(gallery_path, None)
     photo = encoder.read_photo(photo_path)
     code = encoder.encode([photo])[0][0]
     codes = unpack_codes(gallery.codes, gallery.m)
     similarity = (codes == code[None]).mean(axis=1)
     same_flank = [i for i, entry in enumerate(gallery.entries) if entry["flank"] == photo.flank]
-    shortlisted = sorted(same_flank, key=lambda i: -similarity[i])[:SHORTLIST]
+    shortlisted = sorted(same_flank, key=lambda i: -similarity[i])[:shortlist]
     query = photo_features(photo.source, photo.roi_corners, "sift")
     fish = {}
     for i in same_flank:
-        probability = np.interp(similarity[i], HAMMING_KNOTS, (0.0, 1.0))
+        probability = np.interp(similarity[i], hamming_knots, hamming_probabilities)
         if i in shortlisted:
             kept = load_features(sidecar_folder(gallery_path) / f"{gallery.entries[i]['sha256']}.npz")
             inliers = local_score(query, kept, 4)  # cv2.NORM_L2 == 4
-            probability = (probability + np.interp(inliers, SIFT_KNOTS, (0.0, 1.0))) / 2
+            probability = (probability + np.interp(inliers, sift_knots, sift_probabilities)) / 2
         name = gallery.entries[i]["fish_id"]
         fish[name] = max(fish.get(name, -1.0), probability)
     return fish
