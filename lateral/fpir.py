@@ -54,18 +54,33 @@ def exceedance_per_fish(fpir, n_fish):
 
 def threshold_at_fpir(scores, fpir, n_fish):
     """(threshold, how): the smallest T with 1 - F(T)^N <= ``fpir``, F the empirical CDF of ``scores``
-    (``how`` "empirical"), or from the fitted tail where the data are too few (``how`` "tail fit")."""
+    (``how`` "empirical"), or from the fitted tail where the data are too few (``how`` "tail fit"). A fitted
+    threshold further above the highest score than the tail is wide is not trusted where the data allow at least
+    one exceedance (a calibrated probability's few isotonic steps fit no smooth tail): the empirical rule answers
+    with the exceedances there are (``how`` "empirical, few scores")."""
     scores = np.sort(np.asarray(scores, np.float64))
     if scores.size == 0:
         raise ValueError("no calibration scores")
     exceedance = exceedance_per_fish(fpir, n_fish)
     allowed = math.floor(exceedance * scores.size + 1e-9)  # calibration scores that may lie at or above T
     if allowed >= MIN_EXCEEDANCES:
-        # T above the (size - allowed)-th smallest score: at most ``allowed`` scores are >= T.
-        below = scores[scores.size - allowed - 1]
-        above = scores[scores > below]
-        return float(above[0]), "empirical"
-    return _tail_threshold(scores, exceedance), "tail fit"
+        return _empirical_threshold(scores, allowed), "empirical"
+    fitted = _tail_threshold(scores, exceedance)
+    if allowed >= 1 and fitted > 2 * scores[-1] - scores[scores.size - _tail_size(scores.size)]:
+        return _empirical_threshold(scores, allowed), "empirical, few scores"
+    return fitted, "tail fit"
+
+
+def _empirical_threshold(sorted_scores, allowed):
+    """The smallest T with at most ``allowed`` (>= 1) scores at or above it (just above the highest when it is
+    tied more than ``allowed`` times)."""
+    below = sorted_scores[sorted_scores.size - allowed - 1]
+    above = sorted_scores[sorted_scores > below]
+    return float(above[0]) if above.size else float(np.nextafter(below, np.inf))
+
+
+def _tail_size(size):
+    return min(size, max(MIN_TAIL_SCORES, math.ceil(TAIL_SHARE * size)))
 
 
 def best_per_fish(similarity, template_fish, allowed=None):
@@ -100,7 +115,7 @@ def spread_ties(sorted_scores):
 
 
 def _tail_threshold(sorted_scores, exceedance):
-    tail_size = min(sorted_scores.size, max(MIN_TAIL_SCORES, math.ceil(TAIL_SHARE * sorted_scores.size)))
+    tail_size = _tail_size(sorted_scores.size)
     if tail_size < MIN_TAIL_SCORES:  # too few to fit a tail: accept nothing the data have seen
         return float(np.nextafter(sorted_scores[-1], np.inf))
     spread, step = spread_ties(sorted_scores)

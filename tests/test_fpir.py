@@ -58,3 +58,15 @@ def test_lattice_scores_beyond_the_data_land_within_a_factor_of_two(p, fpir, n_f
     exact = min(k for k in range(65) if exact_fpir(k) <= fpir)
     assert abs(accepted_from - exact) <= 1
     assert fpir / 2 <= exact_fpir(accepted_from) <= 2 * fpir
+
+
+def test_a_few_clumped_levels_fit_no_tail_and_the_empirical_rule_answers():
+    """Calibrated probabilities take a few isotonic steps (a fused score: 4,000 at 0.07, 100 at 0.12, 36 at 0.227,
+    4 at 0.2478). The tail fitted to them runs off far beyond the data; where the data allow an exceedance the
+    threshold is the empirical one: N = 10 at FPIR 0.01 allows floor(4,140 * (1 - 0.99^(1/10))) = 4 scores at
+    or above T, so T = 0.2478 (its 4); N = 30 allows 1, so T lies just above 0.2478 (tied 4 times)."""
+    scores = np.repeat([0.07, 0.12, 0.227, 0.2478], [4000, 100, 36, 4])
+    assert math.floor(scores.size * (1 - 0.99 ** (1 / 10))) == 4 and math.floor(scores.size * (1 - 0.99 ** (1 / 30))) == 1
+    assert threshold_at_fpir(scores, 0.01, 10) == (0.2478, "empirical, few scores")
+    threshold, how = threshold_at_fpir(scores, 0.01, 30)
+    assert how == "empirical, few scores" and threshold == np.nextafter(0.2478, 1.0)
