@@ -1,20 +1,23 @@
-"""A simulated field season through the gallery commands at their default settings: what identification errors do to
-a mark-recapture estimate.
+"""A simulated field season through the gallery commands: what identification errors do to a mark-recapture
+estimate, at the default settings or others (docs/catalogue.md).
 
     python bench/season.py --model checkpoints/synthetic_iom   # after `make demo` (a few minutes on 2 cores)
 
-A closed population of ``--fish`` synthetic tent fish (lateral.synthetic, unseen in training). Session 1 photographs
-half of them; each later session ``--per_session`` fish, of which ``--new_share`` were never photographed before and
-the rest drawn from those that were. Each capture is a fish in hand photographed on both flanks (one photo of each,
-named ``s<session>_c<capture>_<flank>.jpg``; the capture number links the two, ``--capture_pattern``), never by its
-true id. Session 1 is enrolled one folder per capture. Each later session is identified at the default thresholds
-(FPIR 0.01 sized to the gallery, from the model's calibration file) and then decided as a person following the
-suggestions would: a capture that one of its photos matches is confirmed as that fish; a capture whose photos are
-all "new" becomes one new fish; a capture with a "review" photo (and no match) goes to a person, here played by the
-truth. Printed: captures per decision, duplicates created (true fish recorded under more than one id), false
-recaptures (a capture confirmed as a fish it is not), and the Schnabel and Lincoln-Petersen (Chapman) estimates of
-the population from the catalogue's capture histories, beside the same estimates from the true histories and the
-true population.
+A closed population of ``--fish`` synthetic tent fish (lateral.synthetic, unseen in training). ``--sampling
+issue`` (the issue's design): session 1 photographs half of them; each later session ``--per_session`` fish, of
+which ``--new_share`` were never photographed before and the rest drawn from those that were (so a marked fish is
+likelier to be caught again: even the true histories underestimate). ``--sampling equal``: every session draws
+``--per_session`` fish from the whole population (equal catchability, the estimators' assumption). Each capture
+is a fish in hand photographed on both flanks (``s<session>_c<capture>_<flank>.jpg``; the capture number links
+the two, ``--capture_pattern``), never by its true id. Session 1 is enrolled one folder per capture. Each later
+session is identified (FPIR ``--fpir`` sized to the gallery, review band to ``--review_fpir``, from the model's
+calibration file; ``--measure``, ``--verify``) and decided as a person following the suggestions would: a capture
+the gallery decides is a match (``--flanks agree``: its flanks vote together; ``best``: the rule before) is
+confirmed as that fish, one whose photos are all "new" becomes one new fish, the rest go to a person, here played
+by the truth. Printed: captures per decision, photos a person looks at, duplicates created (true fish recorded
+under more than one id), false recaptures (a capture confirmed as a fish it is not), and the Schnabel and
+Lincoln-Petersen (Chapman) estimates from the catalogue's capture histories, beside the same estimates from the
+true histories and the true population.
 """
 
 import argparse
