@@ -426,6 +426,14 @@ def _enroll(args):
                            args.capture_pattern, matcher, args.shortlist)
 
 
+def _capture_decision(result):
+    """How a capture's flanks decided together (lateral.gallery.captures)."""
+    decision, fish = result["capture_decision"], result["capture_fish"]
+    if decision == "match":
+        return f"match {fish}"
+    return f"review (best match {fish}; the flanks disagree)" if fish else decision
+
+
 def _show_identify(args, summary):
     results = summary["results"]
     print(f"{summary['templates']} templates of {summary['fish']} fish, {summary['measure']}; thresholds "
@@ -435,8 +443,8 @@ def _show_identify(args, summary):
     for result in results:
         candidates = ", ".join(f"{c['fish_id']}: {c['score']:.3f}" for c in result["candidates"]) or "-"
         group = f" #{result['new_group']}" if result.get("new_group") else ""
-        if result.get("capture_fish") and result["decision"] != "match":
-            candidates += f"; its capture's other flank matched {result['capture_fish']}"
+        if result.get("capture") is not None:
+            candidates += f"; its capture: {_capture_decision(result)}"
         if result.get("fish_lacking_flank"):
             candidates += f"; {result['fish_lacking_flank']} fish have no {result['flank']} flank to compare"
         print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision'] + group:8s}  "

@@ -36,22 +36,53 @@ def capture_of(path, regex):
     return match.group("capture") if match else None
 
 
-def link_captures(results, captures):
-    """Give the photos of a capture the fish one of them matched (the best-scoring match): ``capture_fish``.
+def link_captures(results, captures, lacking=None):
+    """Decide each capture's photos together: ``capture_decision`` ("match", "review" or "new") and
+    ``capture_fish`` (``capture_decision_of``) on each photo of a capture; a photo on its own keeps its decision.
 
-    ``captures`` are the capture ids of ``results`` (None: a photo on its own).
+    ``captures`` are the capture ids of ``results`` (None: a photo on its own); ``lacking``: {flank: fish with no
+    template of that flank} (their photos of that flank cannot vote for them).
     """
-    best = {}
+    by_capture = {}
     for result, capture in zip(results, captures):
         result["capture"] = capture
-        if capture is None or result["decision"] != "match":
-            continue
-        score = result["candidates"][0]["score"]
-        if capture not in best or score > best[capture][1]:
-            best[capture] = (result["candidates"][0]["fish_id"], score)
+        if capture is not None:
+            by_capture.setdefault(capture, []).append(result)
     for result, capture in zip(results, captures):
-        result["capture_fish"] = best[capture][0] if capture in best else None
+        if capture is None:
+            result["capture_fish"], result["capture_decision"] = None, result["decision"]
+        else:
+            result["capture_fish"], result["capture_decision"] = capture_decision_of(by_capture[capture], lacking)
     return results
+
+
+def capture_decision_of(results, lacking=None):
+    """(fish or None, decision) of one capture's photos (``identify`` results): its flanks vote together.
+
+    - A photo matched: its best-scoring match's fish, a "match" only if every other photo has that fish first
+      too (a photo of a flank the fish lacks does not vote), else "review".
+    - None matched, all "new": "new".
+    - None matched, photos of two flanks all in the review band with one fish first: that fish, "match".
+    - Otherwise "review".
+
+    Why it keeps the catalogue clean: for a fish not in the gallery, a flank reaches a score band with
+    probability its FPIR (at the gallery's N fish), and the other flank, an independent pattern, has the same
+    fish first by chance about once in N. A wrong match needs both: about FPIR x 1 / N for a match (instead of
+    FPIR), review_fpir^2 / N for two review photos (0.25% at 0.5 and N = 100)."""
+    lacking = lacking or {}
+    matches = [result for result in results if result["decision"] == "match"]
+    if matches:
+        fish = max(matches, key=lambda result: result["candidates"][0]["score"])["candidates"][0]["fish_id"]
+        voters = [result for result in results if fish not in lacking.get(result["flank"], ())]
+        agree = all(result["candidates"] and result["candidates"][0]["fish_id"] == fish for result in voters)
+        return fish, "match" if agree else "review"
+    if all(result["decision"] == "new" for result in results):
+        return None, "new"
+    firsts = {result["candidates"][0]["fish_id"] for result in results if result["candidates"]}
+    flanks = {result["flank"] for result in results}
+    if len(firsts) == 1 and len(flanks) > 1 and all(result["decision"] == "review" for result in results):
+        return firsts.pop(), "match"
+    return None, "review"
 
 
 def fish_lacking_flank(gallery, flank):

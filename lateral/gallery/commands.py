@@ -299,7 +299,8 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
                                                       measure)):
         result["new_group"] = group  # photos of one new fish in one session share a group (lateral.gallery.grouping)
         result["fish_lacking_flank"] = len(fish_lacking_flank(gallery, result["flank"]))
-    link_captures(results, [capture_of(photo.source, capture_regex) for photo in photos])
+    lacking = {flank: set(fish_lacking_flank(gallery, flank)) for flank in {result["flank"] for result in results}}
+    link_captures(results, [capture_of(photo.source, capture_regex) for photo in photos], lacking)
     return {"results": results, "rejected": rejected, "thresholds": thresholds.source,
             "measure": scored_measure(measure, None if evidence is None else evidence.record),
             "templates": len(gallery), "fish": len(gallery.fish_ids())}

@@ -41,3 +41,38 @@ def test_fish_lacking_a_flank_and_a_pattern_without_its_group():
     with pytest.raises(GalleryError, match="is not a regular expression"):
         compiled("(?P<capture>")
     assert capture_of("/x/c9_L.jpg", None) is None
+
+
+def results_of(*photos):
+    """(decision, first fish, score, flank) per photo."""
+    return [result(*photo) for photo in photos]
+
+
+@pytest.mark.parametrize("photos, lacking, expected", [
+    # a match whose other flank has another fish first (even a weak "new" one): the flanks disagree
+    ((("match", "A", 0.9, "left"), ("new", "D", 0.2, "right")), None, ("A", "review")),
+    # a match the other flank agrees with, however weakly
+    ((("match", "A", 0.9, "left"), ("new", "A", 0.2, "right")), None, ("A", "match")),
+    # A has no right flank yet: the right photo cannot vote
+    ((("match", "A", 0.9, "left"), ("new", "D", 0.2, "right")), {"right": {"A"}}, ("A", "match")),
+    # two matches of different fish: the better one named, the decision left to a person
+    ((("match", "B", 0.8, "left"), ("match", "C", 0.95, "right")), None, ("C", "review")),
+    # both flanks in the review band with one fish first: the pair is that fish
+    ((("review", "E", 0.6, "left"), ("review", "E", 0.5, "right")), None, ("E", "match")),
+    # two review photos of one flank are not two independent patterns
+    ((("review", "E", 0.6, "left"), ("review", "E", 0.5, "left")), None, (None, "review")),
+    # one flank in the review band, the other new: review, even with the same fish first
+    ((("review", "E", 0.6, "left"), ("new", "E", 0.1, "right")), None, (None, "review")),
+    ((("review", "E", 0.6, "left"), ("review", "F", 0.5, "right")), None, (None, "review")),
+    ((("new", "E", 0.1, "left"), ("new", "E", 0.1, "right")), None, (None, "new")),
+])
+def test_a_capture_s_flanks_vote_together(photos, lacking, expected):
+    results = results_of(*photos)
+    link_captures(results, ["c1"] * len(results), lacking)
+    assert {(r["capture_fish"], r["capture_decision"]) for r in results} == {expected}
+
+
+def test_a_photo_without_a_capture_keeps_its_own_decision():
+    results = results_of(("match", "A", 0.9, "left"), ("review", "A", 0.6, "right"))
+    link_captures(results, [None, None])
+    assert [(r["capture_fish"], r["capture_decision"]) for r in results] == [(None, "match"), (None, "review")]
