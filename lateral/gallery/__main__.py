@@ -426,6 +426,14 @@ def _enroll(args):
                            args.capture_pattern, matcher, args.shortlist)
 
 
+# identify --csv: the capture a photo belongs to and how its photos decided together (lateral.gallery.captures)
+CAPTURE_COLUMNS = ("capture", "capture_decision", "capture_fish")
+
+
+def _blank_if_none(value):
+    return "" if value is None else value
+
+
 def _capture_decision(result):
     """How a capture's flanks decided together (lateral.gallery.captures)."""
     decision, fish = result["capture_decision"], result["capture_fish"]
@@ -463,7 +471,7 @@ def _show_identify(args, summary):
                 open(temporary, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["photo", "flank", "decision", "rank", "fish_id", "score", "accept_threshold",
-                             "review_threshold", "fish_searched", "new_group"])
+                             "review_threshold", "fish_searched", "new_group", *CAPTURE_COLUMNS])
             for result in results:
                 rows = result["candidates"] or [{"fish_id": "", "score": ""}]
                 for rank, candidate in enumerate(rows, 1):
@@ -471,9 +479,10 @@ def _show_identify(args, summary):
                                               rank if candidate["fish_id"] else "", candidate["fish_id"],
                                               candidate["score"], result["accept_threshold"],
                                               result["review_threshold"], result["fish_searched"],
-                                              result.get("new_group") or ""]))
+                                              result.get("new_group") or "",
+                                              *(_blank_if_none(result.get(column)) for column in CAPTURE_COLUMNS)]))
             for source, reason, _ in summary["rejected"]:
-                writer.writerow(safe_row([source, "", f"rejected: {reason}", "", "", "", "", "", "", ""]))
+                writer.writerow(safe_row([source, "", f"rejected: {reason}", *[""] * (7 + len(CAPTURE_COLUMNS))]))
     if args.json:
         with _writing(args.json), replacing(args.json) as temporary, open(temporary, "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)

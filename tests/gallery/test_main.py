@@ -61,3 +61,29 @@ def test_a_users_mistake_is_one_line_and_exit_code_2(gallery_path, tmp_path, cap
     ("review", None, "review"), ("new", None, "new")])
 def test_the_table_names_a_capture_s_decision(decision, fish, shown):
     assert _capture_decision({"capture_decision": decision, "capture_fish": fish}) == shown
+
+
+def test_the_identify_csv_carries_each_photo_s_capture_decision(tmp_path):
+    """A capture of two photos decided together (review, best fish B), a lone photo (its own decision) and a
+    rejected photo: each CSV row carries its photo's capture id, the capture's decision and fish, as given."""
+    import csv
+
+    from lateral.gallery.__main__ import _show_identify
+
+    def result(photo, decision, fish, capture, capture_decision, capture_fish):
+        return {"photo": photo, "flank": "left", "decision": decision, "candidates": [{"fish_id": fish, "score": 0.5}],
+                "accept_threshold": 0.9, "review_threshold": 0.4, "fish_searched": 2, "new_group": None,
+                "capture": capture, "capture_decision": capture_decision, "capture_fish": capture_fish}
+
+    summary = {"templates": 3, "fish": 2, "measure": "hamming", "thresholds": "given",
+               "results": [result("c7_left.jpg", "match", "A", "7", "review", "B"),
+                           result("c7_right.jpg", "review", "B", "7", "review", "B"),
+                           result("lone.jpg", "new", "A", None, "new", None)],
+               "rejected": [("bad.jpg", "not a photo", "cannot be decoded")]}
+    out = tmp_path / "ids.csv"
+    _show_identify(argparse.Namespace(csv=str(out), json=None), summary)
+    rows = list(csv.DictReader(out.open()))
+    assert [(r["photo"], r["capture"], r["capture_decision"], r["capture_fish"]) for r in rows] == [
+        ("c7_left.jpg", "7", "review", "B"), ("c7_right.jpg", "7", "review", "B"), ("lone.jpg", "", "new", ""),
+        ("bad.jpg", "", "", "")]
+    assert rows[3]["decision"] == "rejected: not a photo" and None not in rows[3].values()
