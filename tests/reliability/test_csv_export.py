@@ -51,9 +51,11 @@ def test_identify_csv_cells_never_start_a_formula(tmp_path):
     out = tmp_path / "results.csv"
     summary = {"templates": 2, "fish": 2, "measure": "hamming", "thresholds": "given", "rejected": [],
                "results": [{"photo": "-photo.jpg", "flank": "left", "decision": "review", "accept_threshold": 0.9,
-                            "review_threshold": 0.4, "fish_searched": 2, "new_group": None,
+                            "review_threshold": 0.4, "fish_searched": 2, "new_group": None, "capture": "=7",
+                            "capture_decision": "review", "capture_fish": "@evil",
                             "candidates": [{"fish_id": "@evil", "score": 0.5}, {"fish_id": "A", "score": -0.25}]}]}
     _show_identify(argparse.Namespace(csv=str(out), json=None), summary)
     rows = list(csv.reader(open(out, newline="", encoding="utf-8")))
-    assert rows[1:] == [["'-photo.jpg", "left", "review", "1", "'@evil", "0.5", "0.9", "0.4", "2", ""],
-                        ["'-photo.jpg", "left", "review", "2", "A", "-0.25", "0.9", "0.4", "2", ""]]  # numbers stay
+    capture = ["'=7", "review", "'@evil"]  # the capture's cells are guarded too; numbers (-0.25) stay
+    assert rows[1:] == [["'-photo.jpg", "left", "review", "1", "'@evil", "0.5", "0.9", "0.4", "2", "", *capture],
+                        ["'-photo.jpg", "left", "review", "2", "A", "-0.25", "0.9", "0.4", "2", "", *capture]]
