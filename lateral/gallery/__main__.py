@@ -51,7 +51,8 @@ from lateral.gallery.schema import PHOTO_MODES  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
 from lateral.gallery.store import GalleryError, load_gallery  # noqa: E402
-from lateral.gallery.verification import DEFAULT_MATCHER, NO_VERIFICATION, default_matcher  # noqa: E402
+from lateral.gallery.verification import (DEFAULT_MATCHER, DEFAULT_MEASURE, NO_VERIFICATION,  # noqa: E402
+                                          default_matcher)
 from lateral.matching.local_features import MATCHERS  # noqa: E402
 from lateral.registry import Registry  # noqa: E402
 
@@ -183,7 +184,7 @@ def build_parser(prog="lateral gallery"):
     identify = command("identify", "the most likely known fish for each photo, and match/review/new")
     identify.add_argument("--input", nargs="+", required=True, help="photos or folders of photos")
     _decision_flags(identify, "accept")
-    identify.add_argument("--measure", choices=SEARCHES.names(), default="hamming",
+    identify.add_argument("--measure", choices=SEARCHES.names(), default=DEFAULT_MEASURE,
                           help="how templates are compared (cosine needs a gallery made with --store_embeddings)")
     _verify_flags(identify)
     _capture_flag(identify)
@@ -548,7 +549,8 @@ def _show_list(args, summary):
     print(f"{summary['templates']} templates of {len(summary['fish'])} fish; {summary['decisions']} decisions "
           "recorded")
     for row in summary["fish"]:
-        print(f"  {row['fish_id']}: {row['templates']} template{'' if row['templates'] == 1 else 's'}, sessions {' '.join(row['sessions'])}, "
+        templates = f"{row['templates']} template{'' if row['templates'] == 1 else 's'}"
+        print(f"  {row['fish_id']}: {templates}, sessions {' '.join(row['sessions'])}, "
               f"flanks {' '.join(row['flanks'])}")
 
 
