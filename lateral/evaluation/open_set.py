@@ -195,11 +195,13 @@ def _bootstrap(rates, mated_fish, non_mated_fish, rounds, seed):
 
 
 def evaluate_open_set(similarity, fish_ids, allowed, distractor_similarity=None, distractor_fish=None,
-                      distractor_allowed=None, sizes=GALLERY_SIZES, bootstrap_rounds=200, seed=0):
+                      distractor_allowed=None, sizes=GALLERY_SIZES, bootstrap_rounds=200, seed=0,
+                      enrolled_share=0.5):
     """The open-set figures of one measure on the evaluated photos ([n, n] ``similarity`` and ``allowed``),
-    with optional distractor fish ([n, k] scores against their k photos, ``distractor_fish`` [k])."""
+    with optional distractor fish ([n, k] scores against their k photos, ``distractor_fish`` [k]);
+    ``enrolled_share`` of the fish (rounded up) enrolled and calibrating, the others never enrolled."""
     fish_ids = np.asarray(fish_ids)
-    split = split_fish(fish_ids, seed)
+    split = split_fish(fish_ids, seed, enrolled_share)
     searches = np.concatenate([split.gallery, split.mated, split.non_mated])
     names, best = best_per_fish(similarity[np.ix_(searches, split.gallery)], fish_ids[split.gallery],
                                 np.asarray(allowed)[np.ix_(searches, split.gallery)])
@@ -219,4 +221,5 @@ def evaluate_open_set(similarity, fish_ids, allowed, distractor_similarity=None,
                                sizes, bootstrap_rounds=bootstrap_rounds, seed=seed)
     return {"enrolled_fish": int(split.enrolled_fish.size), "never_enrolled_fish": int(split.never_enrolled_fish.size),
             "distractor_fish": int(len(names) - split.enrolled_fish.size), "gallery_templates": int(split.gallery.size),
-            "calibration_scores": int(calibration.size), "seed": seed, "by_gallery_size": figures}
+            "calibration_scores": int(calibration.size), "seed": seed, "enrolled_share": enrolled_share,
+            "by_gallery_size": figures}

@@ -153,3 +153,16 @@ def test_too_few_held_out_fish_for_a_calibration_get_a_note_not_an_error(fish):
         assert all("2 enrolled fish" in row["note"] for row in figures["by_gallery_size"].values())
     else:
         assert figures["calibration_scores"] > 0 and "note" not in figures["by_gallery_size"][str(enrolled)]
+
+
+def test_an_enrolled_share_of_three_quarters_calibrates_on_six_of_eight_fish():
+    """8 fish of 4 photos, enrolled_share 0.75: 6 fish enrolled, 2 never; the calibration is each of the 24
+    photos of the enrolled fish against the 5 other enrolled fish (120 scores, every pair allowed but a photo
+    with itself), and the never-enrolled fish's 8 photos are the non-mated searches of a gallery of all 6."""
+    fish_ids = np.repeat([f"f{i}" for i in range(8)], 4)
+    similarity = np.random.default_rng(3).uniform(0, 1, (32, 32))
+    figures = evaluate_open_set(similarity, fish_ids, ~np.eye(32, dtype=bool), sizes=(6,), bootstrap_rounds=5,
+                                enrolled_share=0.75)
+    assert (figures["enrolled_fish"], figures["never_enrolled_fish"]) == (6, 2)
+    assert figures["calibration_scores"] == 24 * 5
+    assert figures["by_gallery_size"]["6"]["non_mated_searches"] == 8
