@@ -37,7 +37,8 @@ from lateral import synthetic  # noqa: E402
 from lateral.data.prepare import prepare  # noqa: E402
 from lateral.data.records import RoiSet  # noqa: E402
 from lateral.data.split import keep_fish  # noqa: E402
-from lateral.evaluation.open_set import FPIR_TARGETS, GALLERY_SIZES, evaluate_open_set  # noqa: E402
+from lateral.evaluation.open_set import (FPIR_TARGETS, GALLERY_SIZES, evaluate_open_set,  # noqa: E402
+                                         pooled_realised_fpir)
 from lateral.evaluation.protocol import comparable  # noqa: E402
 from lateral.evaluation.plots import open_set_figure  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
@@ -94,22 +95,6 @@ def print_figures(name, figures):
     return met
 
 
-def pooled_rows(per_split):
-    """{(N, target): (realised FPIR per split, pooled realised FPIR, searches)} over splits' figures of one
-    measure; pooled = the splits' false positives over their non-mated searches (per gallery draw)."""
-    pooled = {}
-    for figures in per_split:
-        for size, row in figures["by_gallery_size"].items():
-            if "note" in row:
-                continue
-            for target in FPIR_TARGETS:
-                rates, hits, searches = pooled.setdefault((int(size), target), ([], [0.0], [0]))
-                rates.append(row[f"realised_fpir_{target:g}"])
-                hits[0] += row[f"realised_fpir_{target:g}"] * row["non_mated_searches"]
-                searches[0] += row["non_mated_searches"]
-    return {key: (rates, hits[0] / searches[0], searches[0]) for key, (rates, hits, searches) in sorted(pooled.items())}
-
-
 def print_pooled(name, per_split):
     """Print the pooled realised FPIR of several splits; returns, per row, whether it is within x2 of the target."""
     first = per_split[0]
@@ -117,11 +102,12 @@ def print_pooled(name, per_split):
           f"{first['never_enrolled_fish']} never-enrolled fish each, {first['distractor_fish']} distractors")
     print("   N  target  realised FPIR per split                   pooled  within x2  non-mated searches (all splits)")
     met = []
-    for (size, target), (rates, pooled, searches) in pooled_rows(per_split).items():
-        within = target / 2 <= pooled <= 2 * target
-        met.append(within)
-        print(f"{size:>4}  {target:<6g}  {' '.join(f'{rate:.3f}' for rate in rates):40s}  {pooled:.3f}   "
-              f"{'yes' if within else 'NO':9s}  {searches}")
+    for size, by_target in pooled_realised_fpir(per_split).items():
+        for target, entry in by_target.items():
+            within = float(target) / 2 <= entry["pooled"] <= 2 * float(target)
+            met.append(within)
+            print(f"{size:>4}  {target:<6}  {' '.join(f'{rate:.3f}' for rate in entry['per_split']):40s}  "
+                  f"{entry['pooled']:.3f}   {'yes' if within else 'NO':9s}  {entry['non_mated_searches']}")
     return met
 
 

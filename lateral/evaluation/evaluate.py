@@ -22,7 +22,7 @@ from lateral.data.records import DatasetError
 from lateral.data.split import keep_fish
 from lateral.evaluation.camera_norm import camera_normalise
 from lateral.evaluation.local_verification import check_calibrations, fit_calibrations, local_features, verified_inliers
-from lateral.evaluation.open_set import evaluate_open_set
+from lateral.evaluation.open_set import evaluate_open_set_and_splits
 from lateral.evaluation.per_fish import per_fish_markdown, per_fish_rank1
 from lateral.evaluation.protocol import EvaluationError, comparable, require_both_kinds, verification_pairs
 from lateral.evaluation.report import open_set_markdown, write_report
@@ -155,9 +155,9 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
             measure = MEASURES.get(name)
             distractor_scores = measure.scores(templates[measure.representation],
                                                distractor_templates[measure.representation])
-        results[name]["open_set"] = evaluate_open_set(similarity, roi_set.fish_ids, allowed, distractor_scores,
-                                                      distractor_fish, distractor_allowed,
-                                                      bootstrap_rounds=bootstrap_rounds)
+        results[name]["open_set"] = evaluate_open_set_and_splits(similarity, roi_set.fish_ids, allowed,
+                                                                 distractor_scores, distractor_fish,
+                                                                 distractor_allowed, bootstrap_rounds)
         calibration[name] = impostor_best_scores(similarity, roi_set.fish_ids, allowed)
         pair_scores = similarity[first, second]
         scores[name] = (pair_scores[genuine], pair_scores[~genuine])

@@ -5,9 +5,13 @@ import pytest
 
 from lateral.fpir import best_per_fish, impostor_best_scores
 from lateral.evaluation.open_set import (
+    FEW_FISH,
+    POOLED_SPLITS,
     evaluate_open_set,
+    evaluate_open_set_and_splits,
     fnir_at,
     fpir_at,
+    pooled_realised_fpir,
     search_outcomes,
     split_fish,
     threshold_for_observed_fpir,
@@ -166,3 +170,40 @@ def test_an_enrolled_share_of_three_quarters_calibrates_on_six_of_eight_fish():
     assert (figures["enrolled_fish"], figures["never_enrolled_fish"]) == (6, 2)
     assert figures["calibration_scores"] == 24 * 5
     assert figures["by_gallery_size"]["6"]["non_mated_searches"] == 8
+
+
+def test_the_realised_fpir_pooled_over_splits_is_their_false_positives_over_their_searches():
+    """Hand-worked: split A has 10 non-mated searches at N = 4 with realised FPIR 0.5 and 0.6, split B 30 with 0.0
+    and 0.2: pooled (5 + 0) / 40 = 0.125 and (6 + 6) / 40 = 0.3; a size with a note in a split is left out."""
+    def row(rate_01, rate_1, searches):
+        return {"realised_fpir_0.01": rate_01, "realised_fpir_0.1": rate_1, "non_mated_searches": searches}
+
+    split_a = {"by_gallery_size": {"4": row(0.5, 0.6, 10), "10": {"note": "only 8 fish"}}}
+    split_b = {"by_gallery_size": {"4": row(0.0, 0.2, 30), "10": {"note": "only 8 fish"}}}
+    pooled = pooled_realised_fpir([split_a, split_b])
+    assert list(pooled) == ["4"]
+    assert pooled["4"]["0.01"]["pooled"] == pytest.approx(0.125)
+    assert pooled["4"]["0.1"]["pooled"] == pytest.approx(0.3)
+    assert pooled["4"]["0.1"]["per_split"] == [0.6, 0.2] and pooled["4"]["0.1"]["non_mated_searches"] == 40
+
+
+@pytest.mark.parametrize("fish", [8, FEW_FISH])
+def test_few_held_out_fish_also_get_the_realised_fpir_pooled_over_seeded_splits(fish):
+    """Under FEW_FISH fish the figures add POOLED_SPLITS splits (seeds 0, 1, ...) pooled, as evaluate_open_set run
+    seed by seed and pooled by hand gives them; at FEW_FISH fish, split 0 alone."""
+    fish_ids = np.repeat([f"f{i}" for i in range(fish)], 4)
+    similarity = np.random.default_rng(4).uniform(0, 1, (fish * 4, fish * 4))
+    allowed = ~np.eye(fish * 4, dtype=bool)
+    figures = evaluate_open_set_and_splits(similarity, fish_ids, allowed, bootstrap_rounds=5)
+    if fish >= FEW_FISH:
+        assert "pooled_over_splits" not in figures
+        return
+    size = str(int(np.ceil(fish / 2)))
+    rows = [evaluate_open_set(similarity, fish_ids, allowed, sizes=(10,), bootstrap_rounds=0,
+                              seed=seed)["by_gallery_size"][size] for seed in range(POOLED_SPLITS)]
+    searches = np.array([row["non_mated_searches"] for row in rows])
+    for target in ("0.01", "0.1"):
+        rates = np.array([row[f"realised_fpir_{target}"] for row in rows])
+        entry = figures["pooled_over_splits"][size][target]
+        assert entry["per_split"] == pytest.approx(rates.tolist())
+        assert entry["pooled"] == pytest.approx((rates * searches).sum() / searches.sum())
