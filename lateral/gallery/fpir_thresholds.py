@@ -44,11 +44,12 @@ class FpirThresholds:
     fpir: float
     review_fpir: float
     origin: str  # where the scores came from
+    calibration_fish: object = None  # how many fish the scores came from (None: not recorded)
 
     @property
     def source(self):
         return (f"FPIR {self.fpir:g} (review band to FPIR {self.review_fpir:g}) for the fish searched, "
-                f"from {self.origin}")
+                f"from {self.origin}{few_fish_caution(self.calibration_fish)}")
 
     @functools.lru_cache(maxsize=64)
     def for_fish(self, n_fish):
@@ -56,7 +57,8 @@ class FpirThresholds:
         accept, how = threshold_at_fpir(self.scores, self.fpir, n_fish)
         reject, _ = threshold_at_fpir(self.scores, self.review_fpir, n_fish)
         return Thresholds(accept, reject, f"FPIR {self.fpir:g} at N = {n_fish} fish: accept >= {accept:.4f}, "
-                                          f"new < {reject:.4f} ({how}, {self.origin})")
+                                          f"new < {reject:.4f} ({how}, {self.origin}"
+                                          f"{few_fish_caution(self.calibration_fish, n_fish)})")
 
 
 def fpir_thresholds(calibration, measure, fpir=DEFAULT_FPIR, review_fpir=None, origin=None):
@@ -71,12 +73,17 @@ def fpir_thresholds(calibration, measure, fpir=DEFAULT_FPIR, review_fpir=None, o
     scores, about = read_calibration(calibration, measure)
     if not scores.size:
         raise GalleryError(f"{calibration} holds no {measure} impostor scores; run test_iom.py on more fish")
-    return FpirThresholds(scores, fpir, review_fpir, (origin or str(calibration)) + few_fish_caution(about.get("fish")))
+    return FpirThresholds(scores, fpir, review_fpir, origin or str(calibration), about.get("fish"))
 
 
-def few_fish_caution(fish):
-    """A warning to show beside the thresholds when the calibration saw fewer than MIN_CALIBRATION_FISH fish."""
-    if isinstance(fish, int) and fish < MIN_CALIBRATION_FISH:
-        return (f"; CAUTION: calibrated on only {fish} fish, so the FPIR is a rough guide (measure more held-out "
-                f"fish with test_iom.py: at least {MIN_CALIBRATION_FISH})")
-    return ""
+def few_fish_caution(fish, gallery_fish=None):
+    """A warning to show beside the thresholds when the calibration saw fewer than MIN_CALIBRATION_FISH fish; when
+    the gallery searched holds at least that many, it says that `recalibrate` can refit on them."""
+    if not (isinstance(fish, int) and fish < MIN_CALIBRATION_FISH):
+        return ""
+    if gallery_fish is not None and gallery_fish >= MIN_CALIBRATION_FISH:
+        remedy = (f"the gallery holds {gallery_fish}: `lateral gallery recalibrate` refits it on those with two "
+                  "photos of a flank")
+    else:
+        remedy = f"measure more held-out fish with test_iom.py: at least {MIN_CALIBRATION_FISH}"
+    return f"; CAUTION: calibrated on only {fish} fish, so the FPIR is a rough guide ({remedy})"

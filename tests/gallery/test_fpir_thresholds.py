@@ -8,7 +8,7 @@ import pytest
 
 from lateral.fpir import write_calibration
 from lateral.gallery.__main__ import main
-from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
+from lateral.gallery.fpir_thresholds import MIN_CALIBRATION_FISH, calibration_path, fpir_thresholds
 
 # Calibration impostor scores spread evenly over (0, 1): F(t) = t, so the threshold at FPIR f against N fish is
 # (1 - f)^(1/N) (to within 1/20,000).
@@ -112,3 +112,6 @@ def test_thresholds_from_a_calibration_of_few_fish_carry_a_caution(tmp_path, fis
     thresholds = fpir_thresholds(path, "cosine")
     assert ("CAUTION: calibrated on only" in thresholds.source) == cautioned
     assert ("CAUTION" in thresholds.for_fish(5).source) == cautioned
+    # A gallery of at least MIN_CALIBRATION_FISH fish is told it can calibrate the thresholds itself.
+    assert ("lateral gallery recalibrate" in thresholds.for_fish(MIN_CALIBRATION_FISH).source) == cautioned
+    assert "lateral gallery recalibrate" not in thresholds.for_fish(MIN_CALIBRATION_FISH - 1).source
