@@ -47,6 +47,7 @@ from lateral.atomic_write import replacing  # noqa: E402
 from lateral.cli import (ArgumentParser, check_outputs_apart, non_negative_int, number_within,  # noqa: E402
                          positive_int)
 from lateral.data.layout import photo_files, read_layout  # noqa: E402
+from lateral.gallery.captures import capture_summary  # noqa: E402
 from lateral.gallery.schema import PHOTO_MODES  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
@@ -276,6 +277,7 @@ def build_parser(prog="lateral gallery"):
     review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     review.add_argument("--no_browser", action="store_true", help="only print the address")
     _verify_flags(review)
+    _capture_flag(review)
     review.set_defaults(measure="hamming")
     return parser
 
@@ -435,14 +437,6 @@ def _blank_if_none(value):
     return "" if value is None else value
 
 
-def _capture_decision(result):
-    """How a capture's flanks decided together (lateral.gallery.captures)."""
-    decision, fish = result["capture_decision"], result["capture_fish"]
-    if decision == "match":
-        return f"match {fish}"
-    return f"review (best match {fish}; the flanks disagree)" if fish else decision
-
-
 def _show_identify(args, summary):
     results = summary["results"]
     print(f"{summary['templates']} templates of {summary['fish']} fish, {summary['measure']}; thresholds "
@@ -453,7 +447,7 @@ def _show_identify(args, summary):
         candidates = ", ".join(f"{c['fish_id']}: {c['score']:.3f}" for c in result["candidates"]) or "-"
         group = f" #{result['new_group']}" if result.get("new_group") else ""
         if result.get("capture") is not None:
-            candidates += f"; its capture: {_capture_decision(result)}"
+            candidates += f"; its capture: {capture_summary(result)}"
         if result.get("fish_lacking_flank"):
             candidates += f"; {result['fish_lacking_flank']} fish have no {result['flank']} flank to compare"
         print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision'] + group:8s}  "
@@ -730,7 +724,7 @@ def _review(args):
 
     workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
                                 args.model, args.top_k, args.mode, args.session, args.reviewer, args.verify,
-                                args.shortlist)
+                                args.shortlist, args.capture_pattern)
     return serve(workspace, args.host, args.port, not args.no_browser)
 
 

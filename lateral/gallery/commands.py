@@ -14,7 +14,7 @@ from lateral.data.layout import photo_files, read_layout, session_from_name
 from lateral.fpir import write_calibration
 from lateral.gallery import catalogue, imagenet, keys
 from lateral.gallery.catalogue import NEW_FISH, next_new_fish
-from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
+from lateral.gallery.captures import capture_of, compiled, fish_lacking_flanks, link_captures
 from lateral.gallery.consistency import unmatched_photos
 from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
 from lateral.gallery.grouping import new_fish_groups
@@ -295,7 +295,7 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
     within_session = thresholds.for_fish(max(new_photos - 1, 1)).accept
     if evidence is not None:
         within_session = evidence.global_threshold(within_session)
-    lacking = {flank: set(fish_lacking_flank(gallery, flank)) for flank in {result["flank"] for result in results}}
+    lacking = fish_lacking_flanks(gallery, {result["flank"] for result in results})
     for result, group in zip(results, new_fish_groups(results, codes, embeddings, sessions, within_session,
                                                       measure)):
         result["new_group"] = group  # photos of one new fish in one session share a group (lateral.gallery.grouping)
