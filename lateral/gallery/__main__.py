@@ -397,7 +397,9 @@ def _show_enroll(args, summary):
         names = ", ".join(f"{os.path.basename(source)} (best {best:.3f})" for source, other, best in unmatched
                           if other == fish)
         print(f"warning: fish {fish}: {names} match none of its other photos of the same flank: several fish "
-              f"enrolled as one, or bad photos? (`split` moves photos to a new fish)", file=sys.stderr)
+              f"enrolled as one, or bad photos? (`split` moves photos to a new fish; below "
+              f"{summary['unmatched_threshold']['reject']:.3f}, the review threshold of one comparison on "
+              f"{summary['unmatched_threshold']['origin']})", file=sys.stderr)
 
 
 def _chosen_verification(args):

@@ -211,3 +211,39 @@ def test_reset_goes_back_to_the_models_calibration(recalibrated, tmp_path, capsy
     capsys.readouterr()
     assert main(["recalibrate", "--gallery", str(copy), "--reset"]) == 2
     assert "was not recalibrated" in capsys.readouterr().err
+
+
+def review_threshold_of_one_comparison(scores):
+    """lateral.fpir's rule at N = 1 and the review FPIR 0.1 (10x the default 0.01), worked here: the smallest T with
+    at most floor(0.1 n) of the n impostor scores at or above it (enough of them: no fitted tail): one of the scores,
+    or just above the highest when it is tied more often (the tiny model gives many impostors equal codes)."""
+    allowed = int(np.floor(0.1 * scores.size + 1e-9))
+    assert allowed >= 10  # the empirical rule applies
+    return min(value for value in [*np.unique(scores), np.nextafter(scores.max(), np.inf)]
+               if (scores >= value).sum() <= allowed)
+
+
+def test_enroll_judges_its_new_photos_on_the_gallerys_own_calibration_after_recalibrate(recalibrated, tmp_path):
+    root, _, gallery_path, _ = recalibrated
+    copy = copy_of(gallery_path, tmp_path)
+    truth = {json.loads(line)["photo"]: json.loads(line) for line in
+             (root / "raw" / "ground_truth.jsonl").read_text().splitlines()}
+    fish = f"fish_003_{truth[QUERY]['flank']}"
+    summary = commands.enroll(copy, root / "raw" / QUERY, fish=fish)
+    with np.load(calibration_file(copy)) as stored:
+        own = review_threshold_of_one_comparison(stored["scores_hamming"].astype(np.float64))
+    models = review_threshold_of_one_comparison((MODEL_IMPOSTORS + 0.2).astype(np.float32).astype(np.float64))
+    assert abs(own - models) > 0.01  # the two calibrations tell apart
+    assert summary["unmatched_threshold"]["reject"] == pytest.approx(own, abs=1e-6)
+    assert summary["unmatched_threshold"]["origin"].startswith("the gallery's own calibration")
+    # The decision at that threshold: the new photo's best Hamming similarity (share of equal codes) against its
+    # fish's other photos of its flank.
+    gallery = load_gallery(copy)
+    codes = unpack_codes(gallery.codes, gallery.m)
+    new = gallery.entries[-1]
+    others = [i for i, entry in enumerate(gallery.entries[:-1]) if (entry["fish_id"], entry["flank"]) == (
+        fish, new["flank"])]
+    assert others
+    best = max(np.mean(codes[-1] == codes[i]) for i in others)
+    assert [(Path(source).name, name) for source, name, _ in summary["unmatched"]] == (
+        [(Path(QUERY).name, fish)] if best < own else [])
