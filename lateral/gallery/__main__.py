@@ -344,15 +344,22 @@ def _fpir_thresholds(args):
     in the model's run folder (for ``imagenet``, the one shipped with the package)."""
     from lateral.gallery import imagenet
     from lateral.gallery.fpir_thresholds import fpir_thresholds
-    from lateral.gallery.recalibration import open_set_source
-    from lateral.gallery.store import load_gallery
 
     header = load_gallery(args.gallery).header
     imagenet.check_model(header["model"]["path"], args.model, args.gallery)
-    calibration, origin = args.calibration, None
-    if calibration is None:
-        calibration, origin = open_set_source(header, args.gallery, args.model)
-    return fpir_thresholds(calibration, _scored_measure(args), args.fpir, args.review_fpir, origin)
+    if args.calibration is not None:
+        return fpir_thresholds(args.calibration, _scored_measure(args), args.fpir, args.review_fpir)
+    return _following(args).thresholds(header)
+
+
+def _following(args):
+    """The FPIR thresholds on the calibration the gallery decides on at each moment (``GalleryFpir``: a running review
+    follows ``recalibrate``), or None: thresholds fixed by the flags (--threshold, --far, --calibration)."""
+    from lateral.gallery.recalibration import GalleryFpir
+
+    if args.fpir is None or args.calibration is not None:
+        return None
+    return GalleryFpir(args.gallery, _scored_measure(args), args.fpir, args.review_fpir, args.model)
 
 
 def _shown_threshold(threshold):
@@ -726,7 +733,7 @@ def _review(args):
 
     workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
                                 args.model, args.top_k, args.mode, args.session, args.reviewer, args.verify,
-                                args.shortlist, args.capture_pattern)
+                                args.shortlist, args.capture_pattern, _following(args))
     return serve(workspace, args.host, args.port, not args.no_browser)
 
 

@@ -268,8 +268,9 @@ def _unmatched_new_photos(gallery, open_set, added):
     unmatched = {}
     for fish in {gallery.entries[index]["fish_id"] for index in new}:
         unmatched.update(unmatched_photos(gallery, search, by_fish[fish], threshold))
-    return ([(gallery.entries[index]["source"], gallery.entries[index]["fish_id"], round(best, 4))
-             for index, best in sorted(unmatched.items()) if index in new], {"reject": threshold, "origin": scored.origin})
+    named = [(gallery.entries[index]["source"], gallery.entries[index]["fish_id"], round(best, 4))
+             for index, best in sorted(unmatched.items()) if index in new]
+    return named, {"reject": threshold, "origin": scored.origin}
 
 
 def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto",

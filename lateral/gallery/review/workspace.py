@@ -30,6 +30,7 @@ from lateral.gallery.captures import capture_of, capture_summary, compiled, fish
     link_captures
 from lateral.gallery.consistency import unmatched_photos
 from lateral.gallery.history import write_capture_history
+from lateral.gallery.recalibration import calibration_state, search_calibrations
 from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
 from lateral.gallery.search import GallerySearch, decide
 from lateral.gallery.store import GalleryError, gallery_revision, load_gallery
@@ -60,7 +61,10 @@ class NotFound(GalleryError):
 
 class ReviewWorkspace:
     def __init__(self, gallery_path, inputs, thresholds, key=None, model=None, top_k=5, mode="auto", session=None,
-                 reviewer=None, verify=None, shortlist=None, capture_pattern=None):
+                 reviewer=None, verify=None, shortlist=None, capture_pattern=None, follow=None):
+        """``thresholds``: fixed ones, or with ``follow`` (a ``recalibration.GalleryFpir``) the ones it gives now;
+        then they follow the gallery's calibration (``recalibrate`` or ``--reset`` in another process) as a verifying
+        gallery's fused scores always do."""
         capture_regex = compiled(capture_pattern)
         self.gallery_path = Path(gallery_path)
         self.reviewer = catalogue.reviewer_name(reviewer)
@@ -69,6 +73,10 @@ class ReviewWorkspace:
                                                                       shortlist)
         self.key_verifier, self.fingerprint = gallery.header["key"], gallery.header["model"]["fingerprint"]
         self.thresholds, self.top_k, self.session = thresholds, top_k, session
+        self.follow, self.model_folder = follow, Path(model if model is not None else gallery.header["model"]["path"])
+        self._calibration = calibration_state(gallery.header, self.gallery_path)  # the evidence's, read just now
+        if follow is not None:
+            self.thresholds = follow.thresholds(gallery.header)
         files = photo_files(inputs)
         if not files:
             raise GalleryError(f"no photos found in {', '.join(map(str, inputs))}")
@@ -98,10 +106,24 @@ class ReviewWorkspace:
         if self._gallery is None or self._gallery.revision != gallery_revision(self.gallery_path):
             gallery = load_gallery(self.gallery_path)
             self._check_same(gallery)
+            self._follow_calibration(gallery.header)
             self._gallery = gallery
         if self._stamp is None or self._stamp != self._gallery.revision:
             self._index(self._gallery)
         return self._gallery
+
+    def _follow_calibration(self, header):
+        """After ``recalibrate`` or ``--reset`` (any process): decide on the calibration the gallery names now, as a
+        review started now would (the FPIR thresholds, when they follow it; a verifying gallery's fused scores)."""
+        state = calibration_state(header, self.gallery_path)
+        if state == self._calibration:
+            return
+        if self.follow is not None:
+            self.thresholds = self.follow.thresholds(header)
+        if self.evidence is not None:
+            self.evidence.calibrations = search_calibrations(header, self.gallery_path, self.model_folder, "hamming",
+                                                             self.evidence.record["matcher"])
+        self._calibration = state
 
     def _index(self, gallery):
         """The look-ups the pages use, made once per revision of the gallery."""
