@@ -47,6 +47,7 @@ from lateral.atomic_write import replacing  # noqa: E402
 from lateral.cli import (ArgumentParser, check_outputs_apart, non_negative_int, number_within,  # noqa: E402
                          positive_int)
 from lateral.data.layout import photo_files, read_layout  # noqa: E402
+from lateral.gallery.captures import capture_summary  # noqa: E402
 from lateral.gallery.schema import PHOTO_MODES  # noqa: E402
 from lateral.gallery.search import DECISIONS, SEARCHES  # noqa: E402
 from lateral.gallery.spreadsheet import safe_row  # noqa: E402
@@ -276,6 +277,7 @@ def build_parser(prog="lateral gallery"):
     review.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     review.add_argument("--no_browser", action="store_true", help="only print the address")
     _verify_flags(review)
+    _capture_flag(review)
     review.set_defaults(measure="hamming")
     return parser
 
@@ -342,15 +344,22 @@ def _fpir_thresholds(args):
     in the model's run folder (for ``imagenet``, the one shipped with the package)."""
     from lateral.gallery import imagenet
     from lateral.gallery.fpir_thresholds import fpir_thresholds
-    from lateral.gallery.recalibration import open_set_source
-    from lateral.gallery.store import load_gallery
 
     header = load_gallery(args.gallery).header
     imagenet.check_model(header["model"]["path"], args.model, args.gallery)
-    calibration, origin = args.calibration, None
-    if calibration is None:
-        calibration, origin = open_set_source(header, args.gallery, args.model)
-    return fpir_thresholds(calibration, _scored_measure(args), args.fpir, args.review_fpir, origin)
+    if args.calibration is not None:
+        return fpir_thresholds(args.calibration, _scored_measure(args), args.fpir, args.review_fpir)
+    return _following(args).thresholds(header)
+
+
+def _following(args):
+    """The FPIR thresholds on the calibration the gallery decides on at each moment (``GalleryFpir``: a running review
+    follows ``recalibrate``), or None: thresholds fixed by the flags (--threshold, --far, --calibration)."""
+    from lateral.gallery.recalibration import GalleryFpir
+
+    if args.fpir is None or args.calibration is not None:
+        return None
+    return GalleryFpir(args.gallery, _scored_measure(args), args.fpir, args.review_fpir, args.model)
 
 
 def _shown_threshold(threshold):
@@ -395,7 +404,9 @@ def _show_enroll(args, summary):
         names = ", ".join(f"{os.path.basename(source)} (best {best:.3f})" for source, other, best in unmatched
                           if other == fish)
         print(f"warning: fish {fish}: {names} match none of its other photos of the same flank: several fish "
-              f"enrolled as one, or bad photos? (`split` moves photos to a new fish)", file=sys.stderr)
+              f"enrolled as one, or bad photos? (`split` moves photos to a new fish; below "
+              f"{summary['unmatched_threshold']['reject']:.3f}, the review threshold of one comparison on "
+              f"{summary['unmatched_threshold']['origin']})", file=sys.stderr)
 
 
 def _chosen_verification(args):
@@ -435,14 +446,6 @@ def _blank_if_none(value):
     return "" if value is None else value
 
 
-def _capture_decision(result):
-    """How a capture's flanks decided together (lateral.gallery.captures)."""
-    decision, fish = result["capture_decision"], result["capture_fish"]
-    if decision == "match":
-        return f"match {fish}"
-    return f"review (best match {fish}; the flanks disagree)" if fish else decision
-
-
 def _show_identify(args, summary):
     results = summary["results"]
     print(f"{summary['templates']} templates of {summary['fish']} fish, {summary['measure']}; thresholds "
@@ -453,7 +456,7 @@ def _show_identify(args, summary):
         candidates = ", ".join(f"{c['fish_id']}: {c['score']:.3f}" for c in result["candidates"]) or "-"
         group = f" #{result['new_group']}" if result.get("new_group") else ""
         if result.get("capture") is not None:
-            candidates += f"; its capture: {_capture_decision(result)}"
+            candidates += f"; its capture: {capture_summary(result)}"
         if result.get("fish_lacking_flank"):
             candidates += f"; {result['fish_lacking_flank']} fish have no {result['flank']} flank to compare"
         print(f"{os.path.basename(result['photo']):{width}s}  {result['flank']:7s} {result['decision'] + group:8s}  "
@@ -730,7 +733,7 @@ def _review(args):
 
     workspace = ReviewWorkspace(args.gallery, args.input, _thresholds(args), keys.read_key(args.key, args.key_file),
                                 args.model, args.top_k, args.mode, args.session, args.reviewer, args.verify,
-                                args.shortlist)
+                                args.shortlist, args.capture_pattern, _following(args))
     return serve(workspace, args.host, args.port, not args.no_browser)
 
 

@@ -85,6 +85,25 @@ def capture_decision_of(results, lacking=None):
     return None, "review"
 
 
+def flanks_disagree(result):
+    """Whether a photo's capture (``link_captures``) had a flank match a fish while another of its photos had
+    another fish first (the capture goes to review)."""
+    return result["capture_decision"] == "review" and result["capture_fish"] is not None
+
+
+def capture_summary(result):
+    """How a photo's capture decided (``link_captures``), in words: identify's table and the review page."""
+    decision, fish = result["capture_decision"], result["capture_fish"]
+    if decision == "match":
+        return f"match {fish}"
+    return f"review (best match {fish}; the flanks disagree)" if flanks_disagree(result) else decision
+
+
+def fish_lacking_flanks(gallery, flanks):
+    """{flank: the fish with no template of it} for each of ``flanks`` (``link_captures``' ``lacking``)."""
+    return {flank: set(fish_lacking_flank(gallery, flank)) for flank in flanks}
+
+
 def fish_lacking_flank(gallery, flank):
     """The fish with no template of ``flank`` (a search of that flank cannot find them)."""
     flanks = {}

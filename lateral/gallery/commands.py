@@ -14,16 +14,16 @@ from lateral.data.layout import photo_files, read_layout, session_from_name
 from lateral.fpir import write_calibration
 from lateral.gallery import catalogue, imagenet, keys
 from lateral.gallery.catalogue import NEW_FISH, next_new_fish
-from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
+from lateral.gallery.captures import capture_of, compiled, fish_lacking_flanks, link_captures
 from lateral.gallery.consistency import unmatched_photos
-from lateral.gallery.fpir_thresholds import calibration_path, fpir_thresholds
+from lateral.gallery.fpir_thresholds import fpir_thresholds
 from lateral.gallery.grouping import new_fish_groups
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.lock import gallery_lock, holding_gallery_lock
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.photo_dates import exif_date
 from lateral.gallery.recalibration import (HEADER_KEY as CALIBRATION_KEY, calibration_file, check_enough_fish,
-                                           recalibration, search_calibrations)
+                                           open_set_source, recalibration, search_calibrations)
 from lateral.gallery.search import GallerySearch, identify as search_photos
 from lateral.gallery.spreadsheet import FORMULA_LEADS
 from lateral.gallery.store import Gallery, GalleryError, gallery_revision, load_gallery, now, save_gallery
@@ -240,24 +240,27 @@ def enroll(gallery_path, input_path, model=None, key=None, fish=None, session=No
                     for entry in read_layout(root, pattern).photos]
     if not labelled:
         raise GalleryError(f"no photos found in {input_path}")
+    open_set = open_set_source(gallery.header, gallery_path, model)  # a recalibrated gallery's file gone: refused here
     summary = _enrol(gallery, encoder, labelled, mode, "enroll", compiled(capture_pattern), evidence)
     if summary["added"]:
         save_gallery(gallery, gallery_path)
-    summary["unmatched"] = _unmatched_new_photos(gallery, Path(model or gallery.header["model"]["path"]),
-                                                 summary["added"])
+    summary["unmatched"], summary["unmatched_threshold"] = _unmatched_new_photos(gallery, open_set, summary["added"])
     for internal in ("codes", "shas"):
         summary.pop(internal)
     return summary
 
 
-def _unmatched_new_photos(gallery, model, added):
-    """[(photo, fish, best score)] of the ``added`` photos just enrolled (the last ones) that match none of their fish's
-    other photos of the same flank, at the review threshold of a one-to-one comparison (the model's calibration at
-    the default FPIR): several fish in one fish's folder, or bad photos. None if the model has no calibration file."""
-    calibration = calibration_path(model)
-    if not added or not calibration.is_file():
-        return None
-    threshold = fpir_thresholds(calibration, "hamming").for_fish(1).reject
+def _unmatched_new_photos(gallery, open_set, added):
+    """([(photo, fish, best score)], {"reject": the threshold, "origin": where its scores came from}) of the
+    ``added`` photos just enrolled (the last ones) that match none of their fish's other photos of the same flank, at
+    the review threshold of a one-to-one comparison at the default FPIR on the ``open_set`` calibration
+    (``recalibration.open_set_source``'s (file, origin), as identify's: the gallery's own after ``recalibrate``, else
+    the model's): several fish in one fish's folder, or bad photos. (None, None) without a calibration file."""
+    calibration, origin = open_set
+    if not added or not Path(calibration).is_file():
+        return None, None
+    scored = fpir_thresholds(calibration, "hamming", origin=origin)
+    threshold = scored.for_fish(1).reject
     search, new = GallerySearch(gallery), range(len(gallery) - added, len(gallery))
     by_fish = {}
     for index, entry in enumerate(gallery.entries):
@@ -265,8 +268,9 @@ def _unmatched_new_photos(gallery, model, added):
     unmatched = {}
     for fish in {gallery.entries[index]["fish_id"] for index in new}:
         unmatched.update(unmatched_photos(gallery, search, by_fish[fish], threshold))
-    return [(gallery.entries[index]["source"], gallery.entries[index]["fish_id"], round(best, 4))
-            for index, best in sorted(unmatched.items()) if index in new]
+    named = [(gallery.entries[index]["source"], gallery.entries[index]["fish_id"], round(best, 4))
+             for index, best in sorted(unmatched.items()) if index in new]
+    return named, {"reject": threshold, "origin": scored.origin}
 
 
 def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, measure="hamming", mode="auto",
@@ -295,7 +299,7 @@ def identify(gallery_path, inputs, thresholds, key=None, model=None, top_k=5, me
     within_session = thresholds.for_fish(max(new_photos - 1, 1)).accept
     if evidence is not None:
         within_session = evidence.global_threshold(within_session)
-    lacking = {flank: set(fish_lacking_flank(gallery, flank)) for flank in {result["flank"] for result in results}}
+    lacking = fish_lacking_flanks(gallery, {result["flank"] for result in results})
     for result, group in zip(results, new_fish_groups(results, codes, embeddings, sessions, within_session,
                                                       measure)):
         result["new_group"] = group  # photos of one new fish in one session share a group (lateral.gallery.grouping)

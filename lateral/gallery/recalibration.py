@@ -29,13 +29,14 @@ until ``recalibrate --reset``.
 """
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 
 from lateral.fpir import CalibrationError as OpenSetError, impostor_best_scores, read_calibration, threshold_at_fpir
 from lateral.gallery import imagenet
-from lateral.gallery.fpir_thresholds import DEFAULT_FPIR, MIN_CALIBRATION_FISH, calibration_path
+from lateral.gallery.fpir_thresholds import DEFAULT_FPIR, MIN_CALIBRATION_FISH, calibration_path, fpir_thresholds
 from lateral.gallery.packing import unpack_codes
 from lateral.gallery.search import GallerySearch
 from lateral.gallery.store import GalleryError
@@ -311,3 +312,30 @@ def model_open_set(header, model=None):
     if imagenet.is_imagenet(recorded):
         return imagenet.OPEN_SET_FILE, imagenet.SHIPPED_ORIGIN
     return calibration_path(model or recorded), None
+
+
+def calibration_state(header, gallery_path):
+    """What a long-running reader (the review page) compares to notice ``recalibrate`` or ``--reset`` done by another
+    process: the header's record and the gallery's calibration file's time and size (None: the model's)."""
+    record = header.get(HEADER_KEY)
+    if record is None:
+        return None
+    file = calibration_file(gallery_path)
+    stat = file.stat() if file.is_file() else None
+    return json.dumps(record, sort_keys=True), None if stat is None else (stat.st_mtime_ns, stat.st_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class GalleryFpir:
+    """FPIR thresholds (``fpir_thresholds``) of ``measure``'s impostor scores in the calibration a gallery decides on
+    (``open_set_source``: its own after ``recalibrate``, else the model's), for its header as it is at the time."""
+
+    gallery_path: Path
+    measure: str
+    fpir: float = DEFAULT_FPIR
+    review_fpir: float = None
+    model: str = None
+
+    def thresholds(self, header):
+        calibration, origin = open_set_source(header, self.gallery_path, self.model)
+        return fpir_thresholds(calibration, self.measure, self.fpir, self.review_fpir, origin)

@@ -5,7 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from lateral.gallery.captures import capture_of, compiled, fish_lacking_flank, link_captures
+from lateral.gallery.captures import (capture_of, capture_summary, compiled, fish_lacking_flank, flanks_disagree,
+                                      link_captures)
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.store import Gallery, GalleryError
 
@@ -76,3 +77,11 @@ def test_a_photo_without_a_capture_keeps_its_own_decision():
     results = results_of(("match", "A", 0.9, "left"), ("review", "A", 0.6, "right"))
     link_captures(results, [None, None])
     assert [(r["capture_fish"], r["capture_decision"]) for r in results] == [(None, "match"), (None, "review")]
+
+
+@pytest.mark.parametrize("decision, fish, shown, disagree", [
+    ("match", "A", "match A", False), ("review", "A", "review (best match A; the flanks disagree)", True),
+    ("review", None, "review", False), ("new", None, "new", False)])
+def test_a_capture_s_decision_in_words_for_identify_s_table_and_the_review_page(decision, fish, shown, disagree):
+    result = {"capture_decision": decision, "capture_fish": fish}
+    assert (capture_summary(result), flanks_disagree(result)) == (shown, disagree)

@@ -5,7 +5,7 @@ import argparse
 import numpy as np
 import pytest
 
-from lateral.gallery.__main__ import SUBCOMMANDS, _capture_decision, build_parser, main
+from lateral.gallery.__main__ import SUBCOMMANDS, build_parser, main
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.store import Gallery, save_gallery
 
@@ -54,13 +54,6 @@ def test_a_users_mistake_is_one_line_and_exit_code_2(gallery_path, tmp_path, cap
     assert "the folder" in capsys.readouterr().err
     assert main(["revoke", "--gallery", str(gallery_path)]) == 2
     assert capsys.readouterr().err == "error: revoke needs --new_key or --new_key_file\n"
-
-
-@pytest.mark.parametrize("decision, fish, shown", [
-    ("match", "A", "match A"), ("review", "A", "review (best match A; the flanks disagree)"),
-    ("review", None, "review"), ("new", None, "new")])
-def test_the_table_names_a_capture_s_decision(decision, fish, shown):
-    assert _capture_decision({"capture_decision": decision, "capture_fish": fish}) == shown
 
 
 def test_the_identify_csv_carries_each_photo_s_capture_decision(tmp_path):

@@ -16,10 +16,12 @@ from sklearn.isotonic import IsotonicRegression
 
 from lateral.fpir import CALIBRATION_FILE, read_calibration, threshold_at_fpir, write_calibration
 from lateral.gallery import commands
-from lateral.gallery.__main__ import main
+from lateral.gallery.__main__ import _following, _thresholds, build_parser, main
 from lateral.gallery.fpir_thresholds import EVALUATION_FOLDER, MIN_CALIBRATION_FISH
 from lateral.gallery.packing import unpack_codes
-from lateral.gallery.recalibration import calibration_file, fish_folds
+from lateral.gallery.recalibration import GalleryFpir, calibration_file, fish_folds
+from lateral.gallery.review.app import create_app
+from lateral.gallery.review.workspace import ReviewWorkspace
 from lateral.gallery.store import load_gallery
 from lateral.gallery.verification import sidecar_folder
 from lateral.matching.cache import load_features
@@ -211,3 +213,84 @@ def test_reset_goes_back_to_the_models_calibration(recalibrated, tmp_path, capsy
     capsys.readouterr()
     assert main(["recalibrate", "--gallery", str(copy), "--reset"]) == 2
     assert "was not recalibrated" in capsys.readouterr().err
+
+
+def review_threshold_of_one_comparison(scores):
+    """lateral.fpir's rule at N = 1 and the review FPIR 0.1 (10x the default 0.01), worked here: the smallest T with
+    at most floor(0.1 n) of the n impostor scores at or above it (enough of them: no fitted tail): one of the scores,
+    or just above the highest when it is tied more often (the tiny model gives many impostors equal codes)."""
+    allowed = int(np.floor(0.1 * scores.size + 1e-9))
+    assert allowed >= 10  # the empirical rule applies
+    return min(value for value in [*np.unique(scores), np.nextafter(scores.max(), np.inf)]
+               if (scores >= value).sum() <= allowed)
+
+
+def test_enroll_judges_its_new_photos_on_the_gallerys_own_calibration_after_recalibrate(recalibrated, tmp_path):
+    root, _, gallery_path, _ = recalibrated
+    copy = copy_of(gallery_path, tmp_path)
+    truth = {json.loads(line)["photo"]: json.loads(line) for line in
+             (root / "raw" / "ground_truth.jsonl").read_text().splitlines()}
+    fish = f"fish_003_{truth[QUERY]['flank']}"
+    summary = commands.enroll(copy, root / "raw" / QUERY, fish=fish)
+    with np.load(calibration_file(copy)) as stored:
+        own = review_threshold_of_one_comparison(stored["scores_hamming"].astype(np.float64))
+    models = review_threshold_of_one_comparison((MODEL_IMPOSTORS + 0.2).astype(np.float32).astype(np.float64))
+    assert abs(own - models) > 0.01  # the two calibrations tell apart
+    assert summary["unmatched_threshold"]["reject"] == pytest.approx(own, abs=1e-6)
+    assert summary["unmatched_threshold"]["origin"].startswith("the gallery's own calibration")
+    # The decision at that threshold: the new photo's best Hamming similarity (share of equal codes) against its
+    # fish's other photos of its flank.
+    gallery = load_gallery(copy)
+    codes = unpack_codes(gallery.codes, gallery.m)
+    new = gallery.entries[-1]
+    others = [i for i, entry in enumerate(gallery.entries[:-1]) if (entry["fish_id"], entry["flank"]) == (
+        fish, new["flank"])]
+    assert others
+    best = max(np.mean(codes[-1] == codes[i]) for i in others)
+    assert [(Path(source).name, name) for source, name, _ in summary["unmatched"]] == (
+        [(Path(QUERY).name, fish)] if best < own else [])
+
+
+def test_a_running_review_follows_a_reset_and_a_recalibrate_done_meanwhile(recalibrated, tmp_path):
+    """The review page's thresholds and fused scores after ``recalibrate --reset`` and ``recalibrate`` of the gallery
+    it shows: each time those computed here from the calibration the gallery names then."""
+    root, _, gallery_path, _ = recalibrated
+    copy = copy_of(gallery_path, tmp_path)
+    query = root / "raw" / QUERY
+    workspace = ReviewWorkspace(copy, [query], None, follow=GalleryFpir(copy, "hamming+sift"))
+    client = create_app(workspace, token="token").test_client()
+
+    def check(impostors, calibrations, origin):
+        row = client.get("/api/queue").get_json()["rows"][0]
+        page = client.get(f"/api/photo/{row['id']}").get_json()
+        for view in (row["suggestion"], page):
+            assert (view["accept"], view["reject"]) == (
+                pytest.approx(threshold_at_fpir(impostors, 0.01, row["suggestion"]["fish"])[0], abs=1e-6),
+                pytest.approx(threshold_at_fpir(impostors, 0.1, row["suggestion"]["fish"])[0], abs=1e-6))
+            assert origin in view["thresholds"]
+        expected = expected_fish_scores(copy, query, *calibrations, shortlist=SHORTLIST)
+        assert {c["fish_id"]: c["score"] for c in page["candidates"]} == {
+            c["fish_id"]: pytest.approx(expected[c["fish_id"]], abs=1e-4) for c in page["candidates"]}
+
+    def own_file():
+        with np.load(calibration_file(copy)) as saved:
+            return saved["scores_hamming+sift"], ((stored(copy, "hamming"), stored(copy, "sift")),)
+
+    check(*own_file(), "the gallery's own calibration")
+    commands.reset_calibration(copy)  # as another process would: only the file changes under the running page
+    check(MODEL_IMPOSTORS.astype(np.float32), (), str(EVALUATION_FOLDER))  # the model's: the hand-made ones
+    commands.recalibrate(copy)
+    check(*own_file(), "the gallery's own calibration")
+
+
+def test_review_follows_the_gallerys_calibration_only_when_no_flag_fixes_the_thresholds(recalibrated):
+    _, _, gallery_path, _ = recalibrated
+    given = {(): GalleryFpir(str(gallery_path), "hamming+sift", 0.01, None, None),
+             ("--fpir", "0.05", "--review_fpir", "0.2"): GalleryFpir(str(gallery_path), "hamming+sift", 0.05, 0.2,
+                                                                     None),
+             ("--threshold", "0.5"): None,
+             ("--calibration", str(calibration_file(gallery_path)), "--fpir", "0.05"): None}
+    for flags, expected in given.items():
+        args = build_parser().parse_args(["review", "--gallery", str(gallery_path), "--input", "x.jpg", *flags])
+        _thresholds(args)
+        assert _following(args) == expected, flags

@@ -35,6 +35,7 @@ from lateral.cli import disk_problem
 from lateral.gallery.review.images import SourceMissing
 from lateral.gallery.review.workspace import NotFound
 from lateral.gallery.store import GalleryError
+from lateral.user_errors import UserError
 
 MAX_REQUEST_BYTES = 64 * 1024  # a decision is a fish id and a token: a few hundred bytes
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -117,7 +118,7 @@ def _headers(response):
     return response
 
 
-@review.app_errorhandler(GalleryError)
+@review.app_errorhandler(UserError)  # a GalleryError, or a calibration file read since (recalibrate) that is unusable
 def _refused(error):
     return _error(str(error), 404 if isinstance(error, NotFound) else 409)
 

@@ -26,8 +26,11 @@ import numpy as np
 
 from lateral.data.layout import photo_files
 from lateral.gallery import catalogue, commands, curation
+from lateral.gallery.captures import capture_of, capture_summary, compiled, fish_lacking_flanks, flanks_disagree, \
+    link_captures
 from lateral.gallery.consistency import unmatched_photos
 from lateral.gallery.history import write_capture_history
+from lateral.gallery.recalibration import calibration_state, search_calibrations
 from lateral.gallery.review.images import ThumbnailCache, thumbs_folder
 from lateral.gallery.search import GallerySearch, decide
 from lateral.gallery.store import GalleryError, gallery_revision, load_gallery
@@ -58,7 +61,11 @@ class NotFound(GalleryError):
 
 class ReviewWorkspace:
     def __init__(self, gallery_path, inputs, thresholds, key=None, model=None, top_k=5, mode="auto", session=None,
-                 reviewer=None, verify=None, shortlist=None):
+                 reviewer=None, verify=None, shortlist=None, capture_pattern=None, follow=None):
+        """``thresholds``: fixed ones, or with ``follow`` (a ``recalibration.GalleryFpir``) the ones it gives now;
+        then they follow the gallery's calibration (``recalibrate`` or ``--reset`` in another process) as a verifying
+        gallery's fused scores always do."""
+        capture_regex = compiled(capture_pattern)
         self.gallery_path = Path(gallery_path)
         self.reviewer = catalogue.reviewer_name(reviewer)
         # A verifying gallery's local evidence (lateral.gallery.verification): scores are its fused probabilities.
@@ -66,6 +73,10 @@ class ReviewWorkspace:
                                                                       shortlist)
         self.key_verifier, self.fingerprint = gallery.header["key"], gallery.header["model"]["fingerprint"]
         self.thresholds, self.top_k, self.session = thresholds, top_k, session
+        self.follow, self.model_folder = follow, Path(model if model is not None else gallery.header["model"]["path"])
+        self._calibration = calibration_state(gallery.header, self.gallery_path)  # the evidence's, read just now
+        if follow is not None:
+            self.thresholds = follow.thresholds(gallery.header)
         files = photo_files(inputs)
         if not files:
             raise GalleryError(f"no photos found in {', '.join(map(str, inputs))}")
@@ -75,6 +86,8 @@ class ReviewWorkspace:
         for photo, code, embedding in zip(photos, codes, embeddings):
             self.queue_photos.setdefault(photo.sha256, QueuedPhoto(photo.sha256, photo, code, embedding))
         self.order = list(self.queue_photos)
+        self.capture_ids = {photo_id: capture_of(queued.photo.source, capture_regex)
+                            for photo_id, queued in self.queue_photos.items()}
         self.thumbs = ThumbnailCache(thumbs_folder(self.gallery_path), self.encoder.config.preprocess,
                                      self.encoder.input_size)
         self.undo_stack = []  # ids of this session's decisions not undone, newest last
@@ -93,10 +106,24 @@ class ReviewWorkspace:
         if self._gallery is None or self._gallery.revision != gallery_revision(self.gallery_path):
             gallery = load_gallery(self.gallery_path)
             self._check_same(gallery)
+            self._follow_calibration(gallery.header)
             self._gallery = gallery
         if self._stamp is None or self._stamp != self._gallery.revision:
             self._index(self._gallery)
         return self._gallery
+
+    def _follow_calibration(self, header):
+        """After ``recalibrate`` or ``--reset`` (any process): decide on the calibration the gallery names now, as a
+        review started now would (the FPIR thresholds, when they follow it; a verifying gallery's fused scores)."""
+        state = calibration_state(header, self.gallery_path)
+        if state == self._calibration:
+            return
+        if self.follow is not None:
+            self.thresholds = self.follow.thresholds(header)
+        if self.evidence is not None:
+            self.evidence.calibrations = search_calibrations(header, self.gallery_path, self.model_folder, "hamming",
+                                                             self.evidence.record["matcher"])
+        self._calibration = state
 
     def _index(self, gallery):
         """The look-ups the pages use, made once per revision of the gallery."""
@@ -210,6 +237,25 @@ class ReviewWorkspace:
                 "decision": suggestion["decision"], "suggestion": suggestion, "suggestion_kept": kept is not None,
                 "recorded": recorded, "flags": self.flags(queued, recorded, kept)}
 
+    def with_captures(self, rows):
+        """``rows`` (``row``, holding every queued photo of their captures) each with its ``capture``: None for a
+        photo on its own, else the capture id, how its photos decide together (``captures.link_captures``, as
+        ``identify`` decides them, on the suggestions the rows show), whether its flanks disagree, and its other
+        photos."""
+        results = [{"decision": row["decision"], "flank": row["flank"], "candidates": [
+            {"fish_id": row["suggestion"]["fish_id"], "score": row["suggestion"]["score"]}]
+            if row["suggestion"]["fish_id"] is not None else []} for row in rows]
+        link_captures(results, [self.capture_ids[row["id"]] for row in rows],
+                      fish_lacking_flanks(self.gallery(), {row["flank"] for row in rows}))
+        for row, result in zip(rows, results):
+            row["capture"] = None if result["capture"] is None else {
+                "id": result["capture"], "decision": result["capture_decision"], "fish_id": result["capture_fish"],
+                "flanks_disagree": flanks_disagree(result), "summary": capture_summary(result),
+                "photos": [{"id": other["id"], "name": other["name"], "flank": other["flank"]}
+                           for other, theirs in zip(rows, results)
+                           if theirs["capture"] == result["capture"] and other is not row]}
+        return rows
+
     def flags(self, queued, recorded, kept):
         """Why a recorded fish deserves a second look: the runner-up came close, or the photo matches none of the
         fish's other photos of its flank."""
@@ -249,7 +295,7 @@ class ReviewWorkspace:
     def queue(self, show="all"):
         if show not in FILTERS:
             raise NotFound(f"unknown filter {show!r}; use one of {', '.join(FILTERS)}")
-        rows = [self.row(self.queue_photos[photo_id]) for photo_id in self.order]
+        rows = self.with_captures([self.row(self.queue_photos[photo_id]) for photo_id in self.order])
         decided = sum(row["recorded"] is not None for row in rows)
         if show != "all":
             rows = [row for row in rows if row["recorded"] is None and (show == "open" or row["decision"] == "review")]
@@ -266,7 +312,10 @@ class ReviewWorkspace:
         other flank's photos apart) and the compare view: ``fish``'s photo ``shown`` (default: the best candidate's
         photo that gave its score) beside the new photo."""
         queued = self.queued(photo_id)
-        row = self.row(queued)
+        capture = self.capture_ids[photo_id]
+        together = self.with_captures([self.row(self.queue_photos[other]) for other in self.order if other == photo_id
+                                       or (capture is not None and self.capture_ids[other] == capture)])
+        row = next(row for row in together if row["id"] == photo_id)
         ranking = self.ranked(queued)
         chosen = self.thresholds_for(queued)
         scores = self.template_scores(queued) if ranking else []

@@ -14,6 +14,7 @@ from lateral.gallery import commands
 from lateral.gallery.review.app import create_app
 from lateral.gallery.packing import unpack_codes
 from lateral.gallery.review.images import KINDS, display_size, thumbs_folder
+from lateral.gallery.review.workspace import ReviewWorkspace
 from lateral.gallery.fpir_thresholds import FpirThresholds
 from lateral.gallery.search import Thresholds, given_thresholds
 from lateral.gallery.store import load_gallery
@@ -521,3 +522,56 @@ def test_each_view_answers_html_or_json_as_the_request_prefers(client):
     missing = client.get("/fish/fish_999", headers={"Accept": "application/json"})
     assert missing.status_code == 404 and missing.get_json() == {"error": f"no fish fish_999 in "
                                                                           f"{client.application.config['WORKSPACE'].gallery_path}"}
+
+
+CAPTURES = r"(?P<capture>fish_\d+)_session_2_0[01]"  # fish_000's _00 (left) and _01 (right) are one capture
+
+
+def test_the_queue_shows_each_captures_flank_vote_as_identify_decides_it(review_setup, monkeypatch):
+    gallery_path, inputs, _ = review_setup
+    workspace = ReviewWorkspace(gallery_path, inputs, given_thresholds(*THRESHOLDS), key=KEY, session="session_2",
+                                capture_pattern=CAPTURES)
+    client = create_app(workspace, token=TOKEN).test_client()
+    expected = {Path(result["photo"]).name: result for result in commands.identify(
+        gallery_path, inputs, given_thresholds(*THRESHOLDS), key=KEY, capture_pattern=CAPTURES)["results"]}
+    rows = {row["name"]: row for row in client.get("/api/queue").get_json()["rows"]}
+    members = {"fish_000": ["fish_000_session_2_00.jpg", "fish_000_session_2_01.jpg"],
+               "fish_007": ["fish_007_session_2_00.jpg", "fish_007_session_2_01.jpg"]}
+    for name, row in rows.items():
+        capture = next((capture for capture, names in members.items() if name in names), None)
+        if capture is None:
+            assert row["capture"] is None and expected[name]["capture"] is None
+            continue
+        reference = expected[name]
+        assert (row["capture"]["id"], row["capture"]["decision"], row["capture"]["fish_id"]) == (
+            capture, reference["capture_decision"], reference["capture_fish"])
+        assert [other["name"] for other in row["capture"]["photos"]] == [other for other in members[capture]
+                                                                          if other != name]
+    # A hand-made case: fish_000's left flank matches fish_001, its right flank fish_004 with a higher score; every
+    # known fish has both flanks, so the capture goes to review with fish_004 and its flanks disagree.
+    gallery = load_gallery(gallery_path)
+    assert {(e["fish_id"], e["flank"]) for e in gallery.entries} >= {("fish_001", "left"), ("fish_004", "left"),
+                                                                      ("fish_001", "right"), ("fish_004", "right")}
+    left, right = (rows[name] for name in members["fish_000"])
+    firsts = {left["id"]: ("fish_001", 0.995), right["id"]: ("fish_004", 0.997)}
+    monkeypatch.setattr(workspace, "ranked", lambda queued, at_least=1: [
+        (*firsts.get(queued.id, ("fish_002", 0.3)), 4), ("fish_005", 0.2, 4)])
+    queue = client.get("/api/queue").get_json()
+    captured = {row["name"]: row["capture"] for row in queue["rows"]}
+    for name in members["fish_000"]:
+        assert {key: captured[name][key] for key in ("id", "decision", "fish_id", "flanks_disagree", "summary")} == {
+            "id": "fish_000", "decision": "review", "fish_id": "fish_004", "flanks_disagree": True,
+            "summary": "review (best match fish_004; the flanks disagree)"}
+    for name in members["fish_007"]:  # both new: the capture is new
+        assert (captured[name]["decision"], captured[name]["fish_id"], captured[name]["flanks_disagree"]) == (
+            "new", None, False)
+    page = client.get(f"/api/photo/{left['id']}").get_json()
+    assert page["capture"] == captured[left["name"]]
+    html = client.get("/queue").get_data(as_text=True)
+    assert html.count("capture fish_000: review (best match fish_004; the flanks disagree)") == 2
+    assert 'id="capture"' in client.get(f"/photo/{left['id']}").get_data(as_text=True)
+    # Both flanks find fish_004: the capture matches it.
+    firsts[left["id"]] = ("fish_004", 0.991)
+    captured = {row["name"]: row["capture"] for row in client.get("/api/queue").get_json()["rows"]}
+    assert [(captured[name]["decision"], captured[name]["fish_id"], captured[name]["flanks_disagree"])
+            for name in members["fish_000"]] == [("match", "fish_004", False)] * 2
