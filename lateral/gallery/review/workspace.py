@@ -26,8 +26,8 @@ import numpy as np
 
 from lateral.data.layout import photo_files
 from lateral.gallery import catalogue, commands, curation
-from lateral.gallery.captures import capture_of, capture_summary, compiled, fish_lacking_flanks, flanks_disagree, \
-    link_captures
+from lateral.gallery.captures import (capture_of, capture_summary, compiled, fish_lacking_flanks, flanks_disagree,
+                                     link_captures)
 from lateral.gallery.consistency import unmatched_photos
 from lateral.gallery.history import write_capture_history
 from lateral.gallery.recalibration import calibration_state, search_calibrations
