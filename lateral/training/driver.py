@@ -22,7 +22,7 @@ from lateral.training.registered_names import check_registered_names
 from lateral.training.run_directory import RunDirectory, hold_run_folder
 from lateral.training.stage_setup import checked_training_data, training_optimizer
 from lateral.training.strategies import STRATEGIES
-from lateral.training.workers import check_same_start, report_weights, summary_writer, worker_session
+from lateral.training.workers import check_same_start, is_chief, report_weights, summary_writer, worker_session
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Setup:
     policy: str  # the mixed-precision policy in force
     cadence: object  # engine.Cadence
     train_set: object  # data.records.RoiSet
-    validation_set: object  # RoiSet or None
+    validation_set: object  # RoiSet, or None: none held out, or not the chief (the chief alone validates)
     writer: object  # tf.summary writer of this worker
     written: RunDirectory  # where this worker writes the run (workers.worker_session)
 
@@ -113,6 +113,8 @@ def _train(recipe, config, policy, strategy, checkpoint_root, written_root, log_
     written = RunDirectory(written_root, config.run.sub_name)
     writer = summary_writer(strategy, f"{log_root}/{config.run.sub_name}")
 
+    # The chief alone validates, on the whole validation set (a multi-worker job's other workers wait).
+    validation_set = validation_set if is_chief(strategy) else None
     parts = recipe.build(Setup(config, strategy, policy, cadence, train_set, validation_set, writer, written))
     with strategy.scope():
         optimizer = training_optimizer(config.optimiser, cadence, policy, parts.variables)

@@ -31,7 +31,6 @@ from lateral.training.margin_schedule import margin_schedule_for
 from lateral.training.run_directory import save_model_atomically
 from lateral.training.stage_setup import training_batches
 from lateral.training.validation import rank1_accuracy
-from lateral.training.workers import is_chief
 
 LOOPS = Registry("training mode")
 
@@ -154,10 +153,8 @@ class StageOne(Recipe):
             self.model = training_model(self.embedding, head, config.model.input_size)
         self.loss, self.loss_name = cross_entropy(config.head.label_smoothing), f"{config.head.head_type} cross-entropy"
         schedule = margin_schedule_for(head, config.head, setup.cadence.steps_per_epoch)
-        # The chief alone validates, on the whole validation set (a multi-worker job's other workers wait).
         validation = (evaluation_dataset(setup.validation_set, config.model.input_size,
-                                         config.evaluation.eval_batch_size)
-                      if setup.validation_set and is_chief(strategy) else None)
+                                         config.evaluation.eval_batch_size) if setup.validation_set else None)
         self.embedding_path = setup.written.embedding_model
         return Parts(
             trackables=dict(model=self.model), trained=[self.model], variables=self.model.trainable_variables,

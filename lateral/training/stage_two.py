@@ -32,7 +32,6 @@ from lateral.training.engine import StepResult
 from lateral.training.run_directory import RunDirectoryError, export_atomically, save_model_atomically
 from lateral.training.stage_setup import index_batches_for, training_batches
 from lateral.training.validation import rank1_accuracy
-from lateral.training.workers import is_chief
 
 ARCHITECTURE_KEYS = ("model.input_size", "iom.m", "iom.q", "iom.hidden_layers", "iom.freeze_backbone",
                      "data.class_by")
@@ -170,8 +169,7 @@ def validation_at_epoch_end(setup, codes_model):
     config = setup.config
 
     def end_epoch(step):
-        # The chief alone validates, on the whole validation set (a multi-worker job's other workers wait).
-        if setup.validation_set is None or not is_chief(setup.strategy):
+        if setup.validation_set is None:  # none held out, or not the chief
             return
         codes = embed_roi_set(codes_model, setup.validation_set, config.model.input_size,
                               config.evaluation.eval_batch_size)
