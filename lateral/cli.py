@@ -66,17 +66,18 @@ def non_negative_int(text):
     return 0 if text.strip() == "0" else positive_int(text)
 
 
-def number_within(what, low, high, low_included=True):
-    """An argparse ``type``: a finite number from ``low`` (itself only if ``low_included``) to ``high``;
-    ``what`` names it in the message ("a score")."""
-    interval = f"{'[' if low_included else '('}{low:g}, {high:g}]"
+def number_within(what, low, high, low_included=True, high_included=True):
+    """An argparse ``type``: a finite number from ``low`` to ``high`` (each itself only if included); ``what``
+    names it in the message ("a score")."""
+    interval = f"{'[' if low_included else '('}{low:g}, {high:g}{']' if high_included else ')'}"
 
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not ((low <= value) if low_included else (low < value)) or not value <= high:  # nan and inf too
+        if not ((low <= value) if low_included else (low < value)) or not (
+                (value <= high) if high_included else (value < high)):  # nan and inf too
             raise argparse.ArgumentTypeError(f"must be {what} within {interval}, got {text}")
         return value
 

@@ -3,7 +3,7 @@
 
 from pathlib import Path
 
-from lateral.cli import (ArgumentParser, add_verbose_flag, fraction, non_negative_int, positive_int,
+from lateral.cli import (ArgumentParser, add_verbose_flag, fraction, non_negative_int, number_within, positive_int,
                          run_explaining_errors)
 from lateral.console.common import check_dataset
 from lateral.matching.fusion import DEFAULT_BUDGET
@@ -78,6 +78,10 @@ def build_parser(prog):
     parser.add_argument("--distractors", default=None,
                         help="open set: a `lateral prepare` output or ROI folder of OTHER fish (e.g. synthetic ones) "
                              "that fill galleries of 100 and 1,000 fish beyond the test fish")
+    parser.add_argument("--open_set_share", type=number_within("a share", 0.0, 1.0, False, False), default=0.5,
+                        help="open set: the share of the test fish enrolled, whose impostor scores calibrate the "
+                             "threshold; the others are never enrolled (more calibrating fish: closer to a gallery "
+                             "calibrated on every test fish)")
     add_verbose_flag(parser)
     return parser
 
@@ -115,7 +119,8 @@ def evaluate(args):
         verify = VerifyOptions(args.verify, args.shortlist or None, args.photos, fit_calibration=args.fit_calibration)
     table, _ = evaluate_run(run_folder, test_dataset, out, args.measure, args.protocol == "cross_session",
                             args.compare_flanks, fish=config.data.held_out_fish, sessions=tuple(args.sessions or ()),
-                            options=options, verify=verify, distractors=args.distractors)
+                            options=options, verify=verify, distractors=args.distractors,
+                            open_set_share=args.open_set_share)
     if args.classification:
         stage_one = Path(args.ckpt or Path("checkpoints") / (config.run.first_sub_name or config.run.sub_name))
         classify(stage_one, load_test_set(test_dataset), out)

@@ -96,12 +96,13 @@ def _distractors(run_folder, distractor_dataset, roi_set, compare_flanks, option
 
 def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session=False, compare_flanks=False,
                  max_pairs=2_000_000, bootstrap_rounds=200, fish=(), sessions=(), options=EvaluationOptions(),
-                 verify=None, distractors=None):
+                 verify=None, distractors=None, open_set_share=0.5):
     """Evaluate ``run_folder``'s models on ``test_dataset`` (only ``fish`` and ``sessions``, if named);
     returns (Markdown report, {measure: figures}). ``verify`` (``VerifyOptions``): the first measure's
     shortlist is verified locally and the fused score evaluated too, as ``<measure>+<matcher>``
     (lateral/evaluation/local_verification.py). ``distractors``: a data set of other fish that fill open-set
-    galleries beyond the test fish (for the global measures)."""
+    galleries beyond the test fish (for the global measures); ``open_set_share``: the share of the test fish enrolled
+    (and calibrating) in the open-set figures."""
     if distractors is not None and options.camera_norm:
         raise EvaluationError("camera normalisation cannot be combined with distractors (they have no sessions)")
     roi_set = load_test_set(test_dataset)
@@ -157,7 +158,8 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
                                                distractor_templates[measure.representation])
         results[name]["open_set"] = evaluate_open_set_and_splits(similarity, roi_set.fish_ids, allowed,
                                                                  distractor_scores, distractor_fish,
-                                                                 distractor_allowed, bootstrap_rounds)
+                                                                 distractor_allowed, bootstrap_rounds,
+                                                                 open_set_share)
         calibration[name] = impostor_best_scores(similarity, roi_set.fish_ids, allowed)
         pair_scores = similarity[first, second]
         scores[name] = (pair_scores[genuine], pair_scores[~genuine])

@@ -253,12 +253,12 @@ def pooled_realised_fpir(per_split, targets=FPIR_TARGETS):
 
 
 def evaluate_open_set_and_splits(similarity, fish_ids, allowed, distractor_similarity=None, distractor_fish=None,
-                                 distractor_allowed=None, bootstrap_rounds=200):
+                                 distractor_allowed=None, bootstrap_rounds=200, enrolled_share=0.5):
     """``evaluate_open_set``'s figures on split 0; with fewer than FEW_FISH held-out fish also the realised FPIR
     pooled over POOLED_SPLITS seeded splits (``pooled_over_splits``; the other splits without intervals)."""
     def split(seed, rounds):
         return evaluate_open_set(similarity, fish_ids, allowed, distractor_similarity, distractor_fish,
-                                 distractor_allowed, bootstrap_rounds=rounds, seed=seed)
+                                 distractor_allowed, bootstrap_rounds=rounds, seed=seed, enrolled_share=enrolled_share)
 
     figures = split(0, bootstrap_rounds)
     if np.unique(np.asarray(fish_ids)).size < FEW_FISH:

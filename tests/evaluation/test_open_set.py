@@ -207,3 +207,19 @@ def test_few_held_out_fish_also_get_the_realised_fpir_pooled_over_seeded_splits(
         entry = figures["pooled_over_splits"][size][target]
         assert entry["per_split"] == pytest.approx(rates.tolist())
         assert entry["pooled"] == pytest.approx((rates * searches).sum() / searches.sum())
+
+
+def test_the_enrolled_share_holds_in_every_pooled_split():
+    """8 fish at enrolled_share 0.75: every one of the POOLED_SPLITS splits searches with the 2 never-enrolled
+    fish's 8 photos against the 6 enrolled ones (a gallery of 6), as evaluate_open_set gives each seed."""
+    fish_ids = np.repeat([f"f{i}" for i in range(8)], 4)
+    similarity = np.random.default_rng(5).uniform(0, 1, (32, 32))
+    allowed = ~np.eye(32, dtype=bool)
+    figures = evaluate_open_set_and_splits(similarity, fish_ids, allowed, bootstrap_rounds=0, enrolled_share=0.75)
+    assert list(figures["pooled_over_splits"]) == ["6"]
+    entry = figures["pooled_over_splits"]["6"]["0.01"]
+    assert len(entry["per_split"]) == POOLED_SPLITS and entry["non_mated_searches"] == 8 * POOLED_SPLITS
+    expected = [evaluate_open_set(similarity, fish_ids, allowed, sizes=(6,), bootstrap_rounds=0, seed=seed,
+                                  enrolled_share=0.75)["by_gallery_size"]["6"]["realised_fpir_0.01"]
+                for seed in range(POOLED_SPLITS)]
+    assert entry["per_split"] == pytest.approx(expected)

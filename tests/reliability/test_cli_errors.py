@@ -206,3 +206,11 @@ def test_every_layers_error_is_one_line_and_exit_2_but_a_plain_value_error_is_a_
     assert capsys.readouterr().err == "error: photos/fish_\\xff.jpg: cannot be read\n"
     with pytest.raises(ValueError):  # not every ValueError is the user's
         run_explaining_errors(lambda: int("twelve"))
+
+
+@pytest.mark.parametrize("share", ["0", "1", "1.5", "nan"])
+def test_test_iom_open_set_share_outside_0_to_1_is_refused(test_sets, config, tmp_path, share):
+    """Both ends are excluded: a share of 0 enrols no fish and one of 1 leaves no fish to search with."""
+    result = run_entry(REPO / "test_iom.py", "--cfg_path", config, "--test_dataset", test_sets / "one_fish",
+                       "--ckpt", tmp_path / "no_run", "--open_set_share", share, cwd=tmp_path)
+    assert_user_error(result, "--open_set_share", "(0, 1)", share)
