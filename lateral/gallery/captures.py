@@ -100,13 +100,9 @@ def capture_summary(result):
 
 
 def fish_lacking_flanks(gallery, flanks):
-    """{flank: the fish with no template of it} for each of ``flanks`` (``link_captures``' ``lacking``)."""
-    return {flank: set(fish_lacking_flank(gallery, flank)) for flank in flanks}
-
-
-def fish_lacking_flank(gallery, flank):
-    """The fish with no template of ``flank`` (a search of that flank cannot find them)."""
-    flanks = {}
+    """{flank: the fish with no template of it (a search of that flank cannot find them)} for each of ``flanks``
+    (``link_captures``' ``lacking``); one pass over the gallery."""
+    seen = {}
     for entry in gallery.entries:
-        flanks.setdefault(entry["fish_id"], set()).add(entry["flank"])
-    return sorted(fish for fish, seen in flanks.items() if flank not in seen)
+        seen.setdefault(entry["fish_id"], set()).add(entry["flank"])
+    return {flank: {fish for fish, theirs in seen.items() if flank not in theirs} for flank in flanks}

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from lateral.gallery.captures import (capture_of, capture_summary, compiled, fish_lacking_flank, flanks_disagree,
+from lateral.gallery.captures import (capture_of, capture_summary, compiled, fish_lacking_flanks, flanks_disagree,
                                       link_captures)
 from lateral.gallery.packing import pack_codes
 from lateral.gallery.store import Gallery, GalleryError
@@ -36,7 +36,7 @@ def test_fish_lacking_a_flank_and_a_pattern_without_its_group():
     gallery.add([{"fish_id": fish, "flank": flank, "source": f"/{i}", "sha256": str(i), "session": "s", "mode": "tent",
                   "added": "", "how": "enroll"} for i, (fish, flank) in enumerate(rows)],
                 pack_codes(np.zeros((4, 4), int), 4))
-    assert fish_lacking_flank(gallery, "right") == ["B"] and fish_lacking_flank(gallery, "left") == ["C"]
+    assert fish_lacking_flanks(gallery, ["right", "left"]) == {"right": {"B"}, "left": {"C"}}
     with pytest.raises(GalleryError, match=re.escape("--capture_pattern '(.+)_L' has no (?P<capture>...) group")):
         compiled("(.+)_L")
     with pytest.raises(GalleryError, match="is not a regular expression"):

@@ -137,7 +137,7 @@ class ReviewWorkspace:
         self._latest = {decision["photo"]: decision for decision in live}  # each photo's last decision in force
         self._suggestions = {decision["photo"]: decision["review"]["suggestion"] for decision in live
                              if "suggestion" in (decision.get("review") or {})}
-        self._odd, self._scores = {}, {}
+        self._odd, self._scores, self._lacking = {}, {}, {}
 
     def _check_same(self, gallery):
         if gallery.header["key"] != self.key_verifier or gallery.header["model"]["fingerprint"] != self.fingerprint:
@@ -153,6 +153,14 @@ class ReviewWorkspace:
     def entry(self, sha256):
         self.gallery()
         return self._by_sha.get(sha256)
+
+    def fish_lacking(self, flanks):
+        """``captures.fish_lacking_flanks`` of ``flanks``, computed once per flank and gallery revision."""
+        gallery = self.gallery()
+        missing = set(flanks) - set(self._lacking)
+        if missing:
+            self._lacking.update(fish_lacking_flanks(gallery, missing))
+        return {flank: self._lacking[flank] for flank in flanks}
 
     def entries_of(self, fish_id):
         self.gallery()
@@ -246,7 +254,7 @@ class ReviewWorkspace:
             {"fish_id": row["suggestion"]["fish_id"], "score": row["suggestion"]["score"]}]
             if row["suggestion"]["fish_id"] is not None else []} for row in rows]
         link_captures(results, [self.capture_ids[row["id"]] for row in rows],
-                      fish_lacking_flanks(self.gallery(), {row["flank"] for row in rows}))
+                      self.fish_lacking({row["flank"] for row in rows}))
         for row, result in zip(rows, results):
             row["capture"] = None if result["capture"] is None else {
                 "id": result["capture"], "decision": result["capture_decision"], "fish_id": result["capture_fish"],
