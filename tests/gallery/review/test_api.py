@@ -575,3 +575,21 @@ def test_the_queue_shows_each_captures_flank_vote_as_identify_decides_it(review_
     captured = {row["name"]: row["capture"] for row in client.get("/api/queue").get_json()["rows"]}
     assert [(captured[name]["decision"], captured[name]["fish_id"], captured[name]["flanks_disagree"])
             for name in members["fish_000"]] == [("match", "fish_004", False)] * 2
+
+
+def test_review_on_the_command_line_groups_the_photos_by_its_capture_pattern(review_setup, monkeypatch):
+    """`lateral gallery review --capture_pattern` reaches the page: the served workspace's capture of each photo is
+    the one the pattern names in its file name (worked out by hand from CAPTURES)."""
+    from lateral.gallery.__main__ import main
+
+    gallery_path, inputs, _ = review_setup
+    served = []
+    monkeypatch.setattr("lateral.gallery.review.serve.serve", lambda workspace, *where: served.append(workspace) or 0)
+    assert main(["review", "--gallery", str(gallery_path), "--input", *map(str, inputs), "--key", KEY,
+                 "--session", "session_2", "--threshold", str(THRESHOLDS[0]), "--review_threshold",
+                 str(THRESHOLDS[1]), "--capture_pattern", CAPTURES, "--no_browser"]) == 0
+    workspace, = served
+    captures = {queued.name: workspace.capture_ids[photo_id] for photo_id, queued in workspace.queue_photos.items()}
+    expected = {f"{fish}_session_2_0{i}.jpg": fish if i < 2 else None for fish in ("fish_000", "fish_007")
+                for i in range(4)}
+    assert captures == expected
