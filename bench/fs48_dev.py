@@ -45,7 +45,7 @@ from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation import metrics  # noqa: E402
 from lateral.evaluation.camera_norm import camera_normalise  # noqa: E402
 from lateral.evaluation.local_verification import VerifyOptions, local_features, verified_inliers  # noqa: E402
-from lateral.evaluation.per_fish import per_fish_rank1  # noqa: E402
+from lateral.evaluation.per_fish import fish_bootstrap_interval, per_fish_rank1  # noqa: E402
 from lateral.evaluation.protocol import comparable  # noqa: E402
 from lateral.evaluation.rerank import rerank_per_query  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
@@ -61,7 +61,6 @@ from matching_dev import cross_fitted  # noqa: E402
 QUICK = {"epochs": 1, "steps_per_epoch": 3}
 PROBE = {"epochs": 5, "steps_per_epoch": 300, "save_steps": 300}
 SIDE_CAMERAS = ("C1", "C3")  # C2 looks down on the fish (a dorsal view); C1 and C3 see the flanks
-BOOTSTRAP_ROUNDS = 1000
 
 
 def timed(label, action, times):
@@ -89,17 +88,6 @@ def per_query(similarity, fish_ids, allowed):
             for query, ranked, relevant in metrics.query_rankings(similarity, fish_ids, allowed)]
 
 
-def bootstrap_mean(values, query_fish, rounds=BOOTSTRAP_ROUNDS, seed=0):
-    """95% interval of a per-query mean, resampling fish with replacement (a fish drawn k times counts k times)."""
-    fish, index = np.unique(query_fish, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    draws = np.stack([np.bincount(rng.integers(0, fish.size, fish.size), minlength=fish.size)
-                      for _ in range(rounds)])
-    weights = draws[:, index].astype(np.float64)
-    means = (weights @ np.asarray(values, np.float64)) / weights.sum(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
-
-
 def figures_for(similarity, roi_set, cameras=None, rerank=False):
     """Identification and verification figures of one score matrix, cross-camera, optionally on some cameras;
     ``rerank``: identification on k-reciprocal re-ranked distances (verification stays on the plain scores)."""
@@ -118,8 +106,8 @@ def figures_for(similarity, roi_set, cameras=None, rerank=False):
     scores = similarity[first, second]
     eer, _ = metrics.equal_error_rate(scores[genuine], scores[~genuine])
     return {
-        "rank1": float(hits.mean()), "rank1_95": bootstrap_mean(hits, query_fish),
-        "map": float(aps.mean()), "map_95": bootstrap_mean(aps, query_fish),
+        "rank1": float(hits.mean()), "rank1_95": fish_bootstrap_interval(hits, query_fish),
+        "map": float(aps.mean()), "map_95": fish_bootstrap_interval(aps, query_fish),
         "eer": float(eer), "auc": float(metrics.area_under_roc(scores[genuine], scores[~genuine])),
         "queries": queries, "per_fish": per_fish,
     }
@@ -201,7 +189,7 @@ def compare(work, first, second, measure="cosine", cameras="all"):
           f"{len(shared)} paired queries):")
     for key, label in (("hit", "rank-1"), ("ap", "mAP")):
         difference = np.array([float(by_index[1][i][key]) - float(by_index[0][i][key]) for i in shared])
-        low, high = bootstrap_mean(difference, query_fish)
+        low, high = fish_bootstrap_interval(difference, query_fish)
         verdict = "a real difference" if low > 0 or high < 0 else "inside the noise"
         print(f"  {label}: {difference.mean():+.3f} [{low:+.3f}, {high:+.3f}]  {verdict}")
 

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from day_one_gallery import held_out  # noqa: E402
-from fs48_dev import bootstrap_mean  # noqa: E402
+from lateral.evaluation.per_fish import fish_bootstrap_interval  # noqa: E402
 
 from lateral.gallery import commands, imagenet  # noqa: E402
 from lateral.gallery.fpir_thresholds import fpir_thresholds  # noqa: E402
@@ -106,7 +106,7 @@ def main():
 
 def shown(values, individuals):
     """The share of ``values`` and its 95% bootstrap interval over ``individuals``."""
-    low, high = bootstrap_mean(values, individuals)
+    low, high = fish_bootstrap_interval(values, individuals)
     return f"{np.mean(values):.3f} [{low:.3f}, {high:.3f}]"
 
 

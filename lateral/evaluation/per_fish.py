@@ -41,3 +41,33 @@ def per_fish_markdown(tables):
             lines.append(f"| {fish} | {row.queries} | {row.rank1:.3f} | {confused} |")
         sections.append("\n".join(lines))
     return "## Per fish (rank-1)\n\n" + "\n\n".join(sections)
+
+
+def fish_bootstrap_interval(values, query_fish, rounds=1000, seed=0):
+    """95% interval of the mean of per-query ``values``, resampling fish with replacement (a fish drawn k times
+    counts its queries k times): the queries of one fish are not independent, its fish is the unit of chance."""
+    fish, index = np.unique(np.asarray(query_fish), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    draws = np.stack([np.bincount(rng.integers(0, fish.size, fish.size), minlength=fish.size)
+                      for _ in range(rounds)])
+    weights = draws[:, index].astype(np.float64)
+    means = (weights @ np.asarray(values, np.float64)) / weights.sum(axis=1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
+def paired_rank1_differences(first, second):
+    """Per-query rank-1 differences (second - first) and each query's fish, from two reports' per-fish tables
+    (``metrics.json``'s ``per_fish``: {fish: {"rank1", "queries", ...}}) of the same queries. Only each fish's
+    count of hits is known, so a fish's differences are its net gain spread over its first queries: the mean, and
+    every fish-resampled mean, is exactly that of the true per-query differences."""
+    if set(first) != set(second):
+        raise ValueError(f"the two reports have different fish: {sorted(set(first) ^ set(second))}")
+    values, query_fish = [], []
+    for fish in sorted(first):
+        queries = first[fish]["queries"]
+        if second[fish]["queries"] != queries:
+            raise ValueError(f"fish {fish}: {queries} queries in one report, {second[fish]['queries']} in the other")
+        gain = round(second[fish]["rank1"] * queries) - round(first[fish]["rank1"] * queries)
+        values += [np.sign(gain)] * abs(gain) + [0] * (queries - abs(gain))
+        query_fish += [fish] * queries
+    return np.asarray(values, np.float64), np.asarray(query_fish)
