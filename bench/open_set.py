@@ -21,6 +21,10 @@ set (the training fish: real, but seen by the model) become the distractors, bes
 of the held-out fish and searching with the others; with few held-out fish (FS48's 8) one split's realised FPIR
 rests on 4 never-enrolled fish and its threshold on 4 calibrating ones. The summary pools the K splits' non-mated
 searches (false positives over searches) for each N and target.
+
+``--leave_one_out``: one split per held-out fish, that fish never enrolled and every other one enrolled and
+calibrating (``lateral.evaluation.open_set.leave_one_fish_out``), pooled the same way: the closest a held-out test
+comes to the gallery's own calibration, which ``test_iom.py`` makes from every held-out fish.
 """
 
 import argparse
@@ -38,7 +42,7 @@ from lateral.data.prepare import prepare  # noqa: E402
 from lateral.data.records import RoiSet  # noqa: E402
 from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation.open_set import (FPIR_TARGETS, GALLERY_SIZES, evaluate_open_set,  # noqa: E402
-                                         pooled_realised_fpir)
+                                         leave_one_fish_out, pooled_realised_fpir)
 from lateral.evaluation.protocol import comparable  # noqa: E402
 from lateral.evaluation.plots import open_set_figure  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
@@ -128,6 +132,8 @@ def main():
     parser.add_argument("--splits", type=int, default=1, help="seeded enrolled/never-enrolled splits, pooled")
     parser.add_argument("--enrolled_share", type=float, default=0.5,
                         help="share of the test fish enrolled and calibrating in each split")
+    parser.add_argument("--leave_one_out", action="store_true",
+                        help="one split per test fish, that fish never enrolled, the others calibrating (pooled)")
     args = parser.parse_args()
     started = time.perf_counter()
     config = read_config(args.run)
@@ -172,12 +178,16 @@ def main():
         own = templates[measure.representation]
         similarity = measure.scores(own, own)
         distractor_similarity = measure.scores(own, distractor_templates[measure.representation])
-        per_split = [evaluate_open_set(similarity, roi_set.fish_ids, allowed, distractor_similarity,
-                                       distractor_set.fish_ids, distractor_allowed, GALLERY_SIZES, args.bootstrap,
-                                       seed, args.enrolled_share)
-                     for seed in range(args.splits)]
+        if args.leave_one_out:
+            per_split = leave_one_fish_out(similarity, roi_set.fish_ids, allowed, distractor_similarity,
+                                           distractor_set.fish_ids, distractor_allowed, GALLERY_SIZES)
+        else:
+            per_split = [evaluate_open_set(similarity, roi_set.fish_ids, allowed, distractor_similarity,
+                                           distractor_set.fish_ids, distractor_allowed, GALLERY_SIZES,
+                                           args.bootstrap, seed, args.enrolled_share)
+                         for seed in range(args.splits)]
         results[name] = {"open_set": per_split[0]}
-        met += print_figures(name, per_split[0]) if args.splits == 1 else print_pooled(name, per_split)
+        met += print_figures(name, per_split[0]) if len(per_split) == 1 else print_pooled(name, per_split)
     if args.plot:
         open_set_figure(results).savefig(Path(args.plot) / "open_set.png", dpi=100, bbox_inches="tight")
     print(f"\nrealised FPIR within a factor of 2 of the target: {sum(met)} of {len(met)} rows; "

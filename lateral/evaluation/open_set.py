@@ -89,14 +89,21 @@ class OpenSetSplit:
     non_mated: np.ndarray  # every photo of the never-enrolled fish
 
 
-def split_fish(fish_ids, seed=0, enrolled_share=0.5):
+def split_fish(fish_ids, seed=0, enrolled_share=0.5, never_enrolled=None):
     """Half the fish (rounded up) enrolled, the rest never enrolled; an enrolled fish's photos split in half
-    (rounded up, at least one) into templates and searches. Seeded: the same split every run."""
+    (rounded up, at least one) into templates and searches. Seeded: the same split every run. ``never_enrolled``
+    (fish names) chooses the never-enrolled fish instead of ``enrolled_share``: every other fish is enrolled."""
     fish_ids = np.asarray(fish_ids)
     rng = np.random.default_rng(seed)
     fish = rng.permutation(np.unique(fish_ids))
-    enrolled = np.sort(fish[: int(np.ceil(enrolled_share * fish.size))])
-    never = np.sort(fish[enrolled.size:])
+    if never_enrolled is None:
+        enrolled = np.sort(fish[: int(np.ceil(enrolled_share * fish.size))])
+    else:
+        unknown = sorted(set(map(str, never_enrolled)) - set(map(str, fish)))
+        if unknown:
+            raise ValueError(f"never_enrolled names fish not evaluated: {', '.join(unknown)}")
+        enrolled = np.sort(fish[~np.isin(fish.astype(str), [str(name) for name in never_enrolled])])
+    never = np.sort(fish[~np.isin(fish, enrolled)])
     gallery, mated = [], []
     for name in enrolled:
         photos = rng.permutation(np.flatnonzero(fish_ids == name))
@@ -201,12 +208,13 @@ def _bootstrap(rates, mated_fish, non_mated_fish, rounds, seed):
 
 def evaluate_open_set(similarity, fish_ids, allowed, distractor_similarity=None, distractor_fish=None,
                       distractor_allowed=None, sizes=GALLERY_SIZES, bootstrap_rounds=200, seed=0,
-                      enrolled_share=0.5):
+                      enrolled_share=0.5, never_enrolled=None):
     """The open-set figures of one measure on the evaluated photos ([n, n] ``similarity`` and ``allowed``),
     with optional distractor fish ([n, k] scores against their k photos, ``distractor_fish`` [k]);
-    ``enrolled_share`` of the fish (rounded up) enrolled and calibrating, the others never enrolled."""
+    ``enrolled_share`` of the fish (rounded up) enrolled and calibrating, the others never enrolled (or the fish
+    named by ``never_enrolled`` never enrolled, every other fish enrolled: ``leave_one_fish_out``)."""
     fish_ids = np.asarray(fish_ids)
-    split = split_fish(fish_ids, seed, enrolled_share)
+    split = split_fish(fish_ids, seed, enrolled_share, never_enrolled)
     searches = np.concatenate([split.gallery, split.mated, split.non_mated])
     names, best = best_per_fish(similarity[np.ix_(searches, split.gallery)], fish_ids[split.gallery],
                                 np.asarray(allowed)[np.ix_(searches, split.gallery)])
@@ -250,6 +258,16 @@ def pooled_realised_fpir(per_split, targets=FPIR_TARGETS):
         for entry in by_target.values():
             entry["pooled"] = entry.pop("false_positives") / entry["non_mated_searches"]
     return pooled
+
+
+def leave_one_fish_out(similarity, fish_ids, allowed, distractor_similarity=None, distractor_fish=None,
+                       distractor_allowed=None, sizes=GALLERY_SIZES, bootstrap_rounds=0):
+    """``evaluate_open_set`` once per fish with that fish never enrolled and every other fish enrolled and
+    calibrating (split seed: the fish's place in sorted order): the closest a held-out test comes to a gallery
+    calibrated on all its model's held-out fish. Pool the results with ``pooled_realised_fpir``."""
+    return [evaluate_open_set(similarity, fish_ids, allowed, distractor_similarity, distractor_fish,
+                              distractor_allowed, sizes, bootstrap_rounds, seed, never_enrolled=[fish])
+            for seed, fish in enumerate(np.unique(np.asarray(fish_ids)))]
 
 
 def evaluate_open_set_and_splits(similarity, fish_ids, allowed, distractor_similarity=None, distractor_fish=None,

@@ -11,6 +11,7 @@ from lateral.evaluation.open_set import (
     evaluate_open_set_and_splits,
     fnir_at,
     fpir_at,
+    leave_one_fish_out,
     pooled_realised_fpir,
     search_outcomes,
     split_fish,
@@ -170,6 +171,27 @@ def test_an_enrolled_share_of_three_quarters_calibrates_on_six_of_eight_fish():
     assert (figures["enrolled_fish"], figures["never_enrolled_fish"]) == (6, 2)
     assert figures["calibration_scores"] == 24 * 5
     assert figures["by_gallery_size"]["6"]["non_mated_searches"] == 8
+
+
+def test_leaving_one_fish_out_calibrates_on_every_other_fish_once_per_fish():
+    """4 fish of 3 photos: each fish in turn is never enrolled (its 3 photos the non-mated searches of a gallery of
+    the other 3), and the calibration is the 9 photos of the 3 enrolled fish, each against the 2 other enrolled
+    fish: 18 scores. Fish f2's photos score 0.9 against f0's templates, every other pair 0.1, so f2 is wrongly
+    matched (at any threshold the enrolled fish's 0.1 calibration scores give) exactly when f0 is enrolled and f2
+    is not: in the 3 splits that leave out f2 only, never in the others."""
+    fish_ids = np.repeat(["f0", "f1", "f2", "f3"], 3)
+    similarity = np.full((12, 12), 0.1)
+    similarity[6:9, 0:3] = 0.9
+    per_split = leave_one_fish_out(similarity, fish_ids, ~np.eye(12, dtype=bool), sizes=(3,))
+    assert [split["never_enrolled_fish"] for split in per_split] == [1] * 4
+    assert all(split["enrolled_fish"] == 3 and split["calibration_scores"] == 18 for split in per_split)
+    searches = [split["by_gallery_size"]["3"]["non_mated_searches"] for split in per_split]
+    assert searches == [3] * 4
+    rates = [split["by_gallery_size"]["3"]["realised_fpir_0.01"] for split in per_split]
+    assert rates == [0.0, 0.0, 1.0, 0.0]  # f2 left out: all 3 of its searches match f0
+    assert pooled_realised_fpir(per_split)["3"]["0.01"]["pooled"] == pytest.approx(3 / 12)
+    with pytest.raises(ValueError, match="never_enrolled names fish not evaluated: f9"):
+        evaluate_open_set(similarity, fish_ids, ~np.eye(12, dtype=bool), sizes=(3,), never_enrolled=["f9"])
 
 
 def test_the_realised_fpir_pooled_over_splits_is_their_false_positives_over_their_searches():
