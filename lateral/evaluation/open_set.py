@@ -273,7 +273,8 @@ def leave_one_fish_out(similarity, fish_ids, allowed, distractor_similarity=None
 def evaluate_open_set_and_splits(similarity, fish_ids, allowed, distractor_similarity=None, distractor_fish=None,
                                  distractor_allowed=None, bootstrap_rounds=200, enrolled_share=0.5):
     """``evaluate_open_set``'s figures on split 0; with fewer than FEW_FISH held-out fish also the realised FPIR
-    pooled over POOLED_SPLITS seeded splits (``pooled_over_splits``; the other splits without intervals)."""
+    pooled over POOLED_SPLITS seeded splits (``pooled_over_splits``; the other splits without intervals) and
+    pooled over leaving each fish out in turn (``pooled_leaving_one_out``: the gallery's own case, below)."""
     def split(seed, rounds):
         return evaluate_open_set(similarity, fish_ids, allowed, distractor_similarity, distractor_fish,
                                  distractor_allowed, bootstrap_rounds=rounds, seed=seed, enrolled_share=enrolled_share)
@@ -282,4 +283,6 @@ def evaluate_open_set_and_splits(similarity, fish_ids, allowed, distractor_simil
     if np.unique(np.asarray(fish_ids)).size < FEW_FISH:
         figures["pooled_over_splits"] = pooled_realised_fpir(
             [figures, *(split(seed, 0) for seed in range(1, POOLED_SPLITS))])
+        figures["pooled_leaving_one_out"] = pooled_realised_fpir(leave_one_fish_out(
+            similarity, fish_ids, allowed, distractor_similarity, distractor_fish, distractor_allowed))
     return figures

@@ -218,7 +218,7 @@ def test_few_held_out_fish_also_get_the_realised_fpir_pooled_over_seeded_splits(
     allowed = ~np.eye(fish * 4, dtype=bool)
     figures = evaluate_open_set_and_splits(similarity, fish_ids, allowed, bootstrap_rounds=5)
     if fish >= FEW_FISH:
-        assert "pooled_over_splits" not in figures
+        assert "pooled_over_splits" not in figures and "pooled_leaving_one_out" not in figures
         return
     size = str(int(np.ceil(fish / 2)))
     rows = [evaluate_open_set(similarity, fish_ids, allowed, sizes=(10,), bootstrap_rounds=0,
@@ -229,6 +229,17 @@ def test_few_held_out_fish_also_get_the_realised_fpir_pooled_over_seeded_splits(
         entry = figures["pooled_over_splits"][size][target]
         assert entry["per_split"] == pytest.approx(rates.tolist())
         assert entry["pooled"] == pytest.approx((rates * searches).sum() / searches.sum())
+    # And each fish left out in turn (its 4 photos the non-mated searches of a gallery of the other fish - 1):
+    # pooled, the false positives of all fish over their 4 * fish searches.
+    left_out = str(fish - 1)
+    rows = [evaluate_open_set(similarity, fish_ids, allowed, sizes=(10,), bootstrap_rounds=0, seed=seed,
+                              never_enrolled=[f"f{seed}"])["by_gallery_size"][left_out] for seed in range(fish)]
+    assert [row["non_mated_searches"] for row in rows] == [4] * fish
+    for target in ("0.01", "0.1"):
+        rates = np.array([row[f"realised_fpir_{target}"] for row in rows])
+        entry = figures["pooled_leaving_one_out"][left_out][target]
+        assert entry["per_split"] == pytest.approx(rates.tolist())
+        assert entry["pooled"] == pytest.approx(rates.mean())
 
 
 def test_the_enrolled_share_holds_in_every_pooled_split():
@@ -245,3 +256,22 @@ def test_the_enrolled_share_holds_in_every_pooled_split():
                                   enrolled_share=0.75)["by_gallery_size"]["6"]["realised_fpir_0.01"]
                 for seed in range(POOLED_SPLITS)]
     assert entry["per_split"] == pytest.approx(expected)
+
+
+def test_the_report_shows_both_poolings_with_their_range():
+    """The report's tables under a measure's open-set figures: pooled over seeded splits, then leaving one fish
+    out; each row the pooled value with the range over the splits, from a hand-made figures dict."""
+    from lateral.evaluation.report import open_set_markdown
+
+    def pooled(per_split, value, searches):
+        return {"7": {target: {"pooled": value, "per_split": per_split, "non_mated_searches": searches}
+                      for target in ("0.01", "0.1")}}
+
+    figures = {"enrolled_fish": 4, "gallery_templates": 8, "never_enrolled_fish": 4, "distractor_fish": 0,
+               "calibration_scores": 12, "seed": 0, "by_gallery_size": {},
+               "pooled_over_splits": pooled([0.0, 0.25], 0.125, 40),
+               "pooled_leaving_one_out": pooled([0.0, 0.5, 0.0], 0.167, 12)}
+    text = open_set_markdown({"cosine": {"open_set": figures}})
+    seeded, leaving = text.index("pooled over 2 seeded splits"), text.index("Leaving one fish out: each of the 3")
+    assert seeded < text.index("| 7 | 0.125 [0.000, 0.250] | 0.125 [0.000, 0.250] | 40 |") < leaving
+    assert leaving < text.index("| 7 | 0.167 [0.000, 0.500] | 0.167 [0.000, 0.500] | 12 |")
