@@ -21,7 +21,8 @@ import numpy as np
 from lateral.data.records import DatasetError
 from lateral.data.split import keep_fish
 from lateral.evaluation.camera_norm import camera_normalise
-from lateral.evaluation.local_verification import check_calibrations, fit_calibrations, local_features, verified_inliers
+from lateral.evaluation.local_verification import (calibration_reliability, check_calibrations, fit_calibrations,
+                                                   local_features, verified_inliers)
 from lateral.evaluation.open_set import evaluate_open_set_and_splits
 from lateral.evaluation.per_fish import per_fish_markdown, per_fish_rank1
 from lateral.evaluation.protocol import EvaluationError, comparable, require_both_kinds, verification_pairs
@@ -140,6 +141,9 @@ def evaluate_run(run_folder, test_dataset, out_dir, measures=None, cross_session
                                                                 first, second, genuine, calibration_files, out_dir)
         else:
             calibrations = [Calibration.load(path) for path in calibration_files]
+            calibration_report = calibration_reliability(calibrations, calibration_files, similarities[measures[0]],
+                                                         local, roi_set.fish_ids, first, second, genuine, out_dir,
+                                                         "on these pairs")
         similarities[f"{measures[0]}+{verify.matcher}"] = fuse_calibrated(similarities[measures[0]], local, calibrations)
     for name, similarity in similarities.items():
         ranking_scores = similarity

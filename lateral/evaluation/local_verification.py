@@ -19,7 +19,7 @@ from lateral.evaluation.protocol import EvaluationError
 from lateral.matching.cache import FeatureCache, image_features
 from lateral.matching.calibration import (Calibration, CalibrationError, expected_calibration_error,
                                           pair_calibration_paths, plot_reliability, shipped_path)
-from lateral.matching.fusion import DEFAULT_BUDGET, shortlist, verify_shortlist
+from lateral.matching.fusion import DEFAULT_BUDGET, fuse, shortlist, verify_shortlist
 from lateral.matching.local_features import MATCHERS
 from lateral.matching.roi import DEFAULT_LONG_SIDE
 from lateral.matching.verify import local_score
@@ -88,21 +88,36 @@ def verified_inliers(similarity, allowed, features, options):
 
 def fit_calibrations(similarity, local, fish_ids, first, second, genuine, paths, out_dir):
     """Fit and save both calibrations (the global one on every verification pair, the local one on the
-    verified pairs: the only ones it is applied to); returns Markdown with each one's ECE and writes
-    reliability plots to ``out_dir``."""
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    verified pairs: the only ones it is applied to); returns them and ``calibration_reliability``'s Markdown
+    (in-sample: on the pairs they were fitted on)."""
     verified = ~np.isnan(local)
     same_fish = np.asarray(fish_ids)[:, None] == np.asarray(fish_ids)[None, :]
     global_path, local_path = paths
     fitted = [Calibration.fit(global_path.stem, similarity[first, second], genuine),
               Calibration.fit(local_path.stem, local[verified], same_fish[verified])]
-    lines = ["| calibration | pairs | ECE (on its own pairs) |", "|---|---|---|"]
-    for calibration, path, values, labels in zip(fitted, paths, (similarity[first, second], local[verified]),
-                                                 (genuine, same_fish[verified])):
+    for calibration, path in zip(fitted, paths):
         calibration.save(path)
-        probabilities = calibration(values)
-        plot_reliability(Path(out_dir) / f"reliability_{calibration.score}.png", probabilities, labels,
-                         calibration.score)
-        lines.append(f"| {calibration.score} ({path}) | {labels.size} | "
-                     f"{expected_calibration_error(probabilities, labels):.4f} |")
-    return fitted, "\n".join(lines)
+    return fitted, calibration_reliability(fitted, paths, similarity, local, fish_ids, first, second, genuine,
+                                           out_dir, "on its own pairs")
+
+
+def calibration_reliability(calibrations, paths, similarity, local, fish_ids, first, second, genuine, out_dir,
+                            pairs_are):
+    """Markdown with the ECE of each calibration, and of the fused score, on this test set's pairs (the global one
+    on every verification pair, the local one and the fused score on the verified pairs); writes a reliability plot
+    of each to ``out_dir``. Evaluated on fish the calibrations were not fitted on, this is their held-out ECE."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    verified = ~np.isnan(local)
+    same_fish = np.asarray(fish_ids)[:, None] == np.asarray(fish_ids)[None, :]
+    global_calibration, local_calibration = calibrations
+    fused = fuse(global_calibration(similarity[verified]), local_calibration(local[verified]))
+    rows = [(global_calibration.score, paths[0], global_calibration(similarity[first, second]), genuine),
+            (local_calibration.score, paths[1], local_calibration(local[verified]), same_fish[verified]),
+            (f"fused ({global_calibration.score} + {local_calibration.score})", None, fused, same_fish[verified])]
+    lines = [f"| calibration | pairs | ECE ({pairs_are}) |", "|---|---|---|"]
+    for index, (name, path, probabilities, labels) in enumerate(rows):
+        plot_name = "fused" if path is None else calibrations[index].score
+        plot_reliability(Path(out_dir) / f"reliability_{plot_name}.png", probabilities, labels, name)
+        where = "" if path is None else f" ({path})"
+        lines.append(f"| {name}{where} | {labels.size} | {expected_calibration_error(probabilities, labels):.4f} |")
+    return "\n".join(lines)

@@ -36,6 +36,11 @@ def test_verification_fits_calibrations_once_then_reports_global_and_fused_figur
                                  verify=VerifyOptions("orb", 3, photos))
     assert reused["cosine+orb"]["rank1"] == fitted["cosine+orb"]["rank1"]
     assert "orb verification of the top 3" in table and "frozen ImageNet features" in table
+    # Read, not fitted: the calibrations' ECE on these pairs, the fused score's too, with reliability plots.
+    report = (tmp_path / "d" / "report.md").read_text()
+    assert "| calibration | pairs | ECE (on these pairs) |" in report
+    assert "| fused (imagenet_cosine + imagenet_orb) |" in report
+    assert (tmp_path / "d" / "reliability_fused.png").stat().st_size > 0
 
 
 def test_a_wrong_photo_folder_is_named(prepared_synthetic, tmp_path):
