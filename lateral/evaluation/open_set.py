@@ -110,7 +110,7 @@ def split_fish(fish_ids, seed=0, enrolled_share=0.5, never_enrolled=None):
         keep = int(np.ceil(photos.size / 2))
         gallery.extend(photos[:keep])
         mated.extend(photos[keep:])
-    return OpenSetSplit(enrolled, never, np.sort(gallery), np.sort(mated),
+    return OpenSetSplit(enrolled, never, np.sort(np.asarray(gallery, int)), np.sort(np.asarray(mated, int)),
                         np.flatnonzero(np.isin(fish_ids, never)))
 
 

@@ -106,9 +106,9 @@ def open_set_markdown(results):
             lines.append(f"| {size} | {_cell(row, 'fnir_at_fpir_0.01')} | {_cell(row, 'fnir_at_fpir_0.1')} | "
                          f"{thresholds[0]} | {_cell(row, 'realised_fpir_0.01')} | {thresholds[1]} | "
                          f"{_cell(row, 'realised_fpir_0.1')} | {row['mated_searches']}, {row['non_mated_searches']} |")
-        if "pooled_over_splits" in open_set:
+        if open_set.get("pooled_over_splits"):  # empty when no split had both kinds of search
             lines += _pooled_lines(open_set["pooled_over_splits"])
-        if "pooled_leaving_one_out" in open_set:
+        if open_set.get("pooled_leaving_one_out"):
             lines += _pooled_lines(open_set["pooled_leaving_one_out"], leaving_one_out=True)
         sections.append("\n".join(lines))
     return "## Open-set identification (NIST FRVT 1:N, rank 1)\n\n" + "\n\n".join(sections)

@@ -275,3 +275,16 @@ def test_the_report_shows_both_poolings_with_their_range():
     seeded, leaving = text.index("pooled over 2 seeded splits"), text.index("Leaving one fish out: each of the 3")
     assert seeded < text.index("| 7 | 0.125 [0.000, 0.250] | 0.125 [0.000, 0.250] | 40 |") < leaving
     assert leaving < text.index("| 7 | 0.167 [0.000, 0.500] | 0.167 [0.000, 0.500] | 12 |")
+
+
+def test_fish_of_one_photo_each_give_notes_not_an_error():
+    """Enrolled fish with one photo each keep it as their template, so a split has no mated search: its figures
+    are a note, and no split can be pooled (the empty list of mated photos was a float array, an IndexError)."""
+    fish_ids = np.array(["a", "b", "c"])
+    figures = evaluate_open_set_and_splits(np.random.default_rng(6).uniform(0, 1, (3, 3)), fish_ids,
+                                           ~np.eye(3, dtype=bool), bootstrap_rounds=5)
+    assert figures["by_gallery_size"]["2"]["note"] == "no mated or no non-mated search"
+    assert figures["pooled_over_splits"] == {} and figures["pooled_leaving_one_out"] == {}
+    from lateral.evaluation.report import open_set_markdown
+
+    assert "pooled" not in open_set_markdown({"cosine": {"open_set": figures}})
