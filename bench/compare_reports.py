@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lateral.evaluation.per_fish import fish_bootstrap_interval, paired_rank1_differences
+from lateral.evaluation.per_fish import fish_bootstrap_interval, noise_verdict, paired_rank1_differences
 
 
 def measures_of(report):
@@ -45,7 +45,7 @@ def main(argv=None):
         except ValueError as error:
             raise SystemExit(f"{measure}: not the same queries ({error})")
         low, high = fish_bootstrap_interval(values, query_fish, args.rounds)
-        verdict = "a real difference" if low > 0 or high < 0 else "inside the noise"
+        verdict = noise_verdict((low, high))
         print(f"| {measure} | {values.size} | {first[measure]['rank1']:.3f} | {second[measure]['rank1']:.3f} | "
               f"{np.mean(values):+.3f} [{low:+.3f}, {high:+.3f}] | {verdict} |")
     return 0

@@ -45,7 +45,7 @@ from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation import metrics  # noqa: E402
 from lateral.evaluation.camera_norm import camera_normalise  # noqa: E402
 from lateral.evaluation.local_verification import VerifyOptions, local_features, verified_inliers  # noqa: E402
-from lateral.evaluation.per_fish import fish_bootstrap_interval, per_fish_rank1  # noqa: E402
+from lateral.evaluation.per_fish import fish_bootstrap_interval, noise_verdict, per_fish_rank1  # noqa: E402
 from lateral.evaluation.protocol import comparable  # noqa: E402
 from lateral.evaluation.rerank import rerank_per_query  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
@@ -190,7 +190,7 @@ def compare(work, first, second, measure="cosine", cameras="all"):
     for key, label in (("hit", "rank-1"), ("ap", "mAP")):
         difference = np.array([float(by_index[1][i][key]) - float(by_index[0][i][key]) for i in shared])
         low, high = fish_bootstrap_interval(difference, query_fish)
-        verdict = "a real difference" if low > 0 or high < 0 else "inside the noise"
+        verdict = noise_verdict((low, high))
         print(f"  {label}: {difference.mean():+.3f} [{low:+.3f}, {high:+.3f}]  {verdict}")
 
 

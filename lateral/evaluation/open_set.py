@@ -99,11 +99,11 @@ def split_fish(fish_ids, seed=0, enrolled_share=0.5, never_enrolled=None):
     if never_enrolled is None:
         enrolled = np.sort(fish[: int(np.ceil(enrolled_share * fish.size))])
     else:
-        unknown = sorted(set(map(str, never_enrolled)) - set(map(str, fish)))
-        if unknown:
-            raise ValueError(f"never_enrolled names fish not evaluated: {', '.join(unknown)}")
-        enrolled = np.sort(fish[~np.isin(fish.astype(str), [str(name) for name in never_enrolled])])
-    never = np.sort(fish[~np.isin(fish, enrolled)])
+        unknown = np.setdiff1d(never_enrolled, fish)
+        if unknown.size:
+            raise ValueError(f"never_enrolled names fish not evaluated: {', '.join(map(str, unknown))}")
+        enrolled = np.setdiff1d(fish, never_enrolled)  # sorted
+    never = np.setdiff1d(fish, enrolled)
     gallery, mated = [], []
     for name in enrolled:
         photos = rng.permutation(np.flatnonzero(fish_ids == name))

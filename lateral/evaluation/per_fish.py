@@ -55,6 +55,13 @@ def fish_bootstrap_interval(values, query_fish, rounds=1000, seed=0):
     return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
+def noise_verdict(interval):
+    """How to read a difference's 95% ``interval``: "a real difference" when it excludes 0, else "inside the
+    noise"."""
+    low, high = interval
+    return "a real difference" if low > 0 or high < 0 else "inside the noise"
+
+
 def paired_rank1_differences(first, second):
     """Per-query rank-1 differences (second - first) and each query's fish, from two reports' per-fish tables
     (``metrics.json``'s ``per_fish``: {fish: {"rank1", "queries", ...}}) of the same queries. Only each fish's
