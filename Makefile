@@ -20,15 +20,13 @@ WORKERS ?= 2
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile tests
 
-# The tests whose numbers come from TensorFlow's float kernels (training, models, losses, evaluation, the gallery's
-# encodings), again with oneDNN off, as a CPU without AVX-512 runs them: CI runs this after `make test`. Left out
-# for time: the engine's and the multi-worker tests compare runs with each other on the same kernels, not with
-# fixed numbers (`TF_ENABLE_ONEDNN_OPTS=0 make test` runs everything).
-NUMERIC_TESTS := tests/training tests/models tests/losses tests/evaluation tests/test_runs.py \
-	tests/gallery/test_commands.py tests/gallery/test_keys.py tests/gallery/test_fpir_thresholds.py
+# The tests whose numbers come from TensorFlow's float kernels and meet a reference (marked `kernels`: the models,
+# losses and evaluation reports against their formulas, stage two's codes, the gallery's encodings, its FPIR
+# thresholds and recalibration), again with oneDNN off, as a CPU without AVX-512 runs them: CI runs this after
+# `make test`. The other tests compare a run with another run on the same kernels, or check behaviour rather than
+# numbers; `TF_ENABLE_ONEDNN_OPTS=0 make test` runs everything.
 test-onednn-off: $(INSTALLED)
-	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile $(NUMERIC_TESTS) \
-		--ignore=tests/training/test_multi_worker.py --ignore=tests/training/test_engine.py
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile -m kernels tests
 
 # Both entry scripts with --smoke (the demo's configs shrunk by config.smoke: one epoch of two steps) on a few
 # synthetic photos in a fresh folder, each within a minute: CI runs this after `make test`.

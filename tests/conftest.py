@@ -1,4 +1,6 @@
-"""Shared fixtures: a small prepared synthetic dataset, and tiny stage-one and stage-two runs on it."""
+"""Shared fixtures: a small prepared synthetic dataset, and tiny stage-one and stage-two runs on it; and the
+``kernels`` mark (numbers from TensorFlow's float kernels against a reference: ``make test-onednn-off`` runs them
+again with oneDNN off) on every test of KERNEL_TEST_FILES, beside the single tests marked where they are."""
 
 import keras
 import pytest
@@ -9,6 +11,14 @@ from lateral.data.prepare import prepare
 from tests.training.tiny import run, stage_two_config, tiny_config, train
 
 TINY_ROI = (32, 64)
+KERNEL_TEST_FILES = ("tests/models/", "tests/losses/", "tests/evaluation/test_evaluate.py",
+                     "tests/evaluation/test_test_time.py", "tests/training/test_arcface_schedule.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(KERNEL_TEST_FILES):
+            item.add_marker(pytest.mark.kernels)
 
 
 @pytest.fixture(scope="session")

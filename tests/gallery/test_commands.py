@@ -52,6 +52,7 @@ def gallery_codes_by_source(gallery, root):
     return {str(Path(e["source"]).relative_to(root)): c for e, c in zip(gallery.entries, codes)}
 
 
+@pytest.mark.kernels
 def test_enrol_matches_the_prepared_rois_and_is_idempotent(photos, model_folder, reference_codes):
     gallery_path = photos / "pond.lgal"
     summary = commands.enroll(gallery_path, photos / "known", model=model_folder)
@@ -69,6 +70,7 @@ def test_enrol_matches_the_prepared_rois_and_is_idempotent(photos, model_folder,
     assert gallery_path.read_bytes() == before
 
 
+@pytest.mark.kernels
 def test_identify_finds_enrolled_photos_and_scores_unknown_fish_as_expected(photos, model_folder, reference_codes):
     gallery_path = photos / "pond.lgal"
     commands.enroll(gallery_path, photos / "known", model=model_folder)
@@ -313,6 +315,7 @@ def test_a_cli_session(photos, model_folder, capsys):
     assert "skipped" in capsys.readouterr().out
 
 
+@pytest.mark.kernels
 def test_a_flip_tta_gallery_makes_a_photo_and_its_mirror_image_one_template(photos, model_folder):
     """With flip test-time augmentation a template averages a photo with its mirror, so the mirror image
     (made here with NumPy) gets the same embedding; the choice is recorded and identify follows it."""

@@ -45,6 +45,7 @@ def expected_decision(result):
     return "new" if scores[0] < result["review_threshold"] else "review"
 
 
+@pytest.mark.kernels
 def test_identify_without_a_threshold_flag_decides_at_fpir_001_for_the_fish_searched(prepared_synthetic,
                                                                                       model_copy, tmp_path):
     raw = prepared_synthetic.parent / "raw"

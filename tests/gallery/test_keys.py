@@ -48,6 +48,7 @@ def test_a_passphrase_gives_a_fixed_permutation():
     assert keyed_permutation(seed, 16).tolist() == [10, 2, 13, 7, 9, 12, 11, 4, 6, 1, 0, 8, 15, 3, 5, 14]
 
 
+@pytest.mark.kernels
 def test_a_version_1_gallery_is_converted_and_still_identifies_its_own_photos(iom_run, prepared_synthetic, tmp_path):
     """A keyed gallery written as lateral wrote it before format 2 (NumPy's permutation), opened by today's code."""
     model = iom_run[0] / "checkpoints" / "tiny_iom"

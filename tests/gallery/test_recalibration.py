@@ -117,6 +117,7 @@ def cross_fitted_reference(gallery_path):
     return fish, fused, compared
 
 
+@pytest.mark.kernels
 def test_the_calibrations_are_scikit_learns_isotonic_fits_of_the_gallerys_own_pairs(recalibrated):
     _, _, gallery_path, summary = recalibrated
     fish, similarity, compared, inliers = reference(gallery_path)
@@ -136,6 +137,7 @@ def test_the_calibrations_are_scikit_learns_isotonic_fits_of_the_gallerys_own_pa
     assert (header["fish"], header["photos"]) == (len(counted), len(fish)) and len(counted) >= MIN_CALIBRATION_FISH
 
 
+@pytest.mark.kernels
 def test_the_impostor_best_scores_are_each_photos_best_against_every_other_fish(recalibrated):
     _, _, gallery_path, _ = recalibrated
     fish, similarity, compared, _ = reference(gallery_path)
@@ -146,6 +148,7 @@ def test_the_impostor_best_scores_are_each_photos_best_against_every_other_fish(
                                impostor_best_loop(fish, fused, compared), atol=1e-6)
 
 
+@pytest.mark.kernels
 def test_identify_decides_on_the_gallerys_own_calibration_after_recalibrate(recalibrated, tmp_path):
     root, _, gallery_path, _ = recalibrated
     query = root / "raw" / QUERY

@@ -14,6 +14,7 @@ from lateral.training.run_directory import RunDirectoryError
 from tests.training.tiny import stage_two_config, train
 
 
+@pytest.mark.kernels
 def test_the_saved_codes_are_each_groups_arg_max_of_the_trained_projection(prepared_synthetic, iom_run):
     """Stage two end to end: 20 finite steps, and the saved codes model gives, for every image, the arg-max
     over q of its group of the projection of the stage-one embedding (recomputed here with NumPy from the
@@ -45,6 +46,7 @@ def test_outputs_load_with_plain_keras_and_as_a_saved_model(iom_run):
     assert json.loads((run_folder / "label_map.json").read_text())
 
 
+@pytest.mark.kernels
 def test_a_key_permutes_the_embedding_before_the_trained_projection(prepared_synthetic, iom_run):
     """Under a key, each template is the arg-max codes of the projection of the embedding's entries taken in
     the key's order (recomputed here by NumPy indexing); four keys give four different orders, none the
