@@ -25,7 +25,9 @@ fish resampled with replacement; the galleries drawn stay fixed).
 import dataclasses
 
 import numpy as np
+from scipy.stats import beta
 
+from lateral.evaluation.per_fish import fish_bootstrap_interval
 from lateral.fpir import best_per_fish, threshold_at_fpir
 
 GALLERY_SIZES = (10, 100, 1000)
@@ -241,7 +243,8 @@ def evaluate_open_set(similarity, fish_ids, allowed, distractor_similarity=None,
 def pooled_realised_fpir(per_split, targets=FPIR_TARGETS):
     """The formula threshold's realised FPIR over several splits' figures (``evaluate_open_set`` results of one
     measure): {N: {target: {"pooled": the splits' false positives over their non-mated searches, "per_split":
-    each split's realised FPIR, "non_mated_searches": all splits' (per gallery draw)}}}, JSON-ready."""
+    each split's realised FPIR, "per_split_searches": each split's non-mated searches, "non_mated_searches":
+    all splits' (per gallery draw)}}}, JSON-ready."""
     pooled = {}
     for figures in per_split:
         for size, row in figures["by_gallery_size"].items():
@@ -249,15 +252,51 @@ def pooled_realised_fpir(per_split, targets=FPIR_TARGETS):
                 continue
             for target in targets:
                 entry = pooled.setdefault(size, {}).setdefault(
-                    f"{target:g}", {"false_positives": 0.0, "per_split": [], "non_mated_searches": 0})
+                    f"{target:g}", {"false_positives": 0.0, "per_split": [], "per_split_searches": [],
+                                    "non_mated_searches": 0})
                 rate = row[f"realised_fpir_{target:g}"]
                 entry["per_split"].append(rate)
+                entry["per_split_searches"].append(row["non_mated_searches"])
                 entry["false_positives"] += rate * row["non_mated_searches"]
                 entry["non_mated_searches"] += row["non_mated_searches"]
     for by_target in pooled.values():
         for entry in by_target.values():
             entry["pooled"] = entry.pop("false_positives") / entry["non_mated_searches"]
     return pooled
+
+
+def pooled_interval(entry, rounds=1000, seed=0):
+    """95% bootstrap interval of a ``pooled_realised_fpir`` entry, resampling its splits with replacement (a split
+    drawn k times counts its searches k times). Leaving one fish out, a split is a never-enrolled fish: the
+    interval resamples fish; over seeded splits, which share fish, it is narrower than a fish bootstrap."""
+    searches = np.asarray(entry["per_split_searches"], np.int64)
+    values = np.repeat(np.asarray(entry["per_split"], np.float64), searches)
+    return fish_bootstrap_interval(values, np.repeat(np.arange(searches.size), searches), rounds, seed)
+
+
+def realised_fpir_interval(realised, searches, bootstrap=None):
+    """A realised FPIR's 95% interval: the wider of its fish bootstrap's (``bootstrap``) and the exact binomial
+    (Clopper-Pearson) interval of its false positives among ``searches`` non-mated searches. The bootstrap holds
+    the fish's clustering but shrinks to [0, 0] when no search was a false positive; the binomial interval says
+    what that many searches can tell (0 of 300: up to 0.012)."""
+    false_positives = realised * searches
+    low = beta.ppf(0.025, false_positives, searches - false_positives + 1) if false_positives > 0 else 0.0
+    high = beta.ppf(0.975, false_positives + 1, searches - false_positives) if false_positives < searches else 1.0
+    if bootstrap is not None:
+        low, high = min(low, bootstrap[0]), max(high, bootstrap[1])
+    return [float(low), float(high)]
+
+
+def factor_of_two_verdict(target, realised, interval=None):
+    """Whether a realised FPIR meets the target within a factor of 2: "within x2" (target/2 <= realised <= 2
+    target); else, with its 95% ``interval``, "x2 inside the noise" when the interval reaches that band (the
+    searches cannot tell the miss from chance); else "below" or "above" (a miss beyond the noise)."""
+    low_end, high_end = target / 2, 2 * target
+    if low_end <= realised <= high_end:
+        return "within x2"
+    if interval is not None and interval[0] <= high_end and interval[1] >= low_end:
+        return "x2 inside the noise"
+    return "below" if realised < low_end else "above"
 
 
 def leave_one_fish_out(similarity, fish_ids, allowed, distractor_similarity=None, distractor_fish=None,

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 
 from lateral.fpir import best_per_fish, impostor_best_scores
 from lateral.evaluation.open_set import (
@@ -9,10 +10,13 @@ from lateral.evaluation.open_set import (
     POOLED_SPLITS,
     evaluate_open_set,
     evaluate_open_set_and_splits,
+    factor_of_two_verdict,
     fnir_at,
     fpir_at,
     leave_one_fish_out,
+    pooled_interval,
     pooled_realised_fpir,
+    realised_fpir_interval,
     search_outcomes,
     split_fish,
     threshold_for_observed_fpir,
@@ -207,6 +211,7 @@ def test_the_realised_fpir_pooled_over_splits_is_their_false_positives_over_thei
     assert pooled["4"]["0.01"]["pooled"] == pytest.approx(0.125)
     assert pooled["4"]["0.1"]["pooled"] == pytest.approx(0.3)
     assert pooled["4"]["0.1"]["per_split"] == [0.6, 0.2] and pooled["4"]["0.1"]["non_mated_searches"] == 40
+    assert pooled["4"]["0.1"]["per_split_searches"] == [10, 30]
 
 
 @pytest.mark.parametrize("fish", [8, FEW_FISH])
@@ -288,3 +293,34 @@ def test_fish_of_one_photo_each_give_notes_not_an_error():
     from lateral.evaluation.report import open_set_markdown
 
     assert "pooled" not in open_set_markdown({"cosine": {"open_set": figures}})
+
+
+def test_the_pooled_interval_resamples_the_splits():
+    """Hand-worked: split A 10 searches at realised FPIR 0.0, split B 30 at 0.5. A resample draws A twice (0.0),
+    B twice (0.5) or one of each (15 / 40 = 0.375), each pair with probability 1/4, 1/4, 1/2: the 95% interval
+    is [0.0, 0.5]. Searches weigh: 20 splits of 1 search at 0.0 and 20 of 99 at 1.0; a resample of 40 draws at
+    least 13 of the second kind but for odds of under 1% (binomial), so its pooled rate is at least
+    13 * 99 / (13 * 99 + 27) = 0.979 (unweighted, the mean of the rates, it would be about 0.35), and below 1 (all 40 of the second kind)."""
+    entry = {"per_split": [0.0, 0.5], "per_split_searches": [10, 30]}
+    assert pooled_interval(entry, rounds=2000) == [0.0, 0.5]
+    low, high = pooled_interval({"per_split": [0.0] * 20 + [1.0] * 20, "per_split_searches": [1] * 20 + [99] * 20})
+    assert 0.979 <= low < high < 1.0
+
+
+def test_the_realised_fpir_interval_reaches_the_exact_binomial_one():
+    """No false positive in 300 searches: the bootstrap's [0, 0], widened to Clopper-Pearson's (scipy's exact
+    binomial interval, 0 to 0.0122); a bootstrap wider than the binomial interval is kept."""
+    exact = binomtest(0, 300).proportion_ci(0.95, method="exact")
+    assert realised_fpir_interval(0.0, 300, [0.0, 0.0]) == pytest.approx([exact.low, exact.high])
+    exact = binomtest(6, 400).proportion_ci(0.95, method="exact")
+    assert realised_fpir_interval(6 / 400, 400) == pytest.approx([exact.low, exact.high])
+    assert realised_fpir_interval(6 / 400, 400, [0.001, 0.05]) == pytest.approx([0.001, 0.05])
+
+
+@pytest.mark.parametrize("realised, interval, verdict", [
+    (0.005, None, "within x2"), (0.02, [0.0, 1.0], "within x2"),
+    (0.004, [0.001, 0.005], "x2 inside the noise"), (0.03, [0.02, 0.05], "x2 inside the noise"),
+    (0.004, [0.001, 0.0049], "below"), (0.004, None, "below"), (0.021, [0.0201, 0.05], "above")])
+def test_the_factor_of_two_verdict_at_target_001(realised, interval, verdict):
+    """The band for a target of 0.01 is [0.005, 0.02]; an interval touching it is inside the noise."""
+    assert factor_of_two_verdict(0.01, realised, interval) == verdict
