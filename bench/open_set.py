@@ -48,8 +48,7 @@ from lateral.data.prepare import prepare  # noqa: E402
 from lateral.data.records import RoiSet  # noqa: E402
 from lateral.data.split import keep_fish  # noqa: E402
 from lateral.evaluation.open_set import (FPIR_TARGETS, GALLERY_SIZES, evaluate_open_set,  # noqa: E402
-                                         factor_of_two_verdict, leave_one_fish_out, pooled_interval,
-                                         pooled_realised_fpir, realised_fpir_interval)
+                                         leave_one_fish_out, pooled_realised_fpir, pooled_verdict, row_verdict)
 from lateral.evaluation.protocol import comparable  # noqa: E402
 from lateral.evaluation.plots import open_set_figure  # noqa: E402
 from lateral.evaluation.templates import compute_templates, load_test_set  # noqa: E402
@@ -98,13 +97,12 @@ def print_figures(name, figures):
             continue
         for target in FPIR_TARGETS:
             key = f"{target:g}"
-            realised = row[f"realised_fpir_{key}"]
-            interval = realised_fpir_interval(realised, row["non_mated_searches"], row.get(f"realised_fpir_{key}_95"))
-            verdict = factor_of_two_verdict(target, realised, interval)
+            (low, high), verdict = row_verdict(row, key)
             met.append(verdict)
+            realised = f"{row[f'realised_fpir_{key}']:.3f} [{low:.3f}, {high:.3f}]"
             print(f"{size:>4}  {target:<6g}  {cell(row, f'fnir_at_fpir_{key}'):21s}  "
                   f"{row[f'formula_threshold_{key}']:.4f} ({row[f'formula_how_{key}']:9s})  "
-                  f"{cell(row, f'realised_fpir_{key}'):21s}  {cell(row, f'formula_fnir_{key}'):21s}  "
+                  f"{realised:21s}  {cell(row, f'formula_fnir_{key}'):21s}  "
                   f"{verdict:19s}  {row['mated_searches']}, {row['non_mated_searches']}")
     return met
 
@@ -120,8 +118,7 @@ def print_pooled(name, per_split):
     met = []
     for size, by_target in pooled_realised_fpir(per_split).items():
         for target, entry in by_target.items():
-            low, high = realised_fpir_interval(entry["pooled"], entry["non_mated_searches"], pooled_interval(entry))
-            verdict = factor_of_two_verdict(float(target), entry["pooled"], (low, high))
+            (low, high), verdict = pooled_verdict(entry, target)
             met.append(verdict)
             rates = entry["per_split"]
             shown = " ".join(f"{rate:.3f}" for rate in rates) if len(rates) <= 8 else (

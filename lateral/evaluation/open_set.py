@@ -299,6 +299,21 @@ def factor_of_two_verdict(target, realised, interval=None):
     return "below" if realised < low_end else "above"
 
 
+def row_verdict(row, target):
+    """(95% interval, ``factor_of_two_verdict``) of a gallery size's realised FPIR at ``target`` (e.g. "0.01") in
+    ``evaluate_open_set``'s figures; the interval is ``realised_fpir_interval``'s."""
+    realised = row[f"realised_fpir_{target}"]
+    interval = realised_fpir_interval(realised, row["non_mated_searches"], row.get(f"realised_fpir_{target}_95"))
+    return interval, factor_of_two_verdict(float(target), realised, interval)
+
+
+def pooled_verdict(entry, target):
+    """(95% interval, ``factor_of_two_verdict``) of a ``pooled_realised_fpir`` entry at ``target``: the splits
+    resampled (``pooled_interval``), or the exact binomial interval where wider."""
+    interval = realised_fpir_interval(entry["pooled"], entry["non_mated_searches"], pooled_interval(entry))
+    return interval, factor_of_two_verdict(float(target), entry["pooled"], interval)
+
+
 def leave_one_fish_out(similarity, fish_ids, allowed, distractor_similarity=None, distractor_fish=None,
                        distractor_allowed=None, sizes=GALLERY_SIZES, bootstrap_rounds=0):
     """``evaluate_open_set`` once per fish with that fish never enrolled and every other fish enrolled and

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from lateral.atomic_write import write_atomically
+from lateral.evaluation.open_set import pooled_verdict, row_verdict
 from lateral.evaluation.plots import save_plots
 
 TABLE_ROWS = (("Accuracy", "accuracy"), ("EER", "eer"), ("AUC", "auc"), ("Threshold", "eer_threshold"),
@@ -62,22 +63,36 @@ def _cell(figures, key):
     return f"{value:.3f}" + (f" [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "")
 
 
+def _realised_cell(row, target):
+    """A split's realised FPIR at ``target`` with its 95% interval and verdict against the factor-of-2 band."""
+    (low, high), verdict = row_verdict(row, target)
+    return f"{row[f'realised_fpir_{target}']:.3f} [{low:.3f}, {high:.3f}], {verdict}"
+
+
+def _pooled_cell(entry, target):
+    (low, high), verdict = pooled_verdict(entry, target)
+    return (f"{entry['pooled']:.3f} [{low:.3f}, {high:.3f}], {verdict} "
+            f"(splits {min(entry['per_split']):.3f} to {max(entry['per_split']):.3f})")
+
+
 def _pooled_lines(pooled, leaving_one_out=False):
     splits = len(next(iter(next(iter(pooled.values())).values()))["per_split"]) if pooled else 0
     if leaving_one_out:
         heading = (f"Leaving one fish out: each of the {splits} fish in turn never enrolled, every other one enrolled "
                    "and calibrating (the nearest to the gallery's own calibration, which uses every held-out fish); "
-                   "the realised FPIR pooled over the fish, and its range:")
+                   "the realised FPIR pooled over the fish, its 95% interval (the fish resampled, or the exact "
+                   "binomial one where wider) and verdict against the factor-of-2 band, and its range over the fish:")
     else:
         heading = (f"Few held-out fish: one split is one draw. The formula threshold's realised FPIR pooled over "
                    f"{splits} seeded splits (the fish enrolled and never enrolled drawn again each time; the "
-                   f"splits' false positives over their non-mated searches), and the range over the splits:")
+                   f"splits' false positives over their non-mated searches), its 95% interval (the splits "
+                   f"resampled, or the exact binomial one where wider) and verdict against the factor-of-2 band, and "
+                   f"its range over the splits:")
     lines = ["", heading, "",
-             "| N | realised FPIR (0.01), pooled [range] | realised FPIR (0.1), pooled [range] | non-mated searches |",
+             "| N | realised FPIR (0.01), pooled [95%] | realised FPIR (0.1), pooled [95%] | non-mated searches |",
              "|---|---|---|---|"]
     for size, by_target in pooled.items():
-        cells = [f"{entry['pooled']:.3f} [{min(entry['per_split']):.3f}, {max(entry['per_split']):.3f}]"
-                 for entry in by_target.values()]
+        cells = [_pooled_cell(entry, target) for target, entry in by_target.items()]
         searches = next(iter(by_target.values()))["non_mated_searches"]
         lines.append(f"| {size} | {' | '.join(cells)} | {searches} |")
     return lines
@@ -104,8 +119,8 @@ def open_set_markdown(results):
                 continue
             thresholds = [f"{row[f'formula_threshold_{t}']:.4f} ({row[f'formula_how_{t}']})" for t in ("0.01", "0.1")]
             lines.append(f"| {size} | {_cell(row, 'fnir_at_fpir_0.01')} | {_cell(row, 'fnir_at_fpir_0.1')} | "
-                         f"{thresholds[0]} | {_cell(row, 'realised_fpir_0.01')} | {thresholds[1]} | "
-                         f"{_cell(row, 'realised_fpir_0.1')} | {row['mated_searches']}, {row['non_mated_searches']} |")
+                         f"{thresholds[0]} | {_realised_cell(row, '0.01')} | {thresholds[1]} | "
+                         f"{_realised_cell(row, '0.1')} | {row['mated_searches']}, {row['non_mated_searches']} |")
         if open_set.get("pooled_over_splits"):  # empty when no split had both kinds of search
             lines += _pooled_lines(open_set["pooled_over_splits"])
         if open_set.get("pooled_leaving_one_out"):

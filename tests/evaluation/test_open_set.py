@@ -263,24 +263,36 @@ def test_the_enrolled_share_holds_in_every_pooled_split():
     assert entry["per_split"] == pytest.approx(expected)
 
 
-def test_the_report_shows_both_poolings_with_their_range():
+def test_the_report_shows_both_poolings_with_their_interval_verdict_and_range():
     """The report's tables under a measure's open-set figures: pooled over seeded splits, then leaving one fish
-    out; each row the pooled value with the range over the splits, from a hand-made figures dict."""
+    out, from a hand-made figures dict; each interval the wider of the bootstrap's and Clopper-Pearson's.
+    Seeded: 2 splits of 20 searches at 0.0 and 0.25, pooled 0.125 (5 of 40, exact interval [0.042, 0.268]);
+    resampled 0.0, 0.125 or 0.25: [0.000, 0.268], inside the noise of 0.02 at 0.01, within x2 at 0.1. Leaving
+    one out: 3 splits of 2000 searches at 0.0, 0.0 and 0.018, pooled 0.006; a resample draws the third split 3
+    times with probability 1/27 > 2.5%, so [0.000, 0.018]: within x2 at 0.01, below 0.05 beyond the noise at
+    0.1. A split-0 row: 0 of 300 searches, [0, 0.012] reaches 0.005; 0.02 (6 of 300, exact [0.007, 0.043]) does
+    not reach 0.05: below."""
     from lateral.evaluation.report import open_set_markdown
 
     def pooled(per_split, value, searches):
-        return {"7": {target: {"pooled": value, "per_split": per_split, "non_mated_searches": searches}
-                      for target in ("0.01", "0.1")}}
+        return {"7": {target: {"pooled": value, "per_split": per_split, "per_split_searches": searches,
+                               "non_mated_searches": sum(searches)} for target in ("0.01", "0.1")}}
 
+    row = {"gallery_draws": 20, "mated_searches": 10, "non_mated_searches": 300, "fnir_at_fpir_0.01": 0.9,
+           "fnir_at_fpir_0.1": 0.5, "formula_threshold_0.01": 0.8, "formula_how_0.01": "empirical",
+           "formula_threshold_0.1": 0.7, "formula_how_0.1": "empirical", "realised_fpir_0.01": 0.0,
+           "realised_fpir_0.01_95": [0.0, 0.0], "realised_fpir_0.1": 0.02, "realised_fpir_0.1_95": [0.01, 0.03]}
     figures = {"enrolled_fish": 4, "gallery_templates": 8, "never_enrolled_fish": 4, "distractor_fish": 0,
-               "calibration_scores": 12, "seed": 0, "by_gallery_size": {},
-               "pooled_over_splits": pooled([0.0, 0.25], 0.125, 40),
-               "pooled_leaving_one_out": pooled([0.0, 0.5, 0.0], 0.167, 12)}
+               "calibration_scores": 12, "seed": 0, "by_gallery_size": {"4": row},
+               "pooled_over_splits": pooled([0.0, 0.25], 0.125, [20, 20]),
+               "pooled_leaving_one_out": pooled([0.0, 0.0, 0.018], 0.006, [2000, 2000, 2000])}
     text = open_set_markdown({"cosine": {"open_set": figures}})
+    assert "| 0.000 [0.000, 0.012], x2 inside the noise | 0.7000 (empirical) | 0.020 [0.007, 0.043], below |" in text
     seeded, leaving = text.index("pooled over 2 seeded splits"), text.index("Leaving one fish out: each of the 3")
-    assert seeded < text.index("| 7 | 0.125 [0.000, 0.250] | 0.125 [0.000, 0.250] | 40 |") < leaving
-    assert leaving < text.index("| 7 | 0.167 [0.000, 0.500] | 0.167 [0.000, 0.500] | 12 |")
-
+    assert seeded < text.index("| 7 | 0.125 [0.000, 0.268], x2 inside the noise (splits 0.000 to 0.250) | "
+                               "0.125 [0.000, 0.268], within x2 (splits 0.000 to 0.250) | 40 |") < leaving
+    assert leaving < text.index("| 7 | 0.006 [0.000, 0.018], within x2 (splits 0.000 to 0.018) | "
+                                "0.006 [0.000, 0.018], below (splits 0.000 to 0.018) | 6000 |")
 
 def test_fish_of_one_photo_each_give_notes_not_an_error():
     """Enrolled fish with one photo each keep it as their template, so a split has no mated search: its figures
