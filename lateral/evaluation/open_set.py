@@ -268,7 +268,7 @@ def pooled_realised_fpir(per_split, targets=FPIR_TARGETS):
 def pooled_interval(entry, rounds=1000, seed=0):
     """95% bootstrap interval of a ``pooled_realised_fpir`` entry, resampling its splits with replacement (a split
     drawn k times counts its searches k times). Leaving one fish out, a split is a never-enrolled fish: the
-    interval resamples fish; over seeded splits, which share fish, it is narrower than a fish bootstrap."""
+    interval resamples fish. Seeded splits share fish, so resampling them only approximates a fish bootstrap."""
     searches = np.asarray(entry["per_split_searches"], np.int64)
     values = np.repeat(np.asarray(entry["per_split"], np.float64), searches)
     return fish_bootstrap_interval(values, np.repeat(np.arange(searches.size), searches), rounds, seed)
