@@ -710,6 +710,15 @@ def _show_recalibrate(args, summary):
     for name, (own, theirs) in thresholds["accept"].items():
         print(f"{name}: match at >= {_shown_threshold(own)} against {thresholds['fish']} fish at FPIR "
               f"{thresholds['fpir']:g} (the model's calibration: {_shown_threshold(theirs)})")
+    if summary["fpir_check"]:
+        from lateral.gallery.recalibration import MAX_FISH_LEFT_OUT
+
+        print(f"checked on the gallery's own fish, each (at most {MAX_FISH_LEFT_OUT}, drawn) taken in turn for a new "
+              "fish, searched against all the others at the thresholds the others' impostor scores set:")
+    for name, by_fpir in summary["fpir_check"].items():
+        print(f"  {name}: " + "; ".join(
+            f"at FPIR {fpir:g}, {wrong} of {searches} searches wrongly matched "
+            f"({wrong / searches if searches else 0:.3f})" for fpir, (wrong, searches) in by_fpir.items()))
     print("identify and review now decide on the gallery's own calibration; `recalibrate --reset` goes back to the "
           "model's")
 

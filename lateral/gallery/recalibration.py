@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lateral.fpir import CalibrationError as OpenSetError, impostor_best_scores, read_calibration, threshold_at_fpir
+from lateral.fpir import (CalibrationError as OpenSetError, best_per_fish, impostor_best_scores, read_calibration,
+                          threshold_at_fpir)
 from lateral.gallery import imagenet
 from lateral.gallery.fpir_thresholds import DEFAULT_FPIR, MIN_CALIBRATION_FISH, calibration_path, fpir_thresholds
 from lateral.gallery.packing import unpack_codes
@@ -46,6 +47,8 @@ from lateral.matching.fusion import fuse, fuse_calibrated, shortlist, verify_sho
 
 HEADER_KEY = "calibration"
 FOLD_SEED = 0
+CHECKED_FPIRS = (DEFAULT_FPIR, 10 * DEFAULT_FPIR)  # the accept and (by default) the review threshold's FPIR
+MAX_FISH_LEFT_OUT = 50  # the check takes at most this many fish in turn (a seeded draw in a larger gallery)
 
 
 def calibration_file(gallery_path):
@@ -215,7 +218,44 @@ def fit_gallery(gallery, allowed, evidence=None):
         calibrations.update(fit_pairs(pairs[measure], measure, None if matcher in calibrations else matcher))
         fused = cross_fitted_fusion(fish_ids, allowed, similarity, local, measure, matcher)
         impostors[scored_measure(measure, evidence.record)] = impostor_best_scores(fused, fish_ids, allowed)
+        matrices[scored_measure(measure, evidence.record)] = (fused, None)
     return calibrations, impostors, pairs, matrices
+
+
+def left_out_false_positives(similarity, fish_ids, allowed, fpir, seed=FOLD_SEED):
+    """(false positives, searches): each fish in turn (at most MAX_FISH_LEFT_OUT, drawn with ``seed`` beyond)
+    taken for a new one. Its photos are searched against every other fish (each fish's best allowed photo), at
+    the threshold ``lateral.fpir`` sets for that many fish from the other fish's own impostor best scores (each of
+    their photos against each other fish but the one left out); a search whose best score reaches it is a false
+    positive, a new fish wrongly matched."""
+    fish_ids = np.asarray(fish_ids)
+    names, best = best_per_fish(similarity, fish_ids, allowed)
+    impostor = fish_ids[:, None] != names[None, :]
+    columns = np.arange(names.size)
+    if names.size > MAX_FISH_LEFT_OUT:
+        columns = np.sort(np.random.default_rng(seed).choice(names.size, MAX_FISH_LEFT_OUT, replace=False))
+    false_positives = searches = 0
+    for column in columns:
+        others, of_others = np.arange(names.size) != column, fish_ids != names[column]
+        calibration = best[of_others][:, others][impostor[of_others][:, others]]
+        calibration = calibration[np.isfinite(calibration)]
+        if not calibration.size:
+            continue
+        against = best[~of_others][:, others]
+        fish_searched = np.isfinite(against).sum(axis=1)  # the fish with a photo of the search's flank
+        thresholds = {size: threshold_at_fpir(calibration, fpir, int(size))[0] for size in set(fish_searched) - {0}}
+        for row in np.flatnonzero(fish_searched):
+            false_positives += int(np.max(against[row]) >= thresholds[fish_searched[row]])
+            searches += 1
+    return false_positives, searches
+
+
+def own_fpir_check(fish_ids, allowed, matrices):
+    """{scored measure: {FPIR: (false positives, searches)}} of ``left_out_false_positives`` at CHECKED_FPIRS: how
+    often the gallery's own fish, each taken in turn for a new fish, would be wrongly matched (at most
+    MAX_FISH_LEFT_OUT of them)."""
+    return {name: {fpir: left_out_false_positives(similarity, fish_ids, allowed, fpir) for fpir in CHECKED_FPIRS}
+            for name, (similarity, _) in matrices.items()}
 
 
 def recalibration(gallery, allowed, evidence=None, model=None):
@@ -227,7 +267,8 @@ def recalibration(gallery, allowed, evidence=None, model=None):
     fish = int(calibrating_fish(fish_ids, allowed).size)
     summary = {"fish": fish, "photos": len(gallery), "pairs": int(pairs["hamming"].values.size),
                "genuine": int(pairs["hamming"].genuine.sum()), "verified": int(pairs["hamming"].inliers.size),
-               "ece": None, "thresholds": threshold_comparison(gallery, impostors, model)}
+               "ece": None, "thresholds": threshold_comparison(gallery, impostors, model),
+               "fpir_check": own_fpir_check(fish_ids, allowed, matrices)}
     if evidence is not None:
         model_folder = Path(model) if model is not None else Path(gallery.header["model"]["path"])
         summary["ece"] = reliability(model_folder, evidence.record["matcher"], fish_ids, allowed, matrices["hamming"])

@@ -19,7 +19,8 @@ from lateral.gallery import commands
 from lateral.gallery.__main__ import _following, _thresholds, build_parser, main
 from lateral.gallery.fpir_thresholds import EVALUATION_FOLDER, MIN_CALIBRATION_FISH
 from lateral.gallery.packing import unpack_codes
-from lateral.gallery.recalibration import GalleryFpir, calibration_file, fish_folds
+from lateral.gallery.recalibration import (MAX_FISH_LEFT_OUT, GalleryFpir, calibration_file, fish_folds,
+                                           left_out_false_positives)
 from lateral.gallery.review.app import create_app
 from lateral.gallery.review.workspace import ReviewWorkspace
 from lateral.gallery.store import load_gallery
@@ -194,6 +195,67 @@ def test_too_few_fish_are_refused_naming_the_count_before_tensorflow_loads(recal
     assert len(done.stderr.strip().splitlines()) == 1
     assert f"has {left} fish with at least 2 photos" in done.stderr and str(MIN_CALIBRATION_FISH) in done.stderr
     assert copy.read_bytes() == before
+
+
+def left_out_loop(fish, scores, compared, fpir):
+    """(false positives, searches), one search at a time: each fish in turn left out; the impostor scores of the
+    others (each photo's best against each other fish but the one left out) set lateral.fpir's threshold for the
+    number of other fish with a photo the search is compared with; a search is a false positive when its best
+    score against any other fish reaches it."""
+    wrong = searches = 0
+    for left in sorted(set(fish)):
+        others = sorted(set(fish) - {left})
+        calibration = [scores[i, compared[i] & (fish == other)].max() for i in np.flatnonzero(fish != left)
+                       for other in others if other != fish[i] and (compared[i] & (fish == other)).any()]
+        for i in np.flatnonzero(fish == left):
+            best = [scores[i, compared[i] & (fish == other)].max() for other in others
+                    if (compared[i] & (fish == other)).any()]
+            if best and calibration:
+                wrong += int(max(best) >= threshold_at_fpir(np.array(calibration), fpir, len(best))[0])
+                searches += 1
+    return wrong, searches
+
+
+@pytest.mark.parametrize("fpir", [0.01, 0.1])
+def test_a_left_out_fish_is_searched_at_the_threshold_of_the_others_alone(fpir):
+    """Hand-worked: fish A, B, C with two photos each; same fish 0.9, A-B 0.6, A-C 0.2, B-C 0.3. Four impostor
+    scores are too few to fit a tail, so lateral.fpir accepts only above the highest. A left out: B and C's scores
+    against each other (0.3) set it, and A's photos (0.6 against B) are wrongly matched; B left out: 0.2 (A-C),
+    B's 0.6 is matched; C left out: 0.6 (A-B), C's 0.3 is not. 4 of 6 searches, at either FPIR."""
+    fish = np.repeat(["A", "B", "C"], 2)
+    between = {("A", "A"): 0.9, ("B", "B"): 0.9, ("C", "C"): 0.9, ("A", "B"): 0.6, ("A", "C"): 0.2, ("B", "C"): 0.3}
+    similarity = np.array([[between[tuple(sorted((x, y)))] for y in fish] for x in fish])
+    allowed = ~np.eye(6, dtype=bool)
+    assert left_out_false_positives(similarity, fish, allowed, fpir) == (4, 6)
+
+
+def test_a_large_gallery_takes_a_seeded_draw_of_fish_in_turn():
+    """60 fish of 2 photos: MAX_FISH_LEFT_OUT (50) of them are taken in turn, so 100 searches; the same draw twice."""
+    fish = np.repeat([f"f{i:02d}" for i in range(60)], 2)
+    similarity = np.random.default_rng(3).uniform(0, 1, (120, 120))
+    allowed = ~np.eye(120, dtype=bool)
+    first = left_out_false_positives(similarity, fish, allowed, 0.1)
+    assert first[1] == 2 * MAX_FISH_LEFT_OUT == 100 and left_out_false_positives(similarity, fish, allowed, 0.1) == first
+
+
+@pytest.mark.kernels
+def test_the_fpir_check_takes_each_fish_in_turn_for_a_new_one(recalibrated, capsys, tmp_path):
+    """recalibrate's check of its own thresholds, against a loop over its definition on the scores computed here
+    (Hamming; the fused scores cross-fitted), at FPIR 0.01 and 0.1; and the command prints it."""
+    _, _, gallery_path, summary = recalibrated
+    fish, similarity, compared, _ = reference(gallery_path)
+    _, fused, _ = cross_fitted_reference(gallery_path)
+    assert set(summary["fpir_check"]) == {"hamming", "hamming+sift"}
+    for name, scores in (("hamming", similarity), ("hamming+sift", fused)):
+        for fpir in (0.01, 0.1):
+            assert tuple(summary["fpir_check"][name][fpir]) == left_out_loop(fish, scores, compared, fpir)
+    assert summary["fpir_check"]["hamming"][0.01][1] == len(fish)  # every photo searched once
+    copy = copy_of(gallery_path, tmp_path)
+    capsys.readouterr()
+    assert main(["recalibrate", "--gallery", str(copy)]) == 0
+    _, searches = summary["fpir_check"]["hamming"][0.01]
+    assert (f"  hamming: at FPIR 0.01, {summary['fpir_check']['hamming'][0.01][0]} of {searches} searches wrongly "
+            f"matched") in capsys.readouterr().out
 
 
 def test_reset_goes_back_to_the_models_calibration(recalibrated, tmp_path, capsys):
