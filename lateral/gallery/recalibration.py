@@ -222,40 +222,41 @@ def fit_gallery(gallery, allowed, evidence=None):
     return calibrations, impostors, pairs, matrices
 
 
-def left_out_false_positives(similarity, fish_ids, allowed, fpir, seed=FOLD_SEED):
-    """(false positives, searches): each fish in turn (at most MAX_FISH_LEFT_OUT, drawn with ``seed`` beyond)
-    taken for a new one. Its photos are searched against every other fish (each fish's best allowed photo), at
-    the threshold ``lateral.fpir`` sets for that many fish from the other fish's own impostor best scores (each of
-    their photos against each other fish but the one left out); a search whose best score reaches it is a false
-    positive, a new fish wrongly matched."""
+def left_out_false_positives(similarity, fish_ids, allowed, fpirs=CHECKED_FPIRS, seed=FOLD_SEED):
+    """{FPIR: (false positives, searches)} for each of ``fpirs``: each fish in turn (at most MAX_FISH_LEFT_OUT,
+    drawn with ``seed`` beyond) taken for a new one. Its photos are searched against every other fish (each fish's
+    best allowed photo), at the threshold ``lateral.fpir`` sets for that many fish from the other fish's own
+    impostor best scores (each of their photos against each other fish but the one left out); a search whose best
+    score reaches it is a false positive, a new fish wrongly matched."""
     fish_ids = np.asarray(fish_ids)
     names, best = best_per_fish(similarity, fish_ids, allowed)
     impostor = fish_ids[:, None] != names[None, :]
     columns = np.arange(names.size)
     if names.size > MAX_FISH_LEFT_OUT:
         columns = np.sort(np.random.default_rng(seed).choice(names.size, MAX_FISH_LEFT_OUT, replace=False))
-    false_positives = searches = 0
+    counts = {fpir: [0, 0] for fpir in fpirs}
     for column in columns:
         others, of_others = np.arange(names.size) != column, fish_ids != names[column]
         calibration = best[of_others][:, others][impostor[of_others][:, others]]
         calibration = calibration[np.isfinite(calibration)]
-        if not calibration.size:
-            continue
         against = best[~of_others][:, others]
         fish_searched = np.isfinite(against).sum(axis=1)  # the fish with a photo of the search's flank
-        thresholds = {size: threshold_at_fpir(calibration, fpir, int(size))[0] for size in set(fish_searched) - {0}}
-        for row in np.flatnonzero(fish_searched):
-            false_positives += int(np.max(against[row]) >= thresholds[fish_searched[row]])
-            searches += 1
-    return false_positives, searches
+        searched = fish_searched > 0
+        if not calibration.size or not searched.any():
+            continue
+        top, sizes = against[searched].max(axis=1), fish_searched[searched]
+        for fpir, count in counts.items():
+            thresholds = {size: threshold_at_fpir(calibration, fpir, int(size))[0] for size in np.unique(sizes)}
+            count[0] += int(np.sum(top >= np.array([thresholds[size] for size in sizes])))
+            count[1] += int(searched.sum())
+    return {fpir: tuple(count) for fpir, count in counts.items()}
 
 
 def own_fpir_check(fish_ids, allowed, matrices):
     """{scored measure: {FPIR: (false positives, searches)}} of ``left_out_false_positives`` at CHECKED_FPIRS: how
     often the gallery's own fish, each taken in turn for a new fish, would be wrongly matched (at most
     MAX_FISH_LEFT_OUT of them)."""
-    return {name: {fpir: left_out_false_positives(similarity, fish_ids, allowed, fpir) for fpir in CHECKED_FPIRS}
-            for name, (similarity, _) in matrices.items()}
+    return {name: left_out_false_positives(similarity, fish_ids, allowed) for name, (similarity, _) in matrices.items()}
 
 
 def recalibration(gallery, allowed, evidence=None, model=None):
